@@ -1,0 +1,100 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// TestQueryPlans pins that the hot-path and list queries are index searches:
+// none scans a table (json_each, the virtual table of a bound list, is
+// fine), and only lookups of a row or two sort.
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	now := store.Truncate(time.Now())
+	desc := store.Page{Desc: true, After: "x", Limit: 10}
+	code := 500
+	st := store.StatusFail
+	queries := map[string]*query{
+		"claim first":      {args: []any{1, "[]", 10}},
+		"claim retry":      {args: []any{1, "[]", 10}},
+		"mark claimed":     {args: []any{1, 1, 1, "m", "e"}},
+		"insert attempt":   {args: []any{"a", "b", "c", "d", "e", 1, 1, "r", 1, 1, "e", 1}},
+		"complete":         {args: []any{1, 1, 1, 1, 1, "m", "e", 1}},
+		"list messages":    listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Channel: "c", EventTypes: []string{"x"}, Before: now, After: now}),
+		"endpoint msgs":    endpointMessagesQuery(store.ListEndpointMessagesParams{AppID: "a", EndpointID: "e", Page: desc, Channel: "c", EventTypes: []string{"x"}, Status: &st, Before: now, After: now}),
+		"attempts by ep":   listAttemptsQuery(store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Status: &st, StatusCodeClass: &code, EventTypes: []string{"x"}, Channel: "c", Before: now, After: now}),
+		"attempts by msg":  listAttemptsQuery(store.ListAttemptsParams{AppID: "a", MsgID: "m", Page: desc}),
+		"recover":          recoverQuery(store.RecoverParams{AppID: "a", EndpointID: "e", Since: now, Until: now, AfterMsgID: "m", Now: now}),
+		"stats":            statsQuery("e", now, now),
+		"stats, all time":  statsQuery("e", time.Time{}, time.Time{}),
+		"claim task":       {args: []any{1, 1}},
+		"delete expired":   {args: []any{1, 1}},
+		"delete endpoint":  {args: []any{"e", "a"}},
+		"delete app":       {args: []any{"a"}},
+		"get app":          {args: []any{"a"}},
+		"get message":      {args: []any{"a", "m"}},
+		"get attempt":      {args: []any{"x", "m", "a"}},
+		"app endpoints":    {args: []any{"a"}},
+		"destinations":     {args: []any{"m", "a", "e", 10}},
+		"expire idem keys": {args: []any{1, 1}},
+	}
+	raw := map[string]string{
+		"claim first":      sqlClaimFirst,
+		"claim retry":      sqlClaimRetry,
+		"mark claimed":     sqlMarkClaimed,
+		"insert attempt":   sqlInsertAttempt,
+		"complete":         sqlCompleteDelivery,
+		"claim task":       sqlClaimTask,
+		"delete expired":   sqlExpirePayloads,
+		"expire idem keys": sqlExpireIdempotency,
+		"delete endpoint":  `DELETE FROM endpoints WHERE id = ? AND app_id = ?`,
+		"delete app":       `DELETE FROM apps WHERE id = ?`,
+		"get app":          sqlGetApp,
+		"get message":      sqlGetMessage,
+		"get attempt":      sqlGetAttempt,
+		"app endpoints":    sqlAppEndpoints,
+		"destinations":     sqlDestinations + ` AND d.endpoint_id > ? ORDER BY d.endpoint_id LIMIT ?`,
+	}
+	sorts := map[string]bool{"get app": true, "get message": true}
+	// Claiming a task walks the partial index of running tasks in order.
+	scans := map[string]bool{"claim task": true}
+	for name, q := range queries {
+		text := q.String()
+		if text == "" {
+			text = raw[name]
+		}
+		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+text, q.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			scan := strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "VIRTUAL TABLE") && !scans[name]
+			sort := strings.HasPrefix(step, "USE TEMP B-TREE") && !sorts[name]
+			if scan || sort {
+				t.Errorf("%s: plan step %q in:\n  %s", name, step, strings.Join(plan, "\n  "))
+			}
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package sqlite
+
+import (
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// query assembles a statement from constant fragments and their arguments.
+// Only the shape of a statement varies (which filters are present, the
+// direction); values are always bound.
+type query struct {
+	sb   strings.Builder
+	args []any
+}
+
+func (q *query) add(frag string, args ...any) {
+	q.sb.WriteString(frag)
+	q.args = append(q.args, args...)
+}
+
+func (q *query) String() string { return q.sb.String() }
+
+// page appends the keyset condition on col, the order and the limit.
+func (q *query) page(col string, p store.Page) {
+	if p.After != "" {
+		if p.Desc {
+			q.add(" AND "+col+" < ?", p.After)
+		} else {
+			q.add(" AND "+col+" > ?", p.After)
+		}
+	}
+	if p.Desc {
+		q.add(" ORDER BY " + col + " DESC")
+	} else {
+		q.add(" ORDER BY " + col)
+	}
+	q.add(" LIMIT ?", limit(p.Limit))
+}
+
+// idSkew is how much earlier than its row's created_at an id's time may be.
+// Time filters compare created_at exactly; a lower time bound is also turned
+// into a lower id bound (ids sort by time) so that the scan starts near the
+// first row instead of at the oldest one. Ids are made at about CreatedAt,
+// and ids.NewAt only ever moves an id's time later, so a minute of slack
+// never drops a row.
+const idSkew = time.Minute
+
+// since appends "created_at >= t" (or "> t" when strict) on the created
+// column, narrowed by a lower bound on the id column.
+func (q *query) since(createdCol, idCol, prefix string, t time.Time, strict bool) {
+	if t.IsZero() {
+		return
+	}
+	if strict {
+		q.add(" AND "+createdCol+" > ?", tsv(t))
+	} else {
+		q.add(" AND "+createdCol+" >= ?", tsv(t))
+	}
+	q.add(" AND "+idCol+" >= ?", ids.Lower(prefix, t.Add(-idSkew)))
+}
+
+// before appends "created_at < t".
+func (q *query) before(createdCol string, t time.Time) {
+	if !t.IsZero() {
+		q.add(" AND "+createdCol+" < ?", tsv(t))
+	}
+}

@@ -1,0 +1,746 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// The hot path's statements, prepared once on the writer and bound to each
+// transaction with tx.StmtContext.
+const (
+	sqlAppExists = `SELECT 1 FROM apps WHERE id = ?`
+
+	sqlAppEndpoints = `SELECT id, disabled, event_types, channels, updated_at FROM endpoints WHERE app_id = ?`
+
+	// A duplicate event id (or id) inserts nothing: the caller reports a
+	// conflict for that message and goes on with the batch.
+	sqlInsertMessage = `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+
+	sqlInsertDelivery = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+	// The claim queries select from one partial index each; their WHERE
+	// clauses repeat the indexes' so that the planner can use them, and
+	// INDEXED BY makes a plan that cannot an error instead of a table scan.
+	sqlClaimSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code,
+			d.created_at, m.event_type, m.payload, m.created_at, e.updated_at
+		FROM deliveries AS d INDEXED BY %s
+		JOIN messages AS m ON m.id = d.msg_id
+		JOIN endpoints AS e ON e.id = d.endpoint_id
+		WHERE %s AND d.next_attempt_at <= ?
+			AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+		ORDER BY d.next_attempt_at
+		LIMIT ?`
+	sqlMarkClaimed = `UPDATE deliveries SET next_attempt_at = ?, lease = ?, updated_at = ? WHERE msg_id = ? AND endpoint_id = ?`
+
+	// An attempt is recorded whatever the lease, as long as its delivery
+	// still exists (the endpoint, message or app may have been deleted
+	// while it was in flight). Recording one twice is a no-op.
+	sqlInsertAttempt = `INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, status_code, response, duration_ms,
+			trigger_type, event_type, created_at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		WHERE EXISTS (SELECT 1 FROM deliveries WHERE msg_id = ?3 AND endpoint_id = ?4)
+		ON CONFLICT DO NOTHING`
+	// Only a delivery whose lease still matches moves.
+	sqlCompleteDelivery = `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease = 0, manual = 0,
+			last_attempt_at = ?, last_status_code = ?, updated_at = ?
+		WHERE msg_id = ? AND endpoint_id = ? AND lease = ? AND status = 1`
+	// A completion without an attempt (no request was made) moves the
+	// state only.
+	sqlCompleteUnattempted = `UPDATE deliveries SET status = ?, next_attempt_at = ?, lease = 0, manual = 0
+		WHERE msg_id = ? AND endpoint_id = ? AND lease = ? AND status = 1`
+	sqlSetFailing   = `UPDATE endpoints SET failing_since = ?2 WHERE id = ?1 AND (failing_since IS NULL OR ?3)`
+	sqlClearFailing = `UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
+	sqlDisable      = `UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ? AND NOT disabled`
+)
+
+var (
+	sqlClaimFirst = fmt.Sprintf(sqlClaimSelect, "deliveries_due_first", "d.status = 1 AND d.attempts = 0 AND d.manual = 0")
+	sqlClaimRetry = fmt.Sprintf(sqlClaimSelect, "deliveries_due_retry", "d.status = 1 AND (d.attempts > 0 OR d.manual = 1)")
+)
+
+// statements holds the prepared hot-path statements. They are prepared on
+// first use, outside any transaction (the writer has a single connection:
+// preparing on it from inside a transaction would wait for itself).
+type statements struct {
+	mu    sync.Mutex
+	ready bool
+	all   []*sql.Stmt
+
+	appExists, appEndpoints, insertMessage, insertDelivery *sql.Stmt
+	claimFirst, claimRetry, markClaimed                    *sql.Stmt
+	insertAttempt, completeDelivery, completeUnattempted   *sql.Stmt
+	setFailing, clearFailing                               *sql.Stmt
+	disable                                                *sql.Stmt
+}
+
+func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ready {
+		return nil
+	}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&st.appExists, sqlAppExists},
+		{&st.appEndpoints, sqlAppEndpoints},
+		{&st.insertMessage, sqlInsertMessage},
+		{&st.insertDelivery, sqlInsertDelivery},
+		{&st.claimFirst, sqlClaimFirst},
+		{&st.claimRetry, sqlClaimRetry},
+		{&st.markClaimed, sqlMarkClaimed},
+		{&st.insertAttempt, sqlInsertAttempt},
+		{&st.completeDelivery, sqlCompleteDelivery},
+		{&st.completeUnattempted, sqlCompleteUnattempted},
+		{&st.setFailing, sqlSetFailing},
+		{&st.clearFailing, sqlClearFailing},
+		{&st.disable, sqlDisable},
+	} {
+		stmt, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			st.closeLocked()
+			return fmt.Errorf("prepare: %w", err)
+		}
+		*p.dst = stmt
+		st.all = append(st.all, stmt)
+	}
+	st.ready = true
+	return nil
+}
+
+func (st *statements) close() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.closeLocked()
+}
+
+func (st *statements) closeLocked() {
+	for _, s := range st.all {
+		s.Close()
+	}
+	st.all, st.ready = nil, false
+}
+
+// hot returns the prepared statements, preparing them if needed.
+func (s *Store) hot(ctx context.Context) (*statements, error) {
+	if err := s.stmt.prepare(ctx, s.w); err != nil {
+		return nil, convert(err)
+	}
+	return &s.stmt, nil
+}
+
+// Messages.
+
+// msgCols selects a message; the payload is the one column left out when a
+// list is asked for without content.
+const (
+	msgColsHead = `m.id, m.app_id, m.event_type, m.event_id, m.channels, `
+	msgColsTail = `, m.payload_expires_at, m.created_at`
+)
+
+func msgCols(withContent bool) string {
+	if withContent {
+		return msgColsHead + `m.payload` + msgColsTail
+	}
+	return msgColsHead + `NULL` + msgColsTail
+}
+
+func msgDest(m *store.Message) []any {
+	return []any{&m.ID, &m.AppID, &m.EventType, sscan{&m.EventID}, lscan[string]{&m.Channels}, bscan{&m.Payload},
+		tscan{&m.PayloadExpiresAt}, tscan{&m.CreatedAt}}
+}
+
+func scanMessage(sc scanner) (*store.Message, error) {
+	m := &store.Message{}
+	return m, sc.Scan(msgDest(m)...)
+}
+
+// CreateMessages writes the messages and their deliveries in one
+// transaction. The endpoints of each app are read once per batch.
+func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessageParams) ([]store.CreateMessageResult, error) {
+	st, err := s.hot(ctx)
+	if err != nil {
+		return nil, wrap("create messages", err)
+	}
+	var results []store.CreateMessageResult
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		results = make([]store.CreateMessageResult, len(params))
+		appExists := tx.StmtContext(ctx, st.appExists)
+		appEndpoints := tx.StmtContext(ctx, st.appEndpoints)
+		insertMessage := tx.StmtContext(ctx, st.insertMessage)
+		insertDelivery := tx.StmtContext(ctx, st.insertDelivery)
+		apps := map[string][]*store.Endpoint{} // nil: the app does not exist
+		for i, p := range params {
+			m := p.Message
+			eps, seen := apps[m.AppID]
+			if !seen {
+				var err error
+				if eps, err = loadBatchEndpoints(ctx, appExists, appEndpoints, m.AppID); err != nil {
+					return err
+				}
+				apps[m.AppID] = eps
+			}
+			if eps == nil {
+				results[i].Err = store.ErrNotFound
+				continue
+			}
+			targets := eps
+			if p.EndpointID != "" {
+				// A test message: that endpoint only, whatever its filters.
+				k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
+				if k < 0 {
+					results[i].Err = store.ErrNotFound
+					continue
+				}
+				targets = eps[k : k+1]
+			}
+			channels, err := jsonList(m.Channels)
+			if err != nil {
+				return err
+			}
+			res, err := insertMessage.ExecContext(ctx, m.ID, m.AppID, m.EventType, nstr(m.EventID), channels,
+				blobArg(m.Payload), ts(m.PayloadExpiresAt), tsv(m.CreatedAt))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				results[i].Err = store.ErrConflict
+				continue
+			}
+			created := tsv(m.CreatedAt)
+			next, lease := m.CreatedAt, int64(0)
+			if p.Lease != 0 {
+				next, lease = p.LeaseUntil, p.Lease
+			}
+			for _, ep := range targets {
+				if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
+					continue
+				}
+				if ep.Disabled {
+					if _, err := insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, created, created); err != nil {
+						return err
+					}
+					results[i].Skipped++
+					continue
+				}
+				if _, err := insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusPending), tsv(next), lease, created, created); err != nil {
+					return err
+				}
+				results[i].Jobs = append(results[i].Jobs, &store.Job{
+					Delivery: store.Delivery{
+						AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
+						NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
+					},
+					EventType:         m.EventType,
+					Payload:           m.Payload,
+					MsgCreatedAt:      m.CreatedAt,
+					EndpointUpdatedAt: ep.UpdatedAt,
+				})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("create messages", err)
+	}
+	return results, nil
+}
+
+// loadBatchEndpoints returns the endpoints of appID in ID order (an empty,
+// non-nil slice when it has none), or nil when the app does not exist.
+func loadBatchEndpoints(ctx context.Context, appExists, appEndpoints *sql.Stmt, appID string) ([]*store.Endpoint, error) {
+	var one int
+	if err := appExists.QueryRowContext(ctx, appID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	rows, err := appEndpoints.QueryContext(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	eps := []*store.Endpoint{}
+	for rows.Next() {
+		ep := &store.Endpoint{}
+		if err := rows.Scan(&ep.ID, &ep.Disabled, lscan[string]{&ep.EventTypes}, lscan[string]{&ep.Channels}, tscan{&ep.UpdatedAt}); err != nil {
+			return nil, err
+		}
+		eps = append(eps, ep)
+	}
+	return eps, rows.Err()
+}
+
+var sqlGetMessage = `SELECT ` + msgCols(true) + ` FROM messages AS m
+	WHERE m.app_id = ?1 AND (m.id = ?2 OR m.event_id = ?2) ORDER BY m.id = ?2 DESC LIMIT 1`
+
+// GetMessage returns the message of appID whose ID or EventID is
+// idOrEventID, with its payload.
+func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*store.Message, error) {
+	m, err := scanMessage(s.r.QueryRowContext(ctx, sqlGetMessage, appID, idOrEventID))
+	if err != nil {
+		return nil, wrap("get message", err)
+	}
+	return m, nil
+}
+
+// ListMessages returns a page of the messages of an app, ordered by ID in
+// the direction of p.Desc.
+func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]*store.Message, error) {
+	return list(ctx, s.r, "list messages", listMessagesQuery(p), scanMessage)
+}
+
+func listMessagesQuery(p store.ListMessagesParams) *query {
+	q := &query{}
+	q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
+	messageFilters(q, p.Channel, p.EventTypes, p.Before, p.After)
+	q.page("m.id", p.Page)
+	return q
+}
+
+// messageFilters appends the filters on messages aliased m.
+func messageFilters(q *query, channel string, eventTypes []string, before, after time.Time) {
+	if channel != "" {
+		q.add(` AND EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?)`, channel)
+	}
+	if len(eventTypes) > 0 {
+		q.add(` AND m.event_type IN (SELECT value FROM json_each(?))`, strList(eventTypes))
+	}
+	q.since("m.created_at", "m.id", ids.Message, after, true)
+	q.before("m.created_at", before)
+}
+
+// ExpungeMessagePayload removes the payload of a message.
+func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) error {
+	return wrap("expunge message payload", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE messages SET payload = NULL WHERE id = ? AND app_id = ?`, msgID, appID))
+	}))
+}
+
+// Deliveries.
+
+const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual,
+	d.last_attempt_at, d.last_status_code, d.created_at, d.updated_at`
+
+func deliveryDest(d *store.Delivery) []any {
+	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual,
+		tscan{&d.LastAttemptAt}, &d.LastStatusCode, tscan{&d.CreatedAt}, tscan{&d.UpdatedAt}}
+}
+
+// ClaimDeliveries leases up to p.Limit due deliveries, oldest due first.
+// The select and the updates run in one IMMEDIATE transaction on the single
+// writer, so no two claims can take the same delivery.
+func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	st, err := s.hot(ctx)
+	if err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	sel := st.claimFirst
+	if p.Retries {
+		sel = st.claimRetry
+	}
+	var jobs []*store.Job
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		jobs = nil
+		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, tsv(p.Now), strList(p.ExcludeEndpoints), limit(p.Limit))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
+			if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
+				tscan{&j.CreatedAt}, &j.EventType, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if len(jobs) == 0 {
+			return nil
+		}
+		mark := tx.StmtContext(ctx, st.markClaimed)
+		until, now := tsv(p.LeaseUntil), tsv(p.Now)
+		for _, j := range jobs {
+			if _, err := mark.ExecContext(ctx, until, p.Lease, now, j.MsgID, j.EndpointID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	return jobs, nil
+}
+
+// CompleteDeliveries records attempts and moves on the deliveries whose
+// lease still matches, in one transaction. It also keeps the endpoints'
+// FailingSince, with one statement per endpoint of the batch, and disables
+// those that asked for it (DisableEndpoint needs an attempt: its time is the
+// endpoint's new UpdatedAt).
+func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	outcomes := map[string]*endpointOutcome{}
+	for _, c := range cs {
+		if c.Attempt == nil {
+			continue
+		}
+		o := outcomes[c.EndpointID]
+		if o == nil {
+			o = &endpointOutcome{}
+			outcomes[c.EndpointID] = o
+		}
+		o.add(c.Attempt.Status == store.StatusSuccess, c.Attempt.CreatedAt, c.DisableEndpoint)
+	}
+	endpoints := slices.Sorted(maps.Keys(outcomes))
+	st, err := s.hot(ctx)
+	if err != nil {
+		return wrap("complete deliveries", err)
+	}
+	return wrap("complete deliveries", s.write(ctx, func(tx *sql.Tx) error {
+		insertAttempt := tx.StmtContext(ctx, st.insertAttempt)
+		complete := tx.StmtContext(ctx, st.completeDelivery)
+		var skip *sql.Stmt
+		for _, c := range cs {
+			var next any
+			if c.Status == store.StatusPending {
+				next = tsv(c.NextAttemptAt)
+			}
+			a := c.Attempt
+			if a == nil {
+				// No request was made (the endpoint turned out to be
+				// disabled): the state moves, the attempt count does not.
+				if skip == nil {
+					skip = tx.StmtContext(ctx, st.completeUnattempted)
+				}
+				if _, err := skip.ExecContext(ctx, int(c.Status), next, c.MsgID, c.EndpointID, c.Lease); err != nil {
+					return err
+				}
+				continue
+			}
+			at := tsv(a.CreatedAt)
+			if _, err := insertAttempt.ExecContext(ctx, a.ID, a.AppID, c.MsgID, c.EndpointID, a.URL, int(a.Status), a.StatusCode,
+				a.Response, a.DurationMs, int(a.TriggerType), a.EventType, at); err != nil {
+				return err
+			}
+			if _, err := complete.ExecContext(ctx, int(c.Status), next, at, a.StatusCode, at, c.MsgID, c.EndpointID, c.Lease); err != nil {
+				return err
+			}
+		}
+		for _, id := range endpoints {
+			o := outcomes[id]
+			var err error
+			if o.failingSince.IsZero() {
+				_, err = tx.StmtContext(ctx, st.clearFailing).ExecContext(ctx, id)
+			} else {
+				// After a success in this batch the endpoint has been
+				// failing since the first failure that followed it;
+				// otherwise since whenever it started.
+				_, err = tx.StmtContext(ctx, st.setFailing).ExecContext(ctx, id, tsv(o.failingSince), o.succeeded)
+			}
+			if err != nil {
+				return err
+			}
+			if !o.disableAt.IsZero() {
+				if _, err := tx.StmtContext(ctx, st.disable).ExecContext(ctx, tsv(o.disableAt), id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
+}
+
+// endpointOutcome sums up the attempts of a batch to one endpoint.
+type endpointOutcome struct {
+	succeeded    bool      // some attempt succeeded
+	failingSince time.Time // the first failure after the last success
+	disableAt    time.Time // the last attempt that asked to disable
+}
+
+func (o *endpointOutcome) add(success bool, at time.Time, disable bool) {
+	if success {
+		o.succeeded, o.failingSince = true, time.Time{}
+	} else if o.failingSince.IsZero() {
+		o.failingSince = at
+	}
+	if disable && at.After(o.disableAt) {
+		o.disableAt = at
+	}
+}
+
+// ReleaseDeliveries gives back leased deliveries unattempted.
+func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	return wrap("release deliveries", s.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease = 0
+			WHERE msg_id = ? AND endpoint_id = ? AND lease = ? AND status = 1`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range rs {
+			if _, err := stmt.ExecContext(ctx, tsv(r.NextAttemptAt), r.MsgID, r.EndpointID, r.Lease); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// ResendDelivery makes a message to an endpoint due at now as a manual
+// attempt: see store.Store.
+func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+	return wrap("resend delivery", s.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE id = ? AND app_id = ?`, msgID, appID).Scan(&one); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM endpoints WHERE id = ? AND app_id = ?`, endpointID, appID).Scan(&one); err != nil {
+			return err
+		}
+		t := tsv(now)
+		// New or finished: pending, manual, due now.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, manual, created_at, updated_at)
+			VALUES (?1, ?2, ?3, 1, ?4, 1, ?4, ?4)
+			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = 1, manual = 1, next_attempt_at = ?4, lease = 0, updated_at = ?4
+			WHERE status != 1`, msgID, endpointID, appID, t); err != nil {
+			return err
+		}
+		// Pending and waiting for a retry: due now. A leased one is left
+		// to its worker.
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?1, updated_at = ?1
+			WHERE msg_id = ?2 AND endpoint_id = ?3 AND status = 1 AND lease = 0 AND next_attempt_at > ?1`, t, msgID, endpointID)
+		return err
+	}))
+}
+
+// RecoverDeliveries makes a page of failed or skipped deliveries of an
+// endpoint pending, manual and due.
+func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (string, error) {
+	q := recoverQuery(p)
+	var last string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		last = ""
+		rows, err := tx.QueryContext(ctx, q.String(), q.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			last = max(last, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return "", wrap("recover deliveries", err)
+	}
+	return last, nil
+}
+
+func recoverQuery(p store.RecoverParams) *query {
+	q := &query{}
+	q.add(`UPDATE deliveries SET status = 1, manual = 1, next_attempt_at = ?, lease = 0, updated_at = ?
+		WHERE endpoint_id = ? AND msg_id IN (
+			SELECT d.msg_id FROM deliveries AS d JOIN messages AS m ON m.id = d.msg_id
+			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`,
+		tsv(p.Now), tsv(p.Now), p.EndpointID, p.EndpointID, p.AppID)
+	if p.AfterMsgID != "" {
+		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
+	}
+	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
+	q.before("m.created_at", p.Until)
+	q.add(` ORDER BY d.msg_id LIMIT ?) RETURNING msg_id`, limit(p.Limit))
+	return q
+}
+
+// GetDelivery returns the delivery of a message to an endpoint.
+func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
+	d := &store.Delivery{}
+	err := s.r.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = ? AND d.endpoint_id = ?`, msgID, endpointID).
+		Scan(deliveryDest(d)...)
+	if err != nil {
+		return nil, wrap("get delivery", err)
+	}
+	return d, nil
+}
+
+const sqlDestinations = `SELECT ` + endpointCols + `, ` + deliveryCols + `
+	FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
+	WHERE d.msg_id = ? AND d.app_id = ? AND d.status != 4`
+
+// ListMessageDestinations returns the deliveries of a message that are not
+// skipped, with their endpoints, ordered by endpoint ID.
+func (s *Store) ListMessageDestinations(ctx context.Context, appID, msgID string, p store.Page) ([]*store.Destination, error) {
+	var q query
+	q.add(sqlDestinations, msgID, appID)
+	q.page("d.endpoint_id", p)
+	return list(ctx, s.r, "list message destinations", &q, func(sc scanner) (*store.Destination, error) {
+		dst := &store.Destination{Endpoint: &store.Endpoint{}, Delivery: &store.Delivery{}}
+		return dst, sc.Scan(append(endpointDest(dst.Endpoint), deliveryDest(dst.Delivery)...)...)
+	})
+}
+
+// ListEndpointMessages returns a page of the messages delivered or to be
+// delivered to an endpoint (not skipped), ordered by message ID.
+func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMessagesParams) ([]*store.EndpointMessage, error) {
+	q := endpointMessagesQuery(p)
+	return list(ctx, s.r, "list endpoint messages", q, func(sc scanner) (*store.EndpointMessage, error) {
+		em := &store.EndpointMessage{Message: &store.Message{}, Delivery: &store.Delivery{}}
+		return em, sc.Scan(append(msgDest(em.Message), deliveryDest(em.Delivery)...)...)
+	})
+}
+
+func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
+	q := &query{}
+	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+` FROM deliveries AS d JOIN messages AS m ON m.id = d.msg_id
+		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status != 4`, p.EndpointID, p.AppID)
+	if p.Status != nil {
+		switch *p.Status {
+		case store.StatusSuccess:
+			q.add(` AND d.status = 0`)
+		case store.StatusPending:
+			q.add(` AND d.status = 1 AND d.attempts = 0`)
+		case store.StatusSending:
+			q.add(` AND d.status = 1 AND d.attempts > 0`)
+		case store.StatusFail:
+			q.add(` AND d.status = 2`)
+		default:
+			q.add(` AND 0`)
+		}
+	}
+	messageFilters(q, p.Channel, p.EventTypes, p.Before, time.Time{})
+	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
+	q.page("d.msg_id", p.Page)
+	return q
+}
+
+// EndpointStats counts the deliveries to an endpoint by state.
+func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
+	q := statsQuery(endpointID, since, until)
+	st := &store.Stats{}
+	if err := s.r.QueryRowContext(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
+		return nil, wrap("endpoint stats", err)
+	}
+	return st, nil
+}
+
+func statsQuery(endpointID string, since, until time.Time) *query {
+	q := &query{}
+	q.add(`SELECT coalesce(sum(d.status = 0), 0), coalesce(sum(d.status = 1 AND d.attempts = 0), 0),
+		coalesce(sum(d.status = 1 AND d.attempts > 0), 0), coalesce(sum(d.status = 2), 0), coalesce(sum(d.status = 4), 0)
+		FROM deliveries AS d`)
+	if since.IsZero() && until.IsZero() {
+		q.add(` WHERE d.endpoint_id = ?`, endpointID)
+	} else {
+		q.add(` JOIN messages AS m ON m.id = d.msg_id WHERE d.endpoint_id = ?`, endpointID)
+		q.since("m.created_at", "d.msg_id", ids.Message, since, false)
+		q.before("m.created_at", until)
+	}
+	return q
+}
+
+// Attempts.
+
+const (
+	attemptColsHead = `a.id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status, a.status_code, `
+	attemptColsTail = `, a.duration_ms, a.trigger_type, a.event_type, a.created_at`
+)
+
+func attemptCols(withContent bool) string {
+	if withContent {
+		return attemptColsHead + `a.response` + attemptColsTail
+	}
+	return attemptColsHead + `''` + attemptColsTail
+}
+
+func scanAttempt(sc scanner) (*store.Attempt, error) {
+	a := &store.Attempt{}
+	err := sc.Scan(&a.ID, &a.AppID, &a.MsgID, &a.EndpointID, &a.URL, &a.Status, &a.StatusCode, &a.Response,
+		&a.DurationMs, &a.TriggerType, &a.EventType, tscan{&a.CreatedAt})
+	return a, err
+}
+
+// ListAttempts returns a page of attempts by endpoint and/or by message,
+// ordered by ID.
+func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([]*store.Attempt, error) {
+	if p.EndpointID == "" && p.MsgID == "" {
+		return nil, errors.New("list attempts: an endpoint or a message is required")
+	}
+	return list(ctx, s.r, "list attempts", listAttemptsQuery(p), scanAttempt)
+}
+
+func listAttemptsQuery(p store.ListAttemptsParams) *query {
+	q := &query{}
+	q.add(`SELECT `+attemptCols(p.WithContent)+` FROM attempts AS a WHERE a.app_id = ?`, p.AppID)
+	if p.EndpointID != "" {
+		q.add(` AND a.endpoint_id = ?`, p.EndpointID)
+	}
+	if p.MsgID != "" {
+		q.add(` AND a.msg_id = ?`, p.MsgID)
+	}
+	if p.Status != nil {
+		q.add(` AND a.status = ?`, int(*p.Status))
+	}
+	if c := p.StatusCodeClass; c != nil {
+		if *c == 0 {
+			q.add(` AND a.status_code = 0`)
+		} else {
+			q.add(` AND a.status_code >= ? AND a.status_code < ?`, *c, *c+100)
+		}
+	}
+	if len(p.EventTypes) > 0 {
+		q.add(` AND a.event_type IN (SELECT value FROM json_each(?))`, strList(p.EventTypes))
+	}
+	if p.Channel != "" {
+		q.add(` AND EXISTS (SELECT 1 FROM messages AS m, json_each(m.channels) AS c WHERE m.id = a.msg_id AND c.value = ?)`, p.Channel)
+	}
+	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
+	q.before("a.created_at", p.Before)
+	q.page("a.id", p.Page)
+	return q
+}
+
+var sqlGetAttempt = `SELECT ` + attemptCols(true) + ` FROM attempts AS a WHERE a.id = ? AND a.msg_id = ? AND a.app_id = ?`
+
+// GetAttempt returns one attempt of a message, with its response.
+func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
+	a, err := scanAttempt(s.r.QueryRowContext(ctx, sqlGetAttempt, attemptID, msgID, appID))
+	if err != nil {
+		return nil, wrap("get attempt", err)
+	}
+	return a, nil
+}
+
+// ExpungeAttemptResponse removes the response body kept for an attempt.
+func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error {
+	return wrap("expunge attempt response", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE attempts SET response = '' WHERE id = ? AND msg_id = ? AND app_id = ?`, attemptID, msgID, appID))
+	}))
+}

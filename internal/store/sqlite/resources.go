@@ -1,0 +1,501 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// Applications.
+
+const appCols = `id, uid, name, throttle_rate, metadata, created_at, updated_at`
+
+func scanApp(sc scanner) (*store.App, error) {
+	a := &store.App{}
+	err := sc.Scan(&a.ID, sscan{&a.UID}, &a.Name, &a.ThrottleRate, mscan{&a.Metadata}, tscan{&a.CreatedAt}, tscan{&a.UpdatedAt})
+	return a, err
+}
+
+// CreateApp inserts app; ErrConflict when its UID is taken.
+func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
+	meta, err := jsonMap(app.Metadata)
+	if err != nil {
+		return wrap("create app", err)
+	}
+	return wrap("create app", s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			app.ID, nstr(app.UID), app.Name, app.ThrottleRate, meta, tsv(app.CreatedAt), tsv(app.UpdatedAt))
+		return err
+	}))
+}
+
+const sqlGetApp = `SELECT ` + appCols + ` FROM apps WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1`
+
+// GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
+func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
+	a, err := scanApp(s.r.QueryRowContext(ctx, sqlGetApp, idOrUID))
+	if err != nil {
+		return nil, wrap("get app", err)
+	}
+	return a, nil
+}
+
+// ListApps returns a page of apps ordered by ID.
+func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error) {
+	var q query
+	q.add(`SELECT ` + appCols + ` FROM apps WHERE 1`)
+	q.page("id", p)
+	return list(ctx, s.r, "list apps", &q, scanApp)
+}
+
+// UpdateApp replaces the mutable fields of the app with app.ID.
+func (s *Store) UpdateApp(ctx context.Context, app *store.App) error {
+	meta, err := jsonMap(app.Metadata)
+	if err != nil {
+		return wrap("update app", err)
+	}
+	return wrap("update app", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE apps SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?`,
+			nstr(app.UID), app.Name, app.ThrottleRate, meta, tsv(app.UpdatedAt), app.ID))
+	}))
+}
+
+// DeleteApp deletes the app; foreign keys cascade to its endpoints,
+// messages, deliveries, attempts, tasks and portal tokens.
+func (s *Store) DeleteApp(ctx context.Context, id string) error {
+	return wrap("delete app", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `DELETE FROM apps WHERE id = ?`, id))
+	}))
+}
+
+// Endpoints.
+
+const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
+	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since, e.created_at, e.updated_at`
+
+// oldSecretsScan scans the old_secrets column, keeping times in UTC.
+type oldSecretsScan struct{ l *[]store.OldSecret }
+
+func (x oldSecretsScan) Scan(v any) error {
+	if err := (lscan[store.OldSecret]{x.l}).Scan(v); err != nil {
+		return err
+	}
+	for i := range *x.l {
+		(*x.l)[i].ExpiresAt = store.Truncate((*x.l)[i].ExpiresAt)
+	}
+	return nil
+}
+
+func scanEndpoint(sc scanner) (*store.Endpoint, error) {
+	e := &store.Endpoint{}
+	err := sc.Scan(endpointDest(e)...)
+	return e, err
+}
+
+func endpointDest(e *store.Endpoint) []any {
+	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, lscan[string]{&e.EventTypes}, lscan[string]{&e.Channels},
+		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets}, tscan{&e.FailingSince}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
+}
+
+// endpointArgs are the stored forms of the mutable columns, in the order
+// uid, url, description, disabled, event_types, channels, throttle_rate,
+// metadata, headers, secret, old_secrets, failing_since, updated_at.
+func endpointArgs(ep *store.Endpoint) ([]any, error) {
+	meta, err := jsonMap(ep.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	headers, err := jsonMap(ep.Headers)
+	if err != nil {
+		return nil, err
+	}
+	types, err := jsonList(ep.EventTypes)
+	if err != nil {
+		return nil, err
+	}
+	channels, err := jsonList(ep.Channels)
+	if err != nil {
+		return nil, err
+	}
+	var old []store.OldSecret
+	if ep.OldSecrets != nil {
+		old = make([]store.OldSecret, len(ep.OldSecrets))
+		for i, o := range ep.OldSecrets {
+			old[i] = store.OldSecret{Secret: o.Secret, ExpiresAt: store.Truncate(o.ExpiresAt)}
+		}
+	}
+	olds, err := jsonList(old)
+	if err != nil {
+		return nil, err
+	}
+	return []any{nstr(ep.UID), ep.URL, ep.Description, ep.Disabled, types, channels, ep.ThrottleRate,
+		meta, headers, ep.Secret, olds, ts(ep.FailingSince), tsv(ep.UpdatedAt)}, nil
+}
+
+// CreateEndpoint inserts ep; ErrNotFound when its app does not exist,
+// ErrConflict when its UID is taken within the app.
+func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
+	args, err := endpointArgs(ep)
+	if err != nil {
+		return wrap("create endpoint", err)
+	}
+	args = append(args, ep.ID, ep.AppID, tsv(ep.CreatedAt))
+	return wrap("create endpoint", s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
+			metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		return err
+	}))
+}
+
+// GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
+func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.Endpoint, error) {
+	ep, err := scanEndpoint(s.r.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints e
+		WHERE e.app_id = ?1 AND (e.id = ?2 OR e.uid = ?2) ORDER BY e.id = ?2 DESC LIMIT 1`, appID, idOrUID))
+	if err != nil {
+		return nil, wrap("get endpoint", err)
+	}
+	return ep, nil
+}
+
+// GetEndpointByID returns the endpoint with id, whatever its app.
+func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
+	ep, err := scanEndpoint(s.r.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints e WHERE e.id = ?`, id))
+	if err != nil {
+		return nil, wrap("get endpoint", err)
+	}
+	return ep, nil
+}
+
+// ListEndpoints returns a page of the endpoints of appID ordered by ID.
+func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) ([]*store.Endpoint, error) {
+	var q query
+	q.add(`SELECT `+endpointCols+` FROM endpoints e WHERE e.app_id = ?`, appID)
+	q.page("e.id", p)
+	return list(ctx, s.r, "list endpoints", &q, scanEndpoint)
+}
+
+// UpdateEndpoint replaces every field of the endpoint with ep.ID and
+// ep.AppID except ID, AppID and CreatedAt.
+func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
+	args, err := endpointArgs(ep)
+	if err != nil {
+		return wrap("update endpoint", err)
+	}
+	args = append(args, ep.ID, ep.AppID)
+	return wrap("update endpoint", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE endpoints SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?,
+			channels = ?, throttle_rate = ?, metadata = ?, headers = ?, secret = ?, old_secrets = ?, failing_since = ?, updated_at = ?
+			WHERE id = ? AND app_id = ?`, args...))
+	}))
+}
+
+// DeleteEndpoint deletes the endpoint; foreign keys cascade to its
+// deliveries, attempts and tasks.
+func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+	return wrap("delete endpoint", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND app_id = ?`, id, appID))
+	}))
+}
+
+// Event types.
+
+const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at`
+
+func scanEventType(sc scanner) (*store.EventType, error) {
+	et := &store.EventType{}
+	err := sc.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas}, tscan{&et.CreatedAt}, tscan{&et.UpdatedAt})
+	return et, err
+}
+
+// CreateEventType inserts et; ErrConflict when the name exists.
+func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
+	return wrap("create event type", s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), tsv(et.CreatedAt), tsv(et.UpdatedAt))
+		return err
+	}))
+}
+
+// GetEventType returns the event type called name.
+func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
+	et, err := scanEventType(s.r.QueryRowContext(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
+	if err != nil {
+		return nil, wrap("get event type", err)
+	}
+	return et, nil
+}
+
+// ListEventTypes returns a page of event types ordered by name.
+func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams) ([]*store.EventType, error) {
+	var q query
+	q.add(`SELECT ` + eventTypeCols + ` FROM event_types WHERE 1`)
+	if !p.IncludeArchived {
+		q.add(` AND NOT archived`)
+	}
+	q.page("name", p.Page)
+	return list(ctx, s.r, "list event types", &q, scanEventType)
+}
+
+// UpdateEventType replaces every field of the event type except Name and
+// CreatedAt.
+func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error {
+	return wrap("update event type", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, feature_flag = ?,
+			schemas = ?, updated_at = ? WHERE name = ?`,
+			et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), tsv(et.UpdatedAt), et.Name))
+	}))
+}
+
+// DeleteEventType removes the event type.
+func (s *Store) DeleteEventType(ctx context.Context, name string) error {
+	return wrap("delete event type", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `DELETE FROM event_types WHERE name = ?`, name))
+	}))
+}
+
+// Background tasks.
+
+const taskCols = `id, kind, app_id, endpoint_id, params, cursor, status, lease_until, created_at, updated_at`
+
+func scanTask(sc scanner) (*store.Task, error) {
+	t := &store.Task{}
+	err := sc.Scan(&t.ID, &t.Kind, sscan{&t.AppID}, sscan{&t.EndpointID}, rawscan{&t.Params}, &t.Cursor, &t.Status,
+		tscan{&t.LeaseUntil}, tscan{&t.CreatedAt}, tscan{&t.UpdatedAt})
+	return t, err
+}
+
+// CreateTask inserts a task; ErrNotFound when its app or endpoint is gone.
+func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
+	return wrap("create task", s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Kind, nstr(t.AppID), nstr(t.EndpointID), rawArg(t.Params), t.Cursor, string(t.Status),
+			ts(t.LeaseUntil), tsv(t.CreatedAt), tsv(t.UpdatedAt))
+		return err
+	}))
+}
+
+const sqlClaimTask = `UPDATE tasks SET lease_until = ?1 WHERE id = (
+	SELECT id FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= ?2)
+	ORDER BY id LIMIT 1) RETURNING ` + taskCols
+
+// ClaimTask leases the oldest running task whose lease is free or ended.
+func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
+	var t *store.Task
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, err = scanTask(tx.QueryRowContext(ctx, sqlClaimTask, tsv(leaseUntil), tsv(now)))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("claim task", err)
+	}
+	return t, nil
+}
+
+// UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
+func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
+	return wrap("update task", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE tasks SET cursor = ?, status = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
+			t.Cursor, string(t.Status), ts(t.LeaseUntil), tsv(t.UpdatedAt), t.ID))
+	}))
+}
+
+// GetTask returns a task.
+func (s *Store) GetTask(ctx context.Context, id string) (*store.Task, error) {
+	t, err := scanTask(s.r.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id))
+	if err != nil {
+		return nil, wrap("get task", err)
+	}
+	return t, nil
+}
+
+// API tokens.
+
+// CreateToken inserts a token; ErrConflict when the hash exists.
+func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
+	return wrap("create token", s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Hash, nstr(t.AppID), t.Name, ts(t.ExpiresAt), tsv(t.CreatedAt))
+		return err
+	}))
+}
+
+// GetTokenByHash returns the token with that hash, expired or not.
+func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
+	t := &store.Token{}
+	err := s.r.QueryRowContext(ctx, `SELECT id, hash, app_id, name, expires_at, created_at FROM tokens WHERE hash = ?`, hash).
+		Scan(&t.ID, bscan{&t.Hash}, sscan{&t.AppID}, &t.Name, tscan{&t.ExpiresAt}, tscan{&t.CreatedAt})
+	if err != nil {
+		return nil, wrap("get token", err)
+	}
+	return t, nil
+}
+
+// DeleteToken revokes a token.
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	return wrap("delete token", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `DELETE FROM tokens WHERE id = ?`, id))
+	}))
+}
+
+// CountAdminTokens counts the tokens with no app.
+func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL`).Scan(&n); err != nil {
+		return 0, wrap("count admin tokens", err)
+	}
+	return n, nil
+}
+
+// Idempotency.
+
+const idemCols = `key, fingerprint, done, status_code, body, locked_until, expires_at, created_at`
+
+func scanIdem(sc scanner) (*store.IdempotencyRecord, error) {
+	r := &store.IdempotencyRecord{}
+	err := sc.Scan(&r.Key, &r.Fingerprint, &r.Done, &r.StatusCode, bscan{&r.Body}, tscan{&r.LockedUntil}, tscan{&r.ExpiresAt}, tscan{&r.CreatedAt})
+	return r, err
+}
+
+// BeginIdempotent starts a request under an idempotency key, or returns the
+// live record that is already there.
+func (s *Store) BeginIdempotent(ctx context.Context, p store.BeginIdempotentParams) (*store.IdempotencyRecord, bool, error) {
+	var (
+		rec     *store.IdempotencyRecord
+		started bool
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		old, err := scanIdem(tx.QueryRowContext(ctx, `SELECT `+idemCols+` FROM idempotency WHERE key = ?`, p.Key))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case old.ExpiresAt.After(p.Now) && (old.Done || old.LockedUntil.After(p.Now)):
+			rec = old
+			return nil
+		}
+		rec = &store.IdempotencyRecord{Key: p.Key, Fingerprint: p.Fingerprint, LockedUntil: p.LockUntil, ExpiresAt: p.ExpiresAt, CreatedAt: p.Now}
+		started = true
+		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency (`+idemCols+`) VALUES (?, ?, 0, 0, NULL, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, done = 0, status_code = 0, body = NULL,
+			locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at`,
+			p.Key, p.Fingerprint, tsv(p.LockUntil), tsv(p.ExpiresAt), tsv(p.Now))
+		return err
+	})
+	if err != nil {
+		return nil, false, wrap("begin idempotent", err)
+	}
+	return rec, started, nil
+}
+
+// FinishIdempotent stores the response of a request under key.
+func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
+	return wrap("finish idempotent", s.write(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE idempotency SET done = 1, status_code = ?, body = ? WHERE key = ?`, status, blobArg(body), key))
+	}))
+}
+
+// AbortIdempotent deletes the in-progress record under key, if any.
+func (s *Store) AbortIdempotent(ctx context.Context, key string) error {
+	return wrap("abort idempotent", s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE key = ? AND NOT done`, key)
+		return err
+	}))
+}
+
+// Maintenance.
+
+// Retention, a batch at a time.
+const (
+	sqlExpireIdempotency = `DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at <= ?1 LIMIT ?2)`
+	sqlExpirePayloads    = `UPDATE messages SET payload = NULL WHERE rowid IN (
+		SELECT rowid FROM messages WHERE payload IS NOT NULL AND payload_expires_at <= ?1 LIMIT ?2)`
+)
+
+// expireBatch bounds the rows one DeleteExpired transaction changes, so that
+// retention never holds the write lock for long.
+const expireBatch = 1000
+
+// DeleteExpired removes expired idempotency records and payloads, in
+// transactions of at most expireBatch rows each.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for _, stmt := range []string{sqlExpireIdempotency, sqlExpirePayloads} {
+		for {
+			var n int64
+			err := s.write(ctx, func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, stmt, tsv(now), expireBatch)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return total, wrap("delete expired", err)
+			}
+			total += int(n)
+			if n < expireBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// Settings.
+
+// GetSetting returns the value of key.
+func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
+	var v string
+	if err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v); err != nil {
+		return "", wrap("get setting", err)
+	}
+	return v, nil
+}
+
+// PutSettingIfAbsent stores value under key unless the key exists, and
+// returns the value stored afterwards.
+func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	var v string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, value); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	})
+	if err != nil {
+		return "", wrap("put setting", err)
+	}
+	return v, nil
+}
+
+// list runs q on db and scans every row with scan.
+func list[T any](ctx context.Context, db *sql.DB, what string, q *query, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q.String(), q.args...)
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, wrap(what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(what, err)
+	}
+	return out, nil
+}

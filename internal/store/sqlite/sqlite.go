@@ -1,0 +1,468 @@
+// Package sqlite is Herald's embedded store driver: one SQLite file, pure Go
+// (modernc.org/sqlite, no cgo).
+//
+// SQLite has one writer at a time, so the driver keeps two pools: a write
+// pool of exactly one connection, on which every write runs as a BEGIN
+// IMMEDIATE transaction (writers queue in Go instead of spinning on
+// SQLITE_BUSY), and a read pool of several connections that WAL mode lets
+// read while the writer writes. Every connection gets the same pragmas from
+// the DSN: WAL, a busy timeout, foreign keys on, and the configured
+// synchronous level (FULL by default: a write acknowledged is a write that
+// survives a power cut).
+//
+// The hot path (CreateMessages, ClaimDeliveries, CompleteDeliveries) runs one
+// transaction per batch with statements prepared once.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is the SQLite implementation of store.Store. It is safe for
+// concurrent use.
+type Store struct {
+	w    *sql.DB // one connection: the single writer
+	r    *sql.DB // readers
+	stmt statements
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	synchronous string
+	busyTimeout time.Duration
+	readConns   int
+	cacheKiB    int
+}
+
+// WithSynchronous sets PRAGMA synchronous: "FULL" (the default: every commit
+// is on disk before it returns) or "NORMAL" (WAL commits are durable after the
+// next checkpoint; a power cut can lose the last transactions, never corrupt
+// the file).
+func WithSynchronous(level string) Option {
+	return func(o *options) { o.synchronous = strings.ToUpper(level) }
+}
+
+// WithBusyTimeout sets how long a connection waits for a lock held by another
+// process before failing with store.ErrUnavailable. The default is 5s.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) { o.busyTimeout = d }
+}
+
+// WithReadConns sets the size of the read pool. The default is 4.
+func WithReadConns(n int) Option {
+	return func(o *options) { o.readConns = n }
+}
+
+// WithCacheSize sets the page cache of each connection, in KiB. The default
+// is 32768 (32 MiB) for the writer and a quarter of that for each reader.
+func WithCacheSize(kib int) Option {
+	return func(o *options) { o.cacheKiB = kib }
+}
+
+// Open opens (creating it if needed) the SQLite database at path, a file
+// name. It does not migrate the schema: call Migrate.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := options{synchronous: "FULL", busyTimeout: 5 * time.Second, readConns: 4, cacheKiB: 32 << 10}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.synchronous != "FULL" && o.synchronous != "NORMAL" {
+		return nil, fmt.Errorf("open sqlite: synchronous must be FULL or NORMAL, not %q", o.synchronous)
+	}
+	if o.readConns < 1 {
+		return nil, fmt.Errorf("open sqlite: read connections must be at least 1, not %d", o.readConns)
+	}
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open sqlite: invalid path %q", path)
+	}
+	dsn := func(txlock string, cacheKiB int, extra ...string) string {
+		q := url.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.busyTimeout.Milliseconds()))
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous("+o.synchronous+")")
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheKiB))
+		q.Add("_pragma", "temp_store(MEMORY)")
+		for _, p := range extra {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", txlock)
+		return path + "?" + q.Encode()
+	}
+
+	w, err := sql.Open("sqlite", dsn("immediate", o.cacheKiB))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// The writer connects first: it turns WAL on before readers open.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", convert(err))
+	}
+	r, err := sql.Open("sqlite", dsn("deferred", max(o.cacheKiB/4, 2048), "query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(o.readConns)
+	r.SetMaxIdleConns(o.readConns)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite: %w", convert(err))
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	s.stmt.close()
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", convert(err))
+	}
+	return nil
+}
+
+// migration is one numbered file of migrations/.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a number and _", name)
+		}
+		b, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(name, ".sql"), sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// Migrate applies the migrations not applied yet, each in its own IMMEDIATE
+// transaction that also records it in herald_migrations. Two processes
+// migrating the same file at once are serialised by SQLite's write lock; the
+// second finds the versions already recorded and skips them.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, m := range ms {
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS herald_migrations (
+				version    INTEGER NOT NULL PRIMARY KEY,
+				name       TEXT    NOT NULL,
+				applied_at INTEGER NOT NULL
+			) STRICT`); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM herald_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO herald_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().UnixMicro())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+	}
+	if err := s.stmt.prepare(ctx, s.w); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// write runs fn in an IMMEDIATE transaction on the writer and commits it.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return convert(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return convert(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return convert(err)
+	}
+	return nil
+}
+
+// convert maps driver errors to the store's: no rows is ErrNotFound, a
+// uniqueness violation ErrConflict, a missing parent row (foreign key)
+// ErrNotFound, and a lock that could not be had ErrUnavailable. Errors keep
+// their message.
+func convert(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return store.ErrConflict
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return store.ErrNotFound
+		}
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
+	}
+	return err
+}
+
+// wrap converts err and adds what was being done.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, convert(err))
+}
+
+// mustAffect turns an UPDATE or DELETE that changed nothing into ErrNotFound.
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// limit is the page size: 0 (or less) means 50.
+func limit(n int) int {
+	if n <= 0 {
+		return 50
+	}
+	return n
+}
+
+// ts is a time as stored: unix microseconds, or NULL for the zero time.
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// tsv is a non-null time as stored.
+func tsv(t time.Time) int64 { return t.UnixMicro() }
+
+// tscan scans a time column (NULL: zero time) into *t.
+type tscan struct{ t *time.Time }
+
+func (s tscan) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*s.t = time.Time{}
+	case int64:
+		*s.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("time column holds %T", v)
+	}
+	return nil
+}
+
+// nstr stores "" as NULL.
+func nstr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// sscan scans a nullable TEXT column into *s ("" for NULL).
+type sscan struct{ s *string }
+
+func (x sscan) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*x.s = ""
+	case string:
+		*x.s = v
+	case []byte:
+		*x.s = string(v)
+	default:
+		return fmt.Errorf("text column holds %T", v)
+	}
+	return nil
+}
+
+// jsonMap stores a map as a JSON object ("{}" for nil).
+func jsonMap(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+// mscan scans a JSON object column into a never-nil map.
+type mscan struct{ m *map[string]string }
+
+func (x mscan) Scan(v any) error {
+	m := map[string]string{}
+	if b := asBytes(v); len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("map column: %w", err)
+		}
+	}
+	*x.m = m
+	return nil
+}
+
+// jsonList stores a list as a JSON array, nil as NULL.
+func jsonList[T any](l []T) (any, error) {
+	if l == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+// lscan scans a JSON array column (NULL: nil).
+type lscan[T any] struct{ l *[]T }
+
+func (x lscan[T]) Scan(v any) error {
+	*x.l = nil
+	if v == nil {
+		return nil
+	}
+	l := []T{}
+	if err := json.Unmarshal(asBytes(v), &l); err != nil {
+		return fmt.Errorf("list column: %w", err)
+	}
+	*x.l = l
+	return nil
+}
+
+// rawscan scans a nullable JSON column into a RawMessage (NULL: nil).
+type rawscan struct{ r *json.RawMessage }
+
+func (x rawscan) Scan(v any) error {
+	if v == nil {
+		*x.r = nil
+		return nil
+	}
+	*x.r = json.RawMessage(slices.Clone(asBytes(v)))
+	return nil
+}
+
+// bscan scans a nullable BLOB into a fresh slice (NULL: nil).
+type bscan struct{ b *[]byte }
+
+func (x bscan) Scan(v any) error {
+	if v == nil {
+		*x.b = nil
+		return nil
+	}
+	b := asBytes(v)
+	*x.b = append(make([]byte, 0, len(b)), b...)
+	return nil
+}
+
+func asBytes(v any) []byte {
+	switch v := v.(type) {
+	case []byte:
+		return v
+	case string:
+		return []byte(v)
+	}
+	return nil
+}
+
+// rawArg stores a RawMessage as TEXT, nil as NULL.
+func rawArg(r json.RawMessage) any {
+	if r == nil {
+		return nil
+	}
+	return string(r)
+}
+
+// blobArg stores bytes as a BLOB, nil as NULL.
+func blobArg(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// strList is a list of strings as a JSON array parameter for json_each.
+func strList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
+}

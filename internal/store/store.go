@@ -1,0 +1,660 @@
+// Package store defines Herald's storage interface: the records Herald keeps,
+// one method per query with a params struct where it takes more than an id,
+// and the errors callers branch on. It imports no driver; the drivers live in
+// store/sqlite and store/postgres and both pass the conformance suite in
+// store/storetest.
+//
+// # The delivery queue
+//
+// The delivery queue lives in the store (a transactional outbox). A message
+// and one Delivery per matching endpoint are written in one transaction by
+// CreateMessages. A Delivery is the state of one message to one endpoint,
+// keyed by (MsgID, EndpointID). While it is pending, NextAttemptAt is the time
+// it becomes due; a worker claims due deliveries with ClaimDeliveries, which
+// moves NextAttemptAt to the end of the worker's lease and writes the worker's
+// lease token. A lease that expires makes the delivery due again, so a crashed
+// worker's deliveries are claimed by another one without any recovery step.
+// CompleteDeliveries records an attempt and moves the delivery on, but only
+// if the lease token still matches: a worker that lost its lease records what
+// it did and changes nothing else.
+//
+// # Times
+//
+// Drivers keep times to the microsecond, in UTC. Callers pass times already
+// truncated with Now-style helpers (see Truncate). A lease, lock or
+// retention time t has ended, and a delivery due at t is due, when now >= t.
+// Time filters (Before, After, Since, Until) compare CreatedAt; the ids of
+// messages and attempts are made at their CreatedAt (ids.NewAt, or ids.New
+// at about the same moment), which lets drivers turn a lower time bound into
+// a lower id bound, allowing a minute of skew.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+)
+
+// Errors drivers return; compare with errors.Is.
+var (
+	// ErrNotFound means the record does not exist (or is not visible to the
+	// app the caller asked through).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness rule was broken: a duplicate uid,
+	// event type name or message eventId.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means the database could not be reached; the operation
+	// did not take effect and may be retried.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Truncate returns t in UTC truncated to the precision drivers keep.
+func Truncate(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// Store is the storage interface every driver implements. Methods are safe for
+// concurrent use.
+type Store interface {
+	// Migrate brings the schema up to date. Concurrent callers (replicas
+	// starting at once) are safe.
+	Migrate(ctx context.Context) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+
+	// Applications.
+
+	// CreateApp inserts app. ErrConflict when its UID is taken.
+	CreateApp(ctx context.Context, app *App) error
+	// GetApp returns the app whose ID or UID is idOrUID.
+	GetApp(ctx context.Context, idOrUID string) (*App, error)
+	// ListApps returns apps ordered by ID.
+	ListApps(ctx context.Context, p Page) ([]*App, error)
+	// UpdateApp replaces the mutable fields of the app with app.ID
+	// (UID, Name, ThrottleRate, Metadata, UpdatedAt). ErrConflict when the
+	// new UID is taken.
+	UpdateApp(ctx context.Context, app *App) error
+	// DeleteApp deletes the app and everything that belongs to it: its
+	// endpoints, messages, deliveries, attempts, tasks and portal tokens.
+	DeleteApp(ctx context.Context, id string) error
+
+	// Endpoints.
+
+	// CreateEndpoint inserts ep. ErrNotFound when its app does not exist,
+	// ErrConflict when its UID is taken within the app.
+	CreateEndpoint(ctx context.Context, ep *Endpoint) error
+	// GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
+	GetEndpoint(ctx context.Context, appID, idOrUID string) (*Endpoint, error)
+	// GetEndpointByID returns the endpoint with id, whatever its app.
+	GetEndpointByID(ctx context.Context, id string) (*Endpoint, error)
+	// ListEndpoints returns the endpoints of appID ordered by ID.
+	ListEndpoints(ctx context.Context, appID string, p Page) ([]*Endpoint, error)
+	// UpdateEndpoint replaces every field of the endpoint with ep.ID and
+	// ep.AppID except ID, AppID and CreatedAt. ErrConflict when the new UID
+	// is taken within the app.
+	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
+	// DeleteEndpoint deletes the endpoint, its deliveries and its attempts.
+	DeleteEndpoint(ctx context.Context, appID, id string) error
+
+	// Event types (global, not per app).
+
+	// CreateEventType inserts et. ErrConflict when the name exists, even
+	// archived.
+	CreateEventType(ctx context.Context, et *EventType) error
+	// GetEventType returns the event type called name, archived or not.
+	GetEventType(ctx context.Context, name string) (*EventType, error)
+	// ListEventTypes returns event types ordered by name.
+	ListEventTypes(ctx context.Context, p ListEventTypesParams) ([]*EventType, error)
+	// UpdateEventType replaces every field of the event type with et.Name
+	// except Name and CreatedAt.
+	UpdateEventType(ctx context.Context, et *EventType) error
+	// DeleteEventType removes the event type for good (archiving is an
+	// update).
+	DeleteEventType(ctx context.Context, name string) error
+
+	// Messages and deliveries.
+
+	// CreateMessages writes each message with its deliveries, all in one
+	// transaction (group commit): one Delivery per endpoint of the message's
+	// app that accepts it (Endpoint.Accepts), pending and due at once for
+	// enabled endpoints, StatusSkipped for disabled ones. A message whose
+	// EventID is already used in its app gets ErrConflict in its result, and
+	// one whose app is gone gets ErrNotFound; neither affects the others.
+	// Results are in the order of params.
+	CreateMessages(ctx context.Context, params []CreateMessageParams) ([]CreateMessageResult, error)
+	// GetMessage returns the message of appID whose ID or EventID is
+	// idOrEventID.
+	GetMessage(ctx context.Context, appID, idOrEventID string) (*Message, error)
+	// ListMessages returns messages of an app ordered by ID as p.Desc says
+	// (the API's default, newest first, is Desc = true).
+	ListMessages(ctx context.Context, p ListMessagesParams) ([]*Message, error)
+	// ExpungeMessagePayload removes the payload of a message for good.
+	ExpungeMessagePayload(ctx context.Context, appID, msgID string) error
+
+	// ClaimDeliveries leases up to p.Limit due deliveries (NextAttemptAt <=
+	// p.Now, Status pending), oldest due first, to the caller: their
+	// NextAttemptAt becomes p.LeaseUntil and their Lease p.Lease. Two
+	// concurrent calls never return the same delivery.
+	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Job, error)
+	// CompleteDeliveries records the outcome of attempts, in one
+	// transaction: each Attempt is inserted (unless its delivery no longer
+	// exists: its endpoint or message was deleted meanwhile), and each
+	// delivery whose lease token still equals Completion.Lease moves to the
+	// new state. Whatever the lease, it also keeps Endpoint.FailingSince (a
+	// failed attempt sets it when it is zero, a successful one clears it;
+	// neither changes UpdatedAt) and applies DisableEndpoint (which sets
+	// UpdatedAt to the attempt's CreatedAt).
+	CompleteDeliveries(ctx context.Context, cs []Completion) error
+	// ReleaseDeliveries gives leased deliveries back: each one whose lease
+	// token still matches becomes due at NextAttemptAt with no lease.
+	ReleaseDeliveries(ctx context.Context, rs []Release) error
+	// ResendDelivery asks for one more, manual, attempt of a message to an
+	// endpoint, due at now: a delivery that does not exist yet is created,
+	// a finished one (success, fail, skipped) becomes pending and manual,
+	// and a pending one becomes due at now unless it is leased. ErrNotFound
+	// when the message or the endpoint is not the app's.
+	ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error
+	// RecoverDeliveries makes up to p.Limit failed or skipped deliveries of
+	// an endpoint, whose messages were created in [p.Since, p.Until), pending,
+	// manual and due at p.Now, taking them in message ID order after
+	// p.AfterMsgID. It returns the last message ID it took ("" when none).
+	RecoverDeliveries(ctx context.Context, p RecoverParams) (last string, err error)
+	// GetDelivery returns the delivery of a message to an endpoint.
+	GetDelivery(ctx context.Context, msgID, endpointID string) (*Delivery, error)
+	// ListMessageDestinations returns the deliveries of a message that were
+	// attempted or are pending (not skipped), with their endpoints, ordered
+	// by endpoint ID.
+	ListMessageDestinations(ctx context.Context, appID, msgID string, p Page) ([]*Destination, error)
+	// ListEndpointMessages returns the messages delivered or to be delivered
+	// to an endpoint (not skipped) with their delivery state, ordered by
+	// message ID as p.Desc says.
+	ListEndpointMessages(ctx context.Context, p ListEndpointMessagesParams) ([]*EndpointMessage, error)
+	// EndpointStats counts the deliveries to an endpoint by state, among
+	// those whose messages were created in [since, until) (zero times are
+	// open bounds).
+	EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*Stats, error)
+
+	// Attempts.
+
+	// ListAttempts returns attempts by endpoint or by message (one of the
+	// two is required), ordered by ID as p.Desc says.
+	ListAttempts(ctx context.Context, p ListAttemptsParams) ([]*Attempt, error)
+	// GetAttempt returns one attempt of a message.
+	GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*Attempt, error)
+	// ExpungeAttemptResponse removes the response body kept for an attempt.
+	ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error
+
+	// Background tasks.
+
+	// CreateTask inserts a background task.
+	CreateTask(ctx context.Context, t *Task) error
+	// ClaimTask leases the oldest running task that is not leased (or whose
+	// lease expired) until leaseUntil; ErrNotFound when there is none.
+	ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*Task, error)
+	// UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
+	UpdateTask(ctx context.Context, t *Task) error
+	// GetTask returns a task.
+	GetTask(ctx context.Context, id string) (*Task, error)
+
+	// API tokens.
+
+	// CreateToken inserts a token (only its hash is stored).
+	CreateToken(ctx context.Context, t *Token) error
+	// GetTokenByHash returns the token with that hash, expired or not.
+	GetTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	// DeleteToken revokes a token.
+	DeleteToken(ctx context.Context, id string) error
+	// CountAdminTokens counts the tokens with no AppID.
+	CountAdminTokens(ctx context.Context) (int, error)
+
+	// Idempotency.
+
+	// BeginIdempotent starts a request under an idempotency key. When no
+	// live record exists (none, or one that expired), or the record is in
+	// progress but its lock expired, it (re)writes an in-progress record
+	// locked until p.LockUntil and returns started = true. Otherwise it
+	// returns the record as stored and started = false: a finished record
+	// is replayed by the caller, an in-progress one waited for.
+	BeginIdempotent(ctx context.Context, p BeginIdempotentParams) (rec *IdempotencyRecord, started bool, err error)
+	// FinishIdempotent stores the response of a request started with
+	// BeginIdempotent.
+	FinishIdempotent(ctx context.Context, key string, status int, body []byte) error
+	// AbortIdempotent deletes an in-progress record so that the request can
+	// be retried under the same key; without one it does nothing.
+	AbortIdempotent(ctx context.Context, key string) error
+
+	// Maintenance.
+
+	// DeleteExpired removes idempotency records that expired and payloads
+	// whose retention ended before now, and returns how many rows changed.
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+
+	// Settings: a small key-value table for installation-wide values.
+
+	// GetSetting returns the value of key.
+	GetSetting(ctx context.Context, key string) (string, error)
+	// PutSettingIfAbsent stores value under key unless the key exists, and
+	// returns the value stored under key afterwards.
+	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+}
+
+// Page selects a page of a list ordered by a unique key.
+type Page struct {
+	// Limit is the most rows to return; drivers treat 0 as 50.
+	Limit int
+	// After is an exclusive bound: the key of the last row already seen, in
+	// the direction of Desc. Empty starts from the first row.
+	After string
+	// Desc orders by key descending.
+	Desc bool
+}
+
+// App is an application: the tenant a sender delivers messages for.
+type App struct {
+	ID   string
+	UID  string // empty: none
+	Name string
+	// ThrottleRate is the most messages per second sent to the app's
+	// endpoints together; 0 means unlimited.
+	ThrottleRate int
+	Metadata     map[string]string // never nil when read
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Endpoint is a URL registered by an app to receive messages.
+type Endpoint struct {
+	ID          string
+	AppID       string
+	UID         string // empty: none
+	URL         string
+	Description string
+	Disabled    bool
+	// EventTypes lists the event types the endpoint receives; nil means all.
+	EventTypes []string
+	// Channels lists the channels the endpoint receives; nil means every
+	// message whatever its channels.
+	Channels []string
+	// ThrottleRate is the most messages per second sent to the endpoint;
+	// 0 means unlimited.
+	ThrottleRate int
+	Metadata     map[string]string // never nil when read
+	// Headers are sent with every delivery. Never nil when read.
+	Headers map[string]string
+	// Secret is the current signing secret as stored (sealed by the caller).
+	Secret string
+	// OldSecrets are previous secrets still valid for signing until their
+	// expiry, newest first.
+	OldSecrets []OldSecret
+	// FailingSince is when the endpoint started failing without a success
+	// since (zero when it is not failing); it drives auto-disable.
+	FailingSince time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// OldSecret is a rotated-out secret kept valid for a grace period.
+type OldSecret struct {
+	Secret    string    `json:"secret"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Accepts reports whether a message of eventType on channels goes to the
+// endpoint: the endpoint takes all event types when it lists none, and takes
+// any message when it lists no channels; otherwise the message must share at
+// least one channel with it.
+func (e *Endpoint) Accepts(eventType string, channels []string) bool {
+	if e.EventTypes != nil && !slices.Contains(e.EventTypes, eventType) {
+		return false
+	}
+	if e.Channels == nil {
+		return true
+	}
+	for _, c := range channels {
+		if slices.Contains(e.Channels, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// EventType names a kind of event messages are sent for.
+type EventType struct {
+	Name        string
+	Description string
+	Archived    bool
+	Deprecated  bool
+	FeatureFlag string // empty: none
+	// Schemas maps a version to a JSON schema; nil when none.
+	Schemas   json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ListEventTypesParams selects event types.
+type ListEventTypesParams struct {
+	Page
+	IncludeArchived bool
+}
+
+// Message is an event an app sent, with the payload as received.
+type Message struct {
+	ID        string
+	AppID     string
+	EventType string
+	EventID   string   // empty: none
+	Channels  []string // nil: none
+	// Payload is the JSON body delivered, byte for byte; nil once expunged
+	// or not loaded.
+	Payload []byte
+	// PayloadExpiresAt is when the payload is deleted (retention).
+	PayloadExpiresAt time.Time
+	CreatedAt        time.Time
+}
+
+// DeliveryStatus is the state of a delivery or the outcome of an attempt. The
+// values of the first four are those of the Svix API's MessageStatus.
+type DeliveryStatus int
+
+// Delivery and attempt states.
+const (
+	StatusSuccess DeliveryStatus = 0
+	StatusPending DeliveryStatus = 1
+	StatusFail    DeliveryStatus = 2
+	// StatusSending is reported for a pending delivery that has failed at
+	// least once and will be retried; drivers never store it.
+	StatusSending DeliveryStatus = 3
+	// StatusSkipped marks a delivery to an endpoint that was disabled when
+	// the message was created: never attempted, recoverable.
+	StatusSkipped DeliveryStatus = 4
+)
+
+// TriggerType says why an attempt was made (the Svix API's values).
+type TriggerType int
+
+// Trigger types.
+const (
+	TriggerScheduled TriggerType = 0
+	TriggerManual    TriggerType = 1
+)
+
+// Delivery is the state of one message to one endpoint.
+type Delivery struct {
+	AppID      string
+	MsgID      string
+	EndpointID string
+	Status     DeliveryStatus
+	// Attempts counts the attempts made so far.
+	Attempts int
+	// NextAttemptAt is when a pending delivery is due, or when its lease
+	// ends while it is leased. Zero once the delivery is finished.
+	NextAttemptAt time.Time
+	// Lease is the token of the worker holding the delivery; 0 when none.
+	Lease int64
+	// Manual means the pending attempt was asked for by a user (resend,
+	// recover): it is made once and not retried.
+	Manual bool
+	// LastAttemptAt and LastStatusCode describe the newest attempt (zero
+	// when none).
+	LastAttemptAt  time.Time
+	LastStatusCode int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ReportedStatus is the status the API shows: pending deliveries that have
+// failed before are "sending", skipped ones are "fail".
+func (d *Delivery) ReportedStatus() DeliveryStatus {
+	switch {
+	case d.Status == StatusPending && d.Attempts > 0:
+		return StatusSending
+	case d.Status == StatusSkipped:
+		return StatusFail
+	}
+	return d.Status
+}
+
+// Job is a leased delivery with what a worker needs to send it.
+type Job struct {
+	Delivery
+	EventType string
+	Payload   []byte
+	// MsgCreatedAt is when the message was accepted.
+	MsgCreatedAt time.Time
+	// EndpointUpdatedAt lets a worker tell whether its cached copy of the
+	// endpoint is current.
+	EndpointUpdatedAt time.Time
+}
+
+// CreateMessageParams is one message for CreateMessages.
+type CreateMessageParams struct {
+	// Message is complete: ID, AppID, CreatedAt and the rest are set.
+	Message *Message
+	// Lease and LeaseUntil, when Lease is not 0, create the pending
+	// deliveries already leased to the caller (the in-process fast path):
+	// NextAttemptAt = LeaseUntil. Otherwise they are due at CreatedAt.
+	Lease      int64
+	LeaseUntil time.Time
+	// EndpointID, when set, sends the message to that endpoint of the app
+	// only, whatever its event type and channel filters (a test message);
+	// no other endpoint gets a delivery.
+	EndpointID string
+}
+
+// CreateMessageResult is the outcome of one message of CreateMessages.
+type CreateMessageResult struct {
+	// Err is nil, ErrConflict (duplicate EventID) or ErrNotFound (no app,
+	// or no such EndpointID in the app); the message is stored only when
+	// Err is nil.
+	Err error
+	// Jobs are the pending deliveries created, with the payload.
+	Jobs []*Job
+	// Skipped counts deliveries recorded for disabled endpoints.
+	Skipped int
+}
+
+// ListMessagesParams selects messages of an app.
+type ListMessagesParams struct {
+	AppID string
+	Page
+	Channel    string   // empty: any
+	EventTypes []string // empty: any
+	// Before and After bound the creation time (exclusive); zero: open.
+	Before, After time.Time
+	// WithContent loads payloads.
+	WithContent bool
+}
+
+// ClaimParams selects due deliveries to lease.
+type ClaimParams struct {
+	Now        time.Time
+	LeaseUntil time.Time
+	// Lease is written to every claimed delivery; callers use a fresh
+	// random value per claim.
+	Lease int64
+	Limit int
+	// Retries selects deliveries that have been attempted before (and
+	// manual ones) instead of first attempts, so that first attempts are
+	// never starved by a backlog of retries.
+	Retries bool
+	// ExcludeEndpoints are endpoints the caller cannot take more of now.
+	ExcludeEndpoints []string
+}
+
+// Completion is the outcome of one attempt for CompleteDeliveries.
+type Completion struct {
+	MsgID      string
+	EndpointID string
+	Lease      int64
+	// Attempt, when not nil, is recorded whatever the lease; nil means no
+	// request was made (see StatusSkipped).
+	Attempt *Attempt
+	// Status is the new state: StatusSuccess, StatusFail, StatusPending to
+	// retry at NextAttemptAt, or StatusSkipped when the endpoint turned out
+	// to be disabled (Attempts is then left as it was).
+	Status        DeliveryStatus
+	NextAttemptAt time.Time
+	// DisableEndpoint disables the endpoint (it answered 410 Gone).
+	DisableEndpoint bool
+}
+
+// Release gives back a leased delivery unattempted.
+type Release struct {
+	MsgID         string
+	EndpointID    string
+	Lease         int64
+	NextAttemptAt time.Time
+}
+
+// RecoverParams selects deliveries to recover.
+type RecoverParams struct {
+	AppID      string
+	EndpointID string
+	Since      time.Time
+	Until      time.Time // zero: no upper bound
+	AfterMsgID string
+	Limit      int
+	Now        time.Time
+}
+
+// Destination is a delivery of a message with its endpoint.
+type Destination struct {
+	Endpoint *Endpoint
+	Delivery *Delivery
+}
+
+// EndpointMessage is a message with its delivery to one endpoint.
+type EndpointMessage struct {
+	Message  *Message
+	Delivery *Delivery
+}
+
+// ListEndpointMessagesParams selects the messages of an endpoint; the page key
+// is the message ID.
+type ListEndpointMessagesParams struct {
+	AppID      string
+	EndpointID string
+	Page
+	Channel     string
+	EventTypes  []string
+	Status      *DeliveryStatus // as reported (see Delivery.ReportedStatus)
+	Before      time.Time
+	After       time.Time
+	WithContent bool
+}
+
+// Stats counts deliveries by state.
+type Stats struct {
+	Success int64
+	Pending int64 // pending, never attempted
+	Sending int64 // pending, attempted before
+	Fail    int64
+	// Canceled counts deliveries skipped because the endpoint was
+	// disabled.
+	Canceled int64
+}
+
+// Attempt is one HTTP request made to deliver a message.
+type Attempt struct {
+	ID         string
+	AppID      string
+	MsgID      string
+	EndpointID string
+	URL        string
+	// Status is StatusSuccess or StatusFail.
+	Status     DeliveryStatus
+	StatusCode int // 0 when no response was received
+	// Response is the start of the response body, or the error when no
+	// response was received; empty once expunged.
+	Response    string
+	DurationMs  int64
+	TriggerType TriggerType
+	// EventType is the message's, kept on the attempt for filtering.
+	EventType string
+	CreatedAt time.Time
+}
+
+// ListAttemptsParams selects attempts by endpoint (EndpointID set) or by
+// message (MsgID set); both may be set.
+type ListAttemptsParams struct {
+	AppID      string
+	EndpointID string
+	MsgID      string
+	Page
+	Status *DeliveryStatus
+	// StatusCodeClass is 0 (no response), 100, 200, 300, 400 or 500; nil:
+	// any.
+	StatusCodeClass *int
+	EventTypes      []string
+	Channel         string
+	Before, After   time.Time
+	WithContent     bool
+}
+
+// TaskStatus is the state of a background task.
+type TaskStatus string
+
+// Task states.
+const (
+	TaskRunning  TaskStatus = "running"
+	TaskFinished TaskStatus = "finished"
+	TaskFailed   TaskStatus = "failed"
+)
+
+// Task is paged background work that survives restarts, such as recovering
+// an endpoint.
+type Task struct {
+	ID         string
+	Kind       string // e.g. "endpoint.recover"
+	AppID      string
+	EndpointID string
+	// Params is the task's input as JSON.
+	Params json.RawMessage
+	// Cursor is where the next page starts.
+	Cursor     string
+	Status     TaskStatus
+	LeaseUntil time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Token is an API token; only a hash of the secret part is stored.
+type Token struct {
+	ID   string
+	Hash []byte
+	// AppID scopes a portal token to one app; empty for admin tokens.
+	AppID     string
+	Name      string
+	ExpiresAt time.Time // zero: never
+	CreatedAt time.Time
+}
+
+// IdempotencyRecord is the first response to a request under an
+// idempotency key.
+type IdempotencyRecord struct {
+	Key string
+	// Fingerprint identifies the request (method, path, body hash): a
+	// different request under the same key is refused.
+	Fingerprint string
+	Done        bool
+	StatusCode  int
+	Body        []byte
+	LockedUntil time.Time
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+}
+
+// BeginIdempotentParams starts a request under an idempotency key.
+type BeginIdempotentParams struct {
+	// Key is scoped by the caller (for example the token ID and the
+	// client's key).
+	Key         string
+	Fingerprint string
+	Now         time.Time
+	LockUntil   time.Time
+	ExpiresAt   time.Time
+}

@@ -1,0 +1,523 @@
+package storetest
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+func exerciseApps(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, "CreateGet", func(t *testing.T, e *env) {
+		// A non-UTC, microsecond time reads back equal and in UTC.
+		at := time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.FixedZone("X", 3600))
+		a := &store.App{
+			ID: ids.NewAt(ids.App, at), UID: "acme", Name: "Acme", ThrottleRate: 7,
+			Metadata:  map[string]string{"k": "v"},
+			CreatedAt: at, UpdatedAt: at.Add(time.Second),
+		}
+		ok(t, e.s.CreateApp(e.ctx, a), "create app")
+		want := *a
+		want.CreatedAt, want.UpdatedAt = at.UTC(), at.Add(time.Second).UTC()
+		for _, key := range []string{a.ID, "acme"} {
+			got, err := e.s.GetApp(e.ctx, key)
+			ok(t, err, "get app "+key)
+			sameTime(t, "created", got.CreatedAt, want.CreatedAt)
+			eq(t, "app by "+key, *got, want)
+		}
+		_, err := e.s.GetApp(e.ctx, "app_missing")
+		isErr(t, err, store.ErrNotFound, "get missing app")
+	})
+	run(t, newStore, "NilMetadataReadsEmpty", func(t *testing.T, e *env) {
+		a := e.app(func(a *store.App) { a.Metadata = nil })
+		got, err := e.s.GetApp(e.ctx, a.ID)
+		ok(t, err, "get app")
+		if got.Metadata == nil || len(got.Metadata) != 0 {
+			t.Fatalf("metadata = %#v, want empty non-nil", got.Metadata)
+		}
+		apps, err := e.s.ListApps(e.ctx, store.Page{})
+		ok(t, err, "list apps")
+		if apps[0].Metadata == nil {
+			t.Fatal("listed app has nil metadata")
+		}
+	})
+	run(t, newStore, "DuplicateUID", func(t *testing.T, e *env) {
+		e.app(func(a *store.App) { a.UID = "dup" })
+		err := e.s.CreateApp(e.ctx, &store.App{ID: ids.New(ids.App), UID: "dup", Name: "x", CreatedAt: e.now, UpdatedAt: e.now})
+		isErr(t, err, store.ErrConflict, "create app with taken uid")
+		// Apps without a UID never conflict.
+		e.app()
+		e.app()
+	})
+	run(t, newStore, "Update", func(t *testing.T, e *env) {
+		a := e.app(func(a *store.App) { a.UID = "one" })
+		e.app(func(a *store.App) { a.UID = "taken" })
+		u := *a
+		u.UID, u.Name, u.ThrottleRate = "two", "renamed", 3
+		u.Metadata = map[string]string{"a": "b"}
+		u.UpdatedAt = e.now.Add(time.Hour)
+		u.CreatedAt = e.now.Add(-time.Hour) // not mutable
+		ok(t, e.s.UpdateApp(e.ctx, &u), "update app")
+		got, err := e.s.GetApp(e.ctx, "two")
+		ok(t, err, "get by new uid")
+		want := u
+		want.CreatedAt = a.CreatedAt
+		eq(t, "updated app", *got, want)
+		_, err = e.s.GetApp(e.ctx, "one")
+		isErr(t, err, store.ErrNotFound, "get by old uid")
+
+		u.UID = "taken"
+		isErr(t, e.s.UpdateApp(e.ctx, &u), store.ErrConflict, "update to taken uid")
+		isErr(t, e.s.UpdateApp(e.ctx, &store.App{ID: "app_missing", Name: "x"}), store.ErrNotFound, "update missing app")
+	})
+	run(t, newStore, "Delete", func(t *testing.T, e *env) {
+		a := e.app()
+		ok(t, e.s.DeleteApp(e.ctx, a.ID), "delete app")
+		_, err := e.s.GetApp(e.ctx, a.ID)
+		isErr(t, err, store.ErrNotFound, "get deleted app")
+		isErr(t, e.s.DeleteApp(e.ctx, a.ID), store.ErrNotFound, "delete again")
+	})
+}
+
+func exerciseEndpoints(t *testing.T, newStore func(t *testing.T) store.Store) {
+	full := func(e *env, appID string) *store.Endpoint {
+		return e.newEndpoint(appID, func(ep *store.Endpoint) {
+			ep.UID = "hook"
+			ep.Description = "desc"
+			ep.Disabled = true
+			ep.EventTypes = []string{"a", "b"}
+			ep.Channels = []string{"c"}
+			ep.ThrottleRate = 5
+			ep.Metadata = map[string]string{"m": "1"}
+			ep.Headers = map[string]string{"X-A": "b"}
+			ep.OldSecrets = []store.OldSecret{{Secret: "whsec_old", ExpiresAt: e.now.Add(time.Hour)}}
+			ep.FailingSince = e.now.Add(-time.Hour)
+			ep.UpdatedAt = e.now.Add(time.Second)
+		})
+	}
+	run(t, newStore, "CreateGet", func(t *testing.T, e *env) {
+		a := e.app()
+		ep := full(e, a.ID)
+		ok(t, e.s.CreateEndpoint(e.ctx, ep), "create endpoint")
+		for _, key := range []string{ep.ID, "hook"} {
+			got, err := e.s.GetEndpoint(e.ctx, a.ID, key)
+			ok(t, err, "get endpoint "+key)
+			eq(t, "endpoint by "+key, *got, *ep)
+		}
+		got, err := e.s.GetEndpointByID(e.ctx, ep.ID)
+		ok(t, err, "get endpoint by id")
+		eq(t, "endpoint by id", *got, *ep)
+		_, err = e.s.GetEndpointByID(e.ctx, "ep_missing")
+		isErr(t, err, store.ErrNotFound, "get missing endpoint by id")
+	})
+	run(t, newStore, "NilAndEmpty", func(t *testing.T, e *env) {
+		a := e.app()
+		nils := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.Metadata, ep.Headers = nil, nil })
+		empty := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.EventTypes, ep.Channels = []string{}, []string{} })
+		got, err := e.s.GetEndpoint(e.ctx, a.ID, nils.ID)
+		ok(t, err, "get endpoint")
+		if got.EventTypes != nil || got.Channels != nil || got.OldSecrets != nil {
+			t.Fatalf("nil lists read back as %#v %#v %#v", got.EventTypes, got.Channels, got.OldSecrets)
+		}
+		if got.Metadata == nil || got.Headers == nil {
+			t.Fatal("nil maps read back nil")
+		}
+		if !got.FailingSince.IsZero() {
+			t.Fatalf("FailingSince = %v, want zero", got.FailingSince)
+		}
+		got, err = e.s.GetEndpoint(e.ctx, a.ID, empty.ID)
+		ok(t, err, "get endpoint")
+		if got.EventTypes == nil || len(got.EventTypes) != 0 || got.Channels == nil || len(got.Channels) != 0 {
+			t.Fatalf("empty lists read back as %#v %#v", got.EventTypes, got.Channels)
+		}
+	})
+	run(t, newStore, "OtherApp", func(t *testing.T, e *env) {
+		a, b := e.app(), e.app()
+		ep := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.UID = "hook" })
+		_, err := e.s.GetEndpoint(e.ctx, b.ID, ep.ID)
+		isErr(t, err, store.ErrNotFound, "get other app's endpoint by id")
+		_, err = e.s.GetEndpoint(e.ctx, b.ID, "hook")
+		isErr(t, err, store.ErrNotFound, "get other app's endpoint by uid")
+		u := *ep
+		u.AppID = b.ID
+		isErr(t, e.s.UpdateEndpoint(e.ctx, &u), store.ErrNotFound, "update through other app")
+		isErr(t, e.s.DeleteEndpoint(e.ctx, b.ID, ep.ID), store.ErrNotFound, "delete through other app")
+		_, err = e.s.GetEndpoint(e.ctx, a.ID, ep.ID)
+		ok(t, err, "endpoint still there")
+	})
+	run(t, newStore, "MissingApp", func(t *testing.T, e *env) {
+		err := e.s.CreateEndpoint(e.ctx, e.newEndpoint("app_missing"))
+		isErr(t, err, store.ErrNotFound, "create endpoint of missing app")
+	})
+	run(t, newStore, "DuplicateUID", func(t *testing.T, e *env) {
+		a, b := e.app(), e.app()
+		e.endpoint(a.ID, func(ep *store.Endpoint) { ep.UID = "dup" })
+		err := e.s.CreateEndpoint(e.ctx, e.newEndpoint(a.ID, func(ep *store.Endpoint) { ep.UID = "dup" }))
+		isErr(t, err, store.ErrConflict, "duplicate uid in one app")
+		e.endpoint(b.ID, func(ep *store.Endpoint) { ep.UID = "dup" }) // another app: fine
+		e.endpoint(a.ID)                                              // no uid: fine
+		e.endpoint(a.ID)
+	})
+	run(t, newStore, "Update", func(t *testing.T, e *env) {
+		a := e.app()
+		ep := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.UID = "one" })
+		e.endpoint(a.ID, func(ep *store.Endpoint) { ep.UID = "taken" })
+		u := full(e, a.ID)
+		u.ID, u.UID = ep.ID, "two"
+		u.CreatedAt = e.now.Add(-time.Hour) // not mutable
+		u.UpdatedAt = e.now.Add(time.Hour)
+		ok(t, e.s.UpdateEndpoint(e.ctx, u), "update endpoint")
+		got, err := e.s.GetEndpoint(e.ctx, a.ID, "two")
+		ok(t, err, "get updated")
+		want := *u
+		want.CreatedAt = ep.CreatedAt
+		eq(t, "updated endpoint", *got, want)
+
+		// Back to nil lists and no failure.
+		u.EventTypes, u.Channels, u.OldSecrets, u.FailingSince = nil, nil, nil, time.Time{}
+		ok(t, e.s.UpdateEndpoint(e.ctx, u), "update endpoint")
+		got, err = e.s.GetEndpoint(e.ctx, a.ID, u.ID)
+		ok(t, err, "get updated")
+		if got.EventTypes != nil || got.Channels != nil || got.OldSecrets != nil || !got.FailingSince.IsZero() {
+			t.Fatalf("cleared fields read back as %#v", got)
+		}
+
+		u.UID = "taken"
+		isErr(t, e.s.UpdateEndpoint(e.ctx, u), store.ErrConflict, "update to taken uid")
+		isErr(t, e.s.UpdateEndpoint(e.ctx, e.newEndpoint(a.ID)), store.ErrNotFound, "update missing endpoint")
+	})
+	run(t, newStore, "Delete", func(t *testing.T, e *env) {
+		a := e.app()
+		ep := e.endpoint(a.ID)
+		ok(t, e.s.DeleteEndpoint(e.ctx, a.ID, ep.ID), "delete endpoint")
+		_, err := e.s.GetEndpointByID(e.ctx, ep.ID)
+		isErr(t, err, store.ErrNotFound, "get deleted endpoint")
+		isErr(t, e.s.DeleteEndpoint(e.ctx, a.ID, ep.ID), store.ErrNotFound, "delete again")
+	})
+}
+
+func exerciseEventTypes(t *testing.T, newStore func(t *testing.T) store.Store) {
+	newET := func(e *env, name string) *store.EventType {
+		return &store.EventType{Name: name, Description: "d " + name, CreatedAt: e.now, UpdatedAt: e.now}
+	}
+	run(t, newStore, "CreateGet", func(t *testing.T, e *env) {
+		et := newET(e, "invoice.paid")
+		et.Deprecated = true
+		et.FeatureFlag = "beta"
+		et.Schemas = json.RawMessage(`{"1": {"type": "object", "properties": {"a": {"type": "string"}}}}`)
+		ok(t, e.s.CreateEventType(e.ctx, et), "create event type")
+		got, err := e.s.GetEventType(e.ctx, "invoice.paid")
+		ok(t, err, "get event type")
+		if !jsonEqual(got.Schemas, et.Schemas) {
+			t.Fatalf("schemas = %s, want %s", got.Schemas, et.Schemas)
+		}
+		got.Schemas = et.Schemas
+		eq(t, "event type", *got, *et)
+
+		plain := newET(e, "plain")
+		ok(t, e.s.CreateEventType(e.ctx, plain), "create plain event type")
+		got, err = e.s.GetEventType(e.ctx, "plain")
+		ok(t, err, "get plain")
+		if got.Schemas != nil {
+			t.Fatalf("nil schemas read back as %q", got.Schemas)
+		}
+		_, err = e.s.GetEventType(e.ctx, "missing")
+		isErr(t, err, store.ErrNotFound, "get missing event type")
+	})
+	run(t, newStore, "Duplicate", func(t *testing.T, e *env) {
+		et := newET(e, "a")
+		et.Archived = true
+		ok(t, e.s.CreateEventType(e.ctx, et), "create")
+		isErr(t, e.s.CreateEventType(e.ctx, newET(e, "a")), store.ErrConflict, "create archived name again")
+	})
+	run(t, newStore, "UpdateDelete", func(t *testing.T, e *env) {
+		et := newET(e, "a")
+		ok(t, e.s.CreateEventType(e.ctx, et), "create")
+		u := *et
+		u.Description, u.Archived, u.Deprecated, u.FeatureFlag = "new", true, true, "ff"
+		u.Schemas = json.RawMessage(`{"1":{}}`)
+		u.CreatedAt = e.now.Add(-time.Hour)
+		u.UpdatedAt = e.now.Add(time.Hour)
+		ok(t, e.s.UpdateEventType(e.ctx, &u), "update")
+		got, err := e.s.GetEventType(e.ctx, "a")
+		ok(t, err, "get")
+		if !jsonEqual(got.Schemas, u.Schemas) {
+			t.Fatalf("schemas = %s", got.Schemas)
+		}
+		want := u
+		want.CreatedAt, want.Schemas, got.Schemas = et.CreatedAt, nil, nil
+		eq(t, "updated", *got, want)
+		isErr(t, e.s.UpdateEventType(e.ctx, newET(e, "missing")), store.ErrNotFound, "update missing")
+
+		ok(t, e.s.DeleteEventType(e.ctx, "a"), "delete")
+		_, err = e.s.GetEventType(e.ctx, "a")
+		isErr(t, err, store.ErrNotFound, "get deleted")
+		isErr(t, e.s.DeleteEventType(e.ctx, "a"), store.ErrNotFound, "delete again")
+		ok(t, e.s.CreateEventType(e.ctx, newET(e, "a")), "create again after delete")
+	})
+	run(t, newStore, "ListArchived", func(t *testing.T, e *env) {
+		for _, n := range []string{"c", "a", "b"} {
+			et := newET(e, n)
+			et.Archived = n == "b"
+			ok(t, e.s.CreateEventType(e.ctx, et), "create")
+		}
+		names := func(p store.ListEventTypesParams) []string {
+			ets, err := e.s.ListEventTypes(e.ctx, p)
+			ok(t, err, "list event types")
+			var out []string
+			for _, et := range ets {
+				out = append(out, et.Name)
+			}
+			return out
+		}
+		eq(t, "without archived", names(store.ListEventTypesParams{}), []string{"a", "c"})
+		eq(t, "with archived", names(store.ListEventTypesParams{IncludeArchived: true}), []string{"a", "b", "c"})
+		eq(t, "desc", names(store.ListEventTypesParams{IncludeArchived: true, Page: store.Page{Desc: true}}), []string{"c", "b", "a"})
+	})
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func exerciseTasks(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, "ClaimLease", func(t *testing.T, e *env) {
+		a := e.app()
+		ep := e.endpoint(a.ID)
+		first := &store.Task{
+			ID: ids.NewAt(ids.Task, e.now), Kind: "endpoint.recover", AppID: a.ID, EndpointID: ep.ID,
+			Params: json.RawMessage(`{"since":"x"}`), Status: store.TaskRunning, CreatedAt: e.now, UpdatedAt: e.now,
+		}
+		second := &store.Task{ID: ids.NewAt(ids.Task, e.now.Add(time.Second)), Kind: "other", Status: store.TaskRunning, CreatedAt: e.now.Add(time.Second), UpdatedAt: e.now}
+		ok(t, e.s.CreateTask(e.ctx, second), "create task")
+		ok(t, e.s.CreateTask(e.ctx, first), "create task")
+		got, err := e.s.GetTask(e.ctx, first.ID)
+		ok(t, err, "get task")
+		if !jsonEqual(got.Params, first.Params) {
+			t.Fatalf("params = %s", got.Params)
+		}
+		got.Params = first.Params
+		eq(t, "task", *got, *first)
+		_, err = e.s.GetTask(e.ctx, "qtask_missing")
+		isErr(t, err, store.ErrNotFound, "get missing task")
+
+		until := e.now.Add(time.Minute)
+		c1, err := e.s.ClaimTask(e.ctx, e.now, until)
+		ok(t, err, "claim task")
+		eq(t, "oldest task first", c1.ID, first.ID)
+		sameTime(t, "lease", c1.LeaseUntil, until)
+		c2, err := e.s.ClaimTask(e.ctx, e.now, until)
+		ok(t, err, "claim task")
+		eq(t, "second task", c2.ID, second.ID)
+		_, err = e.s.ClaimTask(e.ctx, e.now.Add(time.Second), until)
+		isErr(t, err, store.ErrNotFound, "claim while leased")
+
+		// The lease ends at until: the task is claimable again.
+		c3, err := e.s.ClaimTask(e.ctx, until, until.Add(time.Minute))
+		ok(t, err, "claim after lease expiry")
+		eq(t, "reclaimed", c3.ID, first.ID)
+
+		// Finished and failed tasks are never claimed.
+		c3.Status, c3.Cursor, c3.UpdatedAt = store.TaskFinished, "msg_cursor", until
+		ok(t, e.s.UpdateTask(e.ctx, c3), "update task")
+		got, err = e.s.GetTask(e.ctx, c3.ID)
+		ok(t, err, "get task")
+		eq(t, "cursor", got.Cursor, "msg_cursor")
+		eq(t, "status", got.Status, store.TaskFinished)
+		sameTime(t, "updated", got.UpdatedAt, until)
+		c2.Status = store.TaskFailed
+		ok(t, e.s.UpdateTask(e.ctx, c2), "update task")
+		_, err = e.s.ClaimTask(e.ctx, until.Add(time.Hour), until.Add(2*time.Hour))
+		isErr(t, err, store.ErrNotFound, "claim finished tasks")
+		isErr(t, e.s.UpdateTask(e.ctx, &store.Task{ID: "qtask_missing", Status: store.TaskRunning}), store.ErrNotFound, "update missing task")
+	})
+	run(t, newStore, "UnleasedByUpdate", func(t *testing.T, e *env) {
+		tk := &store.Task{ID: ids.New(ids.Task), Kind: "k", Status: store.TaskRunning, CreatedAt: e.now, UpdatedAt: e.now}
+		ok(t, e.s.CreateTask(e.ctx, tk), "create task")
+		c, err := e.s.ClaimTask(e.ctx, e.now, e.now.Add(time.Hour))
+		ok(t, err, "claim")
+		c.LeaseUntil = time.Time{}
+		ok(t, e.s.UpdateTask(e.ctx, c), "release by update")
+		_, err = e.s.ClaimTask(e.ctx, e.now, e.now.Add(time.Hour))
+		ok(t, err, "claim released task")
+	})
+}
+
+func exerciseTokens(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, "CRUD", func(t *testing.T, e *env) {
+		a := e.app()
+		admin := &store.Token{ID: ids.New(ids.Token), Hash: []byte{1, 2, 3}, Name: "admin", CreatedAt: e.now}
+		portal := &store.Token{ID: ids.New(ids.Token), Hash: []byte{4, 5, 6}, AppID: a.ID, Name: "portal", ExpiresAt: e.now.Add(time.Hour), CreatedAt: e.now}
+		ok(t, e.s.CreateToken(e.ctx, admin), "create admin token")
+		ok(t, e.s.CreateToken(e.ctx, portal), "create portal token")
+		isErr(t, e.s.CreateToken(e.ctx, &store.Token{ID: ids.New(ids.Token), Hash: []byte{1, 2, 3}, CreatedAt: e.now}), store.ErrConflict, "duplicate hash")
+		for _, tk := range []*store.Token{admin, portal} {
+			got, err := e.s.GetTokenByHash(e.ctx, tk.Hash)
+			ok(t, err, "get token")
+			eq(t, "token", *got, *tk)
+		}
+		_, err := e.s.GetTokenByHash(e.ctx, []byte{9})
+		isErr(t, err, store.ErrNotFound, "get missing token")
+		n, err := e.s.CountAdminTokens(e.ctx)
+		ok(t, err, "count admin tokens")
+		eq(t, "admin tokens", n, 1)
+		ok(t, e.s.DeleteToken(e.ctx, admin.ID), "delete token")
+		isErr(t, e.s.DeleteToken(e.ctx, admin.ID), store.ErrNotFound, "delete again")
+		n, err = e.s.CountAdminTokens(e.ctx)
+		ok(t, err, "count admin tokens")
+		eq(t, "admin tokens", n, 0)
+		_, err = e.s.GetTokenByHash(e.ctx, admin.Hash)
+		isErr(t, err, store.ErrNotFound, "get deleted token")
+	})
+}
+
+func exerciseMaintenance(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, "Settings", func(t *testing.T, e *env) {
+		_, err := e.s.GetSetting(e.ctx, "k")
+		isErr(t, err, store.ErrNotFound, "get missing setting")
+		v, err := e.s.PutSettingIfAbsent(e.ctx, "k", "first")
+		ok(t, err, "put")
+		eq(t, "first put", v, "first")
+		v, err = e.s.PutSettingIfAbsent(e.ctx, "k", "second")
+		ok(t, err, "put")
+		eq(t, "second put returns the first value", v, "first")
+		v, err = e.s.GetSetting(e.ctx, "k")
+		ok(t, err, "get")
+		eq(t, "stored", v, "first")
+	})
+	run(t, newStore, "DeleteExpired", func(t *testing.T, e *env) {
+		a := e.app()
+		e.endpoint(a.ID)
+		old, _ := e.send(a.ID, func(m *store.Message) { m.PayloadExpiresAt = e.now.Add(time.Hour) })
+		keep, _ := e.send(a.ID, func(m *store.Message) { m.PayloadExpiresAt = e.now.Add(2 * time.Hour) })
+		never, _ := e.send(a.ID, func(m *store.Message) { m.PayloadExpiresAt = time.Time{} })
+		begin := func(key string, expires time.Time) {
+			_, started, err := e.s.BeginIdempotent(e.ctx, store.BeginIdempotentParams{Key: key, Fingerprint: "f", Now: e.now, LockUntil: e.now.Add(time.Minute), ExpiresAt: expires})
+			ok(t, err, "begin")
+			if !started {
+				t.Fatal("not started")
+			}
+		}
+		begin("gone", e.now.Add(time.Hour))
+		begin("live", e.now.Add(2*time.Hour))
+		ok(t, e.s.FinishIdempotent(e.ctx, "live", 201, []byte("{}")), "finish")
+
+		n, err := e.s.DeleteExpired(e.ctx, e.now.Add(time.Hour))
+		ok(t, err, "delete expired")
+		eq(t, "rows changed", n, 2)
+		for _, c := range []struct {
+			m    *store.Message
+			want bool
+		}{{old, false}, {keep, true}, {never, true}} {
+			got, err := e.s.GetMessage(e.ctx, a.ID, c.m.ID)
+			ok(t, err, "message survives without its payload")
+			if (got.Payload != nil) != c.want {
+				t.Fatalf("message %s payload = %q, want kept %v", c.m.ID, got.Payload, c.want)
+			}
+		}
+		_, started, err := e.s.BeginIdempotent(e.ctx, store.BeginIdempotentParams{Key: "live", Fingerprint: "f", Now: e.now.Add(time.Hour), LockUntil: e.now.Add(2 * time.Hour), ExpiresAt: e.now.Add(3 * time.Hour)})
+		ok(t, err, "begin live")
+		if started {
+			t.Fatal("live record was deleted")
+		}
+		n, err = e.s.DeleteExpired(e.ctx, e.now.Add(time.Hour))
+		ok(t, err, "delete expired again")
+		eq(t, "nothing left to delete", n, 0)
+	})
+}
+
+func exerciseIdempotency(t *testing.T, newStore func(t *testing.T) store.Store) {
+	params := func(e *env, now time.Time) store.BeginIdempotentParams {
+		return store.BeginIdempotentParams{Key: "tok/key", Fingerprint: "POST /x 123", Now: now, LockUntil: now.Add(time.Minute), ExpiresAt: now.Add(12 * time.Hour)}
+	}
+	run(t, newStore, "Lifecycle", func(t *testing.T, e *env) {
+		rec, started, err := e.s.BeginIdempotent(e.ctx, params(e, e.now))
+		ok(t, err, "begin")
+		if !started || rec == nil || rec.Done || rec.Key != "tok/key" || rec.Fingerprint != "POST /x 123" {
+			t.Fatalf("first begin: started %v, record %#v", started, rec)
+		}
+		rec, started, err = e.s.BeginIdempotent(e.ctx, params(e, e.now.Add(time.Second)))
+		ok(t, err, "begin again")
+		if started || rec.Done {
+			t.Fatalf("second begin: started %v, done %v; want in progress", started, rec.Done)
+		}
+		sameTime(t, "locked until", rec.LockedUntil, e.now.Add(time.Minute))
+
+		ok(t, e.s.FinishIdempotent(e.ctx, "tok/key", 201, []byte(`{"id":"x"}`)), "finish")
+		rec, started, err = e.s.BeginIdempotent(e.ctx, params(e, e.now.Add(2*time.Minute)))
+		ok(t, err, "begin after finish")
+		if started || !rec.Done || rec.StatusCode != 201 || string(rec.Body) != `{"id":"x"}` || rec.Fingerprint != "POST /x 123" {
+			t.Fatalf("replay: started %v, record %#v", started, rec)
+		}
+		sameTime(t, "expires", rec.ExpiresAt, e.now.Add(12*time.Hour))
+		sameTime(t, "created", rec.CreatedAt, e.now)
+
+		// The record expires at ExpiresAt: a new request starts afresh.
+		rec, started, err = e.s.BeginIdempotent(e.ctx, params(e, e.now.Add(12*time.Hour)))
+		ok(t, err, "begin after expiry")
+		if !started || rec.Done {
+			t.Fatalf("after expiry: started %v, record %#v", started, rec)
+		}
+		isErr(t, e.s.FinishIdempotent(e.ctx, "missing", 200, nil), store.ErrNotFound, "finish missing key")
+	})
+	run(t, newStore, "LockExpiry", func(t *testing.T, e *env) {
+		_, started, err := e.s.BeginIdempotent(e.ctx, params(e, e.now))
+		ok(t, err, "begin")
+		if !started {
+			t.Fatal("not started")
+		}
+		p := params(e, e.now.Add(time.Minute)) // the lock ends now
+		p.Fingerprint = "other"
+		rec, started, err := e.s.BeginIdempotent(e.ctx, p)
+		ok(t, err, "begin after lock expiry")
+		if !started || rec.Fingerprint != "other" {
+			t.Fatalf("takeover: started %v, record %#v", started, rec)
+		}
+		sameTime(t, "new lock", rec.LockedUntil, p.LockUntil)
+	})
+	run(t, newStore, "Abort", func(t *testing.T, e *env) {
+		_, _, err := e.s.BeginIdempotent(e.ctx, params(e, e.now))
+		ok(t, err, "begin")
+		ok(t, e.s.AbortIdempotent(e.ctx, "tok/key"), "abort")
+		_, started, err := e.s.BeginIdempotent(e.ctx, params(e, e.now.Add(time.Second)))
+		ok(t, err, "begin after abort")
+		if !started {
+			t.Fatal("aborted key did not start again")
+		}
+		ok(t, e.s.FinishIdempotent(e.ctx, "tok/key", 200, nil), "finish")
+		ok(t, e.s.AbortIdempotent(e.ctx, "tok/key"), "abort finished record")
+		rec, started, err := e.s.BeginIdempotent(e.ctx, params(e, e.now.Add(2*time.Second)))
+		ok(t, err, "begin")
+		if started || !rec.Done {
+			t.Fatal("abort removed a finished record")
+		}
+		ok(t, e.s.AbortIdempotent(e.ctx, "missing"), "abort missing key")
+	})
+	run(t, newStore, "Concurrent", func(t *testing.T, e *env) {
+		const n = 8
+		results := make(chan bool, n)
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				_, started, err := e.s.BeginIdempotent(e.ctx, params(e, e.now))
+				errs <- err
+				results <- started
+			}()
+		}
+		count := 0
+		for range n {
+			ok(t, <-errs, "concurrent begin")
+			if <-results {
+				count++
+			}
+		}
+		eq(t, "started", count, 1)
+	})
+}
