@@ -35,7 +35,7 @@ const (
 	sqlClaimSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code,
 			d.created_at, m.event_type, m.payload, m.created_at, e.updated_at
 		FROM deliveries AS d INDEXED BY %s
-		JOIN messages AS m ON m.id = d.msg_id
+		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		JOIN endpoints AS e ON e.id = d.endpoint_id
 		WHERE %s AND d.next_attempt_at <= ?
 			AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
@@ -515,7 +515,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	return wrap("resend delivery", s.write(ctx, func(tx *sql.Tx) error {
 		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE id = ? AND app_id = ?`, msgID, appID).Scan(&one); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE app_id = ? AND id = ?`, appID, msgID).Scan(&one); err != nil {
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM endpoints WHERE id = ? AND app_id = ?`, endpointID, appID).Scan(&one); err != nil {
@@ -568,7 +568,7 @@ func recoverQuery(p store.RecoverParams) *query {
 	q := &query{}
 	q.add(`UPDATE deliveries SET status = 1, manual = 1, next_attempt_at = ?, lease = 0, updated_at = ?
 		WHERE endpoint_id = ? AND msg_id IN (
-			SELECT d.msg_id FROM deliveries AS d JOIN messages AS m ON m.id = d.msg_id
+			SELECT d.msg_id FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`,
 		tsv(p.Now), tsv(p.Now), p.EndpointID, p.EndpointID, p.AppID)
 	if p.AfterMsgID != "" {
@@ -619,7 +619,7 @@ func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMe
 
 func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
 	q := &query{}
-	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+` FROM deliveries AS d JOIN messages AS m ON m.id = d.msg_id
+	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status != 4`, p.EndpointID, p.AppID)
 	if p.Status != nil {
 		switch *p.Status {
@@ -659,7 +659,7 @@ func statsQuery(endpointID string, since, until time.Time) *query {
 	if since.IsZero() && until.IsZero() {
 		q.add(` WHERE d.endpoint_id = ?`, endpointID)
 	} else {
-		q.add(` JOIN messages AS m ON m.id = d.msg_id WHERE d.endpoint_id = ?`, endpointID)
+		q.add(` JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id WHERE d.endpoint_id = ?`, endpointID)
 		q.since("m.created_at", "d.msg_id", ids.Message, since, false)
 		q.before("m.created_at", until)
 	}
@@ -719,7 +719,7 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 		q.add(` AND a.event_type IN (SELECT value FROM json_each(?))`, strList(p.EventTypes))
 	}
 	if p.Channel != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM messages AS m, json_each(m.channels) AS c WHERE m.id = a.msg_id AND c.value = ?)`, p.Channel)
+		q.add(` AND EXISTS (SELECT 1 FROM messages AS m, json_each(m.channels) AS c WHERE m.app_id = a.app_id AND m.id = a.msg_id AND c.value = ?)`, p.Channel)
 	}
 	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
 	q.before("a.created_at", p.Before)

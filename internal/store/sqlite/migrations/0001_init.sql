@@ -64,9 +64,11 @@ CREATE TABLE event_types (
 ) STRICT, WITHOUT ROWID;
 
 -- Messages: what an app sent. A rowid table, because rows carry payloads
--- (WITHOUT ROWID suits small rows only).
+-- (WITHOUT ROWID suits small rows only). Every query that reaches a message
+-- knows its app, so the one index on (app_id, id) serves lookups, lists and
+-- uniqueness: a message costs three b-tree inserts, not four.
 CREATE TABLE messages (
-    id                 TEXT    NOT NULL PRIMARY KEY,
+    id                 TEXT    NOT NULL,
     app_id             TEXT    NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
     event_type         TEXT    NOT NULL,
     event_id           TEXT,
@@ -76,8 +78,9 @@ CREATE TABLE messages (
     created_at         INTEGER NOT NULL
 ) STRICT;
 
--- Listing an app's messages by id, and the cascade from apps.
-CREATE INDEX messages_app ON messages (app_id, id);
+-- Looking up, listing and paging an app's messages, and the cascade from
+-- apps.
+CREATE UNIQUE INDEX messages_app ON messages (app_id, id);
 -- A duplicate eventId within an app is a conflict.
 CREATE UNIQUE INDEX messages_app_event_id ON messages (app_id, event_id) WHERE event_id IS NOT NULL;
 -- Retention: only rows that still have a payload are indexed.
