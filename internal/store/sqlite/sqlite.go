@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,8 +84,9 @@ func WithCacheSize(kib int) Option {
 	return func(o *options) { o.cacheKiB = kib }
 }
 
-// Open opens (creating it if needed) the SQLite database at path, a file
-// name. It does not migrate the schema: call Migrate.
+// Open opens the SQLite database at path, a file name, creating the file
+// (mode 0600) and its directory if needed. It does not migrate the schema:
+// call Migrate.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	o := options{synchronous: "FULL", busyTimeout: 5 * time.Second, readConns: 4, cacheKiB: 32 << 10}
 	for _, opt := range opts {
@@ -95,8 +98,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if o.readConns < 1 {
 		return nil, fmt.Errorf("open sqlite: read connections must be at least 1, not %d", o.readConns)
 	}
-	if path == "" || strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("open sqlite: invalid path %q", path)
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("open sqlite: %q is not a file path", path)
+	}
+	if path == ":memory:" {
+		// Each connection of the pools would see its own empty database.
+		return nil, errors.New("open sqlite: in-memory databases are not supported: use a file (a temporary one in tests)")
+	}
+	if err := createFile(path); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	dsn := func(txlock string, cacheKiB int, extra ...string) string {
 		q := url.Values{}
@@ -141,6 +151,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite: %w", convert(err))
 	}
 	return &Store{w: w, r: r}, nil
+}
+
+// createFile creates the database file and its directory if they do not
+// exist, readable by the owner only: the database holds sealed secrets and
+// token hashes. SQLite gives its -wal and -shm files the same mode.
+func createFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // Close closes both pools.

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -75,6 +76,36 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	if _, err := s.PutSettingIfAbsent(t.Context(), "k", "v"); err != nil {
 		t.Fatalf("schema not usable: %v", err)
+	}
+}
+
+func TestOpenCreatesPrivateFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "data", "sub", "herald.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("open in a missing directory: %v", err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Fatalf("database file mode %o, want 600", mode)
+	}
+}
+
+func TestOpenRejectsMemory(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{":memory:", "file:x.db?mode=memory", ""} {
+		if s, err := sqlite.Open(t.Context(), path); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", path)
+		}
 	}
 }
 
