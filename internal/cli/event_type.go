@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/client"
+)
+
+func newEventTypeCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "event-type",
+		Aliases: []string{"event-types", "et"},
+		Short:   "Manage event types, such as invoice.paid",
+		Long: `Manage event types. An event type names a kind of message; endpoints can
+subscribe to some types only, and the consumer portal lists them with their
+description and schema. Event types are shared by every application.`,
+		Example: `  herald event-type create invoice.paid --description "An invoice was paid"
+  herald event-type list`,
+		RunE: runGroup,
+	}
+	addAPIFlags(cmd)
+	cmd.AddCommand(
+		newEventTypeListCmd(s),
+		newEventTypeCreateCmd(s),
+		newEventTypeGetCmd(s),
+		newEventTypeUpdateCmd(s),
+		newEventTypeDeleteCmd(s),
+	)
+	return cmd
+}
+
+func newEventTypeListCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List event types by name",
+		Example: `  herald event-type list
+  herald event-type list --include-archived --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := newAPICall(cmd, s)
+			if err != nil {
+				return err
+			}
+			opts, all, err := listOptions(cmd)
+			if err != nil {
+				return err
+			}
+			archived, _ := cmd.Flags().GetBool("include-archived")
+			schemas, _ := cmd.Flags().GetBool("schemas")
+			return runList(a, opts, all, "event types",
+				func(ctx context.Context, o client.ListOptions) (*client.ListResponse[client.EventType], error) {
+					return a.c.ListEventTypes(ctx, &client.ListEventTypesOptions{
+						ListOptions: o, IncludeArchived: archived, WithContent: schemas})
+				}, writeEventTypes)
+		},
+	}
+	addListFlags(cmd)
+	cmd.Flags().Bool("include-archived", false, "include archived event types")
+	cmd.Flags().Bool("schemas", false, "include the schemas (in --json output)")
+	return cmd
+}
+
+// schemaFlag reads --schema: the JSON schema of version 1 of the payload,
+// sent as {"1": schema}.
+func schemaFlag(cmd *cobra.Command, s Streams) (json.RawMessage, error) {
+	v, _ := cmd.Flags().GetString("schema")
+	if v == "" {
+		return nil, nil
+	}
+	schema, err := readData(s, "schema", v)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]json.RawMessage{"1": schema})
+}
+
+func newEventTypeCreateCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create an event type",
+		Example: `  herald event-type create invoice.paid --description "An invoice was paid"
+  herald event-type create invoice.paid --schema @invoice-paid.schema.json`,
+		Args: args("NAME"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			a, err := newAPICall(cmd, s)
+			if err != nil {
+				return err
+			}
+			in := client.EventTypeIn{Name: argv[0]}
+			in.Description, _ = cmd.Flags().GetString("description")
+			in.Deprecated, _ = cmd.Flags().GetBool("deprecated")
+			in.FeatureFlag, _ = cmd.Flags().GetString("feature-flag")
+			if in.Schemas, err = schemaFlag(cmd, s); err != nil {
+				return err
+			}
+			et, err := a.c.CreateEventType(a.ctx, in)
+			return a.show(err, func(w io.Writer) { writeEventType(w, et) })
+		},
+	}
+	addEventTypeFlags(cmd)
+	return cmd
+}
+
+func addEventTypeFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("description", "", "what the event means, shown to consumers")
+	f.Bool("deprecated", false, "mark the event type deprecated")
+	f.String("feature-flag", "", "show the event type only to portal tokens with this flag")
+	f.String("schema", "", "JSON schema of the payload, or @file; its \"examples\" feed `herald endpoint test`")
+}
+
+func newEventTypeGetCmd(s Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:               "get NAME",
+		Short:             "Show an event type with its schema",
+		Example:           `  herald event-type get invoice.paid`,
+		Args:              args("NAME"),
+		ValidArgsFunction: completeEventTypeArg(s),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			a, err := newAPICall(cmd, s)
+			if err != nil {
+				return err
+			}
+			et, err := a.c.GetEventType(a.ctx, argv[0])
+			return a.show(err, func(w io.Writer) { writeEventType(w, et) })
+		},
+	}
+}
+
+func newEventTypeUpdateCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update NAME",
+		Short: "Change the given fields of an event type",
+		Example: `  herald event-type update invoice.paid --description "An invoice was paid in full"
+  herald event-type update invoice.paid --deprecated
+  herald event-type update invoice.paid --archived=false`,
+		Args:              args("NAME"),
+		ValidArgsFunction: completeEventTypeArg(s),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			a, err := newAPICall(cmd, s)
+			if err != nil {
+				return err
+			}
+			if !anyChanged(cmd, "description", "deprecated", "archived", "feature-flag", "schema") {
+				return &UsageError{Err: errors.New("nothing to change: give at least one flag, such as --description")}
+			}
+			f := cmd.Flags()
+			var p client.EventTypePatch
+			if f.Changed("description") {
+				v, _ := f.GetString("description")
+				p.Description = &v
+			}
+			if f.Changed("deprecated") {
+				v, _ := f.GetBool("deprecated")
+				p.Deprecated = &v
+			}
+			if f.Changed("archived") {
+				v, _ := f.GetBool("archived")
+				p.Archived = &v
+			}
+			if f.Changed("feature-flag") {
+				v, _ := f.GetString("feature-flag")
+				p.FeatureFlag = &v
+			}
+			if p.Schemas, err = schemaFlag(cmd, s); err != nil {
+				return err
+			}
+			et, err := a.c.PatchEventType(a.ctx, argv[0], p)
+			return a.show(err, func(w io.Writer) { writeEventType(w, et) })
+		},
+	}
+	addEventTypeFlags(cmd)
+	cmd.Flags().Bool("archived", false, "archive (or with =false restore) the event type")
+	return cmd
+}
+
+func newEventTypeDeleteCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Archive an event type, or delete it for good with --expunge",
+		Example: `  herald event-type delete invoice.voided
+  herald event-type delete invoice.voided --expunge`,
+		Args:              args("NAME"),
+		ValidArgsFunction: completeEventTypeArg(s),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			a, err := newAPICall(cmd, s)
+			if err != nil {
+				return err
+			}
+			expunge, _ := cmd.Flags().GetBool("expunge")
+			err = a.c.DeleteEventType(a.ctx, argv[0], expunge)
+			what := "Archived"
+			if expunge {
+				what = "Deleted"
+			}
+			return a.done(err, fmt.Sprintf("%s event type %s.", what, argv[0]))
+		},
+	}
+	cmd.Flags().Bool("expunge", false, "delete the event type instead of archiving it")
+	return cmd
+}

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/client"
+)
+
+func newMsgCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "msg",
+		Aliases: []string{"msgs", "message", "messages"},
+		Short:   "Send and inspect messages",
+		Long: `Send and inspect messages. A message is one event sent to an application: Herald
+delivers it to every endpoint of the application subscribed to its event type.
+Name a message by its id (msg_...) or the event id you gave it.`,
+		Example: `  herald msg create --app acme --type invoice.paid --data '{"type":"invoice.paid","id":"in_1"}'
+  herald msg list --app acme --event-type invoice.paid
+  herald msg get --app acme msg_2bXhQn3vU9Jc0KfA4yTt7LmPzRw`,
+		RunE: runGroup,
+	}
+	addAPIFlags(cmd)
+	create := newSendCmd(s, "create")
+	create.Short = "Send a message (the same as herald send)"
+	cmd.AddCommand(
+		newMsgListCmd(s),
+		create,
+		newMsgGetCmd(s),
+	)
+	return cmd
+}
+
+// newSendCmd builds `herald send` and `herald msg create`.
+func newSendCmd(s Streams, use string) *cobra.Command {
+	example := `  herald ` + use + ` --app acme --type invoice.paid --data '{"type":"invoice.paid","id":"in_1","amount":4200}'
+  herald ` + use + ` --app acme --type invoice.paid --data @invoice.json --event-id in_1
+  echo '{"ok":true}' | herald ` + use + ` --app acme --type test.ping --data @-`
+	if use == "create" {
+		example = `  herald msg create --app acme --type invoice.paid --data '{"type":"invoice.paid","id":"in_1"}'`
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: "Send a message to the endpoints of an application",
+		Long: `Send a message: Herald stores it and delivers it to every endpoint of the
+application that takes its event type, signed and retried until it lands. The
+payload must be a JSON object; it is delivered byte for byte.`,
+		Example: example,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			app, err := appID(cmd, s)
+			if err != nil {
+				return err
+			}
+			et, err := requiredFlag(cmd, "type", "the event type, such as invoice.paid")
+			if err != nil {
+				return err
+			}
+			data, err := requiredFlag(cmd, "data", "the JSON payload, @file, or @- for standard input")
+			if err != nil {
+				return err
+			}
+			payload, err := readData(s, "data", data)
+			if err != nil {
+				return err
+			}
+			a, err := newAPICall(cmd, s)
+			if err != nil {
+				return err
+			}
+			in := client.MessageIn{EventType: et, Payload: payload}
+			in.EventID, _ = cmd.Flags().GetString("event-id")
+			in.Channels, _ = cmd.Flags().GetStringArray("channel")
+			msg, err := a.c.CreateMessage(a.ctx, app, in)
+			return a.show(err, func(w io.Writer) { writeMessage(w, msg) })
+		},
+	}
+	if use == "send" {
+		addAPIFlags(cmd)
+	}
+	addAppFlag(cmd, s)
+	f := cmd.Flags()
+	f.String("type", "", "event type of the message, such as invoice.paid (required)")
+	f.String("data", "", "JSON payload, @file to read it from a file, or @- from standard input (required)")
+	f.String("event-id", "", "your own unique id of the message, to avoid sending it twice")
+	f.StringArray("channel", nil, "send only to endpoints on this channel (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("type", completeEventTypes(s))
+	return cmd
+}
+
+func newMsgListCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the messages of an application, newest first",
+		Example: `  herald msg list --app acme
+  herald msg list --app acme --event-type invoice.paid --after 24h --all --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			app, err := appID(cmd, s)
+			if err != nil {
+				return err
+			}
+			a, err := newAPICall(cmd, s)
+			if err != nil {
+				return err
+			}
+			opts, all, err := listOptions(cmd)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			mo := client.ListMessagesOptions{}
+			mo.EventTypes, _ = cmd.Flags().GetStringArray("event-type")
+			mo.Channel, _ = cmd.Flags().GetString("channel")
+			if mo.Before, err = timeFlag(cmd, "before", now); err != nil {
+				return err
+			}
+			if mo.After, err = timeFlag(cmd, "after", now); err != nil {
+				return err
+			}
+			return runList(a, opts, all, "messages",
+				func(ctx context.Context, o client.ListOptions) (*client.ListResponse[client.Message], error) {
+					mo.ListOptions = o
+					return a.c.ListMessages(ctx, app, &mo)
+				}, writeMessages)
+		},
+	}
+	addAppFlag(cmd, s)
+	addListFlags(cmd)
+	cmd.Flags().StringArray("event-type", nil, "only messages of this event type (repeatable)")
+	cmd.Flags().String("channel", "", "only messages on this channel")
+	cmd.Flags().String("before", "", "only messages created before: RFC 3339 time, date or age such as 1h")
+	cmd.Flags().String("after", "", "only messages created after: RFC 3339 time, date or age such as 24h")
+	_ = cmd.RegisterFlagCompletionFunc("event-type", completeEventTypes(s))
+	return cmd
+}
+
+func newMsgGetCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "get MESSAGE",
+		Short:   "Show a message with its payload",
+		Example: `  herald msg get --app acme msg_2bXhQn3vU9Jc0KfA4yTt7LmPzRw`,
+		Args:    args("MESSAGE"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			app, err := appID(cmd, s)
+			if err != nil {
+				return err
+			}
+			a, err := newAPICall(cmd, s)
+			if err != nil {
+				return err
+			}
+			msg, err := a.c.GetMessage(a.ctx, app, argv[0])
+			return a.show(err, func(w io.Writer) { writeMessage(w, msg) })
+		},
+	}
+	addAppFlag(cmd, s)
+	return cmd
+}

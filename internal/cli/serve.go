@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/buildinfo"
+	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+func newServeCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Herald server: API, delivery engine and background tasks",
+		Long: `Run the Herald server. With no configuration it stores everything in
+./herald.db (SQLite), listens on 127.0.0.1:8071, and prints a new admin token
+on first start. Settings come from flags, then HERALD_* environment variables,
+then the --config file, then defaults.`,
+		Example: `  herald serve
+  herald serve --listen 0.0.0.0:8071 --database /var/lib/herald/herald.db
+  HERALD_ALLOW_CIDRS=127.0.0.0/8 herald serve   # allow deliveries to local receivers`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd, s)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return server.Run(ctx, cfg, server.Options{Stderr: s.Stderr})
+		},
+	}
+	addServerFlags(cmd)
+	return cmd
+}
+
+func newMigrateCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the database schema up to date, then exit",
+		Long: `Apply the database migrations and exit. herald serve also migrates on
+start; use this to migrate ahead of a deploy.`,
+		Example: `  herald migrate --database ./herald.db
+  herald migrate --database postgres://herald@db/herald`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd, s)
+			if err != nil {
+				return err
+			}
+			st, err := server.OpenStore(cmd.Context(), &cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Migrate(cmd.Context()); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			fmt.Fprintln(s.Stdout, "database schema is up to date")
+			return nil
+		},
+	}
+	addServerFlags(cmd, "database", "db-max-conns")
+	return cmd
+}
+
+func newTokenCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Manage admin API tokens",
+		Example: `  herald token create --name ci
+  herald token revoke hsk_...`,
+		RunE: runGroup,
+	}
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an admin API token and print it",
+		Long: `Create an admin API token, store its hash in the database, and print the
+token. It is shown only this once.`,
+		Example: `  herald token create --name ci
+  export HERALD_TOKEN=$(herald token create --name me)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd, s)
+			if err != nil {
+				return err
+			}
+			name, _ := cmd.Flags().GetString("name")
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			st, err := server.OpenStore(ctx, &cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Migrate(ctx); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			token, err := api.CreateAdminToken(ctx, st, name, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(s.Stdout, token)
+			return nil
+		},
+	}
+	create.Flags().String("name", "cli", "a name to remember the token by")
+	addServerFlags(create, "database", "db-max-conns")
+
+	revoke := &cobra.Command{
+		Use:   "revoke TOKEN",
+		Short: "Revoke an API token",
+		Long: `Revoke an admin or app portal API token: delete it from the database. Running
+servers stop accepting it within seconds. A token given with --admin-token or
+HERALD_ADMIN_TOKEN is not stored; remove it from the configuration instead.`,
+		Example: `  herald token revoke hsk_4Bl1IxlcNRIE25hbMFx_o101sqsNerN2v3sZtGScEHA`,
+		Args:    args("TOKEN"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			cfg, err := loadConfig(cmd, s)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			st, err := server.OpenStore(ctx, &cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Migrate(ctx); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			t, err := st.GetTokenByHash(ctx, api.HashToken(strings.TrimSpace(argv[0])))
+			if errors.Is(err, store.ErrNotFound) {
+				return errors.New("no such token in the database")
+			}
+			if err != nil {
+				return err
+			}
+			if err := st.DeleteToken(ctx, t.ID); err != nil {
+				return fmt.Errorf("revoke token: %w", err)
+			}
+			fmt.Fprintf(s.Stdout, "Revoked token %s (%s).\n", t.ID, t.Name)
+			return nil
+		},
+	}
+	addServerFlags(revoke, "database", "db-max-conns")
+	cmd.AddCommand(create, revoke)
+	return cmd
+}
+
+func newVersionCmd(s Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print Herald's version",
+		Example: `  herald version`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(s.Stdout, "herald", buildinfo.Version())
+			return nil
+		},
+	}
+}
