@@ -1,0 +1,454 @@
+// Package config holds Herald's server configuration: one Config struct, its
+// defaults, and the one table of settings that maps every field to its flag,
+// its HERALD_* environment variable and its key in the optional config file.
+//
+// Values are applied in this order, each overriding the previous: defaults,
+// the config file, the environment, then command-line flags. Validate
+// returns every problem at once, each naming the setting.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of `herald serve`.
+type Config struct {
+	// Listen is the address the HTTP API listens on. Default 127.0.0.1:8071.
+	Listen string
+	// Database is a PostgreSQL URL (postgres:// or postgresql://) or a SQLite
+	// file path, optionally prefixed with "sqlite:". Default ./herald.db.
+	Database string
+	// AdminToken, when set, is accepted as an admin API token in addition
+	// to the tokens in the store. Default empty: on first start Herald
+	// generates one, prints it once and stores only its hash.
+	AdminToken string
+	// PublicURL is the base URL users reach Herald at, used for portal
+	// links. Default empty: derived from Listen.
+	PublicURL string
+	// EncryptionKey encrypts endpoint secrets at rest: base64 of 32 bytes.
+	// Default empty: a key is generated on first start and kept in a file
+	// next to a SQLite database (or in the database for PostgreSQL).
+	EncryptionKey string
+	// RequestTimeout bounds each delivery request. Default 15s.
+	RequestTimeout time.Duration
+	// RetrySchedule is the wait before each retry after the first attempt.
+	// Default 5s,5m,30m,2h,5h,10h,10h (8 attempts in all).
+	RetrySchedule []time.Duration
+	// RetryJitter is the random spread applied to each retry delay, as a
+	// fraction. Default 0.2 (±20%).
+	RetryJitter float64
+	// AllowCIDRs are destination networks exempt from the SSRF guard.
+	// Default none.
+	AllowCIDRs []netip.Prefix
+	// SvixHeaders also sends svix-id, svix-timestamp and svix-signature.
+	// Default false.
+	SvixHeaders bool
+	// EndpointConcurrency is the most requests in flight to one endpoint.
+	// Default 32.
+	EndpointConcurrency int
+	// MaxInFlight is the most delivery requests in flight in this process.
+	// Default 1024.
+	MaxInFlight int
+	// MaxBodyBytes is the largest API request body accepted. Default
+	// 1048576 (1 MiB).
+	MaxBodyBytes int64
+	// PortalTokenTTL is how long an app portal token lives. Default 168h.
+	PortalTokenTTL time.Duration
+	// DBMaxConns is the PostgreSQL connection pool size per replica.
+	// Default 10.
+	DBMaxConns int
+	// LogFormat is "text" or "json". Default text.
+	LogFormat string
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string
+	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
+	ShutdownTimeout time.Duration
+}
+
+// DefaultRetrySchedule is the Svix schedule after the first attempt.
+var DefaultRetrySchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
+	5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
+
+// Default returns the configuration with every default applied.
+func Default() Config {
+	return Config{
+		Listen:              "127.0.0.1:8071",
+		Database:            "./herald.db",
+		RequestTimeout:      15 * time.Second,
+		RetrySchedule:       append([]time.Duration(nil), DefaultRetrySchedule...),
+		RetryJitter:         0.2,
+		EndpointConcurrency: 32,
+		MaxInFlight:         1024,
+		MaxBodyBytes:        1 << 20,
+		PortalTokenTTL:      7 * 24 * time.Hour,
+		DBMaxConns:          10,
+		LogFormat:           "text",
+		LogLevel:            "info",
+		ShutdownTimeout:     20 * time.Second,
+	}
+}
+
+// Setting is one configurable field.
+type Setting struct {
+	// Flag is the command-line flag name, without dashes.
+	Flag string
+	// Env is the environment variable, also the key in the config file.
+	Env string
+	// Usage is the flag's help text.
+	Usage string
+	// Secret settings are never printed.
+	Secret bool
+	set    func(c *Config, v string) error
+	get    func(c *Config) string
+}
+
+// Settings is the table of every setting, in help order.
+var Settings = []Setting{
+	{Flag: "listen", Env: "HERALD_LISTEN", Usage: "address of the HTTP API",
+		set: func(c *Config, v string) error { c.Listen = v; return nil },
+		get: func(c *Config) string { return c.Listen }},
+	{Flag: "database", Env: "HERALD_DATABASE_URL", Usage: "postgres:// URL, or SQLite file path (sqlite: prefix optional)",
+		set: func(c *Config, v string) error { c.Database = v; return nil },
+		get: func(c *Config) string { return c.Database }},
+	{Flag: "admin-token", Env: "HERALD_ADMIN_TOKEN", Usage: "admin API token accepted in addition to stored tokens", Secret: true,
+		set: func(c *Config, v string) error { c.AdminToken = v; return nil },
+		get: func(c *Config) string { return c.AdminToken }},
+	{Flag: "public-url", Env: "HERALD_PUBLIC_URL", Usage: "base URL users reach Herald at (portal links)",
+		set: func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return nil },
+		get: func(c *Config) string { return c.PublicURL }},
+	{Flag: "encryption-key", Env: "HERALD_ENCRYPTION_KEY", Usage: "base64 of 32 bytes encrypting endpoint secrets at rest", Secret: true,
+		set: func(c *Config, v string) error { c.EncryptionKey = v; return nil },
+		get: func(c *Config) string { return c.EncryptionKey }},
+	{Flag: "request-timeout", Env: "HERALD_REQUEST_TIMEOUT", Usage: "timeout of each delivery request",
+		set: func(c *Config, v string) error { return setDuration(&c.RequestTimeout, v) },
+		get: func(c *Config) string { return c.RequestTimeout.String() }},
+	{Flag: "retry-schedule", Env: "HERALD_RETRY_SCHEDULE", Usage: "comma-separated waits before each retry (1s,1s,1s = 4 attempts)",
+		set: func(c *Config, v string) error {
+			s, err := ParseSchedule(v)
+			c.RetrySchedule = s
+			return err
+		},
+		get: func(c *Config) string { return FormatSchedule(c.RetrySchedule) }},
+	{Flag: "retry-jitter", Env: "HERALD_RETRY_JITTER", Usage: "random spread of retry delays, as a fraction (0.2 = ±20%)",
+		set: func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("not a number: %q", v)
+			}
+			c.RetryJitter = f
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatFloat(c.RetryJitter, 'g', -1, 64) }},
+	{Flag: "allow-cidr", Env: "HERALD_ALLOW_CIDRS", Usage: "comma-separated CIDRs exempt from the SSRF guard (e.g. 127.0.0.0/8)",
+		set: func(c *Config, v string) error {
+			p, err := ParseCIDRs(v)
+			c.AllowCIDRs = p
+			return err
+		},
+		get: func(c *Config) string {
+			var s []string
+			for _, p := range c.AllowCIDRs {
+				s = append(s, p.String())
+			}
+			return strings.Join(s, ",")
+		}},
+	{Flag: "svix-headers", Env: "HERALD_SVIX_HEADERS", Usage: "also send svix-id, svix-timestamp and svix-signature",
+		set: func(c *Config, v string) error { return setBool(&c.SvixHeaders, v) },
+		get: func(c *Config) string { return strconv.FormatBool(c.SvixHeaders) }},
+	{Flag: "endpoint-concurrency", Env: "HERALD_ENDPOINT_CONCURRENCY", Usage: "most requests in flight to one endpoint",
+		set: func(c *Config, v string) error { return setInt(&c.EndpointConcurrency, v) },
+		get: func(c *Config) string { return strconv.Itoa(c.EndpointConcurrency) }},
+	{Flag: "max-in-flight", Env: "HERALD_MAX_IN_FLIGHT", Usage: "most delivery requests in flight in this process",
+		set: func(c *Config, v string) error { return setInt(&c.MaxInFlight, v) },
+		get: func(c *Config) string { return strconv.Itoa(c.MaxInFlight) }},
+	{Flag: "max-body-bytes", Env: "HERALD_MAX_BODY_BYTES", Usage: "largest API request body accepted",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("not an integer: %q", v)
+			}
+			c.MaxBodyBytes = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) }},
+	{Flag: "portal-token-ttl", Env: "HERALD_PORTAL_TOKEN_TTL", Usage: "lifetime of app portal tokens",
+		set: func(c *Config, v string) error { return setDuration(&c.PortalTokenTTL, v) },
+		get: func(c *Config) string { return c.PortalTokenTTL.String() }},
+	{Flag: "db-max-conns", Env: "HERALD_DB_MAX_CONNS", Usage: "PostgreSQL connections per replica",
+		set: func(c *Config, v string) error { return setInt(&c.DBMaxConns, v) },
+		get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
+	{Flag: "log-format", Env: "HERALD_LOG_FORMAT", Usage: "log format: text or json",
+		set: func(c *Config, v string) error { c.LogFormat = v; return nil },
+		get: func(c *Config) string { return c.LogFormat }},
+	{Flag: "log-level", Env: "HERALD_LOG_LEVEL", Usage: "log level: debug, info, warn or error",
+		set: func(c *Config, v string) error { c.LogLevel = v; return nil },
+		get: func(c *Config) string { return c.LogLevel }},
+	{Flag: "shutdown-timeout", Env: "HERALD_SHUTDOWN_TIMEOUT", Usage: "bound on a graceful shutdown",
+		set: func(c *Config, v string) error { return setDuration(&c.ShutdownTimeout, v) },
+		get: func(c *Config) string { return c.ShutdownTimeout.String() }},
+}
+
+// Lookup returns the setting with the given flag name.
+func Lookup(flag string) (*Setting, bool) {
+	for i := range Settings {
+		if Settings[i].Flag == flag {
+			return &Settings[i], true
+		}
+	}
+	return nil, false
+}
+
+// Set parses v into the setting's field of c.
+func (s *Setting) Set(c *Config, v string) error {
+	if err := s.set(c, strings.TrimSpace(v)); err != nil {
+		return fmt.Errorf("%s (--%s): %w", s.Env, s.Flag, err)
+	}
+	return nil
+}
+
+// Value returns the current value of the setting in c, redacted for secrets.
+func (s *Setting) Value(c *Config) string {
+	v := s.get(c)
+	if s.Secret && v != "" {
+		return "(redacted)"
+	}
+	return v
+}
+
+// Source is where configuration values come from, besides flags.
+type Source struct {
+	// File is the path of an optional config file: lines of
+	// HERALD_NAME=value, # comments and blank lines. Empty: none.
+	File string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// Load returns the defaults overridden by the file, then the environment,
+// then flags (flag name to value, only those given on the command line).
+// It returns every problem at once.
+func Load(src Source, flags map[string]string) (Config, error) {
+	c := Default()
+	var errs []error
+	if src.File != "" {
+		vals, err := readFile(src.File)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for i := range Settings {
+			if v, ok := vals[Settings[i].Env]; ok {
+				errs = append(errs, Settings[i].Set(&c, v))
+				delete(vals, Settings[i].Env)
+			}
+		}
+		for k := range vals {
+			errs = append(errs, fmt.Errorf("%s: unknown setting %s", src.File, k))
+		}
+	}
+	getenv := src.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for i := range Settings {
+		if v := getenv(Settings[i].Env); v != "" {
+			errs = append(errs, Settings[i].Set(&c, v))
+		}
+	}
+	for name, v := range flags {
+		s, ok := Lookup(name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("unknown flag --%s", name))
+			continue
+		}
+		errs = append(errs, s.Set(&c, v))
+	}
+	errs = append(errs, c.Validate())
+	return c, errors.Join(errs...)
+}
+
+// Validate checks the configuration and returns every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		s, _ := Lookup(flag)
+		errs = append(errs, fmt.Errorf("%s (--%s): %s", s.Env, s.Flag, fmt.Sprintf(format, args...)))
+	}
+	if c.Listen == "" {
+		bad("listen", "must not be empty")
+	}
+	if c.Database == "" {
+		bad("database", "must not be empty")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("public-url", "must be an absolute http(s) URL, got %q", c.PublicURL)
+		}
+	}
+	if c.RequestTimeout < time.Second || c.RequestTimeout > 5*time.Minute {
+		bad("request-timeout", "must be between 1s and 5m, got %s", c.RequestTimeout)
+	}
+	if len(c.RetrySchedule) > 50 {
+		bad("retry-schedule", "at most 50 retries, got %d", len(c.RetrySchedule))
+	}
+	if c.RetryJitter < 0 || c.RetryJitter >= 1 {
+		bad("retry-jitter", "must be in [0, 1), got %g", c.RetryJitter)
+	}
+	if c.EndpointConcurrency < 1 || c.EndpointConcurrency > 10000 {
+		bad("endpoint-concurrency", "must be between 1 and 10000, got %d", c.EndpointConcurrency)
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 100000 {
+		bad("max-in-flight", "must be between 1 and 100000, got %d", c.MaxInFlight)
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		bad("max-body-bytes", "must be between 1024 and 67108864, got %d", c.MaxBodyBytes)
+	}
+	if c.PortalTokenTTL < time.Minute {
+		bad("portal-token-ttl", "must be at least 1m, got %s", c.PortalTokenTTL)
+	}
+	if c.DBMaxConns < 2 || c.DBMaxConns > 1000 {
+		bad("db-max-conns", "must be between 2 and 1000, got %d", c.DBMaxConns)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format", "must be text or json, got %q", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.ShutdownTimeout < time.Second {
+		bad("shutdown-timeout", "must be at least 1s, got %s", c.ShutdownTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// IsPostgres reports whether Database names a PostgreSQL server.
+func (c *Config) IsPostgres() bool {
+	return IsPostgresURL(c.Database)
+}
+
+// IsPostgresURL reports whether s is a postgres:// or postgresql:// URL.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// SQLitePath returns the file path of a SQLite database setting.
+func SQLitePath(s string) string {
+	s = strings.TrimPrefix(s, "sqlite://")
+	return strings.TrimPrefix(s, "sqlite:")
+}
+
+// ParseSchedule parses comma-separated durations. An empty string is an empty
+// schedule: one attempt, no retries.
+func ParseSchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		d, err := time.ParseDuration(part)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%q is not a duration like 5s or 2h", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// FormatSchedule is the inverse of ParseSchedule.
+func FormatSchedule(s []time.Duration) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseCIDRs parses comma-separated CIDRs; a bare address means that address
+// alone.
+func ParseCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR like 127.0.0.0/8 or an address", part)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+func setDuration(d *time.Duration, v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 15s", v)
+	}
+	*d = x
+	return nil
+}
+
+func setInt(n *int, v string) error {
+	x, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("%q is not an integer", v)
+	}
+	*n = x
+	return nil
+}
+
+func setBool(b *bool, v string) error {
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", v)
+	}
+	*b = x
+	return nil
+}
+
+func readFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	vals := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return vals, fmt.Errorf("%s:%d: want HERALD_NAME=value", path, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		}
+		vals[strings.TrimSpace(k)] = v
+	}
+	if err := sc.Err(); err != nil {
+		return vals, fmt.Errorf("config file: %w", err)
+	}
+	return vals, nil
+}

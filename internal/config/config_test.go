@@ -1,0 +1,135 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadPrecedence(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "herald.conf")
+	err := os.WriteFile(file, []byte(`# a comment
+HERALD_LISTEN=127.0.0.1:1111
+HERALD_REQUEST_TIMEOUT="20s"
+HERALD_RETRY_SCHEDULE=1s,2s
+
+HERALD_LOG_LEVEL=debug
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"HERALD_LISTEN":          "127.0.0.1:2222",
+		"HERALD_REQUEST_TIMEOUT": "25s",
+	}
+	flags := map[string]string{"listen": "127.0.0.1:3333"}
+	c, err := Load(Source{File: file, Getenv: func(k string) string { return env[k] }}, flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:3333" {
+		t.Errorf("Listen = %q, want the flag's value", c.Listen)
+	}
+	if c.RequestTimeout != 25*time.Second {
+		t.Errorf("RequestTimeout = %s, want the environment's 25s", c.RequestTimeout)
+	}
+	if got := FormatSchedule(c.RetrySchedule); got != "1s,2s" {
+		t.Errorf("RetrySchedule = %s, want the file's 1s,2s", got)
+	}
+	if c.LogLevel != "debug" {
+		t.Errorf("LogLevel = %q, want the file's debug", c.LogLevel)
+	}
+	if c.Database != "./herald.db" {
+		t.Errorf("Database = %q, want the default", c.Database)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"HERALD_REQUEST_TIMEOUT": "soon",
+		"HERALD_RETRY_SCHEDULE":  "1s,x",
+		"HERALD_ALLOW_CIDRS":     "127.0.0.0/8,nope",
+		"HERALD_LOG_FORMAT":      "xml",
+	}
+	_, err := Load(Source{Getenv: func(k string) string { return env[k] }}, map[string]string{"endpoint-concurrency": "0"})
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	for _, want := range []string{
+		"HERALD_REQUEST_TIMEOUT", "HERALD_RETRY_SCHEDULE", `"x"`, "HERALD_ALLOW_CIDRS", `"nope"`,
+		"HERALD_LOG_FORMAT", "--endpoint-concurrency",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestSecretsRedacted(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.AdminToken = "very-secret"
+	c.EncryptionKey = "also-secret"
+	for _, s := range Settings {
+		if v := s.Value(&c); strings.Contains(v, "secret") {
+			t.Errorf("%s shows %q", s.Env, v)
+		}
+	}
+}
+
+func TestParseSchedule(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"1s,1s,1s", "1s,1s,1s", true},
+		{" 5s , 5m ", "5s,5m0s", true},
+		{"", "", true},
+		{"1s,-1s", "", false},
+		{"1", "", false},
+	} {
+		got, err := ParseSchedule(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("ParseSchedule(%q) error = %v", tc.in, err)
+			continue
+		}
+		if tc.ok && FormatSchedule(got) != tc.want {
+			t.Errorf("ParseSchedule(%q) = %s, want %s", tc.in, FormatSchedule(got), tc.want)
+		}
+	}
+}
+
+func TestParseCIDRs(t *testing.T) {
+	t.Parallel()
+	got, err := ParseCIDRs("127.0.0.0/8, 10.1.2.3 ,::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"127.0.0.0/8", "10.1.2.3/32", "::1/128"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("entry %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+}
+
+func FuzzReadFile(f *testing.F) {
+	f.Add("HERALD_LISTEN=1\n# c\n\nHERALD_X='y'")
+	f.Add("=")
+	f.Fuzz(func(t *testing.T, content string) {
+		file := filepath.Join(t.TempDir(), "c")
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = Load(Source{File: file, Getenv: func(string) string { return "" }}, nil)
+	})
+}
