@@ -1,0 +1,154 @@
+// Package api serves Herald's HTTP API: the Svix-compatible contract under
+// /api/v1. Routes live in one table (routes.go); handlers return errors and
+// one writer maps them to the wire format (errors.go).
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Dispatcher is the delivery engine as the API sees it.
+type Dispatcher interface {
+	// FastLease returns a lease for deliveries the API is about to create
+	// and hand over with Dispatch, or ok = false when the engine cannot
+	// take more now (the deliveries are then left for its poller).
+	FastLease() (lease int64, until time.Time, ok bool)
+	// Dispatch hands over jobs created under a FastLease.
+	Dispatch(jobs []*store.Job)
+	// Wake tells the engine that deliveries became due.
+	Wake()
+	// EndpointChanged drops what the engine cached about an endpoint.
+	EndpointChanged(id string)
+}
+
+// MessageWriter writes one message with its deliveries; the server passes a
+// group committer so that concurrent requests share a transaction.
+type MessageWriter func(ctx context.Context, p store.CreateMessageParams) (store.CreateMessageResult, error)
+
+// Options configure the API.
+type Options struct {
+	Store store.Store
+	// WriteMessage creates messages; nil writes each one in its own call
+	// to Store.CreateMessages.
+	WriteMessage MessageWriter
+	// Dispatcher receives new deliveries; nil leaves them to be claimed.
+	Dispatcher Dispatcher
+	// KickTasks, when set, is called after a background task is created.
+	KickTasks func()
+	// Box seals endpoint secrets at rest. Required.
+	Box *secretbox.Box
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AdminToken is a configured admin token accepted besides stored
+	// tokens; empty: none.
+	AdminToken string
+	// PublicURL is the base URL of this server, for portal links.
+	PublicURL string
+	// MaxBodyBytes caps request bodies (413 beyond). Zero means 1 MiB.
+	MaxBodyBytes int64
+	// PortalTokenTTL is the default lifetime of app portal tokens; zero
+	// means 7 days.
+	PortalTokenTTL time.Duration
+	// Version is reported in the OpenAPI document.
+	Version string
+}
+
+// API is the HTTP API.
+type API struct {
+	Options
+	store  store.Store
+	log    *slog.Logger
+	tokens *tokenCache
+	mux    *http.ServeMux
+}
+
+// New returns the API.
+func New(opts Options) *API {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.PortalTokenTTL == 0 {
+		opts.PortalTokenTTL = 7 * 24 * time.Hour
+	}
+	if opts.WriteMessage == nil {
+		opts.WriteMessage = func(ctx context.Context, p store.CreateMessageParams) (store.CreateMessageResult, error) {
+			rs, err := opts.Store.CreateMessages(ctx, []store.CreateMessageParams{p})
+			if err != nil {
+				return store.CreateMessageResult{}, err
+			}
+			return rs[0], nil
+		}
+	}
+	a := &API{Options: opts, store: opts.Store, log: opts.Log, tokens: newTokenCache()}
+	a.mux = http.NewServeMux()
+	for _, rt := range routes {
+		a.mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))
+	}
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errNotFound())
+	})
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The Svix SDKs and users write paths with and without a trailing
+	// slash; both reach the same route. Only one slash goes, and only a
+	// real one: "/app/%2F" names the app "/" and "/app//" is no route,
+	// neither is the list of apps. The mux matches the escaped path, so
+	// Path and RawPath are trimmed alike.
+	if p := r.URL.EscapedPath(); len(p) > 1 && strings.HasSuffix(p, "/") {
+		r.URL.Path = strings.TrimSuffix(r.URL.Path, "/")
+		r.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, a.MaxBodyBytes)
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *API) now() time.Time { return store.Truncate(a.Now()) }
+
+// wrap turns a route into an http.Handler: authentication, scope checks,
+// idempotency for POSTs, and error writing.
+func (a *API) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Auth != authNone {
+			p, err := a.authenticate(r)
+			if err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			if rt.Auth == authAdmin && p.AppID != "" {
+				// Portal tokens see nothing outside their app.
+				a.writeError(w, r, errNotFound())
+				return
+			}
+			r = r.WithContext(withPrincipal(r.Context(), p))
+		}
+		h := func(w http.ResponseWriter, r *http.Request) error { return rt.Handle(a, w, r) }
+		if r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" && rt.Auth != authNone {
+			if err := a.idempotent(w, r, h); err != nil {
+				a.writeError(w, r, err)
+			}
+			return
+		}
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}

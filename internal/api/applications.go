@@ -1,0 +1,291 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// appIn is ApplicationIn and ApplicationPatch.
+type appIn struct {
+	Name         Opt[string]            `json:"name"`
+	UID          Opt[string]            `json:"uid"`
+	ThrottleRate Opt[int]               `json:"throttleRate"`
+	RateLimit    Opt[int]               `json:"rateLimit"` // older name
+	Metadata     Opt[map[string]string] `json:"metadata"`
+}
+
+type appOut struct {
+	ID           string            `json:"id"`
+	UID          *string           `json:"uid"`
+	Name         string            `json:"name"`
+	ThrottleRate *int              `json:"throttleRate"`
+	RateLimit    *int              `json:"rateLimit,omitempty"`
+	Metadata     map[string]string `json:"metadata"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+}
+
+type appOutLegacy struct {
+	ID        string            `json:"id"`
+	UID       *string           `json:"uid,omitempty"`
+	Name      string            `json:"name"`
+	RateLimit *int              `json:"rateLimit,omitempty"`
+	Metadata  map[string]string `json:"metadata"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+}
+
+func appJSON(r *http.Request, app *store.App) any {
+	uid := optString(app.UID)
+	rate := optInt(app.ThrottleRate)
+	if legacyClient(r) {
+		return appOutLegacy{ID: app.ID, UID: uid, Name: app.Name, RateLimit: rate,
+			Metadata: app.Metadata, CreatedAt: app.CreatedAt, UpdatedAt: app.UpdatedAt}
+	}
+	return appOut{ID: app.ID, UID: uid, Name: app.Name, ThrottleRate: rate, RateLimit: rate,
+		Metadata: app.Metadata, CreatedAt: app.CreatedAt, UpdatedAt: app.UpdatedAt}
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optInt(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+// throttle merges throttleRate and its older name rateLimit; throttleRate
+// wins.
+func throttle(v *validator, rate, legacy Opt[int]) Opt[int] {
+	o := rate
+	if !o.Set {
+		o = legacy
+	}
+	if n, ok := o.Value(); ok && (n < 1 || n > 65535) {
+		v.body("throttleRate", "must be between 1 and 65535", "value_error.number")
+	}
+	return o
+}
+
+// validateApp checks an application body; full is true for create and PUT.
+func validateApp(in *appIn, full bool) (Opt[int], error) {
+	var v validator
+	if full && !in.Name.Set || in.Name.Null {
+		v.body("name", "field required", "value_error.missing")
+	} else if name, ok := in.Name.Value(); ok {
+		v.text("name", name, 1, 256)
+	}
+	if uid, ok := in.UID.Value(); ok {
+		v.ident([]string{"body", "uid"}, uid, 256)
+		if strings.HasPrefix(uid, ids.App) {
+			v.body("uid", "Uids are not allowed to have the same prefix as the ID. Prefix with _?", "value_error")
+		}
+	}
+	rate := throttle(&v, in.ThrottleRate, in.RateLimit)
+	if m, ok := in.Metadata.Value(); ok {
+		v.metadata("metadata", m)
+	}
+	return rate, v.err()
+}
+
+// loadApp returns the app named by the path's app_id (id or uid), as seen
+// by the caller: a portal token sees only its own app.
+func (a *API) loadApp(r *http.Request) (*store.App, error) {
+	app, err := a.store.GetApp(r.Context(), r.PathValue("app_id"))
+	if err != nil {
+		return nil, err
+	}
+	if p := principalFrom(r.Context()); p.AppID != "" && p.AppID != app.ID {
+		return nil, errNotFound()
+	}
+	return app, nil
+}
+
+func (a *API) listApps(w http.ResponseWriter, r *http.Request) error {
+	lq, err := parseList(r.URL.Query(), false, true, func(s string) bool { return strings.HasPrefix(s, ids.App) })
+	if err != nil {
+		return err
+	}
+	apps, err := a.store.ListApps(r.Context(), lq.page())
+	if err != nil {
+		return err
+	}
+	return writeList(w, finish(lq, apps, func(x *store.App) string { return x.ID }, func(x *store.App) any { return appJSON(r, x) }))
+}
+
+func (a *API) createApp(w http.ResponseWriter, r *http.Request) error {
+	getIfExists, err := queryBool(r.URL.Query(), "get_if_exists", false)
+	if err != nil {
+		return err
+	}
+	var in appIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	rate, err := validateApp(&in, true)
+	if err != nil {
+		return err
+	}
+	app, created, err := a.createAppFrom(r, &in, rate, getIfExists)
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, appJSON(r, app))
+	return nil
+}
+
+// createAppFrom creates an app from a validated body. With getIfExists, an
+// app with the same uid is returned instead (created = false).
+func (a *API) createAppFrom(r *http.Request, in *appIn, rate Opt[int], getIfExists bool) (*store.App, bool, error) {
+	now := a.now()
+	app := &store.App{
+		ID:        ids.NewAt(ids.App, now),
+		UID:       in.UID.V,
+		Name:      in.Name.V,
+		Metadata:  in.Metadata.V,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	if n, ok := rate.Value(); ok {
+		app.ThrottleRate = n
+	}
+	if app.Metadata == nil {
+		app.Metadata = map[string]string{}
+	}
+	if getIfExists && app.UID != "" {
+		if existing, err := a.store.GetApp(r.Context(), app.UID); err == nil {
+			return existing, false, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	err := a.store.CreateApp(r.Context(), app)
+	if errors.Is(err, store.ErrConflict) {
+		if getIfExists {
+			// Created concurrently by another request.
+			if existing, err := a.store.GetApp(r.Context(), app.UID); err == nil {
+				return existing, false, nil
+			}
+		}
+		return nil, false, errConflict("An application with that id or uid already exists")
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return app, true, nil
+}
+
+func (a *API) getApp(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, appJSON(r, app))
+	return nil
+}
+
+func (a *API) updateApp(w http.ResponseWriter, r *http.Request) error {
+	var in appIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	rate, err := validateApp(&in, true)
+	if err != nil {
+		return err
+	}
+	app, err := a.loadApp(r)
+	if errors.Is(err, store.ErrNotFound) {
+		// PUT creates a missing app; its uid comes from the body.
+		app, _, err := a.createAppFrom(r, &in, rate, false)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, appJSON(r, app))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	app.Name = in.Name.V
+	app.UID = in.UID.V
+	app.ThrottleRate = 0
+	if n, ok := rate.Value(); ok {
+		app.ThrottleRate = n
+	}
+	app.Metadata = in.Metadata.V
+	if app.Metadata == nil {
+		app.Metadata = map[string]string{}
+	}
+	return a.saveApp(w, r, app)
+}
+
+func (a *API) patchApp(w http.ResponseWriter, r *http.Request) error {
+	var in appIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	rate, err := validateApp(&in, false)
+	if err != nil {
+		return err
+	}
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	if in.Name.Set {
+		app.Name = in.Name.V
+	}
+	if in.UID.Set {
+		app.UID = in.UID.V
+	}
+	if rate.Set {
+		app.ThrottleRate = rate.V
+	}
+	if in.Metadata.Set {
+		app.Metadata = in.Metadata.V
+		if app.Metadata == nil {
+			app.Metadata = map[string]string{}
+		}
+	}
+	return a.saveApp(w, r, app)
+}
+
+func (a *API) saveApp(w http.ResponseWriter, r *http.Request, app *store.App) error {
+	app.UpdatedAt = a.now()
+	err := a.store.UpdateApp(r.Context(), app)
+	if errors.Is(err, store.ErrConflict) {
+		return errConflict("An application with that id or uid already exists")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, appJSON(r, app))
+	return nil
+}
+
+func (a *API) deleteApp(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteApp(r.Context(), app.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

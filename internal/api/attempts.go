@@ -1,0 +1,477 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/maintenance"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var statusText = map[store.DeliveryStatus]string{
+	store.StatusSuccess: "success",
+	store.StatusPending: "pending",
+	store.StatusFail:    "fail",
+	store.StatusSending: "sending",
+}
+
+type attemptOut struct {
+	ID                 string    `json:"id"`
+	MsgID              string    `json:"msgId"`
+	EndpointID         string    `json:"endpointId"`
+	URL                string    `json:"url"`
+	Response           string    `json:"response"`
+	ResponseStatusCode int       `json:"responseStatusCode"`
+	ResponseDurationMs int64     `json:"responseDurationMs"`
+	Status             int       `json:"status"`
+	StatusText         string    `json:"statusText,omitempty"`
+	TriggerType        int       `json:"triggerType"`
+	Timestamp          time.Time `json:"timestamp"`
+}
+
+func attemptJSON(r *http.Request, at *store.Attempt, withContent bool) attemptOut {
+	out := attemptOut{ID: at.ID, MsgID: at.MsgID, EndpointID: at.EndpointID, URL: at.URL, Response: at.Response,
+		ResponseStatusCode: at.StatusCode, ResponseDurationMs: at.DurationMs, Status: int(at.Status),
+		TriggerType: int(at.TriggerType), Timestamp: at.CreatedAt}
+	if !legacyClient(r) {
+		out.StatusText = statusText[at.Status]
+	}
+	if !withContent {
+		out.Response = "{}"
+	}
+	return out
+}
+
+// attemptFilters reads the filters shared by the attempt lists.
+func attemptFilters(r *http.Request, p *store.ListAttemptsParams) error {
+	q := r.URL.Query()
+	var err error
+	if p.WithContent, err = queryBool(q, "with_content", true); err != nil {
+		return err
+	}
+	if p.Before, p.After, err = timeFilters(r); err != nil {
+		return err
+	}
+	if p.Channel, p.EventTypes, err = channelAndTypes(r); err != nil {
+		return err
+	}
+	status, err := queryInt(q, "status")
+	if err != nil {
+		return err
+	}
+	if status != nil {
+		if *status < 0 || *status > 3 {
+			return invalid([]string{"query", "status"}, "must be 0, 1, 2 or 3", "type_error.enum")
+		}
+		s := store.DeliveryStatus(*status)
+		p.Status = &s
+	}
+	class, err := queryInt(q, "status_code_class")
+	if err != nil {
+		return err
+	}
+	if class != nil {
+		switch *class {
+		case 0, 100, 200, 300, 400, 500:
+			p.StatusCodeClass = class
+		default:
+			return invalid([]string{"query", "status_code_class"}, "must be 0, 100, 200, 300, 400 or 500", "type_error.enum")
+		}
+	}
+	return nil
+}
+
+func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p store.ListAttemptsParams) error {
+	lq, err := parseList(r.URL.Query(), true, false, func(s string) bool { return ids.Valid(ids.Attempt, s) })
+	if err != nil {
+		return err
+	}
+	if err := attemptFilters(r, &p); err != nil {
+		return err
+	}
+	p.Page = lq.page()
+	rows, err := a.store.ListAttempts(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeList(w, finish(lq, rows, func(x *store.Attempt) string { return x.ID },
+		func(x *store.Attempt) attemptOut { return attemptJSON(r, x, p.WithContent) }))
+}
+
+func (a *API) listAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) error {
+	app, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	return a.listAttempts(w, r, store.ListAttemptsParams{AppID: app.ID, EndpointID: ep.ID})
+}
+
+func (a *API) listAttemptsByMsg(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	msg, err := a.loadMessage(r, app)
+	if err != nil {
+		return err
+	}
+	p := store.ListAttemptsParams{AppID: app.ID, MsgID: msg.ID}
+	if epID := r.URL.Query().Get("endpoint_id"); epID != "" {
+		ep, err := a.store.GetEndpoint(r.Context(), app.ID, epID)
+		if err != nil {
+			return err
+		}
+		p.EndpointID = ep.ID
+	}
+	return a.listAttempts(w, r, p)
+}
+
+func (a *API) loadAttempt(r *http.Request) (*store.App, *store.Attempt, error) {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	msg, err := a.loadMessage(r, app)
+	if err != nil {
+		return nil, nil, err
+	}
+	at, err := a.store.GetAttempt(r.Context(), app.ID, msg.ID, r.PathValue("attempt_id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return app, at, nil
+}
+
+func (a *API) getAttempt(w http.ResponseWriter, r *http.Request) error {
+	_, at, err := a.loadAttempt(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, attemptJSON(r, at, true))
+	return nil
+}
+
+func (a *API) expungeAttempt(w http.ResponseWriter, r *http.Request) error {
+	app, at, err := a.loadAttempt(r)
+	if err != nil {
+		return err
+	}
+	if err := a.store.ExpungeAttemptResponse(r.Context(), app.ID, at.MsgID, at.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Destinations and endpoint messages.
+
+type destinationOut struct {
+	ID           string     `json:"id"`
+	UID          *string    `json:"uid"`
+	URL          string     `json:"url"`
+	Description  string     `json:"description"`
+	Disabled     bool       `json:"disabled"`
+	EventTypes   []string   `json:"eventTypes,omitempty"`
+	FilterTypes  []string   `json:"filterTypes,omitempty"`
+	Channels     []string   `json:"channels"`
+	ThrottleRate *int       `json:"throttleRate,omitempty"`
+	RateLimit    *int       `json:"rateLimit"`
+	Version      int        `json:"version"`
+	Status       int        `json:"status"`
+	StatusText   string     `json:"statusText,omitempty"`
+	NextAttempt  *time.Time `json:"nextAttempt"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	UpdatedAt    time.Time  `json:"updatedAt"`
+}
+
+func nextAttempt(d *store.Delivery) *time.Time {
+	if d.Status != store.StatusPending || d.NextAttemptAt.IsZero() {
+		return nil
+	}
+	t := d.NextAttemptAt
+	return &t
+}
+
+func destinationJSON(r *http.Request, d *store.Destination) destinationOut {
+	ep := d.Endpoint
+	status := d.Delivery.ReportedStatus()
+	out := destinationOut{ID: ep.ID, UID: optString(ep.UID), URL: ep.URL, Description: ep.Description,
+		Disabled: ep.Disabled, FilterTypes: ep.EventTypes, Channels: ep.Channels, RateLimit: optInt(ep.ThrottleRate),
+		Version: 1, Status: int(status), NextAttempt: nextAttempt(d.Delivery),
+		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+	if !legacyClient(r) {
+		out.EventTypes = ep.EventTypes
+		out.ThrottleRate = optInt(ep.ThrottleRate)
+		out.StatusText = statusText[status]
+	}
+	return out
+}
+
+func (a *API) listDestinations(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	msg, err := a.loadMessage(r, app)
+	if err != nil {
+		return err
+	}
+	lq, err := parseList(r.URL.Query(), false, false, func(s string) bool { return strings.HasPrefix(s, ids.Endpoint) })
+	if err != nil {
+		return err
+	}
+	rows, err := a.store.ListMessageDestinations(r.Context(), app.ID, msg.ID, lq.page())
+	if err != nil {
+		return err
+	}
+	return writeList(w, finish(lq, rows, func(x *store.Destination) string { return x.Endpoint.ID },
+		func(x *store.Destination) destinationOut { return destinationJSON(r, x) }))
+}
+
+type endpointMessageOut struct {
+	messageOut
+	Status      int        `json:"status"`
+	StatusText  string     `json:"statusText,omitempty"`
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
+}
+
+func (a *API) listEndpointMessages(w http.ResponseWriter, r *http.Request) error {
+	app, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	lq, err := parseList(q, true, false, func(s string) bool { return ids.Valid(ids.Message, s) })
+	if err != nil {
+		return err
+	}
+	p := store.ListEndpointMessagesParams{AppID: app.ID, EndpointID: ep.ID, Page: lq.page()}
+	if p.WithContent, err = queryBool(q, "with_content", true); err != nil {
+		return err
+	}
+	if p.Before, p.After, err = timeFilters(r); err != nil {
+		return err
+	}
+	if p.Channel, p.EventTypes, err = channelAndTypes(r); err != nil {
+		return err
+	}
+	status, err := queryInt(q, "status")
+	if err != nil {
+		return err
+	}
+	if status != nil {
+		if *status < 0 || *status > 3 {
+			return invalid([]string{"query", "status"}, "must be 0, 1, 2 or 3", "type_error.enum")
+		}
+		s := store.DeliveryStatus(*status)
+		p.Status = &s
+	}
+	rows, err := a.store.ListEndpointMessages(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	legacy := legacyClient(r)
+	return writeList(w, finish(lq, rows, func(x *store.EndpointMessage) string { return x.Message.ID },
+		func(x *store.EndpointMessage) endpointMessageOut {
+			status := x.Delivery.ReportedStatus()
+			out := endpointMessageOut{messageOut: messageJSON(x.Message, p.WithContent), Status: int(status),
+				NextAttempt: nextAttempt(x.Delivery)}
+			if !legacy {
+				out.StatusText = statusText[status]
+			}
+			return out
+		}))
+}
+
+// Replay.
+
+func (a *API) resend(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	msg, err := a.loadMessage(r, app)
+	if err != nil {
+		return err
+	}
+	ep, err := a.store.GetEndpoint(r.Context(), app.ID, r.PathValue("endpoint_id"))
+	if err != nil {
+		return err
+	}
+	if msg.Payload == nil {
+		return &Error{Status: http.StatusBadRequest, Code: "missing_payload",
+			Detail: "Unable to resend message. Payload is missing (probably expired)."}
+	}
+	if ep.Disabled {
+		return &Error{Status: http.StatusConflict, Code: "endpoint_disabled",
+			Detail: "The endpoint is disabled; enable it before resending"}
+	}
+	if err := a.store.ResendDelivery(r.Context(), app.ID, msg.ID, ep.ID, a.now()); err != nil {
+		return err
+	}
+	a.wake()
+	writeJSON(w, http.StatusAccepted, struct{}{})
+	return nil
+}
+
+func (a *API) wake() {
+	if a.Dispatcher != nil {
+		a.Dispatcher.Wake()
+	}
+}
+
+func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Since Opt[time.Time] `json:"since"`
+		Until Opt[time.Time] `json:"until"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	var v validator
+	now := a.now()
+	since, ok := in.Since.Value()
+	if !ok {
+		v.body("since", "field required", "value_error.missing")
+	}
+	until, hasUntil := in.Until.Value()
+	if hasUntil && !until.After(since) {
+		v.body("until", "must be after since", "value_error")
+	}
+	if since.After(now) {
+		v.body("since", "must not be in the future", "value_error")
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	app, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	params, _ := json.Marshal(maintenance.RecoverParams{Since: store.Truncate(since), Until: store.Truncate(until)})
+	task := &store.Task{
+		ID: ids.NewAt(ids.Task, now), Kind: maintenance.TaskRecover, AppID: app.ID, EndpointID: ep.ID,
+		Params: params, Status: store.TaskRunning, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := a.store.CreateTask(r.Context(), task); err != nil {
+		return err
+	}
+	if a.KickTasks != nil {
+		a.KickTasks()
+	}
+	out := map[string]any{"id": task.ID, "status": string(task.Status), "task": task.Kind}
+	if !legacyClient(r) {
+		out["updatedAt"] = task.UpdatedAt
+	}
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+// sendExample sends a test message to one endpoint: svix.ping (payload
+// {"success": true}), or the first example of the event type's schema.
+func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		EventType Opt[string] `json:"eventType"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	eventType, ok := in.EventType.Value()
+	if !ok {
+		eventType = "svix.ping"
+	}
+	var v validator
+	v.ident([]string{"body", "eventType"}, eventType, 256)
+	if err := v.err(); err != nil {
+		return err
+	}
+	app, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	payload := json.RawMessage(`{"success":true}`)
+	if eventType != "svix.ping" {
+		et, err := a.store.GetEventType(r.Context(), eventType)
+		if err != nil {
+			return err
+		}
+		ex, ok := schemaExample(et.Schemas)
+		if !ok {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_scheme",
+				Detail: "Unable to generate example message from event-type schema"}
+		}
+		payload = ex
+	}
+	now := a.now()
+	msg := &store.Message{
+		ID: ids.NewAt(ids.Message, now), AppID: app.ID, EventType: eventType,
+		Payload: payload, PayloadExpiresAt: now.Add(defaultRetention), CreatedAt: now,
+	}
+	if err := a.writeMessage(r, store.CreateMessageParams{Message: msg, EndpointID: ep.ID}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, messageJSON(msg, true))
+	return nil
+}
+
+// schemaExample returns the first example object of the newest schema
+// version that has one.
+func schemaExample(schemas json.RawMessage) (json.RawMessage, bool) {
+	var versions map[string]struct {
+		Examples []json.RawMessage `json:"examples"`
+		Example  json.RawMessage   `json:"example"`
+	}
+	if len(schemas) == 0 || json.Unmarshal(schemas, &versions) != nil {
+		return nil, false
+	}
+	best, bestN := json.RawMessage(nil), -1
+	for k, s := range versions {
+		n, err := strconv.Atoi(k)
+		if err != nil {
+			n = 0
+		}
+		ex := s.Example
+		if len(s.Examples) > 0 {
+			ex = s.Examples[0]
+		}
+		if len(ex) > 0 && ex[0] == '{' && n > bestN {
+			best, bestN = ex, n
+		}
+	}
+	return best, best != nil
+}
+
+// Stats.
+
+func (a *API) endpointStats(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	since, err := queryTime(q, "since")
+	if err != nil {
+		return err
+	}
+	until, err := queryTime(q, "until")
+	if err != nil {
+		return err
+	}
+	if !since.IsZero() && !until.IsZero() && !until.After(since) {
+		return invalid([]string{"query", "until"}, "must be after since", "value_error")
+	}
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	st, err := a.store.EndpointStats(r.Context(), ep.ID, since, until)
+	if err != nil {
+		return err
+	}
+	out := map[string]int64{"success": st.Success, "pending": st.Pending, "sending": st.Sending, "fail": st.Fail}
+	if !legacyClient(r) {
+		out["canceled"] = st.Canceled
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,172 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Token prefixes: admin tokens and app portal tokens.
+const (
+	AdminTokenPrefix  = "hsk_"
+	PortalTokenPrefix = "hpt_"
+)
+
+// NewToken returns a new random token with prefix and the hash to store.
+func NewToken(prefix string) (token string, hash []byte) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("api: crypto/rand failed: " + err.Error())
+	}
+	token = prefix + base64.RawURLEncoding.EncodeToString(b)
+	return token, HashToken(token)
+}
+
+// HashToken is the hash under which a token is stored.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// CreateAdminToken makes a new admin token, stores its hash, and returns it.
+func CreateAdminToken(ctx context.Context, s store.Store, name string, now time.Time) (string, error) {
+	token, hash := NewToken(AdminTokenPrefix)
+	err := s.CreateToken(ctx, &store.Token{
+		ID: ids.New(ids.Token), Hash: hash, Name: name, CreatedAt: store.Truncate(now),
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+type authKind int
+
+const (
+	authNone  authKind = iota // public
+	authAdmin                 // admin tokens only
+	authApp                   // admin tokens, or a portal token of the app in the path
+	authRead                  // admin tokens, or any portal token (shared read-only data)
+)
+
+// principal is who made a request.
+type principal struct {
+	// TokenID identifies the token ("config" for the configured admin
+	// token); idempotency keys are scoped by it.
+	TokenID string
+	// AppID is set for portal tokens: the only app they reach.
+	AppID string
+}
+
+type principalKey struct{}
+
+func withPrincipal(ctx context.Context, p *principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey{}).(*principal)
+	if p == nil {
+		return &principal{}
+	}
+	return p
+}
+
+const unauthorizedDetail = "Missing or invalid API token: send Authorization: Bearer <token> (herald serve prints the first admin token; `herald token create` makes more)"
+
+// authenticate resolves the bearer token of r.
+func (a *API) authenticate(r *http.Request) (*principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, errUnauthorized(unauthorizedDetail)
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, errUnauthorized(unauthorizedDetail)
+	}
+	if a.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(a.AdminToken)) == 1 {
+		return &principal{TokenID: "config"}, nil
+	}
+	hash := HashToken(token)
+	now := a.Now()
+	if p, ok := a.tokens.get(hash, now); ok {
+		return p, nil
+	}
+	t, err := a.store.GetTokenByHash(r.Context(), hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized(unauthorizedDetail)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
+		return nil, errUnauthorized("API token expired")
+	}
+	p := &principal{TokenID: t.ID, AppID: t.AppID}
+	expiry := now.Add(tokenCacheTTL)
+	if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(expiry) {
+		expiry = t.ExpiresAt
+	}
+	a.tokens.put(hash, p, expiry)
+	return p, nil
+}
+
+// tokenCacheTTL bounds how long another replica may still accept a token
+// revoked elsewhere.
+const tokenCacheTTL = 2 * time.Second
+
+// tokenCache keeps recent token lookups so the hot path (message creation)
+// does not read the database on every request.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]cachedToken
+}
+
+type cachedToken struct {
+	p       *principal
+	expires time.Time
+}
+
+func newTokenCache() *tokenCache {
+	return &tokenCache{m: make(map[[sha256.Size]byte]cachedToken)}
+}
+
+func (c *tokenCache) get(hash []byte, now time.Time) (*principal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[[sha256.Size]byte(hash)]
+	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	return e.p, true
+}
+
+func (c *tokenCache) put(hash []byte, p *principal, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 10000 {
+		clear(c.m)
+	}
+	c.m[[sha256.Size]byte(hash)] = cachedToken{p: p, expires: expires}
+}
+
+func (c *tokenCache) drop(tokenID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if e.p.TokenID == tokenID {
+			delete(c.m, k)
+		}
+	}
+}

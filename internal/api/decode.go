@@ -1,0 +1,292 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Opt is a request field that may be absent, null, or set: PATCH needs all
+// three.
+type Opt[T any] struct {
+	Set  bool // the field was present
+	Null bool // the field was null
+	V    T
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *Opt[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	err := json.Unmarshal(b, &o.V)
+	var typeErr *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &typeErr) {
+		// A value that does not parse as T (a date-time that is not RFC
+		// 3339): report it as a type error, which the decoder labels
+		// with the field's name.
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeOf(o.V)}
+	}
+	return err
+}
+
+// jsonKind names the kind of a JSON value for error messages.
+func jsonKind(b []byte) string {
+	switch b = bytes.TrimSpace(b); {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '"':
+		return "string " + string(b)
+	case b[0] == '{':
+		return "object"
+	case b[0] == '[':
+		return "array"
+	case b[0] == 't' || b[0] == 'f':
+		return "bool"
+	}
+	return "number " + string(b)
+}
+
+// Value returns the value when set and not null.
+func (o Opt[T]) Value() (T, bool) {
+	return o.V, o.Set && !o.Null
+}
+
+// readBody reads the request body; the size limit is set by the server's
+// middleware (http.MaxBytesReader), so a too-large body surfaces here as a
+// *http.MaxBytesError.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, err
+		}
+		return nil, errBadRequest("cannot read request body")
+	}
+	return b, nil
+}
+
+// decodeBody decodes the JSON body into v. An empty body decodes as {}.
+// Syntax errors are 400; a value of the wrong type is 422 naming the field.
+func decodeBody(r *http.Request, v any) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(b, v)
+}
+
+func decodeJSON(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		b = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			loc := []string{"body"}
+			if typeErr.Field != "" {
+				loc = append(loc, strings.Split(typeErr.Field, ".")...)
+			}
+			what := typeErr.Type.String()
+			switch typeErr.Type.Kind().String() {
+			case "struct", "map":
+				what = "an object"
+			case "slice":
+				what = "an array"
+			case "uint16", "uint32", "uint64", "int", "int64":
+				what = "an integer in range"
+			case "string":
+				what = "a string"
+			case "bool":
+				what = "a boolean"
+			}
+			if typeErr.Type == reflect.TypeFor[time.Time]() {
+				what = "an RFC 3339 date-time"
+			}
+			return invalid(loc, fmt.Sprintf("expected %s, got %s", what, typeErr.Value), "type_error")
+		}
+		return errBadRequest("request body is not valid JSON: " + err.Error())
+	}
+	// Anything after the value, even a stray } or ], makes the body
+	// malformed (dec.More would miss those two).
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errBadRequest("request body has data after the JSON value")
+	}
+	return nil
+}
+
+// validator collects problems with a request so all are reported at once.
+type validator struct {
+	items []ValidationItem
+}
+
+func (v *validator) add(loc []string, msg, typ string) {
+	v.items = append(v.items, ValidationItem{Loc: loc, Msg: msg, Type: typ})
+}
+
+func (v *validator) body(field string, msg, typ string) {
+	v.add([]string{"body", field}, msg, typ)
+}
+
+func (v *validator) err() error {
+	if len(v.items) == 0 {
+		return nil
+	}
+	return &ValidationError{Items: v.items}
+}
+
+var idPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.]+$`)
+
+// ident checks a uid-like string: 1..max characters of [a-zA-Z0-9-_.].
+func (v *validator) ident(loc []string, s string, max int) {
+	switch {
+	case s == "":
+		v.add(loc, "must not be empty", "value_error.any_str.min_length")
+	case len(s) > max:
+		v.add(loc, fmt.Sprintf("must be at most %d characters", max), "value_error.any_str.max_length")
+	case !idPattern.MatchString(s):
+		v.add(loc, `must match ^[a-zA-Z0-9\-_.]+$`, "value_error.str.regex")
+	}
+}
+
+// identList checks a list of identifiers: items valid, unique, count bounds.
+func (v *validator) identList(field string, list []string, itemMax, minItems, maxItems int) {
+	if len(list) < minItems {
+		v.body(field, fmt.Sprintf("must have at least %d item(s)", minItems), "value_error.list.min_items")
+	}
+	if maxItems > 0 && len(list) > maxItems {
+		v.body(field, fmt.Sprintf("must have at most %d items", maxItems), "value_error.list.max_items")
+	}
+	seen := make(map[string]bool, len(list))
+	for i, s := range list {
+		loc := []string{"body", field, strconv.Itoa(i)}
+		v.ident(loc, s, itemMax)
+		if seen[s] {
+			v.add(loc, "items must be unique", "value_error.list.unique_items")
+		}
+		seen[s] = true
+	}
+}
+
+func (v *validator) text(field, s string, min, max int) {
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= 0x08 }) {
+		// As the Svix server: no control characters 0x00-0x08.
+		v.body(field, "must not contain control characters U+0000 to U+0008", "value_error")
+	}
+	n := utf8.RuneCountInString(s)
+	if n < min {
+		v.body(field, fmt.Sprintf("must be at least %d character(s)", min), "value_error.any_str.min_length")
+	}
+	if max > 0 && n > max {
+		v.body(field, fmt.Sprintf("must be at most %d characters", max), "value_error.any_str.max_length")
+	}
+}
+
+func (v *validator) metadata(field string, m map[string]string) {
+	if len(m) > 100 {
+		v.body(field, "must have at most 100 keys", "value_error")
+	}
+	for k, val := range m {
+		if len(k) > 256 || len(val) > 4096 {
+			v.body(field, "keys must be at most 256 and values at most 4096 bytes", "value_error")
+			return
+		}
+	}
+}
+
+// url checks an endpoint URL: absolute http or https with a host.
+func (v *validator) url(field, raw string) {
+	if raw == "" {
+		v.body(field, "must not be empty", "value_error.any_str.min_length")
+		return
+	}
+	if len(raw) > 65536 {
+		v.body(field, "must be at most 65536 characters", "value_error.any_str.max_length")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		v.body(field, "must be an absolute URL", "value_error.url")
+		return
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		v.body(field, "scheme must be http or https", "value_error.url.scheme")
+	}
+}
+
+// query helpers
+
+func queryBool(q url.Values, name string, def bool) (bool, error) {
+	s := q.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, invalid([]string{"query", name}, "must be true or false", "type_error.bool")
+	}
+	return b, nil
+}
+
+func queryTime(q url.Values, name string) (time.Time, error) {
+	s := q.Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, invalid([]string{"query", name}, "must be an RFC 3339 date-time", "value_error.datetime")
+	}
+	return t, nil
+}
+
+// queryList reads a repeated query parameter; comma-separated values are
+// split too (both encodings are in use by clients).
+func queryList(q url.Values, name string) []string {
+	var out []string
+	for _, v := range q[name] {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	// Some clients send name[]=a&name[]=b.
+	for _, v := range q[name+"[]"] {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func queryInt(q url.Values, name string) (*int, error) {
+	s := q.Get(name)
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil, invalid([]string{"query", name}, "must be an integer", "type_error.integer")
+	}
+	return &n, nil
+}
+
+func secondsDuration(n int64) time.Duration { return time.Duration(n) * time.Second }

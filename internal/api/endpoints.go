@@ -1,0 +1,666 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// endpointIn is EndpointIn, EndpointUpdate and EndpointPatch.
+type endpointIn struct {
+	URL          Opt[string]            `json:"url"`
+	Description  Opt[string]            `json:"description"`
+	Disabled     Opt[bool]              `json:"disabled"`
+	EventTypes   Opt[[]string]          `json:"eventTypes"`
+	FilterTypes  Opt[[]string]          `json:"filterTypes"` // older name
+	Channels     Opt[[]string]          `json:"channels"`
+	ThrottleRate Opt[int]               `json:"throttleRate"`
+	RateLimit    Opt[int]               `json:"rateLimit"` // older name
+	UID          Opt[string]            `json:"uid"`
+	Metadata     Opt[map[string]string] `json:"metadata"`
+	Secret       Opt[string]            `json:"secret"`
+	Version      Opt[int]               `json:"version"` // deprecated; accepted and ignored
+}
+
+type endpointOut struct {
+	ID           string            `json:"id"`
+	UID          *string           `json:"uid"`
+	URL          string            `json:"url"`
+	Description  string            `json:"description"`
+	Disabled     bool              `json:"disabled"`
+	EventTypes   []string          `json:"eventTypes"`
+	Channels     []string          `json:"channels"`
+	ThrottleRate *int              `json:"throttleRate"`
+	Metadata     map[string]string `json:"metadata"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+	// Older names, sent as the Svix server does.
+	Version     int      `json:"version"`
+	RateLimit   *int     `json:"rateLimit"`
+	FilterTypes []string `json:"filterTypes"`
+}
+
+type endpointOutLegacy struct {
+	ID          string            `json:"id"`
+	UID         *string           `json:"uid,omitempty"`
+	URL         string            `json:"url"`
+	Description string            `json:"description"`
+	Disabled    bool              `json:"disabled"`
+	FilterTypes []string          `json:"filterTypes,omitempty"`
+	Channels    []string          `json:"channels,omitempty"`
+	RateLimit   *int              `json:"rateLimit,omitempty"`
+	Metadata    map[string]string `json:"metadata"`
+	Version     int               `json:"version"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+}
+
+func endpointJSON(r *http.Request, ep *store.Endpoint) any {
+	uid := optString(ep.UID)
+	rate := optInt(ep.ThrottleRate)
+	if legacyClient(r) {
+		return endpointOutLegacy{ID: ep.ID, UID: uid, URL: ep.URL, Description: ep.Description, Disabled: ep.Disabled,
+			FilterTypes: ep.EventTypes, Channels: ep.Channels, RateLimit: rate, Metadata: ep.Metadata, Version: 1,
+			CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+	}
+	return endpointOut{ID: ep.ID, UID: uid, URL: ep.URL, Description: ep.Description, Disabled: ep.Disabled,
+		EventTypes: ep.EventTypes, Channels: ep.Channels, ThrottleRate: rate, Metadata: ep.Metadata,
+		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt, Version: 1, RateLimit: rate, FilterTypes: ep.EventTypes}
+}
+
+// validateEndpoint checks an endpoint body; full is true for create and PUT.
+// It returns the merged throttle rate and event types.
+func (a *API) validateEndpoint(r *http.Request, in *endpointIn, full bool) (rate Opt[int], types Opt[[]string], err error) {
+	var v validator
+	if full && !in.URL.Set || in.URL.Null {
+		v.body("url", "field required", "value_error.missing")
+	} else if u, ok := in.URL.Value(); ok {
+		v.url("url", u)
+	}
+	if in.Description.Null {
+		v.body("description", "must be a string", "type_error")
+	} else if d, ok := in.Description.Value(); ok {
+		v.text("description", d, 0, 4096)
+	}
+	if in.Disabled.Null {
+		v.body("disabled", "must be a boolean", "type_error")
+	}
+	if uid, ok := in.UID.Value(); ok {
+		v.ident([]string{"body", "uid"}, uid, 256)
+		if strings.HasPrefix(uid, ids.Endpoint) {
+			v.body("uid", "Uids are not allowed to have the same prefix as the ID. Prefix with _?", "value_error")
+		}
+	}
+	rate = throttle(&v, in.ThrottleRate, in.RateLimit)
+	types = in.EventTypes
+	if !types.Set {
+		types = in.FilterTypes
+	}
+	if list, ok := types.Value(); ok {
+		v.identList("eventTypes", list, 256, 1, 0)
+	}
+	if list, ok := in.Channels.Value(); ok {
+		v.identList("channels", list, 128, 1, 10)
+	}
+	if m, ok := in.Metadata.Value(); ok {
+		v.metadata("metadata", m)
+	}
+	if s, ok := in.Secret.Value(); ok {
+		if _, err := parseEndpointSecret(s); err != nil {
+			v.body("secret", err.Error(), "value_error")
+		}
+	}
+	if err := v.err(); err != nil {
+		return rate, types, err
+	}
+	// Filters must name event types that exist and are not archived.
+	if list, ok := types.Value(); ok {
+		var missing []string
+		for _, name := range list {
+			et, err := a.store.GetEventType(r.Context(), name)
+			if errors.Is(err, store.ErrNotFound) || err == nil && et.Archived {
+				missing = append(missing, name)
+				continue
+			}
+			if err != nil {
+				return rate, types, err
+			}
+		}
+		if len(missing) > 0 {
+			return rate, types, invalid([]string{"body", "eventTypes"},
+				"The following event types don't exist: "+strings.Join(missing, ", "), "value_error")
+		}
+	}
+	return rate, types, nil
+}
+
+// normalizeURL gives a URL with an empty path the path "/", as the Svix
+// server stores it: https://e.com becomes https://e.com/ and
+// https://e.com?x=1 becomes https://e.com/?x=1.
+func normalizeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Path != "" || u.Opaque != "" {
+		return raw
+	}
+	// With an empty path, the query or fragment starts at the first ? or #
+	// after "scheme://" (neither may appear unescaped in the authority).
+	rest := len(u.Scheme) + len("://")
+	if rest > len(raw) {
+		return raw
+	}
+	i := strings.IndexAny(raw[rest:], "?#")
+	if i < 0 {
+		return raw + "/"
+	}
+	return raw[:rest+i] + "/" + raw[rest+i:]
+}
+
+// loadEndpoint returns the endpoint named by the path (id or uid) in the
+// path's app.
+func (a *API) loadEndpoint(r *http.Request) (*store.App, *store.Endpoint, error) {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	ep, err := a.store.GetEndpoint(r.Context(), app.ID, r.PathValue("endpoint_id"))
+	if err != nil {
+		return app, nil, err
+	}
+	return app, ep, nil
+}
+
+func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	lq, err := parseList(r.URL.Query(), true, true, func(s string) bool { return strings.HasPrefix(s, ids.Endpoint) })
+	if err != nil {
+		return err
+	}
+	eps, err := a.store.ListEndpoints(r.Context(), app.ID, lq.page())
+	if err != nil {
+		return err
+	}
+	return writeList(w, finish(lq, eps, func(x *store.Endpoint) string { return x.ID }, func(x *store.Endpoint) any { return endpointJSON(r, x) }))
+}
+
+func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	var in endpointIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	rate, types, err := a.validateEndpoint(r, &in, true)
+	if err != nil {
+		return err
+	}
+	ep, err := a.createEndpointFrom(r, app, &in, rate, types)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, endpointJSON(r, ep))
+	return nil
+}
+
+func (a *API) createEndpointFrom(r *http.Request, app *store.App, in *endpointIn, rate Opt[int], types Opt[[]string]) (*store.Endpoint, error) {
+	now := a.now()
+	secret := in.Secret.V
+	if secret == "" {
+		secret = newEndpointSecret(false)
+	}
+	parsed, err := parseEndpointSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	ep := &store.Endpoint{
+		ID:          ids.NewAt(ids.Endpoint, now),
+		AppID:       app.ID,
+		UID:         in.UID.V,
+		URL:         normalizeURL(in.URL.V),
+		Description: in.Description.V,
+		Disabled:    in.Disabled.V,
+		Metadata:    in.Metadata.V,
+		Headers:     map[string]string{},
+		Secret:      a.Box.Seal(parsed),
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if list, ok := types.Value(); ok {
+		ep.EventTypes = list
+	}
+	if list, ok := in.Channels.Value(); ok {
+		ep.Channels = list
+	}
+	if n, ok := rate.Value(); ok {
+		ep.ThrottleRate = n
+	}
+	if ep.Metadata == nil {
+		ep.Metadata = map[string]string{}
+	}
+	err = a.store.CreateEndpoint(r.Context(), ep)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, errConflict("An endpoint with that uid already exists in this application")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) error {
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, endpointJSON(r, ep))
+	return nil
+}
+
+func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	rate, types, err := a.validateEndpoint(r, &in, true)
+	if err != nil {
+		return err
+	}
+	app, ep, err := a.loadEndpoint(r)
+	if errors.Is(err, store.ErrNotFound) && app != nil {
+		// PUT creates a missing endpoint; its uid comes from the body.
+		ep, err := a.createEndpointFrom(r, app, &in, rate, types)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, endpointJSON(r, ep))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ep.URL = normalizeURL(in.URL.V)
+	ep.Description = in.Description.V
+	ep.Disabled = in.Disabled.V
+	ep.UID = in.UID.V
+	ep.EventTypes, ep.Channels, ep.ThrottleRate = nil, nil, 0
+	if list, ok := types.Value(); ok {
+		ep.EventTypes = list
+	}
+	if list, ok := in.Channels.Value(); ok {
+		ep.Channels = list
+	}
+	if n, ok := rate.Value(); ok {
+		ep.ThrottleRate = n
+	}
+	ep.Metadata = in.Metadata.V
+	if ep.Metadata == nil {
+		ep.Metadata = map[string]string{}
+	}
+	if err := a.saveEndpoint(r, ep); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, endpointJSON(r, ep))
+	return nil
+}
+
+func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	rate, types, err := a.validateEndpoint(r, &in, false)
+	if err != nil {
+		return err
+	}
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	if in.URL.Set {
+		ep.URL = normalizeURL(in.URL.V)
+	}
+	if in.Description.Set {
+		ep.Description = in.Description.V
+	}
+	if in.Disabled.Set {
+		ep.Disabled = in.Disabled.V
+	}
+	if in.UID.Set {
+		ep.UID = in.UID.V
+	}
+	if types.Set {
+		ep.EventTypes = nil
+		if list, ok := types.Value(); ok {
+			ep.EventTypes = list
+		}
+	}
+	if in.Channels.Set {
+		ep.Channels = nil
+		if list, ok := in.Channels.Value(); ok {
+			ep.Channels = list
+		}
+	}
+	if rate.Set {
+		ep.ThrottleRate = rate.V
+	}
+	if in.Metadata.Set {
+		ep.Metadata = in.Metadata.V
+		if ep.Metadata == nil {
+			ep.Metadata = map[string]string{}
+		}
+	}
+	if err := a.saveEndpoint(r, ep); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, endpointJSON(r, ep))
+	return nil
+}
+
+// saveEndpoint writes ep with a new UpdatedAt (strictly later than the old
+// one, so the delivery engine's cache notices) and tells the engine.
+func (a *API) saveEndpoint(r *http.Request, ep *store.Endpoint) error {
+	now := a.now()
+	if !now.After(ep.UpdatedAt) {
+		now = ep.UpdatedAt.Add(time.Microsecond)
+	}
+	ep.UpdatedAt = now
+	err := a.store.UpdateEndpoint(r.Context(), ep)
+	if errors.Is(err, store.ErrConflict) {
+		return errConflict("An endpoint with that uid already exists in this application")
+	}
+	if err != nil {
+		return err
+	}
+	a.endpointChanged(ep.ID)
+	return nil
+}
+
+func (a *API) endpointChanged(id string) {
+	if a.Dispatcher != nil {
+		a.Dispatcher.EndpointChanged(id)
+	}
+}
+
+func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
+	app, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteEndpoint(r.Context(), app.ID, ep.ID); err != nil {
+		return err
+	}
+	a.endpointChanged(ep.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Headers.
+
+// forbiddenHeaders may not be set on an endpoint: Herald sets them, or they
+// are hop-by-hop or describe the body.
+var forbiddenHeaders = []string{
+	"user-agent", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+	"transfer-encoding", "upgrade", "age", "cache-control", "clear-site-data", "expires", "pragma",
+	"warning", "content-length", "content-type", "content-encoding", "content-language",
+	"content-location", "host", "connection",
+}
+
+var forbiddenHeaderPrefixes = []string{
+	"x-amz-", "x-amzn-", "x-google", "x-goog-", "x-gfe", "x-azure-", "x-fd-",
+	"x-svix-", "svix-", "webhook-", "x-herald-",
+}
+
+// sensitiveHeaders are shown by name only.
+var sensitiveHeaders = []string{
+	"x-auth-token", "x-api-key", "www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization",
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func checkHeader(v *validator, name, value string, checkValue bool) {
+	loc := []string{"body", "headers", name}
+	lower := strings.ToLower(name)
+	switch {
+	case !validHeaderName(name):
+		v.add(loc, "Invalid Header Name.", "value_error")
+	case slices.Contains(forbiddenHeaders, lower):
+		v.add(loc, "Header uses a forbidden key.", "value_error")
+	case slices.ContainsFunc(forbiddenHeaderPrefixes, func(p string) bool { return strings.HasPrefix(lower, p) }):
+		v.add(loc, "Header starts with a forbidden prefix.", "value_error")
+	case checkValue && !validHeaderValue(value):
+		v.add(loc, "Invalid Header Value.", "value_error")
+	case checkValue && len(value) > 4096:
+		v.add(loc, "Maximum header length is 4096 bytes", "value_error")
+	}
+}
+
+type headersOut struct {
+	Headers   map[string]string `json:"headers"`
+	Sensitive []string          `json:"sensitive"`
+}
+
+func (a *API) getEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	out := headersOut{Headers: map[string]string{}, Sensitive: []string{}}
+	for k, v := range ep.Headers {
+		if slices.Contains(sensitiveHeaders, strings.ToLower(k)) {
+			out.Sensitive = append(out.Sensitive, k)
+			continue
+		}
+		out.Headers[k] = v
+	}
+	slices.Sort(out.Sensitive)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) updateEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Headers Opt[map[string]string] `json:"headers"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	var v validator
+	headers, ok := in.Headers.Value()
+	if !ok {
+		v.body("headers", "field required", "value_error.missing")
+	}
+	if len(headers) > 100 {
+		v.body("headers", "at most 100 headers", "value_error")
+	}
+	for k, val := range headers {
+		checkHeader(&v, k, val, true)
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	ep.Headers = headers
+	if err := a.saveEndpoint(r, ep); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) patchEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Headers Opt[map[string]*string] `json:"headers"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	var v validator
+	headers, ok := in.Headers.Value()
+	if !ok {
+		v.body("headers", "field required", "value_error.missing")
+	}
+	for k, val := range headers {
+		if val == nil {
+			checkHeader(&v, k, "", false)
+		} else {
+			checkHeader(&v, k, *val, true)
+		}
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	for k, val := range headers {
+		// Header names are case-insensitive: replace any spelling.
+		for old := range ep.Headers {
+			if strings.EqualFold(old, k) {
+				delete(ep.Headers, old)
+			}
+		}
+		if val != nil {
+			ep.Headers[k] = *val
+		}
+	}
+	if len(ep.Headers) > 100 {
+		return invalid([]string{"body", "headers"}, "at most 100 headers", "value_error")
+	}
+	if err := a.saveEndpoint(r, ep); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Secrets.
+
+const (
+	maxOldSecrets      = 10
+	defaultGracePeriod = 24 * time.Hour
+	maxGracePeriod     = 7 * 24 * time.Hour
+)
+
+func (a *API) openSecret(sealed string) (string, error) {
+	s, err := a.Box.Open(sealed)
+	if err != nil {
+		return "", fmt.Errorf("open endpoint secret: %w", err)
+	}
+	return s, nil
+}
+
+func (a *API) getEndpointSecret(w http.ResponseWriter, r *http.Request) error {
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	secret, err := a.openSecret(ep.Secret)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"key": publicSecret(secret)})
+	return nil
+}
+
+func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Key         Opt[string] `json:"key"`
+		GracePeriod Opt[int64]  `json:"gracePeriodSeconds"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	var v validator
+	grace := defaultGracePeriod
+	if n, ok := in.GracePeriod.Value(); ok {
+		if n < 0 || time.Duration(n)*time.Second > maxGracePeriod {
+			v.body("gracePeriodSeconds", "must be between 0 and 604800", "value_error.number")
+		}
+		grace = time.Duration(n) * time.Second
+	}
+	var newKey string
+	if k, ok := in.Key.Value(); ok {
+		parsed, err := parseEndpointSecret(k)
+		if err != nil {
+			v.body("key", err.Error(), "value_error")
+		}
+		newKey = parsed
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	old := ep.OldSecrets[:0:0]
+	for _, o := range ep.OldSecrets {
+		if o.ExpiresAt.After(now) {
+			old = append(old, o)
+		}
+	}
+	if grace > 0 {
+		if len(old) >= maxOldSecrets {
+			next := old[0].ExpiresAt
+			for _, o := range old {
+				if o.ExpiresAt.Before(next) {
+					next = o.ExpiresAt
+				}
+			}
+			return &Error{Status: http.StatusBadRequest, Code: "limit_reached", Detail: fmt.Sprintf(
+				"You can only rotate a key %d times; please wait for old keys to expire. Your next key expires at %s.",
+				maxOldSecrets, next.Format(time.RFC3339))}
+		}
+		old = append([]store.OldSecret{{Secret: ep.Secret, ExpiresAt: now.Add(grace)}}, old...)
+	}
+	if newKey == "" {
+		current, err := a.openSecret(ep.Secret)
+		if err != nil {
+			return err
+		}
+		newKey = newEndpointSecret(isEd25519Secret(current))
+	}
+	ep.Secret = a.Box.Seal(newKey)
+	ep.OldSecrets = old
+	if err := a.saveEndpoint(r, ep); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,263 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+type messageIn struct {
+	EventType              Opt[string]          `json:"eventType"`
+	Payload                Opt[json.RawMessage] `json:"payload"`
+	EventID                Opt[string]          `json:"eventId"`
+	Channels               Opt[[]string]        `json:"channels"`
+	PayloadRetentionPeriod Opt[int64]           `json:"payloadRetentionPeriod"`
+	PayloadRetentionHours  Opt[int64]           `json:"payloadRetentionHours"`
+	Application            Opt[appIn]           `json:"application"`
+}
+
+type messageOut struct {
+	ID        string          `json:"id"`
+	EventType string          `json:"eventType"`
+	EventID   *string         `json:"eventId"`
+	Channels  []string        `json:"channels"`
+	Payload   json.RawMessage `json:"payload"`
+	Timestamp time.Time       `json:"timestamp"`
+}
+
+var (
+	emptyObject   = json.RawMessage("{}")
+	expiredObject = json.RawMessage(`{"expired":true}`)
+)
+
+func messageJSON(m *store.Message, withContent bool) messageOut {
+	out := messageOut{ID: m.ID, EventType: m.EventType, EventID: optString(m.EventID), Channels: m.Channels,
+		Payload: emptyObject, Timestamp: m.CreatedAt}
+	if withContent {
+		out.Payload = m.Payload
+		if m.Payload == nil {
+			out.Payload = expiredObject
+		}
+	}
+	return out
+}
+
+const (
+	defaultRetention = 90 * 24 * time.Hour
+	minRetention     = 5 * 24 * time.Hour
+)
+
+func validateMessage(in *messageIn) (time.Duration, error) {
+	var v validator
+	if et, ok := in.EventType.Value(); ok {
+		v.ident([]string{"body", "eventType"}, et, 256)
+	} else {
+		v.body("eventType", "field required", "value_error.missing")
+	}
+	if p, ok := in.Payload.Value(); !ok {
+		v.body("payload", "field required", "value_error.missing")
+	} else if t := bytes.TrimSpace(p); len(t) == 0 || t[0] != '{' {
+		v.body("payload", "Payload must be an object.", "value_error")
+	}
+	if id, ok := in.EventID.Value(); ok {
+		v.ident([]string{"body", "eventId"}, id, 256)
+		if strings.HasPrefix(id, ids.Message) {
+			v.body("eventId", "Uids are not allowed to have the same prefix as the ID. Prefix with _?", "value_error")
+		}
+	}
+	if list, ok := in.Channels.Value(); ok {
+		v.identList("channels", list, 128, 1, 5)
+	}
+	retention := defaultRetention
+	if days, ok := in.PayloadRetentionPeriod.Value(); ok {
+		if days < 5 || days > 90 {
+			v.body("payloadRetentionPeriod", "must be between 5 and 90 days", "value_error.number")
+		}
+		retention = time.Duration(days) * 24 * time.Hour
+	} else if hours, ok := in.PayloadRetentionHours.Value(); ok {
+		if hours < 1 || hours > 90*24 {
+			v.body("payloadRetentionHours", "must be between 1 and 2160 hours", "value_error.number")
+		}
+		retention = time.Duration(hours) * time.Hour
+	}
+	return retention, v.err()
+}
+
+func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
+	withContent, err := queryBool(r.URL.Query(), "with_content", true)
+	if err != nil {
+		return err
+	}
+	var in messageIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	retention, err := validateMessage(&in)
+	if err != nil {
+		return err
+	}
+	app, err := a.loadApp(r)
+	if errors.Is(err, store.ErrNotFound) {
+		ain, ok := in.Application.Value()
+		if !ok {
+			return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "Application not found"}
+		}
+		if app, err = a.autoCreateApp(r, &ain); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	now := a.now()
+	msg := &store.Message{
+		ID:               ids.NewAt(ids.Message, now),
+		AppID:            app.ID,
+		EventType:        in.EventType.V,
+		EventID:          in.EventID.V,
+		Channels:         in.Channels.V,
+		Payload:          compactPayload(in.Payload.V),
+		PayloadExpiresAt: now.Add(retention),
+		CreatedAt:        now,
+	}
+	if err := a.writeMessage(r, store.CreateMessageParams{Message: msg}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, messageJSON(msg, withContent))
+	return nil
+}
+
+// compactPayload returns the payload bytes to store and deliver: exactly as
+// received, less surrounding whitespace.
+func compactPayload(p json.RawMessage) []byte {
+	return bytes.TrimSpace(p)
+}
+
+// writeMessage stores a message with its deliveries (sharing a transaction
+// with concurrent requests) and hands the deliveries to the engine.
+func (a *API) writeMessage(r *http.Request, p store.CreateMessageParams) error {
+	if a.Dispatcher != nil {
+		if lease, until, ok := a.Dispatcher.FastLease(); ok {
+			p.Lease, p.LeaseUntil = lease, until
+		}
+	}
+	res, err := a.WriteMessage(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(res.Err, store.ErrConflict):
+		return errConflict("A message with this eventId already exists in this application")
+	case errors.Is(res.Err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "Application not found"}
+	case res.Err != nil:
+		return res.Err
+	}
+	if a.Dispatcher != nil && len(res.Jobs) > 0 {
+		if p.Lease != 0 {
+			a.Dispatcher.Dispatch(res.Jobs)
+		} else {
+			a.Dispatcher.Wake()
+		}
+	}
+	return nil
+}
+
+func (a *API) loadMessage(r *http.Request, app *store.App) (*store.Message, error) {
+	return a.store.GetMessage(r.Context(), app.ID, r.PathValue("msg_id"))
+}
+
+// timeFilters reads the before and after query parameters.
+func timeFilters(r *http.Request) (before, after time.Time, err error) {
+	q := r.URL.Query()
+	if before, err = queryTime(q, "before"); err != nil {
+		return
+	}
+	after, err = queryTime(q, "after")
+	return
+}
+
+func (a *API) listMessages(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	lq, err := parseList(q, true, false, func(s string) bool { return ids.Valid(ids.Message, s) })
+	if err != nil {
+		return err
+	}
+	withContent, err := queryBool(q, "with_content", true)
+	if err != nil {
+		return err
+	}
+	before, after, err := timeFilters(r)
+	if err != nil {
+		return err
+	}
+	channel, types, err := channelAndTypes(r)
+	if err != nil {
+		return err
+	}
+	msgs, err := a.store.ListMessages(r.Context(), store.ListMessagesParams{
+		AppID: app.ID, Page: lq.page(), Channel: channel, EventTypes: types,
+		Before: before, After: after, WithContent: withContent,
+	})
+	if err != nil {
+		return err
+	}
+	return writeList(w, finish(lq, msgs, func(m *store.Message) string { return m.ID },
+		func(m *store.Message) messageOut { return messageJSON(m, withContent) }))
+}
+
+func channelAndTypes(r *http.Request) (string, []string, error) {
+	q := r.URL.Query()
+	var v validator
+	channel := q.Get("channel")
+	if channel != "" {
+		v.ident([]string{"query", "channel"}, channel, 128)
+	}
+	types := queryList(q, "event_types")
+	for _, t := range types {
+		v.ident([]string{"query", "event_types"}, t, 256)
+	}
+	return channel, types, v.err()
+}
+
+func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
+	withContent, err := queryBool(r.URL.Query(), "with_content", true)
+	if err != nil {
+		return err
+	}
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	msg, err := a.loadMessage(r, app)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, messageJSON(msg, withContent))
+	return nil
+}
+
+func (a *API) expungeMessage(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	msg, err := a.loadMessage(r, app)
+	if err != nil {
+		return err
+	}
+	if err := a.store.ExpungeMessagePayload(r.Context(), app.ID, msg.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
