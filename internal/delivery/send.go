@@ -1,0 +1,226 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// send makes one attempt of a job and records it.
+func (e *Engine) send(ctx context.Context, j *store.Job) {
+	released := false
+	doneSending := func() {
+		if !released {
+			released = true
+			e.sched.done(j.EndpointID)
+		}
+	}
+	defer doneSending()
+
+	now := e.now()
+	leaseEnd := j.NextAttemptAt
+	if leaseEnd.Sub(now) < e.cfg.RequestTimeout+e.margin {
+		// Not enough lease left for a full request: sending could overlap
+		// with another worker that claims it when the lease ends.
+		e.release(ctx, []*store.Job{j})
+		e.Wake()
+		return
+	}
+	ep, err := e.endpoints.get(ctx, j.EndpointID, j.EndpointUpdatedAt, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return // deleted with its deliveries
+	}
+	if err != nil {
+		e.log.WarnContext(ctx, "load endpoint", "endpoint_id", j.EndpointID, "err", err)
+		e.release(ctx, []*store.Job{j})
+		return
+	}
+	e.sched.setRate(ep.ep.ID, ep.ep.ThrottleRate)
+	if ep.ep.Disabled {
+		// Disabled since the delivery was queued: keep it for recovery.
+		e.finish(ctx, store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Status: store.StatusSkipped})
+		return
+	}
+
+	h := ep.headers.Clone()
+	signer := webhook.Signer{Secrets: ep.secrets, SvixHeaders: e.cfg.SvixHeaders}
+	if err := signer.SetHeaders(h, j.MsgID, now, j.Payload); err != nil {
+		e.log.ErrorContext(ctx, "sign delivery", "endpoint_id", j.EndpointID, "err", err)
+		e.release(ctx, []*store.Job{j})
+		return
+	}
+	res := e.cfg.Client.Send(ctx, egress.Request{
+		URL: ep.ep.URL, Headers: h, Body: j.Payload, Deadline: leaseEnd.Add(-e.margin),
+	})
+	doneSending()
+
+	outcome := egress.Classify(res)
+	attempt := &store.Attempt{
+		ID:          ids.NewAt(ids.Attempt, now),
+		AppID:       j.AppID,
+		MsgID:       j.MsgID,
+		EndpointID:  j.EndpointID,
+		URL:         ep.ep.URL,
+		Status:      store.StatusFail,
+		StatusCode:  res.StatusCode,
+		Response:    res.Body,
+		DurationMs:  res.Duration.Milliseconds(),
+		TriggerType: store.TriggerScheduled,
+		EventType:   j.EventType,
+		CreatedAt:   store.Truncate(now),
+	}
+	if outcome.Success {
+		attempt.Status = store.StatusSuccess
+	}
+	if j.Manual {
+		attempt.TriggerType = store.TriggerManual
+	}
+	if res.StatusCode == 0 && res.Err != nil {
+		attempt.Response = res.Err.Error()
+	}
+	d := decide(outcome, j.Attempts+1, j.Manual, store.Truncate(e.now()), e.cfg.RetrySchedule, e.cfg.Jitter, e.random)
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.Attempt(outcomeLabel(outcome, res), res.Duration)
+	}
+	e.finish(ctx, store.Completion{
+		MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attempt,
+		Status: d.status, NextAttemptAt: d.next, DisableEndpoint: d.disable,
+	})
+	if d.disable {
+		e.endpoints.drop(j.EndpointID)
+		e.log.InfoContext(ctx, "endpoint disabled: it answered 410 Gone", "endpoint_id", j.EndpointID, "app_id", j.AppID)
+	}
+}
+
+func outcomeLabel(o egress.Outcome, r egress.Result) string {
+	switch {
+	case o.Success:
+		return "success"
+	case r.Timeout:
+		return "timeout"
+	case r.StatusCode == 0:
+		return "error"
+	}
+	return "failure"
+}
+
+// finish records a completion, retrying briefly if the store fails; if it
+// cannot, the lease expires and the delivery is attempted again.
+func (e *Engine) finish(ctx context.Context, c store.Completion) {
+	var err error
+	for try := range 3 {
+		if _, err = e.complete.Do(ctx, c); err == nil || errors.Is(err, context.Canceled) {
+			return
+		}
+		if try < 2 {
+			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+		}
+	}
+	e.log.ErrorContext(ctx, "record attempt", "msg_id", c.MsgID, "endpoint_id", c.EndpointID, "err", err)
+}
+
+// endpointCache keeps what sending to an endpoint needs: the endpoint, its
+// parsed signing secrets and its static headers. An entry is reloaded when
+// the job says the endpoint changed (UpdatedAt), and its secrets are
+// recomputed when an old secret expires.
+type endpointCache struct {
+	store     store.Store
+	box       *secretbox.Box
+	userAgent string
+	mu        sync.Mutex
+	m         map[string]*cachedEndpoint
+}
+
+type cachedEndpoint struct {
+	ep      *store.Endpoint
+	secrets []webhook.Secret
+	headers http.Header
+	// validUntil is when the next old secret expires (zero: never).
+	validUntil time.Time
+}
+
+func newEndpointCache(s store.Store, box *secretbox.Box, userAgent string) *endpointCache {
+	return &endpointCache{store: s, box: box, userAgent: userAgent, m: make(map[string]*cachedEndpoint)}
+}
+
+func (c *endpointCache) drop(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
+func (c *endpointCache) get(ctx context.Context, id string, version, now time.Time) (*cachedEndpoint, error) {
+	c.mu.Lock()
+	ce := c.m[id]
+	c.mu.Unlock()
+	if ce != nil && (version.IsZero() || !ce.ep.UpdatedAt.Before(version)) &&
+		(ce.validUntil.IsZero() || now.Before(ce.validUntil)) {
+		return ce, nil
+	}
+	var ep *store.Endpoint
+	if ce != nil && !ce.ep.UpdatedAt.Before(version) {
+		ep = ce.ep // only an old secret expired
+	} else {
+		var err error
+		if ep, err = c.store.GetEndpointByID(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	ce, err := c.build(ep, now)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) > 100000 {
+		clear(c.m)
+	}
+	c.m[id] = ce
+	c.mu.Unlock()
+	return ce, nil
+}
+
+func (c *endpointCache) build(ep *store.Endpoint, now time.Time) (*cachedEndpoint, error) {
+	ce := &cachedEndpoint{ep: ep, headers: make(http.Header, len(ep.Headers)+6)}
+	add := func(sealed string) error {
+		plain, err := c.box.Open(sealed)
+		if err != nil {
+			return err
+		}
+		s, err := webhook.ParseSecret(plain)
+		if err != nil {
+			return err
+		}
+		ce.secrets = append(ce.secrets, s)
+		return nil
+	}
+	if err := add(ep.Secret); err != nil {
+		return nil, err
+	}
+	for _, old := range ep.OldSecrets {
+		if !now.Before(old.ExpiresAt) {
+			continue
+		}
+		if err := add(old.Secret); err != nil {
+			return nil, err
+		}
+		if ce.validUntil.IsZero() || old.ExpiresAt.Before(ce.validUntil) {
+			ce.validUntil = old.ExpiresAt
+		}
+	}
+	for k, v := range ep.Headers {
+		ce.headers.Set(k, v)
+	}
+	// Set last: custom headers cannot replace these (the API refuses them
+	// too).
+	ce.headers.Set("Content-Type", "application/json")
+	ce.headers.Set("User-Agent", c.userAgent)
+	return ce, nil
+}

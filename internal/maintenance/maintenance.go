@@ -1,0 +1,215 @@
+// Package maintenance runs Herald's background work that is not delivery:
+// paged tasks that survive restarts (endpoint recovery) and retention
+// (expired idempotency records and message payloads). Every replica may run
+// it: tasks are leased in the store, and cleanup is idempotent.
+package maintenance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// TaskRecover is the kind of an endpoint recovery task; its Params are
+// RecoverParams as JSON.
+const TaskRecover = "endpoint.recover"
+
+// RecoverParams is the input of an endpoint recovery task.
+type RecoverParams struct {
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Config configures a Service.
+type Config struct {
+	Store store.Store
+	Log   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Wake is called when deliveries were made due (the delivery engine's
+	// Wake).
+	Wake func()
+	// Interval is the longest wait between two looks for tasks. Zero
+	// means 1s.
+	Interval time.Duration
+	// CleanupInterval is the wait between two retention passes. Zero
+	// means 1m.
+	CleanupInterval time.Duration
+	// PageSize is the deliveries a task handles per step. Zero means 1000.
+	PageSize int
+}
+
+// Service runs tasks and retention.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	started bool
+	stopped bool
+}
+
+// New returns a Service; it does nothing until Start.
+func New(cfg Config) *Service {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = func() {}
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.CleanupInterval <= 0 {
+		cfg.CleanupInterval = time.Minute
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 1000
+	}
+	return &Service{cfg: cfg, log: cfg.Log, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Kick makes the service look for tasks now.
+func (s *Service) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Start starts the service's loop.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopped {
+		return nil
+	}
+	s.started = true
+	go s.run(context.WithoutCancel(ctx))
+	return nil
+}
+
+// Stop stops the loop after the current step. Safe before Start and twice.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	started := s.started
+	close(s.stop)
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) run(ctx context.Context) {
+	defer close(s.done)
+	tasks := time.NewTimer(0)
+	defer tasks.Stop()
+	cleanup := time.NewTimer(s.cfg.CleanupInterval)
+	defer cleanup.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		case <-tasks.C:
+		case <-cleanup.C:
+			if n, err := s.cfg.Store.DeleteExpired(ctx, store.Truncate(s.cfg.Now())); err != nil {
+				s.log.WarnContext(ctx, "retention pass", "err", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "retention pass", "rows", n)
+			}
+			cleanup.Reset(s.cfg.CleanupInterval)
+			continue
+		}
+		busy, err := s.step(ctx)
+		if err != nil {
+			s.log.WarnContext(ctx, "background task", "err", err)
+		}
+		if busy {
+			tasks.Reset(0)
+		} else {
+			tasks.Reset(s.cfg.Interval)
+		}
+	}
+}
+
+// taskLease is how long a replica holds a task for one step.
+const taskLease = time.Minute
+
+// Step runs one page of one task; it reports whether it did any work.
+// Exported for tests.
+func (s *Service) Step(ctx context.Context) (bool, error) { return s.step(ctx) }
+
+func (s *Service) step(ctx context.Context) (bool, error) {
+	now := store.Truncate(s.cfg.Now())
+	t, err := s.cfg.Store.ClaimTask(ctx, now, now.Add(taskLease))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim task: %w", err)
+	}
+	switch t.Kind {
+	case TaskRecover:
+		err = s.recoverPage(ctx, t, now)
+	default:
+		t.Status = store.TaskFailed
+		err = fmt.Errorf("task %s: unknown kind %q", t.ID, t.Kind)
+	}
+	t.LeaseUntil = time.Time{}
+	t.UpdatedAt = store.Truncate(s.cfg.Now())
+	if uerr := s.cfg.Store.UpdateTask(ctx, t); uerr != nil {
+		return true, errors.Join(err, fmt.Errorf("update task %s: %w", t.ID, uerr))
+	}
+	return true, err
+}
+
+// recoverPage makes one page of an endpoint's failed or skipped deliveries
+// due again, as manual attempts.
+func (s *Service) recoverPage(ctx context.Context, t *store.Task, now time.Time) error {
+	var p RecoverParams
+	if err := json.Unmarshal(t.Params, &p); err != nil {
+		t.Status = store.TaskFailed
+		return fmt.Errorf("task %s: bad params: %w", t.ID, err)
+	}
+	last, err := s.cfg.Store.RecoverDeliveries(ctx, store.RecoverParams{
+		AppID: t.AppID, EndpointID: t.EndpointID, Since: p.Since, Until: p.Until,
+		AfterMsgID: t.Cursor, Limit: s.cfg.PageSize, Now: now,
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		t.Status = store.TaskFinished // the endpoint is gone
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("recover deliveries: %w", err)
+	}
+	if last == "" {
+		t.Status = store.TaskFinished
+		return nil
+	}
+	t.Cursor = last
+	s.cfg.Wake()
+	return nil
+}
