@@ -1,0 +1,321 @@
+// Package server is Herald's composition root: it opens the store named by
+// the configuration, builds the delivery engine, the background tasks and the
+// HTTP API, and runs them until it is told to stop. It is the only package
+// that knows which store driver is in use.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/buildinfo"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/maintenance"
+	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/groupcommit"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// Server is a running Herald.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    store.Store
+	engine   *delivery.Engine
+	tasks    *maintenance.Service
+	ingest   *groupcommit.Committer[store.CreateMessageParams, store.CreateMessageResult]
+	http     *http.Server
+	listener net.Listener
+	served   chan error
+}
+
+// Options are what the caller provides besides the configuration.
+type Options struct {
+	// Log receives the server's logs; nil builds one from the
+	// configuration, writing to Stderr.
+	Log *slog.Logger
+	// Stderr receives the logs (when Log is nil) and the first admin
+	// token; nil means os.Stderr.
+	Stderr io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewLogger builds the logger the configuration asks for.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OpenStore opens (without migrating) the store the configuration names.
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	if cfg.IsPostgres() {
+		return nil, errors.New("PostgreSQL is not supported by this build yet; use a SQLite path")
+	}
+	s, err := sqlite.Open(ctx, config.SQLitePath(cfg.Database))
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite database %s: %w", config.SQLitePath(cfg.Database), err)
+	}
+	return s, nil
+}
+
+// New opens and migrates the store and builds every part of the server,
+// without serving yet.
+func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err error) {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Log == nil {
+		opts.Log = NewLogger(&cfg, opts.Stderr)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{cfg: cfg, log: opts.Log, served: make(chan error, 1)}
+	s.store, err = OpenStore(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.store.Close()
+		}
+	}()
+	if err := s.store.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	box, err := s.encryptionBox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.bootstrapAdminToken(ctx, opts.Stderr, opts.Now()); err != nil {
+		return nil, err
+	}
+
+	client := egress.New(egress.Config{
+		Timeout:    cfg.RequestTimeout,
+		AllowCIDRs: cfg.AllowCIDRs,
+		UserAgent:  buildinfo.UserAgent(),
+	})
+	s.engine = delivery.New(delivery.Config{
+		Store: s.store, Client: client, Box: box, Log: s.log, Now: opts.Now,
+		RequestTimeout: cfg.RequestTimeout, RetrySchedule: cfg.RetrySchedule, Jitter: cfg.RetryJitter,
+		EndpointConcurrency: cfg.EndpointConcurrency, MaxInFlight: cfg.MaxInFlight,
+		SvixHeaders: cfg.SvixHeaders, UserAgent: buildinfo.UserAgent(),
+	})
+	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake})
+	s.ingest = groupcommit.New(s.store.CreateMessages, groupcommit.Options{MaxBatch: 512})
+
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + cfg.Listen
+	}
+	handler := api.New(api.Options{
+		Store:          s.store,
+		WriteMessage:   s.ingest.Do,
+		Dispatcher:     s.engine,
+		KickTasks:      s.tasks.Kick,
+		Box:            box,
+		Log:            s.log,
+		Now:            opts.Now,
+		AdminToken:     cfg.AdminToken,
+		PublicURL:      publicURL,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		PortalTokenTTL: cfg.PortalTokenTTL,
+		Version:        buildinfo.Version(),
+	})
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// encryptionBox returns the box sealing endpoint secrets: the configured
+// key, or one generated on first start and kept in a file beside a SQLite
+// database (or in a PostgreSQL database's settings).
+func (s *Server) encryptionBox(ctx context.Context) (*secretbox.Box, error) {
+	keyText := s.cfg.EncryptionKey
+	if keyText == "" {
+		var err error
+		if keyText, err = s.storedKey(ctx); err != nil {
+			return nil, err
+		}
+	}
+	key, err := secretbox.ParseKey(keyText)
+	if err != nil {
+		return nil, fmt.Errorf("HERALD_ENCRYPTION_KEY: %w", err)
+	}
+	return secretbox.New(key)
+}
+
+func (s *Server) storedKey(ctx context.Context) (string, error) {
+	if s.cfg.IsPostgres() {
+		s.log.WarnContext(ctx, "no HERALD_ENCRYPTION_KEY set: endpoint secrets are encrypted with a key kept in the database; set one to keep the key apart from the data")
+		return s.store.PutSettingIfAbsent(ctx, "encryption_key", secretbox.NewKey())
+	}
+	path := config.SQLitePath(s.cfg.Database) + ".key"
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read encryption key: %w", err)
+	}
+	key := secretbox.NewKey()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create encryption key file: %w", err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write encryption key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write encryption key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("write encryption key file: %w", err)
+	}
+	s.log.InfoContext(ctx, "generated the key that encrypts endpoint secrets; back it up with the database", "path", path)
+	return key, nil
+}
+
+// bootstrapAdminToken makes the first admin token when none is configured
+// or stored, and prints it once.
+func (s *Server) bootstrapAdminToken(ctx context.Context, w io.Writer, now time.Time) error {
+	if s.cfg.AdminToken != "" {
+		return nil
+	}
+	n, err := s.store.CountAdminTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("count admin tokens: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	// Replicas starting at once on an empty database may each make
+	// one; every token printed is valid.
+	token, err := api.CreateAdminToken(ctx, s.store, "bootstrap", now)
+	if err != nil {
+		return fmt.Errorf("create admin token: %w", err)
+	}
+	fmt.Fprintf(w, "\nHerald generated an admin API token. It is shown only this once; only its hash is stored:\n\n    %s\n\nUse it as: Authorization: Bearer <token>. Make more with `herald token create`.\n\n", token)
+	return nil
+}
+
+// Start listens and starts serving and delivering.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.listener = ln
+	if err := s.engine.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	if err := s.tasks.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	go func() { s.served <- s.http.Serve(ln) }()
+	s.log.InfoContext(ctx, "herald serving", "addr", ln.Addr().String(), "version", buildinfo.Version(),
+		"database", redactDatabase(s.cfg.Database))
+	return nil
+}
+
+// Addr is the address the API listens on, once started.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Store is the server's store (for tests).
+func (s *Server) Store() store.Store { return s.store }
+
+// Served returns a channel that receives the HTTP server's error if it stops
+// serving on its own.
+func (s *Server) Served() <-chan error { return s.served }
+
+// Shutdown stops accepting requests, finishes those in progress, stops the
+// engine (sends in flight finish, queued jobs go back to the store) and
+// closes the store, all within ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.listener != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if err := s.tasks.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.engine.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	s.ingest.Close()
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts the server and serves until ctx ends, then shuts down within
+// the configured timeout.
+func Run(ctx context.Context, cfg config.Config, opts Options) error {
+	s, err := New(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
+		s.Shutdown(context.Background())
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-s.served:
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(serveErr, s.Shutdown(sctx))
+}
+
+// redactDatabase hides a password in a database URL.
+func redactDatabase(db string) string {
+	if !config.IsPostgresURL(db) {
+		return db
+	}
+	at := strings.LastIndex(db, "@")
+	scheme := strings.Index(db, "://")
+	if at < 0 || scheme < 0 {
+		return db
+	}
+	userinfo := db[scheme+3 : at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return db[:scheme+3] + user + ":xxxxx" + db[at:]
+	}
+	return db
+}
