@@ -428,6 +428,9 @@ type Job struct {
 	// EndpointUpdatedAt lets a worker tell whether its cached copy of the
 	// endpoint is current.
 	EndpointUpdatedAt time.Time
+	// EndpointThrottleRate is the endpoint's ThrottleRate, so that a worker
+	// throttles from the first job it sees of an endpoint.
+	EndpointThrottleRate int
 }
 
 // CreateMessageParams is one message for CreateMessages.

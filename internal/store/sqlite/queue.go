@@ -19,7 +19,7 @@ import (
 const (
 	sqlAppExists = `SELECT 1 FROM apps WHERE id = ?`
 
-	sqlAppEndpoints = `SELECT id, disabled, event_types, channels, updated_at FROM endpoints WHERE app_id = ?`
+	sqlAppEndpoints = `SELECT id, disabled, event_types, channels, throttle_rate, updated_at FROM endpoints WHERE app_id = ?`
 
 	// A duplicate event id (or id) inserts nothing: the caller reports a
 	// conflict for that message and goes on with the batch.
@@ -33,7 +33,7 @@ const (
 	// clauses repeat the indexes' so that the planner can use them, and
 	// INDEXED BY makes a plan that cannot an error instead of a table scan.
 	sqlClaimSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code,
-			d.created_at, m.event_type, m.payload, m.created_at, e.updated_at
+			d.created_at, m.event_type, m.payload, m.created_at, e.updated_at, e.throttle_rate
 		FROM deliveries AS d INDEXED BY %s
 		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		JOIN endpoints AS e ON e.id = d.endpoint_id
@@ -245,10 +245,11 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 						AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
 						NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
 					},
-					EventType:         m.EventType,
-					Payload:           m.Payload,
-					MsgCreatedAt:      m.CreatedAt,
-					EndpointUpdatedAt: ep.UpdatedAt,
+					EventType:            m.EventType,
+					Payload:              m.Payload,
+					MsgCreatedAt:         m.CreatedAt,
+					EndpointUpdatedAt:    ep.UpdatedAt,
+					EndpointThrottleRate: ep.ThrottleRate,
 				})
 			}
 		}
@@ -277,7 +278,7 @@ func loadBatchEndpoints(ctx context.Context, appExists, appEndpoints *sql.Stmt, 
 	eps := []*store.Endpoint{}
 	for rows.Next() {
 		ep := &store.Endpoint{}
-		if err := rows.Scan(&ep.ID, &ep.Disabled, lscan[string]{&ep.EventTypes}, lscan[string]{&ep.Channels}, tscan{&ep.UpdatedAt}); err != nil {
+		if err := rows.Scan(&ep.ID, &ep.Disabled, lscan[string]{&ep.EventTypes}, lscan[string]{&ep.Channels}, &ep.ThrottleRate, tscan{&ep.UpdatedAt}); err != nil {
 			return nil, err
 		}
 		eps = append(eps, ep)
@@ -364,7 +365,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		for rows.Next() {
 			j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
 			if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
-				tscan{&j.CreatedAt}, &j.EventType, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}); err != nil {
+				tscan{&j.CreatedAt}, &j.EventType, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
 				return err
 			}
 			jobs = append(jobs, j)

@@ -24,7 +24,7 @@ func exerciseMessages(t *testing.T, newStore func(t *testing.T) store.Store) {
 			})
 		}
 		all := ep(func(*store.Endpoint) {})
-		typed := ep(func(ep *store.Endpoint) { ep.EventTypes = []string{"x", "invoice.paid"} })
+		typed := ep(func(ep *store.Endpoint) { ep.EventTypes = []string{"x", "invoice.paid"}; ep.ThrottleRate = 7 })
 		otherType := ep(func(ep *store.Endpoint) { ep.EventTypes = []string{"order.created"} })
 		noType := ep(func(ep *store.Endpoint) { ep.EventTypes = []string{} })
 		chanHit := ep(func(ep *store.Endpoint) { ep.Channels = []string{"c1", "c2"} })
@@ -51,6 +51,11 @@ func exerciseMessages(t *testing.T, newStore func(t *testing.T) store.Store) {
 			eq(t, "event type", j.EventType, "invoice.paid")
 			sameTime(t, "msg created", j.MsgCreatedAt, m.CreatedAt)
 			sameTime(t, "endpoint updated", j.EndpointUpdatedAt, updated[j.EndpointID])
+			wantRate := 0
+			if j.EndpointID == typed.ID {
+				wantRate = 7
+			}
+			eq(t, "endpoint throttle rate", j.EndpointThrottleRate, wantRate)
 		}
 		eq(t, "skipped delivery", *e.delivery(m.ID, disabled.ID), store.Delivery{
 			AppID: a.ID, MsgID: m.ID, EndpointID: disabled.ID, Status: store.StatusSkipped,
@@ -225,7 +230,7 @@ func exerciseMessages(t *testing.T, newStore func(t *testing.T) store.Store) {
 func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, "OldestDueFirst", func(t *testing.T, e *env) {
 		a := e.app()
-		ep := e.endpoint(a.ID)
+		ep := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.ThrottleRate = 3 })
 		var ms []*store.Message
 		for _, d := range []time.Duration{-2 * time.Second, -3 * time.Second, -time.Second, time.Hour} {
 			m, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(d) })
@@ -239,7 +244,7 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 		jobs := e.claim(store.ClaimParams{Now: e.now.Add(time.Hour)})
 		eq(t, "the future one", jobKeys(jobs), keys(k(3)))
 		j := jobs[0]
-		if j.EventType != "invoice.paid" || string(j.Payload) != `{"n": 1}` || !j.MsgCreatedAt.Equal(ms[3].CreatedAt) || !j.EndpointUpdatedAt.Equal(ep.UpdatedAt) {
+		if j.EventType != "invoice.paid" || string(j.Payload) != `{"n": 1}` || !j.MsgCreatedAt.Equal(ms[3].CreatedAt) || !j.EndpointUpdatedAt.Equal(ep.UpdatedAt) || j.EndpointThrottleRate != 3 {
 			t.Fatalf("claimed job %#v", j)
 		}
 		want := store.Delivery{
