@@ -103,6 +103,9 @@ func (s *scheduler) add(jobs []*store.Job, _ bool) (over []*store.Job) {
 			q = &epQueue{id: j.EndpointID, tokens: 1}
 			s.eps[j.EndpointID] = q
 		}
+		// The job carries the endpoint's rate as of its claim; sends
+		// refresh it from the endpoint cache.
+		q.rate = float64(j.EndpointThrottleRate)
 		if q.len() >= s.endpointQueue || s.queued >= s.maxQueued {
 			over = append(over, j)
 			continue
