@@ -173,6 +173,13 @@ type Store interface {
 	// to an endpoint (not skipped) with their delivery state, ordered by
 	// message ID as p.Desc says.
 	ListEndpointMessages(ctx context.Context, p ListEndpointMessagesParams) ([]*EndpointMessage, error)
+	// QueueStats describes the delivery queue at now, for metrics: how many
+	// pending deliveries are due (NextAttemptAt <= now; leased ones are not,
+	// their NextAttemptAt is the lease's end), split into first attempts and
+	// retries as ClaimParams.Retries splits them, and the NextAttemptAt of
+	// the one due longest. Drivers answer from the claim queues' indexes; it
+	// is meant to be sampled every few seconds, not per request.
+	QueueStats(ctx context.Context, now time.Time) (*QueueStats, error)
 	// EndpointStats counts the deliveries to an endpoint by state, among
 	// those whose messages were created in [since, until) (zero times are
 	// open bounds).
@@ -560,6 +567,22 @@ type Stats struct {
 	// disabled.
 	Canceled int64
 }
+
+// QueueStats is the state of the delivery queue at one moment.
+type QueueStats struct {
+	// DueFirst counts due first attempts (pending, never attempted, not
+	// manual).
+	DueFirst int64
+	// DueRetry counts due retries and manual attempts (pending, attempted
+	// before or manual).
+	DueRetry int64
+	// OldestDue is the smallest NextAttemptAt among due deliveries of both
+	// kinds; zero when none is due.
+	OldestDue time.Time
+}
+
+// Due counts every due delivery.
+func (q *QueueStats) Due() int64 { return q.DueFirst + q.DueRetry }
 
 // Attempt is one HTTP request made to deliver a message.
 type Attempt struct {

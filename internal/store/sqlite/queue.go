@@ -643,6 +643,32 @@ func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
 }
 
 // EndpointStats counts the deliveries to an endpoint by state.
+// QueueStats counts the due deliveries of each claim queue and finds the
+// oldest, with range scans over the claim queues' partial indexes only (the
+// WHERE clauses repeat the indexes'). It reads on the read pool: it never
+// waits for the writer.
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStats, error) {
+	const q = `SELECT
+		(SELECT count(*) FROM deliveries INDEXED BY deliveries_due_first
+			WHERE status = 1 AND attempts = 0 AND manual = 0 AND next_attempt_at <= ?1),
+		(SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due_first
+			WHERE status = 1 AND attempts = 0 AND manual = 0 AND next_attempt_at <= ?1),
+		(SELECT count(*) FROM deliveries INDEXED BY deliveries_due_retry
+			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1),
+		(SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due_retry
+			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1)`
+	var qs store.QueueStats
+	var oldestFirst, oldestRetry time.Time
+	if err := s.r.QueryRowContext(ctx, q, tsv(now)).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry}); err != nil {
+		return nil, wrap("queue stats", err)
+	}
+	qs.OldestDue = oldestFirst
+	if qs.OldestDue.IsZero() || (!oldestRetry.IsZero() && oldestRetry.Before(qs.OldestDue)) {
+		qs.OldestDue = oldestRetry
+	}
+	return &qs, nil
+}
+
 func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
 	q := statsQuery(endpointID, since, until)
 	st := &store.Stats{}
