@@ -291,7 +291,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	}
 	ep.URL = normalizeURL(in.URL.V)
 	ep.Description = in.Description.V
-	ep.Disabled = in.Disabled.V
+	reenable(ep, in.Disabled.V)
 	ep.UID = in.UID.V
 	ep.EventTypes, ep.Channels, ep.ThrottleRate = nil, nil, 0
 	if list, ok := types.Value(); ok {
@@ -334,7 +334,7 @@ func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 		ep.Description = in.Description.V
 	}
 	if in.Disabled.Set {
-		ep.Disabled = in.Disabled.V
+		reenable(ep, in.Disabled.V)
 	}
 	if in.UID.Set {
 		ep.UID = in.UID.V
@@ -365,6 +365,15 @@ func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, endpointJSON(r, ep))
 	return nil
+}
+
+// reenable sets ep.Disabled; enabling a disabled endpoint also forgets how
+// long it had been failing, so that it is not disabled again at once.
+func reenable(ep *store.Endpoint, disabled bool) {
+	if ep.Disabled && !disabled {
+		ep.FailingSince = time.Time{}
+	}
+	ep.Disabled = disabled
 }
 
 // saveEndpoint writes ep with a new UpdatedAt (strictly later than the old

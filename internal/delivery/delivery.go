@@ -60,6 +60,10 @@ type Config struct {
 	PollInterval time.Duration
 	// ClaimBatch is the most deliveries claimed at once. Zero means 512.
 	ClaimBatch int
+	// DisableAfter disables an endpoint when a message exhausts its retries
+	// and the endpoint has had no success for this long. Zero means 5 days;
+	// negative never disables.
+	DisableAfter time.Duration
 	// SvixHeaders also sends svix-id, svix-timestamp and svix-signature.
 	SvixHeaders bool
 	// UserAgent is sent with every request. Empty means "Herald".
@@ -123,6 +127,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 250 * time.Millisecond
+	}
+	if cfg.DisableAfter == 0 {
+		cfg.DisableAfter = 5 * 24 * time.Hour
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "Herald"

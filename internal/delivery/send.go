@@ -87,6 +87,9 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 		attempt.Response = res.Err.Error()
 	}
 	d := decide(outcome, j.Attempts+1, j.Manual, store.Truncate(e.now()), e.cfg.RetrySchedule, e.cfg.Jitter, e.random)
+	if d.status == store.StatusFail && !d.disable && !j.Manual {
+		d.disable = e.failingTooLong(ctx, j.EndpointID, now)
+	}
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.Attempt(outcomeLabel(outcome, res), res.Duration)
 	}
@@ -96,8 +99,27 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	})
 	if d.disable {
 		e.endpoints.drop(j.EndpointID)
-		e.log.InfoContext(ctx, "endpoint disabled: it answered 410 Gone", "endpoint_id", j.EndpointID, "app_id", j.AppID)
+		reason := "it answered 410 Gone"
+		if res.StatusCode != 410 {
+			reason = "no success for " + e.cfg.DisableAfter.String() + " and a message exhausted its retries"
+		}
+		e.log.InfoContext(ctx, "endpoint disabled", "endpoint_id", j.EndpointID, "app_id", j.AppID, "reason", reason)
 	}
+}
+
+// failingTooLong reports whether an endpoint whose message just exhausted its
+// retries has had no success for DisableAfter. It reads the endpoint from
+// the store: the failure clock is kept there (and reset by any success),
+// not in the cached copy.
+func (e *Engine) failingTooLong(ctx context.Context, endpointID string, now time.Time) bool {
+	if e.cfg.DisableAfter < 0 {
+		return false
+	}
+	ep, err := e.cfg.Store.GetEndpointByID(ctx, endpointID)
+	if err != nil {
+		return false
+	}
+	return !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) >= e.cfg.DisableAfter
 }
 
 func outcomeLabel(o egress.Outcome, r egress.Result) string {

@@ -715,3 +715,36 @@ func TestThrottleRateEnforced(t *testing.T) {
 		t.Errorf("11 deliveries at throttleRate 5 took %s, want at least 2s", span)
 	}
 }
+
+func TestEndpointFailingForDaysIsDisabled(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *config.Config) { c.RetrySchedule = nil })
+	app := h.app()
+	rc := newReceiver(t)
+	rc.respond = func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }
+	ep, _ := h.endpoint(app, map[string]any{"url": rc.srv.URL})
+	var out struct {
+		Disabled bool `json:"disabled"`
+	}
+	h.send(app, "a.b", `{}`, nil)
+	eventually(t, "first failure", func() bool { return len(h.attempts(app, ep)) == 1 })
+	h.do("GET", "/api/v1/app/"+app+"/endpoint/"+ep, nil, 200, &out)
+	if out.Disabled {
+		t.Fatal("disabled after one failure")
+	}
+	// Six days later, still failing: the next exhausted message disables it.
+	h.clock.Advance(6 * 24 * time.Hour)
+	h.send(app, "a.b", `{}`, nil)
+	eventually(t, "endpoint disabled", func() bool {
+		h.do("GET", "/api/v1/app/"+app+"/endpoint/"+ep, nil, 200, &out)
+		return out.Disabled
+	})
+	// Enabling it again starts the failure clock afresh.
+	h.do("PATCH", "/api/v1/app/"+app+"/endpoint/"+ep, map[string]any{"disabled": false}, 200, nil)
+	h.send(app, "a.b", `{}`, nil)
+	eventually(t, "third failure", func() bool { return len(h.attempts(app, ep)) == 3 })
+	h.do("GET", "/api/v1/app/"+app+"/endpoint/"+ep, nil, 200, &out)
+	if out.Disabled {
+		t.Error("disabled again right after being enabled")
+	}
+}
