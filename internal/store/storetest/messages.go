@@ -277,6 +277,57 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "manual not a first attempt", len(e.claim(store.ClaimParams{Now: later})), 0)
 		eq(t, "manual in retries", jobKeys(e.claim(store.ClaimParams{Now: later, Retries: true})), keys([2]string{m2.ID, other.ID}))
 	})
+	run(t, newStore, "QueueStats", func(t *testing.T, e *env) {
+		stats := func(now time.Time) store.QueueStats {
+			t.Helper()
+			qs, err := e.s.QueueStats(e.ctx, now)
+			ok(t, err, "queue stats")
+			return *qs
+		}
+		eq(t, "empty", stats(e.now), store.QueueStats{})
+		a := e.app()
+		ep := e.endpoint(a.ID)
+		off := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.Disabled = true }) // skipped: never due
+		m1, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-3 * time.Second) })
+		m2, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-time.Second) })
+		e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(time.Hour) })
+		eq(t, "first attempts due", stats(e.now), store.QueueStats{DueFirst: 2, OldestDue: m1.CreatedAt})
+		eq(t, "due at its time", stats(e.now.Add(-time.Second)), store.QueueStats{DueFirst: 2, OldestDue: m1.CreatedAt})
+		eq(t, "not yet due", stats(e.now.Add(-2*time.Second)), store.QueueStats{DueFirst: 1, OldestDue: m1.CreatedAt})
+
+		// A leased delivery is not due until its lease ends.
+		jobs := e.claim(store.ClaimParams{Now: e.now, Limit: 1, LeaseUntil: e.now.Add(time.Minute)})
+		eq(t, "claimed the oldest", jobKeys(jobs), keys([2]string{m1.ID, ep.ID}))
+		eq(t, "leased", stats(e.now), store.QueueStats{DueFirst: 1, OldestDue: m2.CreatedAt})
+		// Once the lease ends it is due again, since the lease's end.
+		eq(t, "lease ended", stats(e.now.Add(time.Minute)), store.QueueStats{DueFirst: 2, OldestDue: m2.CreatedAt})
+
+		// A failed attempt moves it to the retries, due at its next attempt.
+		retryAt := e.now.Add(10 * time.Second)
+		e.fail(jobs[0], e.now, retryAt)
+		eq(t, "retry not yet due", stats(e.now), store.QueueStats{DueFirst: 1, OldestDue: m2.CreatedAt})
+		eq(t, "retry due", stats(retryAt), store.QueueStats{DueFirst: 1, DueRetry: 1, OldestDue: m2.CreatedAt})
+		later := e.now.Add(time.Hour)
+		eq(t, "all due", stats(later), store.QueueStats{DueFirst: 2, DueRetry: 1, OldestDue: m2.CreatedAt})
+
+		// The oldest due can be a retry.
+		eq(t, "claim first attempts", len(e.claim(store.ClaimParams{Now: later, LeaseUntil: later.Add(time.Hour)})), 2)
+		eq(t, "only the retry", stats(later), store.QueueStats{DueRetry: 1, OldestDue: retryAt})
+
+		// A manual attempt (here of a skipped delivery) counts with the
+		// retries.
+		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m1.ID, off.ID, later), "resend")
+		eq(t, "manual", stats(later), store.QueueStats{DueRetry: 2, OldestDue: retryAt})
+		retries := e.claim(store.ClaimParams{Now: later, Retries: true})
+		eq(t, "retries claimed", jobKeys(retries), keys([2]string{m1.ID, ep.ID}, [2]string{m1.ID, off.ID}))
+		for _, j := range retries {
+			e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, later, 200), Status: store.StatusSuccess})
+		}
+		eq(t, "finished or leased deliveries are not due", stats(later), store.QueueStats{})
+		if got := (&store.QueueStats{DueFirst: 2, DueRetry: 3}).Due(); got != 5 {
+			t.Fatalf("Due() = %d, want 5", got)
+		}
+	})
 	run(t, newStore, "ExcludeEndpoints", func(t *testing.T, e *env) {
 		a := e.app()
 		ep1, ep2, ep3 := e.endpoint(a.ID), e.endpoint(a.ID), e.endpoint(a.ID)
