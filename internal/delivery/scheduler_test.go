@@ -1,0 +1,143 @@
+package delivery
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+func job(ep string, n int, attempts int) *store.Job {
+	return &store.Job{Delivery: store.Delivery{MsgID: fmt.Sprintf("msg_%d", n), EndpointID: ep, Attempts: attempts}}
+}
+
+// take pops every job the scheduler lets go now, without waiting.
+func takeReady(s *scheduler) []*store.Job {
+	var out []*store.Job
+	stop := make(chan struct{})
+	for {
+		s.mu.Lock()
+		ready := len(s.ready) > 0 && s.inflight < s.maxInFlight
+		s.mu.Unlock()
+		if !ready {
+			return out
+		}
+		close(stop) // next must not block: a ready endpoint exists
+		j, ok := s.next(stop)
+		stop = make(chan struct{})
+		if !ok {
+			return out
+		}
+		out = append(out, j)
+	}
+}
+
+func TestSchedulerEndpointsTakeTurns(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(100, 1000, 1000, 10000)
+	var jobs []*store.Job
+	for i := range 5 {
+		jobs = append(jobs, job("ep_a", i, 0))
+	}
+	for i := range 2 {
+		jobs = append(jobs, job("ep_b", 10+i, 0))
+	}
+	s.add(jobs, false)
+	got := takeReady(s)
+	var order string
+	for _, j := range got {
+		order += j.EndpointID[3:]
+	}
+	if order != "ababaaa" {
+		t.Errorf("send order %q, want endpoints to alternate (ababaaa)", order)
+	}
+}
+
+func TestSchedulerInFlightCaps(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(2, 3, 1000, 10000)
+	var jobs []*store.Job
+	for i := range 5 {
+		jobs = append(jobs, job("ep_slow", i, 0))
+	}
+	jobs = append(jobs, job("ep_fast", 100, 0), job("ep_fast", 101, 0))
+	s.add(jobs, false)
+	got := takeReady(s)
+	per := map[string]int{}
+	for _, j := range got {
+		per[j.EndpointID]++
+	}
+	// Per-endpoint cap 2, process cap 3.
+	if len(got) != 3 || per["ep_slow"] != 2 {
+		t.Fatalf("took %v, want 3 in flight with at most 2 for one endpoint", per)
+	}
+	// A slow send finishing frees a slot for the fast endpoint, not for
+	// the slow one that is already at its cap.
+	s.done("ep_fast")
+	got = takeReady(s)
+	if len(got) != 1 || got[0].EndpointID != "ep_fast" {
+		t.Fatalf("after a fast send finished, took %v", got)
+	}
+}
+
+func TestSchedulerFirstAttemptsBeforeRetries(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(100, 1000, 1000, 10000)
+	s.add([]*store.Job{job("ep", 1, 3), job("ep", 2, 1), job("ep", 3, 0), job("ep", 4, 0)}, false)
+	got := takeReady(s)
+	var ids []string
+	for _, j := range got {
+		ids = append(ids, j.MsgID)
+	}
+	want := []string{"msg_3", "msg_4", "msg_1", "msg_2"}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("order %v, want first attempts first %v", ids, want)
+	}
+}
+
+func TestSchedulerQueueLimits(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(10, 10, 3, 5)
+	over := s.add([]*store.Job{job("a", 1, 0), job("a", 2, 0), job("a", 3, 0), job("a", 4, 0)}, false)
+	if len(over) != 1 || over[0].MsgID != "msg_4" {
+		t.Errorf("endpoint queue of 3 took 4 jobs: over = %v", over)
+	}
+	if sat := s.saturated(); len(sat) != 1 || sat[0] != "a" {
+		t.Errorf("saturated = %v, want [a]", sat)
+	}
+	over = s.add([]*store.Job{job("b", 5, 0), job("b", 6, 0), job("b", 7, 0)}, false)
+	if len(over) != 1 {
+		t.Errorf("process queue of 5 took %d of 3 more jobs", 3-len(over))
+	}
+	if s.room() != 0 || s.hasRoom() {
+		t.Errorf("room = %d with a full queue", s.room())
+	}
+	if n := len(s.drain()); n != 5 {
+		t.Errorf("drain returned %d jobs, want 5", n)
+	}
+}
+
+func TestThrottleTokenBucket(t *testing.T) {
+	t.Parallel()
+	q := &epQueue{rate: 4, tokens: 1}
+	now := time.Unix(1000, 0)
+	if _, ok := q.take(now); !ok {
+		t.Fatal("first send throttled")
+	}
+	at, ok := q.take(now)
+	if ok || at.Sub(now) != 250*time.Millisecond {
+		t.Fatalf("second send at once: ok=%v, next in %s, want 250ms", ok, at.Sub(now))
+	}
+	if _, ok := q.take(now.Add(250 * time.Millisecond)); !ok {
+		t.Fatal("throttled after waiting 1/rate")
+	}
+	// No burst beyond one token after a long pause.
+	later := now.Add(time.Hour)
+	if _, ok := q.take(later); !ok {
+		t.Fatal("throttled after a pause")
+	}
+	if _, ok := q.take(later); ok {
+		t.Fatal("two sends at once after a pause")
+	}
+}
