@@ -59,6 +59,11 @@ type Options struct {
 	PortalTokenTTL time.Duration
 	// Version is reported in the OpenAPI document.
 	Version string
+	// Observe, when set, is called after each request with the route's
+	// pattern (without the method; empty for a request that matched no
+	// route), the method, the status written and the time the handler
+	// took (for metrics). It must be fast and safe for concurrent use.
+	Observe func(route, method string, status int, d time.Duration)
 }
 
 // API is the HTTP API.
@@ -98,9 +103,9 @@ func New(opts Options) *API {
 	for _, rt := range routes {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))
 	}
-	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	a.mux.Handle("/", a.observe("", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errNotFound())
-	})
+	}))
 	return a
 }
 
@@ -126,7 +131,7 @@ func (a *API) now() time.Time { return store.Truncate(a.Now()) }
 // wrap turns a route into an http.Handler: authentication, scope checks,
 // idempotency for POSTs, and error writing.
 func (a *API) wrap(rt route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.observe(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
 		if rt.Auth != authNone {
 			p, err := a.authenticate(r)
 			if err != nil {
@@ -152,3 +157,47 @@ func (a *API) wrap(rt route) http.Handler {
 		}
 	})
 }
+
+// observe calls Options.Observe after h, with the status h wrote.
+func (a *API) observe(pattern string, h http.HandlerFunc) http.Handler {
+	if a.Observe == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h(sw, r)
+		a.Observe(pattern, r.Method, sw.Status(), time.Since(start))
+	})
+}
+
+// statusWriter remembers the status written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Status is the status written, 200 when the handler wrote none.
+func (w *statusWriter) Status() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
