@@ -330,18 +330,12 @@ func TestAuth(t *testing.T) {
 	t.Run("rejected", func(t *testing.T) {
 		t.Parallel()
 		for _, h := range []string{"", "Bearer", "Bearer ", "Basic " + b.token, b.token, "Bearer wrong", "Bearer " + b.token + "x", "Bearer hsk_"} {
-			req, _ := http.NewRequest("GET", b.srv.URL+"/api/v1/app", nil)
-			if h != "" {
-				req.Header.Set("Authorization", h)
-			}
-			res, err := b.srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
 			t.Run(fmt.Sprintf("%q", h), func(t *testing.T) {
-				wantError(t, &response{Status: res.StatusCode, Body: body}, http.StatusUnauthorized, "authentication_failed")
+				var hdr []string
+				if h != "" {
+					hdr = []string{"Authorization", h}
+				}
+				wantError(t, b.doAs(t, "", "GET", "/api/v1/app", nil, hdr...), http.StatusUnauthorized, "authentication_failed")
 			})
 		}
 	})
