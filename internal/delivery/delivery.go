@@ -160,6 +160,10 @@ func New(cfg Config) *Engine {
 	return e
 }
 
+// Load returns the jobs held in memory waiting to be sent and the requests
+// in flight (for metrics).
+func (e *Engine) Load() (queued, inFlight int) { return e.sched.counts() }
+
 // LeaseDuration is how long a claim holds a delivery.
 func (e *Engine) LeaseDuration() time.Duration { return e.lease }
 
