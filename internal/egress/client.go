@@ -83,6 +83,12 @@ type Config struct {
 	// "rebind.test" resolve to 127.0.0.1. Every returned address still
 	// passes the SSRF guard when dialled. Nil means the system resolver.
 	Resolver func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+	// WrapTransport, when set, wraps the client's transport, for example
+	// to trace each request. The wrapper must not replace the request's
+	// destination: the SSRF guard sits in the wrapped transport's dialer.
+	// Nil means no wrapper.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Client sends webhooks. It is safe for concurrent use; build one per process
@@ -139,8 +145,12 @@ func New(cfg Config) *Client {
 		// gzip would only add decompression work.
 		DisableCompression: true,
 	}
+	var rt http.RoundTripper = transport
+	if cfg.WrapTransport != nil {
+		rt = cfg.WrapTransport(transport)
+	}
 	c.http = &http.Client{
-		Transport: transport,
+		Transport: rt,
 		// A redirect is the receiver's answer, not an instruction: the
 		// attempt fails with the 3xx status and Location is never dialled.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
