@@ -1,0 +1,335 @@
+// Package postgres is Herald's scale-out store driver: PostgreSQL through
+// pgx v5 (pgxpool, no database/sql). Any number of Herald processes may share
+// one database; everything they must agree on (the delivery queue and its
+// leases, idempotency records, eventId uniqueness, tasks) lives in it.
+//
+// The hot path runs one transaction per batch and few round trips:
+// ClaimDeliveries is one statement (a FOR UPDATE SKIP LOCKED select feeding
+// an UPDATE ... RETURNING), CompleteDeliveries and ReleaseDeliveries are one
+// pipelined batch (one implicit transaction, one round trip) over arrays
+// passed to unnest, and CreateMessages loads the endpoints of the batch's
+// apps once and writes every message and delivery with one statement.
+//
+// Writes that make unleased deliveries due (CreateMessages without a lease,
+// ReleaseDeliveries, ResendDelivery, RecoverDeliveries) also NOTIFY
+// herald_due in their transaction; ListenDue lets every process sharing the
+// database wake its delivery engine on it (see store.Cluster).
+//
+// Connection failures (the server restarting, a network cut, a connection
+// terminated by an administrator) come back as store.ErrUnavailable, so that
+// the API answers 503 and the engine backs off; the pool reconnects by
+// itself when the server answers again.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is the PostgreSQL implementation of store.Store. It is safe for
+// concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	// connConfig is the configuration of the pool's connections, for the
+	// dedicated LISTEN connection.
+	connConfig *pgx.ConnConfig
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Cluster = (*Store)(nil)
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	maxConns       int32
+	connectTimeout time.Duration
+}
+
+// WithMaxConns sets the size of the connection pool. The default is 10:
+// three replicas and their LISTEN connections fit well within PostgreSQL's
+// default max_connections of 100.
+func WithMaxConns(n int) Option {
+	return func(o *options) { o.maxConns = int32(n) }
+}
+
+// WithConnectTimeout bounds each connection attempt when the URL sets no
+// connect_timeout. The default is 5s.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(o *options) { o.connectTimeout = d }
+}
+
+// Open connects to the PostgreSQL database at url (postgres:// or
+// postgresql://; libpq's parameters such as sslmode, connect_timeout or
+// search_path may be given in the query) and checks that it answers. It does
+// not migrate the schema: call Migrate.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	o := options{maxConns: 10, connectTimeout: 5 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxConns < 1 {
+		return nil, fmt.Errorf("open postgres: the pool needs at least 1 connection, not %d", o.maxConns)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors quote the URL, password included.
+		return nil, errors.New("open postgres: the database URL is not valid")
+	}
+	cfg.MaxConns = o.maxConns
+	cfg.MinConns = 0
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = o.connectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", convert(err))
+	}
+	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy()}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the pool's connections.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping: %w", convert(err))
+	}
+	return nil
+}
+
+// migration is one numbered file of migrations/.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a number and _", name)
+		}
+		b, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(name, ".sql"), sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// Migrate applies the migrations not applied yet, each in its own
+// transaction that also records it in herald_migrations. Replicas starting
+// at once are serialised by a session advisory lock keyed by the schema the
+// tables go to: the first migrates, the others then find every version
+// recorded and skip them.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", convert(err))
+	}
+	defer conn.Release()
+	const lockKey = `hashtextextended('herald.migrate.' || current_schema(), 0)`
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKey+`)`); err != nil {
+		return fmt.Errorf("migrate: take the migration lock: %w", convert(err))
+	}
+	defer func() {
+		// The lock also ends with the session, should this fail.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lockKey+`)`); err != nil {
+			conn.Conn().Close(context.Background())
+		}
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS herald_migrations (
+		version    integer     NOT NULL PRIMARY KEY,
+		name       text        NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return fmt.Errorf("migrate: %w", convert(err))
+	}
+	for _, m := range ms {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM herald_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			// The simple protocol runs a file of several statements.
+			if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO herald_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, convert(err))
+		}
+	}
+	return nil
+}
+
+// tx runs fn in a transaction and commits it.
+func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return convert(pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// batch sends b as one pipelined round trip, one implicit transaction (all
+// of it takes effect or none), and checks every result.
+func (s *Store) batch(ctx context.Context, b *pgx.Batch) error {
+	return convert(s.pool.SendBatch(ctx, b).Close())
+}
+
+// convert maps driver errors to the store's: no rows is ErrNotFound, a
+// uniqueness violation ErrConflict, a missing parent row (foreign key)
+// ErrNotFound, and anything that says the database could not be reached or
+// the connection was lost ErrUnavailable. Errors keep their message.
+func convert(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505": // unique_violation
+			return store.ErrConflict
+		case pe.Code == "23503": // foreign_key_violation
+			return store.ErrNotFound
+		case unavailableCode(pe.Code):
+			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
+		return err
+	}
+	if unreachable(err) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+// unavailableCode reports whether a server error means the database is
+// going away, starting, refusing connections, or cannot take the operation
+// now but would later.
+func unavailableCode(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"): // connection_exception
+		return true
+	case strings.HasPrefix(code, "53"): // insufficient_resources: too_many_connections, disk_full...
+		return true
+	}
+	switch code {
+	case "57P01", // admin_shutdown: also pg_terminate_backend
+		"57P02", // crash_shutdown
+		"57P03", // cannot_connect_now: starting up or shutting down
+		"57P05", // idle_session_timeout
+		"25006", // read_only_sql_transaction: a standby after a failover
+		"40001", // serialization_failure
+		"40P01", // deadlock_detected
+		"55000": // object_not_in_prerequisite_state: a database not accepting connections
+		return true
+	}
+	return false
+}
+
+// unreachable reports whether err is a failure to reach the server or a
+// lost connection (no server error came back).
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne):
+		return true
+	case pgconn.SafeToRetry(err), pgconn.Timeout(err):
+		return true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.Is(err, context.DeadlineExceeded):
+		// Waiting for a connection or an answer took longer than the
+		// caller allowed: the database is too slow to answer.
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "closed pool")
+}
+
+// wrap converts err and adds what was being done.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, convert(err))
+}
+
+// mustAffect turns an UPDATE or DELETE that changed nothing into ErrNotFound.
+func mustAffect(tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// limit is the page size: 0 (or less) means 50.
+func limit(n int) int {
+	if n <= 0 {
+		return 50
+	}
+	return n
+}

@@ -1,0 +1,845 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// dueChannel is the NOTIFY channel on which writes that make unleased
+// deliveries due tell every process sharing the database.
+const dueChannel = "herald_due"
+
+const sqlNotifyDue = `SELECT pg_notify('` + dueChannel + `', '')`
+
+// The hot path's statements.
+const (
+	// The apps of a batch, and their endpoints, locked against deletion
+	// (FOR KEY SHARE: updates still go through) until the batch commits,
+	// so that no delivery is written for an endpoint being deleted.
+	sqlBatchApps      = `SELECT id FROM apps WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`
+	sqlBatchEndpoints = `SELECT id, app_id, disabled, event_types, channels, throttle_rate, updated_at
+		FROM endpoints WHERE app_id = ANY($1) ORDER BY id FOR KEY SHARE`
+
+	// The messages of a batch and their deliveries, in one statement. A
+	// message whose id or event id is taken inserts nothing (the first of
+	// two in one batch wins: rows go in in order) and gets no delivery;
+	// the ids returned are those stored.
+	sqlInsertMessages = `WITH m AS (
+		INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at)
+		SELECT u.id, u.app_id, u.event_type, u.event_id,
+			CASE WHEN u.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.channels::jsonb)) END,
+			u.payload, u.payload_expires_at, u.created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
+			WITH ORDINALITY AS u (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at, n)
+		ORDER BY u.n
+		ON CONFLICT DO NOTHING
+		RETURNING id, app_id
+	), d AS (
+		INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at, updated_at)
+		SELECT u.msg_id, u.endpoint_id, u.app_id, u.status, u.next_attempt_at, u.lease, u.created_at, u.created_at
+		FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[], $13::timestamptz[], $14::bigint[], $15::timestamptz[])
+			AS u (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at)
+		JOIN m ON m.id = u.msg_id AND m.app_id = u.app_id
+	)
+	SELECT id, app_id FROM m`
+
+	// The claim queries take due rows from one partial index each (their
+	// WHERE clauses repeat the indexes'), oldest due first, skipping rows
+	// another claim is taking at this moment, and lease them in the same
+	// statement.
+	sqlClaim = `WITH due AS (
+		SELECT msg_id, endpoint_id FROM deliveries
+		WHERE %s AND next_attempt_at <= $1 AND endpoint_id <> ALL($2)
+		ORDER BY next_attempt_at
+		LIMIT $3
+		FOR UPDATE SKIP LOCKED
+	), claimed AS (
+		UPDATE deliveries AS d SET next_attempt_at = $4, lease = $5, updated_at = $1
+		FROM due WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
+		RETURNING d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code, d.created_at
+	)
+	SELECT c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.manual, c.last_attempt_at, c.last_status_code, c.created_at,
+		m.event_type, m.payload, m.created_at, e.updated_at, e.throttle_rate
+	FROM claimed AS c
+	JOIN messages AS m ON m.app_id = c.app_id AND m.id = c.msg_id
+	JOIN endpoints AS e ON e.id = c.endpoint_id`
+
+	whereDueFirst = `status = 1 AND attempts = 0 AND NOT manual`
+	whereDueRetry = `status = 1 AND (attempts > 0 OR manual)`
+
+	// An attempt is recorded whatever the lease, as long as its delivery
+	// still exists (the endpoint, message or app may have been deleted
+	// while it was in flight). Recording one twice is a no-op.
+	sqlInsertAttempts = `INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, status_code, response, duration_ms,
+			trigger_type, event_type, created_at)
+		SELECT a.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::integer[], $8::text[],
+			$9::bigint[], $10::smallint[], $11::text[], $12::timestamptz[])
+			AS a (id, app_id, msg_id, endpoint_id, url, status, status_code, response, duration_ms, trigger_type, event_type, created_at)
+		WHERE EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = a.msg_id AND d.endpoint_id = a.endpoint_id)
+		ON CONFLICT DO NOTHING`
+	// Only a delivery whose lease still matches moves. A completion
+	// without an attempt (no request was made) moves the state only.
+	sqlCompleteDeliveries = `UPDATE deliveries AS d SET
+			status = c.status,
+			attempts = d.attempts + CASE WHEN c.attempted THEN 1 ELSE 0 END,
+			next_attempt_at = c.next_attempt_at,
+			lease = 0,
+			manual = false,
+			last_attempt_at = CASE WHEN c.attempted THEN c.attempted_at ELSE d.last_attempt_at END,
+			last_status_code = CASE WHEN c.attempted THEN c.status_code ELSE d.last_status_code END,
+			updated_at = CASE WHEN c.attempted THEN c.attempted_at ELSE d.updated_at END
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[], $5::timestamptz[], $6::boolean[], $7::timestamptz[], $8::integer[])
+			AS c (msg_id, endpoint_id, lease, status, next_attempt_at, attempted, attempted_at, status_code)
+		WHERE d.msg_id = c.msg_id AND d.endpoint_id = c.endpoint_id AND d.lease = c.lease AND d.status = 1`
+	// Endpoint.FailingSince after a batch: cleared by a success, set by a
+	// failure when unset (or when the batch also had a success: then the
+	// endpoint has been failing since the first failure after it). Only
+	// rows that change are locked, in id order (no deadlock between
+	// batches), and written.
+	sqlFailing = `WITH o AS (
+		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::boolean[]) AS o (id, since, succeeded)
+	), l AS (
+		SELECT e.id FROM endpoints AS e JOIN o ON o.id = e.id
+		WHERE CASE WHEN o.since IS NULL THEN e.failing_since IS NOT NULL
+			ELSE e.failing_since IS NULL OR (o.succeeded AND e.failing_since <> o.since) END
+		ORDER BY e.id
+		FOR NO KEY UPDATE OF e
+	)
+	UPDATE endpoints AS e SET failing_since = o.since FROM o, l WHERE e.id = l.id AND o.id = l.id`
+	sqlDisable = `UPDATE endpoints AS e SET disabled = true, updated_at = o.at
+		FROM unnest($1::text[], $2::timestamptz[]) AS o (id, at)
+		WHERE e.id = o.id AND NOT e.disabled`
+)
+
+var (
+	sqlClaimFirst = fmt.Sprintf(sqlClaim, whereDueFirst)
+	sqlClaimRetry = fmt.Sprintf(sqlClaim, whereDueRetry)
+)
+
+// Messages.
+
+// msgCols selects a message; the payload is the one column left out when a
+// list is asked for without content.
+const (
+	msgColsHead = `m.id, m.app_id, m.event_type, m.event_id, m.channels, `
+	msgColsTail = `, m.payload_expires_at, m.created_at`
+)
+
+func msgCols(withContent bool) string {
+	if withContent {
+		return msgColsHead + `m.payload` + msgColsTail
+	}
+	return msgColsHead + `NULL::bytea` + msgColsTail
+}
+
+func msgDest(m *store.Message) []any {
+	return []any{&m.ID, &m.AppID, &m.EventType, sscan{&m.EventID}, &m.Channels, &m.Payload,
+		tscan{&m.PayloadExpiresAt}, tscan{&m.CreatedAt}}
+}
+
+func scanMessage(row pgx.Row) (*store.Message, error) {
+	m := &store.Message{}
+	return m, row.Scan(msgDest(m)...)
+}
+
+// maxChunkBytes bounds the payload bytes of one insert statement: a batch of
+// large messages goes in several statements (of one transaction) rather than
+// one huge array parameter.
+const maxChunkBytes = 8 << 20
+
+// CreateMessages writes the messages and their deliveries in one
+// transaction. The endpoints of the batch's apps are read once.
+func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessageParams) ([]store.CreateMessageResult, error) {
+	appIDs := make([]string, 0, 1)
+	for _, p := range params {
+		if !slices.Contains(appIDs, p.Message.AppID) {
+			appIDs = append(appIDs, p.Message.AppID)
+		}
+	}
+	var results []store.CreateMessageResult
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		results = make([]store.CreateMessageResult, len(params))
+		apps, err := loadBatchEndpoints(ctx, tx, appIDs)
+		if err != nil {
+			return err
+		}
+		var (
+			ins    messageRows
+			notify bool
+		)
+		flush := func() error {
+			if ins.len() == 0 {
+				return nil
+			}
+			b := &pgx.Batch{}
+			b.Queue(sqlInsertMessages, ins.args()...)
+			if notify {
+				b.Queue(sqlNotifyDue)
+			}
+			stored, err := ins.exec(ctx, tx, b)
+			if err != nil {
+				return err
+			}
+			for _, i := range ins.index {
+				if !stored[[2]string{params[i].Message.AppID, params[i].Message.ID}] {
+					results[i] = store.CreateMessageResult{Err: store.ErrConflict}
+				}
+			}
+			ins, notify = messageRows{}, false
+			return nil
+		}
+		for i, p := range params {
+			m := p.Message
+			eps, ok := apps[m.AppID]
+			if !ok {
+				results[i].Err = store.ErrNotFound
+				continue
+			}
+			targets := eps
+			if p.EndpointID != "" {
+				// A test message: that endpoint only, whatever its filters.
+				k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
+				if k < 0 {
+					results[i].Err = store.ErrNotFound
+					continue
+				}
+				targets = eps[k : k+1]
+			}
+			if err := ins.addMessage(i, m); err != nil {
+				return err
+			}
+			next, lease := m.CreatedAt, int64(0)
+			if p.Lease != 0 {
+				next, lease = p.LeaseUntil, p.Lease
+			}
+			for _, ep := range targets {
+				if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
+					continue
+				}
+				if ep.Disabled {
+					ins.addDelivery(m, ep.ID, store.StatusSkipped, time.Time{}, 0)
+					results[i].Skipped++
+					continue
+				}
+				ins.addDelivery(m, ep.ID, store.StatusPending, next, lease)
+				notify = notify || lease == 0
+				results[i].Jobs = append(results[i].Jobs, &store.Job{
+					Delivery: store.Delivery{
+						AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
+						NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
+					},
+					EventType:            m.EventType,
+					Payload:              m.Payload,
+					MsgCreatedAt:         m.CreatedAt,
+					EndpointUpdatedAt:    ep.UpdatedAt,
+					EndpointThrottleRate: ep.ThrottleRate,
+				})
+			}
+			if ins.bytes >= maxChunkBytes {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	})
+	if err != nil {
+		return nil, wrap("create messages", err)
+	}
+	return results, nil
+}
+
+// loadBatchEndpoints returns the endpoints of each app of appIDs that
+// exists, in ID order, and locks them and their apps against deletion.
+func loadBatchEndpoints(ctx context.Context, tx pgx.Tx, appIDs []string) (map[string][]*store.Endpoint, error) {
+	b := &pgx.Batch{}
+	apps := map[string][]*store.Endpoint{}
+	b.Queue(sqlBatchApps, appIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			apps[id] = []*store.Endpoint{}
+		}
+		return rows.Err()
+	})
+	b.Queue(sqlBatchEndpoints, appIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			ep := &store.Endpoint{}
+			if err := rows.Scan(&ep.ID, &ep.AppID, &ep.Disabled, &ep.EventTypes, &ep.Channels, &ep.ThrottleRate, tscan{&ep.UpdatedAt}); err != nil {
+				return err
+			}
+			if eps, ok := apps[ep.AppID]; ok {
+				apps[ep.AppID] = append(eps, ep)
+			}
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return apps, nil
+}
+
+// messageRows are the columns of the messages and deliveries of one insert
+// statement, as arrays.
+type messageRows struct {
+	index []int // of each message in the params
+	bytes int   // payload bytes
+
+	id, appID, eventType  []string
+	eventID, channels     []pgtype.Text
+	payload               [][]byte
+	expires, created      []pgtype.Timestamptz
+	dMsg, dEndpoint, dApp []string
+	dStatus               []int16
+	dNext, dCreated       []pgtype.Timestamptz
+	dLease                []int64
+}
+
+func (r *messageRows) len() int { return len(r.id) }
+
+func (r *messageRows) addMessage(i int, m *store.Message) error {
+	channels := pgtype.Text{}
+	if m.Channels != nil {
+		b, err := json.Marshal(m.Channels)
+		if err != nil {
+			return err
+		}
+		channels = pgtype.Text{String: string(b), Valid: true}
+	}
+	r.index = append(r.index, i)
+	r.bytes += len(m.Payload)
+	r.id = append(r.id, m.ID)
+	r.appID = append(r.appID, m.AppID)
+	r.eventType = append(r.eventType, m.EventType)
+	r.eventID = append(r.eventID, nstr(m.EventID))
+	r.channels = append(r.channels, channels)
+	r.payload = append(r.payload, m.Payload)
+	r.expires = append(r.expires, ts(m.PayloadExpiresAt))
+	r.created = append(r.created, ts(m.CreatedAt))
+	return nil
+}
+
+func (r *messageRows) addDelivery(m *store.Message, endpointID string, status store.DeliveryStatus, next time.Time, lease int64) {
+	r.dMsg = append(r.dMsg, m.ID)
+	r.dEndpoint = append(r.dEndpoint, endpointID)
+	r.dApp = append(r.dApp, m.AppID)
+	r.dStatus = append(r.dStatus, int16(status))
+	r.dNext = append(r.dNext, ts(next))
+	r.dLease = append(r.dLease, lease)
+	r.dCreated = append(r.dCreated, ts(m.CreatedAt))
+}
+
+func (r *messageRows) args() []any {
+	return []any{r.id, r.appID, r.eventType, r.eventID, r.channels, r.payload, r.expires, r.created,
+		strs(r.dMsg), strs(r.dEndpoint), strs(r.dApp), r.dStatus, r.dNext, r.dLease, r.dCreated}
+}
+
+// exec runs b, whose first statement is the insert, and returns the keys
+// (app id, message id) of the messages stored.
+func (r *messageRows) exec(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (map[[2]string]bool, error) {
+	stored := make(map[[2]string]bool, r.len())
+	b.QueuedQueries[0].Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id, app string
+			if err := rows.Scan(&id, &app); err != nil {
+				return err
+			}
+			stored[[2]string{app, id}] = true
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+const sqlGetMessage = `SELECT ` + msgColsHead + `m.payload` + msgColsTail + ` FROM messages AS m
+	WHERE m.app_id = $1 AND (m.id = $2 OR m.event_id = $2) ORDER BY m.id = $2 DESC LIMIT 1`
+
+// GetMessage returns the message of appID whose ID or EventID is
+// idOrEventID, with its payload.
+func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*store.Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, sqlGetMessage, appID, idOrEventID))
+	if err != nil {
+		return nil, wrap("get message", err)
+	}
+	return m, nil
+}
+
+// ListMessages returns a page of the messages of an app, ordered by ID in
+// the direction of p.Desc.
+func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]*store.Message, error) {
+	q := &query{}
+	q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
+	messageFilters(q, p.Channel, p.EventTypes, p.Before, p.After)
+	q.page("m.id", p.Page)
+	return queryList(ctx, s, "list messages", q, scanMessage)
+}
+
+// messageFilters appends the filters on messages aliased m.
+func messageFilters(q *query, channel string, eventTypes []string, before, after time.Time) {
+	if channel != "" {
+		q.add(` AND ? = ANY(m.channels)`, channel)
+	}
+	if len(eventTypes) > 0 {
+		q.add(` AND m.event_type = ANY(?)`, eventTypes)
+	}
+	q.since("m.created_at", "m.id", ids.Message, after, true)
+	q.before("m.created_at", before)
+}
+
+// ExpungeMessagePayload removes the payload of a message.
+func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) error {
+	return wrap("expunge message payload", mustAffect(s.pool.Exec(ctx,
+		`UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2`, appID, msgID)))
+}
+
+// Deliveries.
+
+const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual,
+	d.last_attempt_at, d.last_status_code, d.created_at, d.updated_at`
+
+func deliveryDest(d *store.Delivery) []any {
+	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual,
+		tscan{&d.LastAttemptAt}, &d.LastStatusCode, tscan{&d.CreatedAt}, tscan{&d.UpdatedAt}}
+}
+
+// ClaimDeliveries leases up to p.Limit due deliveries, oldest due first, in
+// one statement: rows another claim holds are skipped (SKIP LOCKED), and a
+// row claimed and committed meanwhile no longer matches when it is
+// re-checked, so no two claims ever take the same delivery.
+func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	sql := sqlClaimFirst
+	if p.Retries {
+		sql = sqlClaimRetry
+	}
+	rows, err := s.pool.Query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), limit(p.Limit), p.LeaseUntil, p.Lease)
+	if err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	defer rows.Close()
+	var jobs []*store.Job
+	for rows.Next() {
+		j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
+		if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
+			tscan{&j.CreatedAt}, &j.EventType, &j.Payload, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
+			return nil, wrap("claim deliveries", err)
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	return jobs, nil
+}
+
+// CompleteDeliveries records attempts and moves on the deliveries whose
+// lease still matches, and keeps the endpoints' FailingSince and disables
+// those that asked for it: one pipelined batch, one transaction.
+func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	var (
+		// attempts
+		aID, aApp, aMsg, aEp, aURL, aResp, aType []string
+		aStatus, aTrigger                        []int16
+		aCode                                    []int32
+		aDur                                     []int64
+		aAt                                      []pgtype.Timestamptz
+		// deliveries
+		dMsg, dEp  []string
+		dLease     []int64
+		dStatus    []int16
+		dNext, dAt []pgtype.Timestamptz
+		dAttempted []bool
+		dCode      []int32
+		outcomes   = map[string]*endpointOutcome{}
+	)
+	for _, c := range cs {
+		dMsg = append(dMsg, c.MsgID)
+		dEp = append(dEp, c.EndpointID)
+		dLease = append(dLease, c.Lease)
+		dStatus = append(dStatus, int16(c.Status))
+		var next time.Time
+		if c.Status == store.StatusPending {
+			next = c.NextAttemptAt
+		}
+		dNext = append(dNext, ts(next))
+		a := c.Attempt
+		if a == nil {
+			dAttempted = append(dAttempted, false)
+			dAt = append(dAt, pgtype.Timestamptz{})
+			dCode = append(dCode, 0)
+			continue
+		}
+		dAttempted = append(dAttempted, true)
+		dAt = append(dAt, ts(a.CreatedAt))
+		dCode = append(dCode, int32(a.StatusCode))
+		aID = append(aID, a.ID)
+		aApp = append(aApp, a.AppID)
+		aMsg = append(aMsg, c.MsgID)
+		aEp = append(aEp, c.EndpointID)
+		aURL = append(aURL, a.URL)
+		aStatus = append(aStatus, int16(a.Status))
+		aCode = append(aCode, int32(a.StatusCode))
+		aResp = append(aResp, a.Response)
+		aDur = append(aDur, a.DurationMs)
+		aTrigger = append(aTrigger, int16(a.TriggerType))
+		aType = append(aType, a.EventType)
+		aAt = append(aAt, ts(a.CreatedAt))
+
+		o := outcomes[c.EndpointID]
+		if o == nil {
+			o = &endpointOutcome{}
+			outcomes[c.EndpointID] = o
+		}
+		o.add(a.Status == store.StatusSuccess, a.CreatedAt, c.DisableEndpoint)
+	}
+	b := &pgx.Batch{}
+	if len(aID) > 0 {
+		b.Queue(sqlInsertAttempts, aID, aApp, aMsg, aEp, aURL, aStatus, aCode, aResp, aDur, aTrigger, aType, aAt)
+	}
+	b.Queue(sqlCompleteDeliveries, dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode)
+	if len(outcomes) > 0 {
+		var (
+			fID        []string
+			fSince     []pgtype.Timestamptz
+			fSucceeded []bool
+			xID        []string
+			xAt        []pgtype.Timestamptz
+		)
+		for _, id := range slices.Sorted(maps.Keys(outcomes)) {
+			o := outcomes[id]
+			fID = append(fID, id)
+			fSince = append(fSince, ts(o.failingSince))
+			fSucceeded = append(fSucceeded, o.succeeded)
+			if !o.disableAt.IsZero() {
+				xID = append(xID, id)
+				xAt = append(xAt, ts(o.disableAt))
+			}
+		}
+		b.Queue(sqlFailing, fID, fSince, fSucceeded)
+		if len(xID) > 0 {
+			b.Queue(sqlDisable, xID, xAt)
+		}
+	}
+	return wrap("complete deliveries", s.batch(ctx, b))
+}
+
+// endpointOutcome sums up the attempts of a batch to one endpoint.
+type endpointOutcome struct {
+	succeeded    bool      // some attempt succeeded
+	failingSince time.Time // the first failure after the last success
+	disableAt    time.Time // the last attempt that asked to disable
+}
+
+func (o *endpointOutcome) add(success bool, at time.Time, disable bool) {
+	if success {
+		o.succeeded, o.failingSince = true, time.Time{}
+	} else if o.failingSince.IsZero() {
+		o.failingSince = at
+	}
+	if disable && at.After(o.disableAt) {
+		o.disableAt = at
+	}
+}
+
+// ReleaseDeliveries gives back leased deliveries unattempted, and tells the
+// other processes they are due.
+func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	msg, ep := make([]string, len(rs)), make([]string, len(rs))
+	lease := make([]int64, len(rs))
+	next := make([]time.Time, len(rs))
+	for i, r := range rs {
+		msg[i], ep[i], lease[i], next[i] = r.MsgID, r.EndpointID, r.Lease, r.NextAttemptAt
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE deliveries AS d SET next_attempt_at = r.next_attempt_at, lease = 0
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[]) AS r (msg_id, endpoint_id, lease, next_attempt_at)
+		WHERE d.msg_id = r.msg_id AND d.endpoint_id = r.endpoint_id AND d.lease = r.lease AND d.status = 1`,
+		msg, ep, lease, next)
+	b.Queue(sqlNotifyDue)
+	return wrap("release deliveries", s.batch(ctx, b))
+}
+
+// ResendDelivery makes a message to an endpoint due at now as a manual
+// attempt: see store.Store.
+func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+	return wrap("resend delivery", s.tx(ctx, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM messages WHERE app_id = $1 AND id = $2 FOR KEY SHARE`, appID, msgID).Scan(&one); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM endpoints WHERE id = $1 AND app_id = $2 FOR KEY SHARE`, endpointID, appID).Scan(&one); err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		// New or finished: pending, manual, due now.
+		b.Queue(`INSERT INTO deliveries AS d (msg_id, endpoint_id, app_id, status, next_attempt_at, manual, created_at, updated_at)
+			VALUES ($1, $2, $3, 1, $4, true, $4, $4)
+			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = 1, manual = true, next_attempt_at = $4, lease = 0, updated_at = $4
+			WHERE d.status <> 1`, msgID, endpointID, appID, now)
+		// Pending and waiting for a retry: due now. A leased one is left
+		// to its worker.
+		b.Queue(`UPDATE deliveries SET next_attempt_at = $1, updated_at = $1
+			WHERE msg_id = $2 AND endpoint_id = $3 AND status = 1 AND lease = 0 AND next_attempt_at > $1`, now, msgID, endpointID)
+		b.Queue(sqlNotifyDue)
+		return tx.SendBatch(ctx, b).Close()
+	}))
+}
+
+// RecoverDeliveries makes a page of failed or skipped deliveries of an
+// endpoint pending, manual and due.
+func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (string, error) {
+	q := &query{}
+	q.add(`WITH page AS (
+			SELECT d.msg_id FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
+			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
+	if p.AfterMsgID != "" {
+		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
+	}
+	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
+	q.before("m.created_at", p.Until)
+	q.add(` ORDER BY d.msg_id LIMIT ? FOR UPDATE OF d)
+		UPDATE deliveries AS d SET status = 1, manual = true, next_attempt_at = ?, lease = 0, updated_at = ?
+		FROM page WHERE d.endpoint_id = ? AND d.msg_id = page.msg_id
+		RETURNING d.msg_id`, limit(p.Limit), p.Now, p.Now, p.EndpointID)
+	var last string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		last = ""
+		rows, err := tx.Query(ctx, q.String(), q.args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			last = max(last, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if last != "" {
+			_, err = tx.Exec(ctx, sqlNotifyDue)
+		}
+		return err
+	})
+	if err != nil {
+		return "", wrap("recover deliveries", err)
+	}
+	return last, nil
+}
+
+// GetDelivery returns the delivery of a message to an endpoint.
+func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
+	d := &store.Delivery{}
+	err := s.pool.QueryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, msgID, endpointID).
+		Scan(deliveryDest(d)...)
+	if err != nil {
+		return nil, wrap("get delivery", err)
+	}
+	return d, nil
+}
+
+// ListMessageDestinations returns the deliveries of a message that are not
+// skipped, with their endpoints, ordered by endpoint ID.
+func (s *Store) ListMessageDestinations(ctx context.Context, appID, msgID string, p store.Page) ([]*store.Destination, error) {
+	q := &query{}
+	q.add(`SELECT `+endpointCols+`, `+deliveryCols+`
+		FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
+		WHERE d.msg_id = ? AND d.app_id = ? AND d.status <> 4`, msgID, appID)
+	q.page("d.endpoint_id", p)
+	return queryList(ctx, s, "list message destinations", q, func(row pgx.Row) (*store.Destination, error) {
+		dst := &store.Destination{Endpoint: &store.Endpoint{}, Delivery: &store.Delivery{}}
+		return dst, row.Scan(append(endpointDest(dst.Endpoint), deliveryDest(dst.Delivery)...)...)
+	})
+}
+
+// ListEndpointMessages returns a page of the messages delivered or to be
+// delivered to an endpoint (not skipped), ordered by message ID.
+func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMessagesParams) ([]*store.EndpointMessage, error) {
+	q := &query{}
+	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+`
+		FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
+		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status <> 4`, p.EndpointID, p.AppID)
+	if p.Status != nil {
+		switch *p.Status {
+		case store.StatusSuccess:
+			q.add(` AND d.status = 0`)
+		case store.StatusPending:
+			q.add(` AND d.status = 1 AND d.attempts = 0`)
+		case store.StatusSending:
+			q.add(` AND d.status = 1 AND d.attempts > 0`)
+		case store.StatusFail:
+			q.add(` AND d.status = 2`)
+		default:
+			q.add(` AND false`)
+		}
+	}
+	messageFilters(q, p.Channel, p.EventTypes, p.Before, time.Time{})
+	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
+	q.page("d.msg_id", p.Page)
+	return queryList(ctx, s, "list endpoint messages", q, func(row pgx.Row) (*store.EndpointMessage, error) {
+		em := &store.EndpointMessage{Message: &store.Message{}, Delivery: &store.Delivery{}}
+		return em, row.Scan(append(msgDest(em.Message), deliveryDest(em.Delivery)...)...)
+	})
+}
+
+// QueueStats counts the due deliveries of each claim queue and finds the
+// oldest, with range scans over the claim queues' partial indexes only (the
+// WHERE clauses repeat the indexes').
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStats, error) {
+	const q = `SELECT
+		(SELECT count(*) FROM deliveries WHERE ` + whereDueFirst + ` AND next_attempt_at <= $1),
+		(SELECT min(next_attempt_at) FROM deliveries WHERE ` + whereDueFirst + ` AND next_attempt_at <= $1),
+		(SELECT count(*) FROM deliveries WHERE ` + whereDueRetry + ` AND next_attempt_at <= $1),
+		(SELECT min(next_attempt_at) FROM deliveries WHERE ` + whereDueRetry + ` AND next_attempt_at <= $1)`
+	var qs store.QueueStats
+	var oldestFirst, oldestRetry time.Time
+	if err := s.pool.QueryRow(ctx, q, now).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry}); err != nil {
+		return nil, wrap("queue stats", err)
+	}
+	qs.OldestDue = oldestFirst
+	if qs.OldestDue.IsZero() || (!oldestRetry.IsZero() && oldestRetry.Before(qs.OldestDue)) {
+		qs.OldestDue = oldestRetry
+	}
+	return &qs, nil
+}
+
+// EndpointStats counts the deliveries to an endpoint by state.
+func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
+	q := &query{}
+	q.add(`SELECT count(*) FILTER (WHERE d.status = 0), count(*) FILTER (WHERE d.status = 1 AND d.attempts = 0),
+		count(*) FILTER (WHERE d.status = 1 AND d.attempts > 0), count(*) FILTER (WHERE d.status = 2),
+		count(*) FILTER (WHERE d.status = 4)
+		FROM deliveries AS d`)
+	if since.IsZero() && until.IsZero() {
+		q.add(` WHERE d.endpoint_id = ?`, endpointID)
+	} else {
+		q.add(` JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id WHERE d.endpoint_id = ?`, endpointID)
+		q.since("m.created_at", "d.msg_id", ids.Message, since, false)
+		q.before("m.created_at", until)
+	}
+	st := &store.Stats{}
+	if err := s.pool.QueryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
+		return nil, wrap("endpoint stats", err)
+	}
+	return st, nil
+}
+
+// Attempts.
+
+const (
+	attemptColsHead = `a.id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status, a.status_code, `
+	attemptColsTail = `, a.duration_ms, a.trigger_type, a.event_type, a.created_at`
+)
+
+func attemptCols(withContent bool) string {
+	if withContent {
+		return attemptColsHead + `a.response` + attemptColsTail
+	}
+	return attemptColsHead + `''` + attemptColsTail
+}
+
+func scanAttempt(row pgx.Row) (*store.Attempt, error) {
+	a := &store.Attempt{}
+	err := row.Scan(&a.ID, &a.AppID, &a.MsgID, &a.EndpointID, &a.URL, &a.Status, &a.StatusCode, &a.Response,
+		&a.DurationMs, &a.TriggerType, &a.EventType, tscan{&a.CreatedAt})
+	return a, err
+}
+
+// ListAttempts returns a page of attempts by endpoint and/or by message,
+// ordered by ID.
+func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([]*store.Attempt, error) {
+	if p.EndpointID == "" && p.MsgID == "" {
+		return nil, errors.New("list attempts: an endpoint or a message is required")
+	}
+	q := &query{}
+	q.add(`SELECT `+attemptCols(p.WithContent)+` FROM attempts AS a WHERE a.app_id = ?`, p.AppID)
+	if p.EndpointID != "" {
+		q.add(` AND a.endpoint_id = ?`, p.EndpointID)
+	}
+	if p.MsgID != "" {
+		q.add(` AND a.msg_id = ?`, p.MsgID)
+	}
+	if p.Status != nil {
+		q.add(` AND a.status = ?`, int16(*p.Status))
+	}
+	if c := p.StatusCodeClass; c != nil {
+		if *c == 0 {
+			q.add(` AND a.status_code = 0`)
+		} else {
+			q.add(` AND a.status_code >= ? AND a.status_code < ?`, int32(*c), int32(*c+100))
+		}
+	}
+	if len(p.EventTypes) > 0 {
+		q.add(` AND a.event_type = ANY(?)`, p.EventTypes)
+	}
+	if p.Channel != "" {
+		q.add(` AND EXISTS (SELECT 1 FROM messages AS m WHERE m.app_id = a.app_id AND m.id = a.msg_id AND ? = ANY(m.channels))`, p.Channel)
+	}
+	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
+	q.before("a.created_at", p.Before)
+	q.page("a.id", p.Page)
+	return queryList(ctx, s, "list attempts", q, scanAttempt)
+}
+
+// GetAttempt returns one attempt of a message, with its response.
+func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
+	a, err := scanAttempt(s.pool.QueryRow(ctx, `SELECT `+attemptCols(true)+` FROM attempts AS a
+		WHERE a.msg_id = $1 AND a.id = $2 AND a.app_id = $3`, msgID, attemptID, appID))
+	if err != nil {
+		return nil, wrap("get attempt", err)
+	}
+	return a, nil
+}
+
+// ExpungeAttemptResponse removes the response body kept for an attempt.
+func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error {
+	return wrap("expunge attempt response", mustAffect(s.pool.Exec(ctx,
+		`UPDATE attempts SET response = '' WHERE msg_id = $1 AND id = $2 AND app_id = $3`, msgID, attemptID, appID)))
+}
+
+// queryList runs q and scans every row with scan.
+func queryList[T any](ctx context.Context, s *Store, what string, q *query, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := s.pool.Query(ctx, q.String(), q.args...)
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, wrap(what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(what, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,391 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Applications.
+
+const appCols = `id, uid, name, throttle_rate, metadata, created_at, updated_at`
+
+func scanApp(row pgx.Row) (*store.App, error) {
+	a := &store.App{}
+	err := row.Scan(&a.ID, sscan{&a.UID}, &a.Name, &a.ThrottleRate, mscan{&a.Metadata}, tscan{&a.CreatedAt}, tscan{&a.UpdatedAt})
+	return a, err
+}
+
+// CreateApp inserts app; ErrConflict when its UID is taken.
+func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		app.ID, nstr(app.UID), app.Name, app.ThrottleRate, jsonMap(app.Metadata), app.CreatedAt, app.UpdatedAt)
+	return wrap("create app", err)
+}
+
+// GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
+func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
+	a, err := scanApp(s.pool.QueryRow(ctx, `SELECT `+appCols+` FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrUID))
+	if err != nil {
+		return nil, wrap("get app", err)
+	}
+	return a, nil
+}
+
+// ListApps returns a page of apps ordered by ID.
+func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error) {
+	q := &query{}
+	q.add(`SELECT ` + appCols + ` FROM apps WHERE true`)
+	q.page("id", p)
+	return queryList(ctx, s, "list apps", q, scanApp)
+}
+
+// UpdateApp replaces the mutable fields of the app with app.ID.
+func (s *Store) UpdateApp(ctx context.Context, app *store.App) error {
+	return wrap("update app", mustAffect(s.pool.Exec(ctx,
+		`UPDATE apps SET uid = $1, name = $2, throttle_rate = $3, metadata = $4, updated_at = $5 WHERE id = $6`,
+		nstr(app.UID), app.Name, app.ThrottleRate, jsonMap(app.Metadata), app.UpdatedAt, app.ID)))
+}
+
+// DeleteApp deletes the app; foreign keys and triggers cascade to its
+// endpoints, messages, deliveries, attempts, tasks and portal tokens.
+func (s *Store) DeleteApp(ctx context.Context, id string) error {
+	return wrap("delete app", mustAffect(s.pool.Exec(ctx, `DELETE FROM apps WHERE id = $1`, id)))
+}
+
+// Endpoints.
+
+const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
+	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since, e.created_at, e.updated_at`
+
+func endpointDest(e *store.Endpoint) []any {
+	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, &e.EventTypes, &e.Channels,
+		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets},
+		tscan{&e.FailingSince}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
+}
+
+func scanEndpoint(row pgx.Row) (*store.Endpoint, error) {
+	e := &store.Endpoint{}
+	return e, row.Scan(endpointDest(e)...)
+}
+
+// endpointArgs are the stored forms of the mutable columns, in the order
+// uid, url, description, disabled, event_types, channels, throttle_rate,
+// metadata, headers, secret, old_secrets, failing_since, updated_at.
+func endpointArgs(ep *store.Endpoint) ([]any, error) {
+	olds, err := oldSecrets(ep.OldSecrets)
+	if err != nil {
+		return nil, err
+	}
+	return []any{nstr(ep.UID), ep.URL, ep.Description, ep.Disabled, list(ep.EventTypes), list(ep.Channels), ep.ThrottleRate,
+		jsonMap(ep.Metadata), jsonMap(ep.Headers), ep.Secret, olds, ts(ep.FailingSince), ep.UpdatedAt}, nil
+}
+
+// CreateEndpoint inserts ep; ErrNotFound when its app does not exist,
+// ErrConflict when its UID is taken within the app.
+func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
+	args, err := endpointArgs(ep)
+	if err != nil {
+		return wrap("create endpoint", err)
+	}
+	args = append(args, ep.ID, ep.AppID, ep.CreatedAt)
+	_, err = s.pool.Exec(ctx, `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
+		metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, args...)
+	return wrap("create endpoint", err)
+}
+
+// GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
+func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.Endpoint, error) {
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints AS e
+		WHERE e.app_id = $1 AND (e.id = $2 OR e.uid = $2) ORDER BY e.id = $2 DESC LIMIT 1`, appID, idOrUID))
+	if err != nil {
+		return nil, wrap("get endpoint", err)
+	}
+	return ep, nil
+}
+
+// GetEndpointByID returns the endpoint with id, whatever its app.
+func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints AS e WHERE e.id = $1`, id))
+	if err != nil {
+		return nil, wrap("get endpoint", err)
+	}
+	return ep, nil
+}
+
+// ListEndpoints returns a page of the endpoints of appID ordered by ID.
+func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) ([]*store.Endpoint, error) {
+	q := &query{}
+	q.add(`SELECT `+endpointCols+` FROM endpoints AS e WHERE e.app_id = ?`, appID)
+	q.page("e.id", p)
+	return queryList(ctx, s, "list endpoints", q, scanEndpoint)
+}
+
+// UpdateEndpoint replaces every field of the endpoint with ep.ID and
+// ep.AppID except ID, AppID and CreatedAt.
+func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
+	args, err := endpointArgs(ep)
+	if err != nil {
+		return wrap("update endpoint", err)
+	}
+	args = append(args, ep.ID, ep.AppID)
+	return wrap("update endpoint", mustAffect(s.pool.Exec(ctx, `UPDATE endpoints SET uid = $1, url = $2, description = $3,
+		disabled = $4, event_types = $5, channels = $6, throttle_rate = $7, metadata = $8, headers = $9, secret = $10,
+		old_secrets = $11, failing_since = $12, updated_at = $13
+		WHERE id = $14 AND app_id = $15`, args...)))
+}
+
+// DeleteEndpoint deletes the endpoint; the trigger and foreign keys cascade
+// to its deliveries, attempts and tasks.
+func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+	return wrap("delete endpoint", mustAffect(s.pool.Exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND app_id = $2`, id, appID)))
+}
+
+// Event types.
+
+const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at`
+
+func scanEventType(row pgx.Row) (*store.EventType, error) {
+	et := &store.EventType{}
+	err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas},
+		tscan{&et.CreatedAt}, tscan{&et.UpdatedAt})
+	return et, err
+}
+
+// CreateEventType inserts et; ErrConflict when the name exists.
+func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), et.CreatedAt, et.UpdatedAt)
+	return wrap("create event type", err)
+}
+
+// GetEventType returns the event type called name.
+func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
+	et, err := scanEventType(s.pool.QueryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name))
+	if err != nil {
+		return nil, wrap("get event type", err)
+	}
+	return et, nil
+}
+
+// ListEventTypes returns a page of event types ordered by name.
+func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams) ([]*store.EventType, error) {
+	q := &query{}
+	q.add(`SELECT ` + eventTypeCols + ` FROM event_types WHERE true`)
+	if !p.IncludeArchived {
+		q.add(` AND NOT archived`)
+	}
+	q.page("name", p.Page)
+	return queryList(ctx, s, "list event types", q, scanEventType)
+}
+
+// UpdateEventType replaces every field of the event type except Name and
+// CreatedAt.
+func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error {
+	return wrap("update event type", mustAffect(s.pool.Exec(ctx, `UPDATE event_types SET description = $1, archived = $2,
+		deprecated = $3, feature_flag = $4, schemas = $5, updated_at = $6 WHERE name = $7`,
+		et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), et.UpdatedAt, et.Name)))
+}
+
+// DeleteEventType removes the event type.
+func (s *Store) DeleteEventType(ctx context.Context, name string) error {
+	return wrap("delete event type", mustAffect(s.pool.Exec(ctx, `DELETE FROM event_types WHERE name = $1`, name)))
+}
+
+// Background tasks.
+
+const taskCols = `id, kind, app_id, endpoint_id, params, cursor, status, lease_until, created_at, updated_at`
+
+func scanTask(row pgx.Row) (*store.Task, error) {
+	t := &store.Task{}
+	err := row.Scan(&t.ID, &t.Kind, sscan{&t.AppID}, sscan{&t.EndpointID}, rawscan{&t.Params}, &t.Cursor, &t.Status,
+		tscan{&t.LeaseUntil}, tscan{&t.CreatedAt}, tscan{&t.UpdatedAt})
+	return t, err
+}
+
+// CreateTask inserts a task; ErrNotFound when its app or endpoint is gone.
+func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		t.ID, t.Kind, nstr(t.AppID), nstr(t.EndpointID), rawArg(t.Params), t.Cursor, string(t.Status),
+		ts(t.LeaseUntil), t.CreatedAt, t.UpdatedAt)
+	return wrap("create task", err)
+}
+
+// ClaimTask leases the oldest running task whose lease is free or ended;
+// tasks another replica is claiming at this moment are skipped.
+func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
+	t, err := scanTask(s.pool.QueryRow(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = (
+		SELECT id FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= $2)
+		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING `+taskCols, leaseUntil, now))
+	if err != nil {
+		return nil, wrap("claim task", err)
+	}
+	return t, nil
+}
+
+// UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
+func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
+	return wrap("update task", mustAffect(s.pool.Exec(ctx,
+		`UPDATE tasks SET cursor = $1, status = $2, lease_until = $3, updated_at = $4 WHERE id = $5`,
+		t.Cursor, string(t.Status), ts(t.LeaseUntil), t.UpdatedAt, t.ID)))
+}
+
+// GetTask returns a task.
+func (s *Store) GetTask(ctx context.Context, id string) (*store.Task, error) {
+	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrap("get task", err)
+	}
+	return t, nil
+}
+
+// API tokens.
+
+// CreateToken inserts a token; ErrConflict when the hash exists.
+func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.ID, t.Hash, nstr(t.AppID), t.Name, ts(t.ExpiresAt), t.CreatedAt)
+	return wrap("create token", err)
+}
+
+// GetTokenByHash returns the token with that hash, expired or not.
+func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
+	t := &store.Token{}
+	err := s.pool.QueryRow(ctx, `SELECT id, hash, app_id, name, expires_at, created_at FROM tokens WHERE hash = $1`, hash).
+		Scan(&t.ID, &t.Hash, sscan{&t.AppID}, &t.Name, tscan{&t.ExpiresAt}, tscan{&t.CreatedAt})
+	if err != nil {
+		return nil, wrap("get token", err)
+	}
+	return t, nil
+}
+
+// DeleteToken revokes a token.
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	return wrap("delete token", mustAffect(s.pool.Exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)))
+}
+
+// CountAdminTokens counts the tokens with no app.
+func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL`).Scan(&n); err != nil {
+		return 0, wrap("count admin tokens", err)
+	}
+	return n, nil
+}
+
+// Idempotency.
+
+const idemCols = `key, fingerprint, done, status_code, body, locked_until, expires_at, created_at`
+
+func scanIdem(row pgx.Row) (*store.IdempotencyRecord, error) {
+	r := &store.IdempotencyRecord{}
+	err := row.Scan(&r.Key, &r.Fingerprint, &r.Done, &r.StatusCode, &r.Body, tscan{&r.LockedUntil}, tscan{&r.ExpiresAt}, tscan{&r.CreatedAt})
+	return r, err
+}
+
+// BeginIdempotent starts a request under an idempotency key, or returns the
+// live record that is already there. One upsert decides: it writes a new
+// in-progress record unless a live one is there, and locks the row either
+// way, so that the record read next is the one that won.
+func (s *Store) BeginIdempotent(ctx context.Context, p store.BeginIdempotentParams) (*store.IdempotencyRecord, bool, error) {
+	var (
+		rec     *store.IdempotencyRecord
+		started bool
+	)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `INSERT INTO idempotency AS i (`+idemCols+`) VALUES ($1, $2, false, 0, NULL, $3, $4, $5)
+			ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, done = false, status_code = 0, body = NULL,
+				locked_until = excluded.locked_until, expires_at = excluded.expires_at, created_at = excluded.created_at
+			WHERE NOT (i.expires_at > $5 AND (i.done OR i.locked_until > $5))
+			RETURNING 1`, p.Key, p.Fingerprint, p.LockUntil, p.ExpiresAt, p.Now).Scan(&one)
+		switch {
+		case err == nil:
+			started = true
+			rec = &store.IdempotencyRecord{Key: p.Key, Fingerprint: p.Fingerprint, LockedUntil: p.LockUntil, ExpiresAt: p.ExpiresAt, CreatedAt: p.Now}
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		rec, err = scanIdem(tx.QueryRow(ctx, `SELECT `+idemCols+` FROM idempotency WHERE key = $1`, p.Key))
+		return err
+	})
+	if err != nil {
+		return nil, false, wrap("begin idempotent", err)
+	}
+	return rec, started, nil
+}
+
+// FinishIdempotent stores the response of a request under key.
+func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
+	return wrap("finish idempotent", mustAffect(s.pool.Exec(ctx,
+		`UPDATE idempotency SET done = true, status_code = $1, body = $2 WHERE key = $3`, status, body, key)))
+}
+
+// AbortIdempotent deletes the in-progress record under key, if any.
+func (s *Store) AbortIdempotent(ctx context.Context, key string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM idempotency WHERE key = $1 AND NOT done`, key)
+	return wrap("abort idempotent", err)
+}
+
+// Maintenance.
+
+// Retention, a batch at a time; rows another replica is expiring at the
+// same moment are skipped, not waited for.
+const (
+	sqlExpireIdempotency = `DELETE FROM idempotency WHERE key IN (
+		SELECT key FROM idempotency WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	sqlExpirePayloads = `UPDATE messages SET payload = NULL WHERE (app_id, id) IN (
+		SELECT app_id, id FROM messages WHERE payload IS NOT NULL AND payload_expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+)
+
+// expireBatch bounds the rows one DeleteExpired statement changes.
+const expireBatch = 1000
+
+// DeleteExpired removes expired idempotency records and payloads, in
+// statements of at most expireBatch rows each.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for _, stmt := range []string{sqlExpireIdempotency, sqlExpirePayloads} {
+		for {
+			tag, err := s.pool.Exec(ctx, stmt, now, expireBatch)
+			if err != nil {
+				return total, wrap("delete expired", err)
+			}
+			total += int(tag.RowsAffected())
+			if tag.RowsAffected() < expireBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// Settings.
+
+// GetSetting returns the value of key.
+func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
+	var v string
+	if err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+		return "", wrap("get setting", err)
+	}
+	return v, nil
+}
+
+// PutSettingIfAbsent stores value under key unless the key exists, and
+// returns the value stored afterwards.
+func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	var v string
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`, key, value)
+	b.Queue(`SELECT value FROM settings WHERE key = $1`, key).QueryRow(func(row pgx.Row) error { return row.Scan(&v) })
+	if err := convert(s.pool.SendBatch(ctx, b).Close()); err != nil {
+		return "", wrap("put setting", err)
+	}
+	return v, nil
+}
