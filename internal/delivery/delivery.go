@@ -280,6 +280,12 @@ func (e *Engine) Wake() {
 	}
 }
 
+// SetReplicas tells the engine how many processes (itself included) deliver
+// from the same store: each endpoint's in-flight cap and throttle rate are
+// divided among them, so that together they stay within both. The default
+// is 1.
+func (e *Engine) SetReplicas(n int) { e.sched.setShare(n) }
+
 // EndpointChanged drops the cached copy of an endpoint.
 func (e *Engine) EndpointChanged(id string) {
 	e.endpoints.drop(id)

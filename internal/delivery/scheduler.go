@@ -11,7 +11,11 @@ import (
 // job is sent next: endpoints take turns, each within its in-flight cap and
 // throttle rate, and the process within its global in-flight cap.
 type scheduler struct {
-	perEndpoint   int
+	perEndpoint int
+	// share is the number of processes sharing the store (replicas on one
+	// PostgreSQL database); each takes 1/share of every endpoint's
+	// in-flight cap and throttle rate, so that the caps hold across them.
+	share         int
 	maxInFlight   int
 	endpointQueue int
 	maxQueued     int
@@ -32,7 +36,10 @@ type epQueue struct {
 	inflight int
 	inReady  bool
 	// Throttle: a token bucket of one token refilled at rate per second.
-	rate      float64
+	rate float64
+	// part is the share of rate this process may use (see
+	// scheduler.share); zero means all of it.
+	part      float64
 	tokens    float64
 	last      time.Time
 	notBefore time.Time
@@ -51,6 +58,7 @@ func (q *epQueue) pop() *store.Job {
 func newScheduler(perEndpoint, maxInFlight, endpointQueue, maxQueued int) *scheduler {
 	return &scheduler{
 		perEndpoint:   perEndpoint,
+		share:         1,
 		maxInFlight:   maxInFlight,
 		endpointQueue: endpointQueue,
 		maxQueued:     maxQueued,
@@ -100,7 +108,7 @@ func (s *scheduler) add(jobs []*store.Job, _ bool) (over []*store.Job) {
 	for _, j := range jobs {
 		q := s.eps[j.EndpointID]
 		if q == nil {
-			q = &epQueue{id: j.EndpointID, tokens: 1}
+			q = &epQueue{id: j.EndpointID, tokens: 1, part: 1 / float64(s.share)}
 			s.eps[j.EndpointID] = q
 		}
 		// The job carries the endpoint's rate as of its claim; sends
@@ -123,11 +131,29 @@ func (s *scheduler) add(jobs []*store.Job, _ bool) (over []*store.Job) {
 
 // makeReady puts q in the turn order if it can send.
 func (s *scheduler) makeReady(q *epQueue) {
-	if q.inReady || q.waiting || q.len() == 0 || q.inflight >= s.perEndpoint {
+	if q.inReady || q.waiting || q.len() == 0 || q.inflight >= s.endpointCap() {
 		return
 	}
 	q.inReady = true
 	s.ready = append(s.ready, q)
+}
+
+// setShare divides every endpoint's in-flight cap and throttle rate among
+// n processes.
+func (s *scheduler) setShare(n int) {
+	s.mu.Lock()
+	s.share = max(n, 1)
+	for _, q := range s.eps {
+		q.part = 1 / float64(s.share)
+	}
+	s.mu.Unlock()
+	s.kick()
+}
+
+// endpointCap is this process's in-flight cap per endpoint: its share of
+// the configured cap, at least 1.
+func (s *scheduler) endpointCap() int {
+	return max(1, s.perEndpoint/s.share)
 }
 
 // setRate sets an endpoint's throttle (messages per second; 0: none).
@@ -144,15 +170,19 @@ func (q *epQueue) take(now time.Time) (time.Time, bool) {
 	if q.rate <= 0 {
 		return time.Time{}, true
 	}
+	rate := q.rate
+	if q.part > 0 {
+		rate *= q.part
+	}
 	if !q.last.IsZero() {
-		q.tokens = min(1, q.tokens+now.Sub(q.last).Seconds()*q.rate)
+		q.tokens = min(1, q.tokens+now.Sub(q.last).Seconds()*rate)
 	}
 	q.last = now
 	if q.tokens >= 1 {
 		q.tokens--
 		return time.Time{}, true
 	}
-	wait := time.Duration((1 - q.tokens) / q.rate * float64(time.Second))
+	wait := time.Duration((1 - q.tokens) / rate * float64(time.Second))
 	return now.Add(wait), false
 }
 
@@ -189,7 +219,7 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 			s.ready[0] = nil
 			s.ready = s.ready[1:]
 			q.inReady = false
-			if q.len() == 0 || q.inflight >= s.perEndpoint {
+			if q.len() == 0 || q.inflight >= s.endpointCap() {
 				continue
 			}
 			if at, ok := q.take(now); !ok {
