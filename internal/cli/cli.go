@@ -106,6 +106,7 @@ retrying until it lands, and recording every attempt.`,
 		newSendCmd(s, "send"),
 		newMsgCmd(s),
 		newAttemptCmd(s),
+		newBenchCmd(s),
 	)
 	// Add cobra's completion command now rather than at Execute, so that
 	// it is part of the tree (help, tests) and has an example. It writes

@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/bench"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/server"
+)
+
+func newBenchCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure Herald on this machine: throughput, latency, losses, memory",
+		Long: `Start a Herald server (a child process of this binary, on a temporary SQLite
+database unless --database or --url says otherwise) and a local receiver that
+verifies every signature, create an application with endpoints, send messages
+through the API, wait until every accepted message has been delivered, and
+report what happened.
+
+Load is --rate N messages per second on a fixed schedule whatever the latency
+(sends that find every worker busy go out late, and are counted), or --rate max:
+as fast as the API accepts them with --concurrency requests in flight. Each
+message goes to --endpoints endpoints, and to --slow-endpoints more whose
+receiver never answers until the run ends (the latency reported is the healthy
+endpoints'). --backlog N replaces the timed load: N messages are sent while the
+receiver hangs (it takes each request and answers none), so their deliveries
+queue up in the server; then the receiver answers again and the drain is
+timed. The server started for a backlog run gets --request-timeout 5m so that
+the held requests do not time out into the retry schedule (unless queueing
+takes longer).
+
+End-to-end latency runs from the message's acceptance (the timestamp the API
+returns with its 202) to the start of the receiver's handler. Lost counts the
+deliveries of accepted messages that never arrived within --drain-timeout; the
+command fails when any was lost or failed verification. The server's memory
+(RSS, from /proc) is read after setup (idle) and every 100 ms during the run
+(peak); it is not measured with --url.
+
+--json prints one JSON object: accepted, ingest_per_sec, delivered,
+deliveries_per_sec, lost, duplicates, e2e_ms {p50, p90, p99, p999, max},
+ingest_ms, server_rss_mb {idle, peak}, errors, cpu_sec, a per-second timeline,
+the configuration and the machine.`,
+		Example: `  herald bench                                   # 30 s at max rate, SQLite, one endpoint
+  herald bench --rate 2000 --duration 30s --json
+  herald bench --endpoints 100 --rate 50
+  herald bench --slow-endpoints 10 --rate 500
+  herald bench --backlog 200000
+  herald bench --database postgres://postgres@127.0.0.1/herald_bench
+  herald bench --url http://127.0.0.1:8071 --token hsk_... --rate 100
+  herald bench --cpuprofile server.pprof && go tool pprof -top server.pprof`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, asJSON, err := benchConfig(cmd, s)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			res, err := bench.Run(ctx, cfg)
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			if asJSON {
+				enc := json.NewEncoder(s.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			} else {
+				bench.WriteText(s.Stdout, res)
+			}
+			switch {
+			case res.Lost > 0:
+				return fmt.Errorf("bench: %d accepted deliveries never arrived", res.Lost)
+			case res.Rejected > 0:
+				return fmt.Errorf("bench: %d deliveries failed signature verification", res.Rejected)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Duration("duration", 30*time.Second, "how long to send load")
+	f.String("rate", "max", "messages per second on a fixed schedule, or max: as fast as accepted")
+	f.Int("concurrency", 64, "most API requests in flight")
+	f.Int("endpoints", 1, "healthy endpoints each message goes to")
+	f.Int("slow-endpoints", 0, "extra endpoints, getting the same messages, that hang until the run ends")
+	f.Int("payload-bytes", 1024, "size of each message's JSON payload")
+	f.Int("backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")
+	f.Duration("drain-timeout", 0, "longest wait for deliveries after the load (0: 5m, or 30m with --backlog)")
+	f.String("database", "", "database of the server started: SQLite path or postgres:// URL (default: a temporary SQLite file)")
+	f.String("url", "", "measure the running server at this URL instead of starting one (needs --token)")
+	f.String("token", "", "admin API token of the server at --url (env HERALD_TOKEN)")
+	f.String("receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it)")
+	f.StringArray("server-flag", nil, "extra flag for the server started, e.g. --server-flag=--max-in-flight=2048 (repeatable)")
+	f.String("cpuprofile", "", "write a CPU profile of the server started to this file")
+	f.Bool("json", false, "print the result as one JSON object")
+	f.Bool("quiet", false, "do not print progress to standard error")
+
+	cmd.AddCommand(newBenchServerCmd(s))
+	return cmd
+}
+
+// benchConfig reads the flags of herald bench.
+func benchConfig(cmd *cobra.Command, s Streams) (bench.Config, bool, error) {
+	f := cmd.Flags()
+	var cfg bench.Config
+	cfg.Duration, _ = f.GetDuration("duration")
+	rate, _ := f.GetString("rate")
+	if rate != "max" {
+		n, err := strconv.Atoi(rate)
+		if err != nil || n <= 0 {
+			return cfg, false, &UsageError{Err: fmt.Errorf("--rate %q: want a number of messages per second, or max", rate)}
+		}
+		cfg.Rate = n
+	}
+	cfg.Concurrency, _ = f.GetInt("concurrency")
+	cfg.Endpoints, _ = f.GetInt("endpoints")
+	cfg.SlowEndpoints, _ = f.GetInt("slow-endpoints")
+	cfg.PayloadBytes, _ = f.GetInt("payload-bytes")
+	cfg.Backlog, _ = f.GetInt("backlog")
+	cfg.DrainTimeout, _ = f.GetDuration("drain-timeout")
+	cfg.Database, _ = f.GetString("database")
+	cfg.URL, _ = f.GetString("url")
+	cfg.Token, _ = f.GetString("token")
+	cfg.Receiver, _ = f.GetString("receiver")
+	cfg.ServerFlags, _ = f.GetStringArray("server-flag")
+	cfg.CPUProfile, _ = f.GetString("cpuprofile")
+	asJSON, _ := f.GetBool("json")
+	if quiet, _ := f.GetBool("quiet"); !quiet {
+		cfg.Progress = s.Stderr
+	}
+
+	var problems []string
+	switch {
+	case cfg.Duration <= 0:
+		problems = append(problems, "--duration must be positive")
+	case cfg.Concurrency <= 0:
+		problems = append(problems, "--concurrency must be positive")
+	case cfg.Endpoints <= 0:
+		problems = append(problems, "--endpoints must be at least 1")
+	case cfg.SlowEndpoints < 0 || cfg.Backlog < 0 || cfg.DrainTimeout < 0:
+		problems = append(problems, "--slow-endpoints, --backlog and --drain-timeout cannot be negative")
+	case cfg.PayloadBytes < bench.MinPayloadBytes:
+		problems = append(problems, fmt.Sprintf("--payload-bytes must be at least %d", bench.MinPayloadBytes))
+	}
+	if cfg.URL != "" {
+		if cfg.Token == "" {
+			cfg.Token = s.Getenv("HERALD_TOKEN")
+		}
+		if cfg.Token == "" {
+			problems = append(problems, "--url needs --token (or HERALD_TOKEN)")
+		}
+		if cfg.Database != "" || cfg.CPUProfile != "" || len(cfg.ServerFlags) > 0 {
+			problems = append(problems, "--database, --cpuprofile and --server-flag apply to the server herald bench starts, not to --url")
+		}
+	} else {
+		exe, err := os.Executable()
+		if err != nil {
+			return cfg, false, fmt.Errorf("bench: find this program to start the server: %w", err)
+		}
+		cfg.ServerCommand = []string{exe, "bench", "server"}
+	}
+	if len(problems) > 0 {
+		return cfg, false, &UsageError{Err: errors.New(strings.Join(problems, "; "))}
+	}
+	return cfg, asJSON, nil
+}
+
+// newBenchServerCmd is the server herald bench starts as a child process:
+// herald serve, which also prints the address it listens on to standard
+// output and can write a CPU profile of its whole life.
+func newBenchServerCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "server",
+		Short:   "Run the server for herald bench (internal)",
+		Example: `  herald bench server --listen 127.0.0.1:0 --database /tmp/b.db --cpuprofile cpu.pprof`,
+		Hidden:  true,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, s)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if path, _ := cmd.Flags().GetString("cpuprofile"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			return runBenchServer(ctx, cfg, s.Stdout, s.Stderr)
+		},
+	}
+	addServerFlags(cmd)
+	cmd.Flags().String("cpuprofile", "", "write a CPU profile to this file")
+	return cmd
+}
+
+// runBenchServer is server.Run that prints the address it serves on.
+func runBenchServer(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
+	srv, err := server.New(ctx, cfg, server.Options{Stderr: stderr})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
+	fmt.Fprintf(stdout, "listening on %s\n", srv.Addr())
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-srv.Served():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(serveErr, srv.Shutdown(sctx))
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// benchChildEnv, set in the environment of a test binary, makes it run the
+// command line instead of the tests: herald bench starts its server as
+// os.Executable(), which under `go test` is the test binary.
+const benchChildEnv = "HERALD_TEST_RUN_CLI"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(benchChildEnv) == "1" {
+		err := Main(context.Background(), os.Args[1:], Streams{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestBench runs a short benchmark end to end: a server in a child process,
+// a verifying receiver, load at a fixed rate. It checks the report, not the
+// speed: every accepted message is delivered, and nothing is lost.
+func TestBench(t *testing.T) {
+	t.Setenv(benchChildEnv, "1") // inherited by the server process only
+	out := ok(t, env(), "bench", "--duration", "2s", "--rate", "50", "--json", "--quiet")
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+	}
+	for _, k := range []string{"accepted", "ingest_per_sec", "delivered", "deliveries_per_sec", "lost",
+		"duplicates", "e2e_ms", "ingest_ms", "server_rss_mb", "errors", "machine", "config"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("no %q in the result", k)
+		}
+	}
+	for obj, keys := range map[string][]string{
+		"e2e_ms":        {"p50", "p90", "p99", "max"},
+		"ingest_ms":     {"p50", "p99"},
+		"server_rss_mb": {"idle", "peak"},
+	} {
+		m, _ := raw[obj].(map[string]any)
+		for _, k := range keys {
+			if _, ok := m[k]; !ok {
+				t.Errorf("no %s.%s in the result", obj, k)
+			}
+		}
+	}
+	var res struct {
+		Accepted, Delivered, Lost, Errors, Duplicates int64
+		E2E                                           struct{ P50, Max float64 }   `json:"e2e_ms"`
+		RSS                                           struct{ Idle, Peak float64 } `json:"server_rss_mb"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	// 2 s at 50/s is 100 messages; on a loaded machine some may go out
+	// late, none may be missing.
+	if res.Accepted != 100 || res.Errors != 0 {
+		t.Errorf("accepted %d with %d errors, want 100 and 0", res.Accepted, res.Errors)
+	}
+	if res.Delivered != res.Accepted || res.Lost != 0 {
+		t.Errorf("delivered %d of %d accepted, lost %d", res.Delivered, res.Accepted, res.Lost)
+	}
+	if res.E2E.P50 <= 0 || res.E2E.Max < res.E2E.P50 {
+		t.Errorf("e2e latency = %+v", res.E2E)
+	}
+	if res.RSS.Idle <= 0 || res.RSS.Peak < res.RSS.Idle {
+		t.Errorf("server RSS = %+v", res.RSS)
+	}
+}
+
+// TestBenchBacklog queues deliveries behind a hanging receiver and checks
+// that the drain delivers all of them.
+func TestBenchBacklog(t *testing.T) {
+	t.Setenv(benchChildEnv, "1")
+	out := ok(t, env(), "bench", "--backlog", "300", "--endpoints", "2", "--slow-endpoints", "1", "--json", "--quiet")
+	var res struct {
+		Accepted, Delivered, Lost int64
+		Backlog                   struct {
+			Deliveries  int64   `json:"deliveries"`
+			DrainPerSec float64 `json:"drain_per_sec"`
+		} `json:"backlog"`
+		Slow struct {
+			Received int64 `json:"requests_received"`
+		} `json:"slow_endpoints"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Accepted != 300 || res.Delivered != 600 || res.Lost != 0 || res.Backlog.Deliveries != 600 {
+		t.Errorf("accepted %d, delivered %d, lost %d, backlog %+v; want 300, 600, 0", res.Accepted, res.Delivered, res.Lost, res.Backlog)
+	}
+	if res.Backlog.DrainPerSec <= 0 {
+		t.Errorf("drain rate %v", res.Backlog.DrainPerSec)
+	}
+	if res.Slow.Received == 0 {
+		t.Error("the hanging endpoint got no request")
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rate", "fast"}, `--rate "fast"`},
+		{[]string{"--rate", "0"}, `--rate "0"`},
+		{[]string{"--endpoints", "0"}, "--endpoints must be at least 1"},
+		{[]string{"--payload-bytes", "10"}, "--payload-bytes must be at least"},
+		{[]string{"--url", "http://127.0.0.1:1"}, "--url needs --token"},
+		{[]string{"--url", "http://127.0.0.1:1", "--token", "x", "--database", "x.db"}, "not to --url"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := run(t, env(), append([]string{"bench"}, tt.args...)...)
+			var ue *UsageError
+			if r.err == nil || !errors.As(r.err, &ue) || !strings.Contains(r.err.Error(), tt.want) {
+				t.Errorf("herald bench %v: %v, want a usage error containing %q", tt.args, r.err, tt.want)
+			}
+		})
+	}
+}
