@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/groupcommit"
+	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -36,6 +37,7 @@ type Server struct {
 	engine   *delivery.Engine
 	tasks    *maintenance.Service
 	ingest   *groupcommit.Committer[store.CreateMessageParams, store.CreateMessageResult]
+	cluster  *cluster // nil unless the store is shared by replicas
 	http     *http.Server
 	listener net.Listener
 	served   chan error
@@ -67,7 +69,11 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // OpenStore opens (without migrating) the store the configuration names.
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	if cfg.IsPostgres() {
-		return nil, errors.New("PostgreSQL is not supported by this build yet; use a SQLite path")
+		s, err := postgres.Open(ctx, cfg.Database, postgres.WithMaxConns(cfg.DBMaxConns))
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL database %s: %w", redactDatabase(cfg.Database), err)
+		}
+		return s, nil
 	}
 	s, err := sqlite.Open(ctx, config.SQLitePath(cfg.Database))
 	if err != nil {
@@ -121,6 +127,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		SvixHeaders: cfg.SvixHeaders, UserAgent: buildinfo.UserAgent(),
 	})
 	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake})
+	s.cluster = newCluster(s.store, s.engine, s.log, opts.Now)
 	s.ingest = groupcommit.New(s.store.CreateMessages, groupcommit.Options{MaxBatch: 512})
 
 	publicURL := cfg.PublicURL
@@ -242,6 +249,7 @@ func (s *Server) Start(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	s.cluster.Start(ctx)
 	go func() { s.served <- s.http.Serve(ln) }()
 	s.log.InfoContext(ctx, "herald serving", "addr", ln.Addr().String(), "version", buildinfo.Version(),
 		"database", redactDatabase(s.cfg.Database))
@@ -267,6 +275,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
+	}
+	if err := s.cluster.Stop(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if err := s.tasks.Stop(ctx); err != nil {
 		errs = append(errs, err)
