@@ -2,8 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
@@ -33,4 +38,207 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	pgtest.URL(t)
 	storetest.Exercise(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			s, err := postgres.Open(t.Context(), url, postgres.WithMaxConns(2))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			errs <- s.Migrate(t.Context())
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent open and migrate: %v", err)
+		}
+	}
+	s := openURL(t, url)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	if _, err := s.PutSettingIfAbsent(t.Context(), "k", "v"); err != nil {
+		t.Fatalf("schema not usable: %v", err)
+	}
+}
+
+func TestOpenRefusesBadURL(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.Open(t.Context(), "postgres://user:secret@127.0.0.1:5432/db?sslmode=bogus")
+	if err == nil {
+		t.Fatal("opened a URL with an invalid sslmode")
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error reveals the password: %v", err)
+	}
+}
+
+// fixture creates an app with one endpoint.
+func fixture(t *testing.T, s store.Store) (*store.App, *store.Endpoint) {
+	t.Helper()
+	now := store.Truncate(time.Now())
+	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateApp(t.Context(), app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateEndpoint(t.Context(), ep); err != nil {
+		t.Fatal(err)
+	}
+	return app, ep
+}
+
+func message(appID string) *store.Message {
+	now := store.Truncate(time.Now())
+	return &store.Message{ID: ids.New(ids.Message), AppID: appID, EventType: "e", Payload: []byte(`{}`), CreatedAt: now}
+}
+
+// A process listening is woken when another one makes deliveries due:
+// messages created without a lease and released deliveries; not by
+// messages leased to the process that created them.
+func TestListenDueAcrossStores(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	a, b := openURL(t, url), openURL(t, url)
+	app, _ := fixture(t, a)
+
+	woken := make(chan struct{}, 100)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- b.ListenDue(ctx, func() { woken <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenDue: %v", err)
+		}
+	}()
+	wait := func(what string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		select {
+		case <-woken:
+			return time.Since(start)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("not woken: %s", what)
+		}
+		return 0
+	}
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case <-woken:
+			t.Fatalf("woken by %s", what)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	wait("on connecting")
+
+	now := store.Truncate(time.Now())
+	res, err := a.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: message(app.ID), Lease: 7, LeaseUntil: now.Add(time.Minute)}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	quiet("a message leased to its creator")
+
+	start := time.Now()
+	if _, err := a.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: message(app.ID)}}); err != nil {
+		t.Fatal(err)
+	}
+	wait("an unleased message")
+	t.Logf("woken %v after another store's CreateMessages began", time.Since(start))
+
+	j := res[0].Jobs[0]
+	if err := a.ReleaseDeliveries(t.Context(), []store.Release{{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, NextAttemptAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	wait("a release")
+}
+
+func TestHeartbeatCountsLiveReplicas(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	now := store.Truncate(time.Now())
+	for i, c := range []struct {
+		id   string
+		at   time.Time
+		want int
+	}{
+		{"a", now, 1},
+		{"b", now, 2},
+		{"c", now.Add(5 * time.Second), 3},
+		{"c", now.Add(11 * time.Second), 1}, // a and b are past the TTL
+	} {
+		n, err := s.Heartbeat(ctx, c.id, c.at, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != c.want {
+			t.Errorf("heartbeat %d (%s): %d replicas, want %d", i, c.id, n, c.want)
+		}
+	}
+	if err := s.Leave(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Heartbeat(ctx, "d", now.Add(12*time.Second), 10*time.Second); n != 1 {
+		t.Errorf("after c left: %d replicas, want 1", n)
+	}
+}
+
+// While the database refuses connections every operation fails with
+// store.ErrUnavailable, and the store works again, by itself, once it
+// accepts them.
+func TestUnavailableThenBack(t *testing.T) {
+	t.Parallel()
+	url, db := pgtest.Database(t)
+	s := openURL(t, url)
+	app, _ := fixture(t, s)
+
+	pgtest.Exec(t, `ALTER DATABASE `+db+` ALLOW_CONNECTIONS false`)
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+db+`' AND pid <> pg_backend_pid()`)
+	ctx := t.Context()
+	for name, op := range map[string]func() error{
+		"ping":   func() error { return s.Ping(ctx) },
+		"get":    func() error { _, err := s.GetApp(ctx, app.ID); return err },
+		"create": func() error { _, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: message(app.ID)}}); return err },
+		"claim": func() error {
+			_, err := s.ClaimDeliveries(ctx, store.ClaimParams{Now: time.Now(), LeaseUntil: time.Now().Add(time.Minute), Lease: 1, Limit: 10})
+			return err
+		},
+	} {
+		opStart := time.Now()
+		err := op()
+		t.Logf("%s: %v in %v", name, err, time.Since(opStart))
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s while the database refuses connections: %v, want ErrUnavailable", name, err)
+		}
+	}
+
+	pgtest.Exec(t, `ALTER DATABASE `+db+` ALLOW_CONNECTIONS true`)
+	res, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: message(app.ID)}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("create once the database is back: %v %v", err, res)
+	}
+
+	// A connection cut while idle in the pool is noticed and replaced.
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+db+`' AND pid <> pg_backend_pid()`)
+	for i := range 2 {
+		if _, err := s.GetApp(ctx, app.ID); err != nil && !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("get %d after the connections were cut: %v, want success or ErrUnavailable", i, err)
+		}
+	}
+	if _, err := s.GetApp(ctx, app.ID); err != nil {
+		t.Fatalf("get after reconnecting: %v", err)
+	}
 }
