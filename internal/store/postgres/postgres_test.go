@@ -209,9 +209,12 @@ func TestUnavailableThenBack(t *testing.T) {
 	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+db+`' AND pid <> pg_backend_pid()`)
 	ctx := t.Context()
 	for name, op := range map[string]func() error{
-		"ping":   func() error { return s.Ping(ctx) },
-		"get":    func() error { _, err := s.GetApp(ctx, app.ID); return err },
-		"create": func() error { _, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: message(app.ID)}}); return err },
+		"ping": func() error { return s.Ping(ctx) },
+		"get":  func() error { _, err := s.GetApp(ctx, app.ID); return err },
+		"create": func() error {
+			_, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: message(app.ID)}})
+			return err
+		},
 		"claim": func() error {
 			_, err := s.ClaimDeliveries(ctx, store.ClaimParams{Now: time.Now(), LeaseUntil: time.Now().Add(time.Minute), Lease: 1, Limit: 10})
 			return err
