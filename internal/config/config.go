@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -71,6 +72,13 @@ type Config struct {
 	LogLevel string
 	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
 	ShutdownTimeout time.Duration
+	// Metrics serves Prometheus metrics at /metrics on the API listener,
+	// without authentication. Default true.
+	Metrics bool
+	// AdminListen is the address of the admin listener, which serves
+	// /debug/pprof/ and /metrics without authentication: bind it to a
+	// private address. Default empty: no admin listener.
+	AdminListen string
 }
 
 // DefaultRetrySchedule is the Svix schedule after the first attempt.
@@ -95,6 +103,7 @@ func Default() Config {
 		LogFormat:           "text",
 		LogLevel:            "info",
 		ShutdownTimeout:     20 * time.Second,
+		Metrics:             true,
 	}
 }
 
@@ -196,6 +205,12 @@ var Settings = []Setting{
 	{Flag: "shutdown-timeout", Env: "HERALD_SHUTDOWN_TIMEOUT", Usage: "bound on a graceful shutdown",
 		set: func(c *Config, v string) error { return setDuration(&c.ShutdownTimeout, v) },
 		get: func(c *Config) string { return c.ShutdownTimeout.String() }},
+	{Flag: "metrics", Env: "HERALD_METRICS", Usage: "serve Prometheus metrics at /metrics on the API listener, without auth",
+		set: func(c *Config, v string) error { return setBool(&c.Metrics, v) },
+		get: func(c *Config) string { return strconv.FormatBool(c.Metrics) }},
+	{Flag: "admin-listen", Env: "HERALD_ADMIN_LISTEN", Usage: "address of an admin listener serving /debug/pprof/ and /metrics, without auth (empty: off)",
+		set: func(c *Config, v string) error { c.AdminListen = v; return nil },
+		get: func(c *Config) string { return c.AdminListen }},
 }
 
 // Lookup returns the setting with the given flag name.
@@ -328,6 +343,13 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < time.Second {
 		bad("shutdown-timeout", "must be at least 1s, got %s", c.ShutdownTimeout)
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			bad("admin-listen", "must be host:port, like 127.0.0.1:8072, got %q", c.AdminListen)
+		} else if c.AdminListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			bad("admin-listen", "must differ from HERALD_LISTEN (--listen), both are %q", c.Listen)
+		}
 	}
 	return errors.Join(errs...)
 }

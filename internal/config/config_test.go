@@ -133,3 +133,36 @@ func FuzzReadFile(f *testing.F) {
 		_, _ = Load(Source{File: file, Getenv: func(string) string { return "" }}, nil)
 	})
 }
+
+func TestObservabilitySettings(t *testing.T) {
+	t.Parallel()
+	load := func(env map[string]string) (Config, error) {
+		return Load(Source{Getenv: func(k string) string { return env[k] }}, nil)
+	}
+	c, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Metrics || c.AdminListen != "" {
+		t.Errorf("defaults: Metrics = %v, AdminListen = %q; want true and off", c.Metrics, c.AdminListen)
+	}
+	c, err = load(map[string]string{"HERALD_METRICS": "false", "HERALD_ADMIN_LISTEN": "127.0.0.1:8072"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics || c.AdminListen != "127.0.0.1:8072" {
+		t.Errorf("from the environment: Metrics = %v, AdminListen = %q", c.Metrics, c.AdminListen)
+	}
+	for _, bad := range []map[string]string{
+		{"HERALD_ADMIN_LISTEN": "8072"},
+		{"HERALD_ADMIN_LISTEN": "127.0.0.1:8071"}, // the API's address
+		{"HERALD_METRICS": "maybe"},
+	} {
+		_, err := load(bad)
+		for k := range bad {
+			if err == nil || !strings.Contains(err.Error(), k) {
+				t.Errorf("%v: error %v, want one naming %s", bad, err, k)
+			}
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -22,11 +23,13 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/maintenance"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/groupcommit"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Server is a running Herald.
@@ -38,9 +41,15 @@ type Server struct {
 	tasks    *maintenance.Service
 	ingest   *groupcommit.Committer[store.CreateMessageParams, store.CreateMessageResult]
 	cluster  *cluster // nil unless the store is shared by replicas
+	metrics  *metrics.Metrics
+	queue    *metrics.QueueSampler
+	tracing  *tracing.Tracing
 	http     *http.Server
 	listener net.Listener
 	served   chan error
+	// The admin listener (pprof and metrics), when configured.
+	admin         *http.Server
+	adminListener net.Listener
 }
 
 // Options are what the caller provides besides the configuration.
@@ -53,6 +62,9 @@ type Options struct {
 	Stderr io.Writer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Stdout receives spans when OTEL_TRACES_EXPORTER=console; nil means
+	// os.Stdout.
+	Stdout io.Writer
 }
 
 // NewLogger builds the logger the configuration asks for.
@@ -94,6 +106,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
 	s := &Server{cfg: cfg, log: opts.Log, served: make(chan error, 1)}
 	s.store, err = OpenStore(ctx, &cfg)
 	if err != nil {
@@ -115,20 +130,32 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 
-	client := egress.New(egress.Config{
+	s.metrics = metrics.New(buildinfo.Version())
+	s.tracing, err = tracing.New(ctx, tracing.Options{Version: buildinfo.Version(), Console: opts.Stdout})
+	if err != nil {
+		return nil, err
+	}
+	egressCfg := egress.Config{
 		Timeout:    cfg.RequestTimeout,
 		AllowCIDRs: cfg.AllowCIDRs,
 		UserAgent:  buildinfo.UserAgent(),
-	})
+	}
+	if s.tracing.Enabled() {
+		egressCfg.WrapTransport = s.tracing.Transport
+	}
+	client := egress.New(egressCfg)
 	s.engine = delivery.New(delivery.Config{
 		Store: s.store, Client: client, Box: box, Log: s.log, Now: opts.Now,
 		RequestTimeout: cfg.RequestTimeout, RetrySchedule: cfg.RetrySchedule, Jitter: cfg.RetryJitter,
 		EndpointConcurrency: cfg.EndpointConcurrency, MaxInFlight: cfg.MaxInFlight,
 		SvixHeaders: cfg.SvixHeaders, UserAgent: buildinfo.UserAgent(),
+		Observer: s.metrics,
 	})
+	s.metrics.WatchDelivery(s.engine.Load)
+	s.queue = s.metrics.NewQueueSampler(metrics.QueueSamplerConfig{Store: s.store, Log: s.log, Now: opts.Now})
 	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake})
 	s.cluster = newCluster(s.store, s.engine, s.log, opts.Now)
-	s.ingest = groupcommit.New(s.store.CreateMessages, groupcommit.Options{MaxBatch: 512})
+	s.ingest = groupcommit.New(s.writeMessages, groupcommit.Options{MaxBatch: 512})
 
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
@@ -147,9 +174,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		PortalTokenTTL: cfg.PortalTokenTTL,
 		Version:        buildinfo.Version(),
+		Observe:        s.metrics.APIRequest,
 	})
+	var root http.Handler = s.tracing.Handler(handler)
+	if cfg.Metrics {
+		root = withMetrics(s.metrics.Handler(), root)
+	}
 	s.http = &http.Server{
-		Handler:           handler,
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -157,7 +189,58 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	if cfg.AdminListen != "" {
+		s.admin = &http.Server{
+			Handler:           adminHandler(s.metrics.Handler()),
+			ReadHeaderTimeout: 10 * time.Second,
+			// Long enough for /debug/pprof/profile?seconds=60 and a
+			// trace of the same length.
+			WriteTimeout:   5 * time.Minute,
+			IdleTimeout:    120 * time.Second,
+			MaxHeaderBytes: 64 << 10,
+			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+	}
 	return s, nil
+}
+
+// writeMessages writes a batch of messages for the ingest group committer,
+// and times it.
+func (s *Server) writeMessages(ctx context.Context, ps []store.CreateMessageParams) ([]store.CreateMessageResult, error) {
+	start := time.Now()
+	rs, err := s.store.CreateMessages(ctx, ps)
+	s.metrics.Batch("ingest", len(ps), time.Since(start), err)
+	return rs, err
+}
+
+// withMetrics serves /metrics with m and everything else with next. It
+// compares the path exactly rather than through a ServeMux, which would
+// clean and redirect the API's paths.
+func withMetrics(m, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			m.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// adminHandler serves the admin listener: /metrics and the runtime profiles
+// under /debug/pprof/.
+func adminHandler(m http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "Herald admin listener: /metrics, /debug/pprof/")
+	})
+	return mux
 }
 
 // encryptionBox returns the box sealing endpoint secrets: the configured
@@ -240,20 +323,57 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
+	if s.admin != nil {
+		s.adminListener, err = net.Listen("tcp", s.cfg.AdminListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listener on %s: %w", s.cfg.AdminListen, err)
+		}
+	}
+	closeListeners := func() {
+		ln.Close()
+		if s.adminListener != nil {
+			s.adminListener.Close()
+			s.adminListener = nil
+		}
+	}
 	s.listener = ln
 	if err := s.engine.Start(ctx); err != nil {
-		ln.Close()
+		closeListeners()
 		return err
 	}
 	if err := s.tasks.Start(ctx); err != nil {
-		ln.Close()
+		closeListeners()
+		return err
+	}
+	if err := s.queue.Start(ctx); err != nil {
+		closeListeners()
 		return err
 	}
 	s.cluster.Start(ctx)
 	go func() { s.served <- s.http.Serve(ln) }()
-	s.log.InfoContext(ctx, "herald serving", "addr", ln.Addr().String(), "version", buildinfo.Version(),
-		"database", redactDatabase(s.cfg.Database))
+	attrs := []any{"addr", ln.Addr().String(), "version", buildinfo.Version(),
+		"database", redactDatabase(s.cfg.Database), "metrics", s.cfg.Metrics, "tracing", s.tracing.Enabled()}
+	if s.adminListener != nil {
+		aln := s.adminListener
+		go func() {
+			if err := s.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.ErrorContext(ctx, "admin listener stopped", "err", err)
+			}
+		}()
+		attrs = append(attrs, "admin_addr", aln.Addr().String())
+	}
+	s.log.InfoContext(ctx, "herald serving", attrs...)
 	return nil
+}
+
+// AdminAddr is the address of the admin listener once started; empty when
+// there is none.
+func (s *Server) AdminAddr() string {
+	if s.adminListener == nil {
+		return ""
+	}
+	return s.adminListener.Addr().String()
 }
 
 // Addr is the address the API listens on, once started.
@@ -276,6 +396,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
+	if s.adminListener != nil {
+		if err := s.admin.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("admin listener shutdown: %w", err))
+		}
+	}
+	if err := s.queue.Stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop queue sampler: %w", err))
+	}
 	if err := s.cluster.Stop(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -286,6 +414,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	s.ingest.Close()
+	// After the engine: the spans of the last attempts are exported too.
+	if err := s.tracing.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
