@@ -292,7 +292,7 @@ var sqlGetMessage = `SELECT ` + msgCols(true) + ` FROM messages AS m
 // GetMessage returns the message of appID whose ID or EventID is
 // idOrEventID, with its payload.
 func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*store.Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, sqlGetMessage, appID, idOrEventID))
+	m, err := scanMessage(s.queryRow(ctx, sqlGetMessage, appID, idOrEventID))
 	if err != nil {
 		return nil, wrap("get message", err)
 	}
@@ -584,7 +584,7 @@ func recoverQuery(p store.RecoverParams) *query {
 // GetDelivery returns the delivery of a message to an endpoint.
 func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
 	d := &store.Delivery{}
-	err := s.r.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = ? AND d.endpoint_id = ?`, msgID, endpointID).
+	err := s.queryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = ? AND d.endpoint_id = ?`, msgID, endpointID).
 		Scan(deliveryDest(d)...)
 	if err != nil {
 		return nil, wrap("get delivery", err)
@@ -659,7 +659,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1)`
 	var qs store.QueueStats
 	var oldestFirst, oldestRetry time.Time
-	if err := s.r.QueryRowContext(ctx, q, tsv(now)).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry}); err != nil {
+	if err := s.queryRow(ctx, q, tsv(now)).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry}); err != nil {
 		return nil, wrap("queue stats", err)
 	}
 	qs.OldestDue = oldestFirst
@@ -672,7 +672,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
 	q := statsQuery(endpointID, since, until)
 	st := &store.Stats{}
-	if err := s.r.QueryRowContext(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
+	if err := s.queryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
 		return nil, wrap("endpoint stats", err)
 	}
 	return st, nil
@@ -758,7 +758,7 @@ var sqlGetAttempt = `SELECT ` + attemptCols(true) + ` FROM attempts AS a WHERE a
 
 // GetAttempt returns one attempt of a message, with its response.
 func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
-	a, err := scanAttempt(s.r.QueryRowContext(ctx, sqlGetAttempt, attemptID, msgID, appID))
+	a, err := scanAttempt(s.queryRow(ctx, sqlGetAttempt, attemptID, msgID, appID))
 	if err != nil {
 		return nil, wrap("get attempt", err)
 	}

@@ -41,7 +41,7 @@ const sqlGetApp = `SELECT ` + appCols + ` FROM apps WHERE id = ?1 OR uid = ?1 OR
 
 // GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
 func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
-	a, err := scanApp(s.r.QueryRowContext(ctx, sqlGetApp, idOrUID))
+	a, err := scanApp(s.queryRow(ctx, sqlGetApp, idOrUID))
 	if err != nil {
 		return nil, wrap("get app", err)
 	}
@@ -158,7 +158,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 
 // GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
 func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.r.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints e
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints e
 		WHERE e.app_id = ?1 AND (e.id = ?2 OR e.uid = ?2) ORDER BY e.id = ?2 DESC LIMIT 1`, appID, idOrUID))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
@@ -168,7 +168,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.
 
 // GetEndpointByID returns the endpoint with id, whatever its app.
 func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.r.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints e WHERE e.id = ?`, id))
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints e WHERE e.id = ?`, id))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
 	}
@@ -227,7 +227,7 @@ func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error 
 
 // GetEventType returns the event type called name.
 func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := scanEventType(s.r.QueryRowContext(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
+	et, err := scanEventType(s.queryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
 	if err != nil {
 		return nil, wrap("get event type", err)
 	}
@@ -311,7 +311,7 @@ func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
 
 // GetTask returns a task.
 func (s *Store) GetTask(ctx context.Context, id string) (*store.Task, error) {
-	t, err := scanTask(s.r.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id))
+	t, err := scanTask(s.queryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id))
 	if err != nil {
 		return nil, wrap("get task", err)
 	}
@@ -332,7 +332,7 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 // GetTokenByHash returns the token with that hash, expired or not.
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
 	t := &store.Token{}
-	err := s.r.QueryRowContext(ctx, `SELECT id, hash, app_id, name, expires_at, created_at FROM tokens WHERE hash = ?`, hash).
+	err := s.queryRow(ctx, `SELECT id, hash, app_id, name, expires_at, created_at FROM tokens WHERE hash = ?`, hash).
 		Scan(&t.ID, bscan{&t.Hash}, sscan{&t.AppID}, &t.Name, tscan{&t.ExpiresAt}, tscan{&t.CreatedAt})
 	if err != nil {
 		return nil, wrap("get token", err)
@@ -350,7 +350,7 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 // CountAdminTokens counts the tokens with no app.
 func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL`).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL`).Scan(&n); err != nil {
 		return 0, wrap("count admin tokens", err)
 	}
 	return n, nil
@@ -457,7 +457,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 // GetSetting returns the value of key.
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	var v string
-	if err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v); err != nil {
 		return "", wrap("get setting", err)
 	}
 	return v, nil

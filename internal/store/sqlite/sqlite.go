@@ -28,6 +28,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -45,6 +47,49 @@ type Store struct {
 	w    *sql.DB // one connection: the single writer
 	r    *sql.DB // readers
 	stmt statements
+	// reads caches read statements by SQL text: preparing (parsing) a
+	// statement costs more than running a point query.
+	reads sync.Map // string -> *sql.Stmt
+	nread atomic.Int32
+}
+
+// maxReadStmts bounds the read statement cache; list queries are built from a
+// bounded set of filters, so the distinct texts are few.
+const maxReadStmts = 512
+
+func (s *Store) readStmt(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := s.reads.Load(q); ok {
+		return st.(*sql.Stmt)
+	}
+	if s.nread.Load() >= maxReadStmts {
+		return nil
+	}
+	st, err := s.r.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // the unprepared query reports the error
+	}
+	if prev, loaded := s.reads.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt)
+	}
+	s.nread.Add(1)
+	return st
+}
+
+// queryRow runs a read query that returns one row.
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.readStmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, q, args...)
+}
+
+// query runs a read query.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := s.readStmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.r.QueryContext(ctx, q, args...)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -170,6 +215,10 @@ func createFile(path string) error {
 // Close closes both pools.
 func (s *Store) Close() error {
 	s.stmt.close()
+	s.reads.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
