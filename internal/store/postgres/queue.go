@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
@@ -159,7 +160,8 @@ func scanMessage(row pgx.Row) (*store.Message, error) {
 const maxChunkBytes = 8 << 20
 
 // CreateMessages writes the messages and their deliveries in one
-// transaction. The endpoints of the batch's apps are read once.
+// transaction, in two round trips: BEGIN with the endpoints of the batch's
+// apps (read once per batch), then the inserts with COMMIT.
 func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessageParams) ([]store.CreateMessageResult, error) {
 	appIDs := make([]string, 0, 1)
 	for _, p := range params {
@@ -167,103 +169,115 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 			appIDs = append(appIDs, p.Message.AppID)
 		}
 	}
-	var results []store.CreateMessageResult
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		results = make([]store.CreateMessageResult, len(params))
-		apps, err := loadBatchEndpoints(ctx, tx, appIDs)
-		if err != nil {
-			return err
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, wrap("create messages", err)
+	}
+	defer release(conn)
+	first := &pgx.Batch{}
+	first.Queue("BEGIN")
+	apps := queueBatchEndpoints(first, appIDs)
+	if err := conn.SendBatch(ctx, first).Close(); err != nil {
+		return nil, wrap("create messages", err)
+	}
+
+	results := make([]store.CreateMessageResult, len(params))
+	var chunks []*messageRows
+	ins := &messageRows{}
+	for i, p := range params {
+		m := p.Message
+		eps, ok := apps[m.AppID]
+		if !ok {
+			results[i].Err = store.ErrNotFound
+			continue
 		}
-		var (
-			ins    messageRows
-			notify bool
-		)
-		flush := func() error {
-			if ins.len() == 0 {
-				return nil
-			}
-			b := &pgx.Batch{}
-			b.Queue(sqlInsertMessages, ins.args()...)
-			if notify {
-				b.Queue(sqlNotifyDue)
-			}
-			stored, err := ins.exec(ctx, tx, b)
-			if err != nil {
-				return err
-			}
-			for _, i := range ins.index {
-				if !stored[[2]string{params[i].Message.AppID, params[i].Message.ID}] {
-					results[i] = store.CreateMessageResult{Err: store.ErrConflict}
-				}
-			}
-			ins, notify = messageRows{}, false
-			return nil
-		}
-		for i, p := range params {
-			m := p.Message
-			eps, ok := apps[m.AppID]
-			if !ok {
+		targets := eps
+		if p.EndpointID != "" {
+			// A test message: that endpoint only, whatever its filters.
+			k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
+			if k < 0 {
 				results[i].Err = store.ErrNotFound
 				continue
 			}
-			targets := eps
-			if p.EndpointID != "" {
-				// A test message: that endpoint only, whatever its filters.
-				k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
-				if k < 0 {
-					results[i].Err = store.ErrNotFound
-					continue
-				}
-				targets = eps[k : k+1]
+			targets = eps[k : k+1]
+		}
+		if err := ins.addMessage(i, m); err != nil {
+			return nil, wrap("create messages", err)
+		}
+		next, lease := m.CreatedAt, int64(0)
+		if p.Lease != 0 {
+			next, lease = p.LeaseUntil, p.Lease
+		}
+		for _, ep := range targets {
+			if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
+				continue
 			}
-			if err := ins.addMessage(i, m); err != nil {
-				return err
+			if ep.Disabled {
+				ins.addDelivery(m, ep.ID, store.StatusSkipped, time.Time{}, 0)
+				results[i].Skipped++
+				continue
 			}
-			next, lease := m.CreatedAt, int64(0)
-			if p.Lease != 0 {
-				next, lease = p.LeaseUntil, p.Lease
-			}
-			for _, ep := range targets {
-				if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
-					continue
-				}
-				if ep.Disabled {
-					ins.addDelivery(m, ep.ID, store.StatusSkipped, time.Time{}, 0)
-					results[i].Skipped++
-					continue
-				}
-				ins.addDelivery(m, ep.ID, store.StatusPending, next, lease)
-				notify = notify || lease == 0
-				results[i].Jobs = append(results[i].Jobs, &store.Job{
-					Delivery: store.Delivery{
-						AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-						NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
-					},
-					EventType:            m.EventType,
-					Payload:              m.Payload,
-					MsgCreatedAt:         m.CreatedAt,
-					EndpointUpdatedAt:    ep.UpdatedAt,
-					EndpointThrottleRate: ep.ThrottleRate,
-				})
-			}
-			if ins.bytes >= maxChunkBytes {
-				if err := flush(); err != nil {
-					return err
-				}
+			ins.addDelivery(m, ep.ID, store.StatusPending, next, lease)
+			ins.notify = ins.notify || lease == 0
+			results[i].Jobs = append(results[i].Jobs, &store.Job{
+				Delivery: store.Delivery{
+					AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
+					NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
+				},
+				EventType:            m.EventType,
+				Payload:              m.Payload,
+				MsgCreatedAt:         m.CreatedAt,
+				EndpointUpdatedAt:    ep.UpdatedAt,
+				EndpointThrottleRate: ep.ThrottleRate,
+			})
+		}
+		if ins.bytes >= maxChunkBytes {
+			chunks = append(chunks, ins)
+			ins = &messageRows{}
+		}
+	}
+	if ins.len() > 0 || len(chunks) == 0 {
+		chunks = append(chunks, ins)
+	}
+	for k, c := range chunks {
+		b := &pgx.Batch{}
+		var stored map[[2]string]bool
+		if c.len() > 0 {
+			stored = c.queue(b)
+		}
+		if c.notify {
+			b.Queue(sqlNotifyDue)
+		}
+		if k == len(chunks)-1 {
+			b.Queue("COMMIT")
+		}
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			return nil, wrap("create messages", err)
+		}
+		for _, i := range c.index {
+			if !stored[[2]string{params[i].Message.AppID, params[i].Message.ID}] {
+				results[i] = store.CreateMessageResult{Err: store.ErrConflict}
 			}
 		}
-		return flush()
-	})
-	if err != nil {
-		return nil, wrap("create messages", err)
 	}
 	return results, nil
 }
 
-// loadBatchEndpoints returns the endpoints of each app of appIDs that
-// exists, in ID order, and locks them and their apps against deletion.
-func loadBatchEndpoints(ctx context.Context, tx pgx.Tx, appIDs []string) (map[string][]*store.Endpoint, error) {
-	b := &pgx.Batch{}
+// release gives a connection back to the pool, rolling back a transaction
+// an error left open (the pool would close the connection instead).
+func release(conn *pgxpool.Conn) {
+	if pc := conn.Conn().PgConn(); !pc.IsClosed() && !pc.IsBusy() && pc.TxStatus() != 'I' {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = conn.Exec(ctx, "ROLLBACK")
+		cancel()
+	}
+	conn.Release()
+}
+
+// queueBatchEndpoints queues the reads of the apps of appIDs that exist and
+// of their endpoints, in ID order, locking both against deletion; the map
+// it returns is filled when the batch is read.
+func queueBatchEndpoints(b *pgx.Batch, appIDs []string) map[string][]*store.Endpoint {
 	apps := map[string][]*store.Endpoint{}
 	b.Queue(sqlBatchApps, appIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -287,17 +301,15 @@ func loadBatchEndpoints(ctx context.Context, tx pgx.Tx, appIDs []string) (map[st
 		}
 		return rows.Err()
 	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
-	return apps, nil
+	return apps
 }
 
 // messageRows are the columns of the messages and deliveries of one insert
 // statement, as arrays.
 type messageRows struct {
-	index []int // of each message in the params
-	bytes int   // payload bytes
+	index  []int // of each message in the params
+	bytes  int   // payload bytes
+	notify bool  // some delivery is due unleased
 
 	id, appID, eventType  []string
 	eventID, channels     []pgtype.Text
@@ -348,11 +360,11 @@ func (r *messageRows) args() []any {
 		strs(r.dMsg), strs(r.dEndpoint), strs(r.dApp), r.dStatus, r.dNext, r.dLease, r.dCreated}
 }
 
-// exec runs b, whose first statement is the insert, and returns the keys
-// (app id, message id) of the messages stored.
-func (r *messageRows) exec(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (map[[2]string]bool, error) {
+// queue queues the insert on b and returns the keys (app id, message id)
+// of the messages stored, filled when b is read.
+func (r *messageRows) queue(b *pgx.Batch) map[[2]string]bool {
 	stored := make(map[[2]string]bool, r.len())
-	b.QueuedQueries[0].Query(func(rows pgx.Rows) error {
+	b.Queue(sqlInsertMessages, r.args()...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id, app string
 			if err := rows.Scan(&id, &app); err != nil {
@@ -362,10 +374,7 @@ func (r *messageRows) exec(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (map[[2
 		}
 		return rows.Err()
 	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
-	return stored, nil
+	return stored
 }
 
 const sqlGetMessage = `SELECT ` + msgColsHead + `m.payload` + msgColsTail + ` FROM messages AS m
