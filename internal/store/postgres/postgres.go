@@ -94,7 +94,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		// pgx's parse errors quote the URL, password included.
+		// Not pgx's message: it quotes the URL, and hiding the password
+		// in a URL that does not parse is guesswork.
+		if cause := errors.Unwrap(err); cause != nil {
+			return nil, fmt.Errorf("open postgres: the database URL is not valid: %v", cause)
+		}
 		return nil, errors.New("open postgres: the database URL is not valid")
 	}
 	cfg.MaxConns = o.maxConns
