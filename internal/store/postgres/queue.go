@@ -393,11 +393,15 @@ func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*sto
 // ListMessages returns a page of the messages of an app, ordered by ID in
 // the direction of p.Desc.
 func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]*store.Message, error) {
+	return queryList(ctx, s, "list messages", listMessagesQuery(p), scanMessage)
+}
+
+func listMessagesQuery(p store.ListMessagesParams) *query {
 	q := &query{}
 	q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
 	messageFilters(q, p.Channel, p.EventTypes, p.Before, p.After)
 	q.page("m.id", p.Page)
-	return queryList(ctx, s, "list messages", q, scanMessage)
+	return q
 }
 
 // messageFilters appends the filters on messages aliased m.
@@ -619,19 +623,7 @@ func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID str
 // RecoverDeliveries makes a page of failed or skipped deliveries of an
 // endpoint pending, manual and due.
 func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (string, error) {
-	q := &query{}
-	q.add(`WITH page AS (
-			SELECT d.msg_id FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
-	if p.AfterMsgID != "" {
-		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
-	}
-	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
-	q.before("m.created_at", p.Until)
-	q.add(` ORDER BY d.msg_id LIMIT ? FOR UPDATE OF d)
-		UPDATE deliveries AS d SET status = 1, manual = true, next_attempt_at = ?, lease = 0, updated_at = ?
-		FROM page WHERE d.endpoint_id = ? AND d.msg_id = page.msg_id
-		RETURNING d.msg_id`, limit(p.Limit), p.Now, p.Now, p.EndpointID)
+	q := recoverQuery(p)
 	var last string
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		last = ""
@@ -662,6 +654,23 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 	return last, nil
 }
 
+func recoverQuery(p store.RecoverParams) *query {
+	q := &query{}
+	q.add(`WITH page AS (
+			SELECT d.msg_id FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
+			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
+	if p.AfterMsgID != "" {
+		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
+	}
+	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
+	q.before("m.created_at", p.Until)
+	q.add(` ORDER BY d.msg_id LIMIT ? FOR UPDATE OF d)
+		UPDATE deliveries AS d SET status = 1, manual = true, next_attempt_at = ?, lease = 0, updated_at = ?
+		FROM page WHERE d.endpoint_id = ? AND d.msg_id = page.msg_id
+		RETURNING d.msg_id`, limit(p.Limit), p.Now, p.Now, p.EndpointID)
+	return q
+}
+
 // GetDelivery returns the delivery of a message to an endpoint.
 func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
 	d := &store.Delivery{}
@@ -676,20 +685,31 @@ func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*sto
 // ListMessageDestinations returns the deliveries of a message that are not
 // skipped, with their endpoints, ordered by endpoint ID.
 func (s *Store) ListMessageDestinations(ctx context.Context, appID, msgID string, p store.Page) ([]*store.Destination, error) {
-	q := &query{}
-	q.add(`SELECT `+endpointCols+`, `+deliveryCols+`
-		FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
-		WHERE d.msg_id = ? AND d.app_id = ? AND d.status <> 4`, msgID, appID)
-	q.page("d.endpoint_id", p)
-	return queryList(ctx, s, "list message destinations", q, func(row pgx.Row) (*store.Destination, error) {
+	return queryList(ctx, s, "list message destinations", destinationsQuery(appID, msgID, p), func(row pgx.Row) (*store.Destination, error) {
 		dst := &store.Destination{Endpoint: &store.Endpoint{}, Delivery: &store.Delivery{}}
 		return dst, row.Scan(append(endpointDest(dst.Endpoint), deliveryDest(dst.Delivery)...)...)
 	})
 }
 
+func destinationsQuery(appID, msgID string, p store.Page) *query {
+	q := &query{}
+	q.add(`SELECT `+endpointCols+`, `+deliveryCols+`
+		FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
+		WHERE d.msg_id = ? AND d.app_id = ? AND d.status <> 4`, msgID, appID)
+	q.page("d.endpoint_id", p)
+	return q
+}
+
 // ListEndpointMessages returns a page of the messages delivered or to be
 // delivered to an endpoint (not skipped), ordered by message ID.
 func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMessagesParams) ([]*store.EndpointMessage, error) {
+	return queryList(ctx, s, "list endpoint messages", endpointMessagesQuery(p), func(row pgx.Row) (*store.EndpointMessage, error) {
+		em := &store.EndpointMessage{Message: &store.Message{}, Delivery: &store.Delivery{}}
+		return em, row.Scan(append(msgDest(em.Message), deliveryDest(em.Delivery)...)...)
+	})
+}
+
+func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
 	q := &query{}
 	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+`
 		FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
@@ -711,10 +731,7 @@ func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMe
 	messageFilters(q, p.Channel, p.EventTypes, p.Before, time.Time{})
 	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
 	q.page("d.msg_id", p.Page)
-	return queryList(ctx, s, "list endpoint messages", q, func(row pgx.Row) (*store.EndpointMessage, error) {
-		em := &store.EndpointMessage{Message: &store.Message{}, Delivery: &store.Delivery{}}
-		return em, row.Scan(append(msgDest(em.Message), deliveryDest(em.Delivery)...)...)
-	})
+	return q
 }
 
 // QueueStats counts the due deliveries of each claim queue and finds the
@@ -740,6 +757,15 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 
 // EndpointStats counts the deliveries to an endpoint by state.
 func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
+	q := statsQuery(endpointID, since, until)
+	st := &store.Stats{}
+	if err := s.pool.QueryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
+		return nil, wrap("endpoint stats", err)
+	}
+	return st, nil
+}
+
+func statsQuery(endpointID string, since, until time.Time) *query {
 	q := &query{}
 	q.add(`SELECT count(*) FILTER (WHERE d.status = 0), count(*) FILTER (WHERE d.status = 1 AND d.attempts = 0),
 		count(*) FILTER (WHERE d.status = 1 AND d.attempts > 0), count(*) FILTER (WHERE d.status = 2),
@@ -752,11 +778,7 @@ func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, unt
 		q.since("m.created_at", "d.msg_id", ids.Message, since, false)
 		q.before("m.created_at", until)
 	}
-	st := &store.Stats{}
-	if err := s.pool.QueryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
-		return nil, wrap("endpoint stats", err)
-	}
-	return st, nil
+	return q
 }
 
 // Attempts.
@@ -786,6 +808,10 @@ func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([
 	if p.EndpointID == "" && p.MsgID == "" {
 		return nil, errors.New("list attempts: an endpoint or a message is required")
 	}
+	return queryList(ctx, s, "list attempts", listAttemptsQuery(p), scanAttempt)
+}
+
+func listAttemptsQuery(p store.ListAttemptsParams) *query {
 	q := &query{}
 	q.add(`SELECT `+attemptCols(p.WithContent)+` FROM attempts AS a WHERE a.app_id = ?`, p.AppID)
 	if p.EndpointID != "" {
@@ -813,7 +839,7 @@ func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([
 	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
 	q.before("a.created_at", p.Before)
 	q.page("a.id", p.Page)
-	return queryList(ctx, s, "list attempts", q, scanAttempt)
+	return q
 }
 
 // GetAttempt returns one attempt of a message, with its response.

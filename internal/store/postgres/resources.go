@@ -27,9 +27,11 @@ func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
 	return wrap("create app", err)
 }
 
+const sqlGetApp = `SELECT ` + appCols + ` FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1`
+
 // GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
 func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
-	a, err := scanApp(s.pool.QueryRow(ctx, `SELECT `+appCols+` FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrUID))
+	a, err := scanApp(s.pool.QueryRow(ctx, sqlGetApp, idOrUID))
 	if err != nil {
 		return nil, wrap("get app", err)
 	}
@@ -99,10 +101,12 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 	return wrap("create endpoint", err)
 }
 
+const sqlGetEndpoint = `SELECT ` + endpointCols + ` FROM endpoints AS e
+	WHERE e.app_id = $1 AND (e.id = $2 OR e.uid = $2) ORDER BY e.id = $2 DESC LIMIT 1`
+
 // GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
 func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints AS e
-		WHERE e.app_id = $1 AND (e.id = $2 OR e.uid = $2) ORDER BY e.id = $2 DESC LIMIT 1`, appID, idOrUID))
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, sqlGetEndpoint, appID, idOrUID))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
 	}
@@ -216,12 +220,14 @@ func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
 	return wrap("create task", err)
 }
 
+const sqlClaimTask = `UPDATE tasks SET lease_until = $1 WHERE id = (
+	SELECT id FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= $2)
+	ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING ` + taskCols
+
 // ClaimTask leases the oldest running task whose lease is free or ended;
 // tasks another replica is claiming at this moment are skipped.
 func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
-	t, err := scanTask(s.pool.QueryRow(ctx, `UPDATE tasks SET lease_until = $1 WHERE id = (
-		SELECT id FROM tasks WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= $2)
-		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING `+taskCols, leaseUntil, now))
+	t, err := scanTask(s.pool.QueryRow(ctx, sqlClaimTask, leaseUntil, now))
 	if err != nil {
 		return nil, wrap("claim task", err)
 	}

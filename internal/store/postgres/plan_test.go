@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
+)
+
+// TestQueryPlans checks that every hot-path and list query can be answered
+// from an index. Sequential scans are disabled for the session, so a plan
+// that still scans one of Herald's tables is one no index can serve (on
+// small tables the planner would otherwise prefer scans anyway).
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.Schema(t), WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	page := store.Page{Limit: 50, After: "msg_x", Desc: true}
+	status := store.StatusSending
+	class := 500
+	lists := map[string]*query{
+		"list messages": listMessagesQuery(store.ListMessagesParams{AppID: "app_x", Page: page, Channel: "c",
+			EventTypes: []string{"a"}, After: now, Before: now}),
+		"list endpoint messages": endpointMessagesQuery(store.ListEndpointMessagesParams{AppID: "app_x", EndpointID: "ep_x",
+			Page: page, Status: &status, EventTypes: []string{"a"}, After: now}),
+		"list attempts by endpoint": listAttemptsQuery(store.ListAttemptsParams{AppID: "app_x", EndpointID: "ep_x", Page: page,
+			StatusCodeClass: &class, Channel: "c", After: now}),
+		"list attempts by message": listAttemptsQuery(store.ListAttemptsParams{AppID: "app_x", MsgID: "msg_x", Page: page}),
+		"destinations":             destinationsQuery("app_x", "msg_x", page),
+		"recover":                  recoverQuery(store.RecoverParams{AppID: "app_x", EndpointID: "ep_x", Since: now, AfterMsgID: "msg_x", Limit: 100, Now: now}),
+		"stats":                    statsQuery("ep_x", now, now),
+		"stats, all time":          statsQuery("ep_x", time.Time{}, time.Time{}),
+	}
+	ids, lease := []string{"msg_x"}, []int64{1}
+	stmts := map[string]struct {
+		sql  string
+		args []any
+	}{
+		"claim first attempts": {sqlClaimFirst, []any{now, []string{"ep_y"}, 100, now, int64(1)}},
+		"claim retries":        {sqlClaimRetry, []any{now, []string{}, 100, now, int64(1)}},
+		"batch endpoints":      {sqlBatchEndpoints, []any{[]string{"app_x"}}},
+		"get message":          {sqlGetMessage, []any{"app_x", "msg_x"}},
+		"get app":              {sqlGetApp, []any{"app_x"}},
+		"get endpoint":         {sqlGetEndpoint, []any{"app_x", "ep_x"}},
+		"complete":             {sqlCompleteDeliveries, []any{ids, []string{"ep_x"}, lease, []int16{0}, []time.Time{now}, []bool{true}, []time.Time{now}, []int32{200}}},
+		"insert attempts": {sqlInsertAttempts, []any{[]string{"atmpt_x"}, []string{"app_x"}, ids, []string{"ep_x"}, []string{"u"},
+			[]int16{0}, []int32{200}, []string{""}, []int64{1}, []int16{0}, []string{"e"}, []time.Time{now}}},
+		"failing since":      {sqlFailing, []any{[]string{"ep_x"}, []time.Time{now}, []bool{false}}},
+		"claim task":         {sqlClaimTask, []any{now, now}},
+		"expire idempotency": {sqlExpireIdempotency, []any{now, 1000}},
+		"expire payloads":    {sqlExpirePayloads, []any{now, 1000}},
+	}
+	for name, q := range lists {
+		stmts[name] = struct {
+			sql  string
+			args []any
+		}{q.String(), q.args}
+	}
+	scan := regexp.MustCompile(`Seq Scan on (apps|endpoints|event_types|messages|deliveries|attempts|tasks|tokens|idempotency)\b`)
+	for name, st := range stmts {
+		rows, err := conn.Query(ctx, "EXPLAIN "+st.sql, st.args...)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		var plan strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(line + "\n")
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if m := scan.FindString(plan.String()); m != "" {
+			t.Errorf("%s: %s; no index serves it:\n%s", name, m, plan.String())
+		}
+	}
+}
