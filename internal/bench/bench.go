@@ -22,8 +22,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +55,9 @@ type Config struct {
 	// CPUProfile, when set, asks the started server to write a CPU profile
 	// of the whole run to this file.
 	CPUProfile string
+	// HeapProfile, when set, asks the started server to write a heap
+	// profile to this file, taken when its heap was largest.
+	HeapProfile string
 
 	// Duration is how long load is sent. Zero means 30s.
 	Duration time.Duration
@@ -82,7 +85,7 @@ type Config struct {
 	// means 5 minutes (or 30 minutes with a backlog).
 	DrainTimeout time.Duration
 	// Receiver is the address the receiver listens on. Empty means
-	// 127.0.0.1:0.
+	// 127.0.0.1:0. With port 0, each endpoint gets its own port.
 	Receiver string
 	// Progress, when set, receives a line every few seconds.
 	Progress io.Writer
@@ -169,7 +172,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	verifier := webhook.NewVerifier(webhook.MustParseSecret(secret))
-	r.recv, err = newReceiver(r.cfg.Receiver, verifier, r.cfg.Endpoints, r.base)
+	r.recv, err = newReceiver(r.cfg.Receiver, verifier, r.cfg.Endpoints, r.cfg.SlowEndpoints, r.base)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +231,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	cpu1 := r.cpuTimes()
 	res.CPUSec.Server = round(cpu1.server-cpu0.server, 2)
 	res.CPUSec.Bench = round(cpu1.bench-cpu0.bench, 2)
+	res.Host = hostUsage(cpu0, cpu1)
 	if r.srv != nil {
 		peak := r.rss.stop()
 		hwm := procHWM(r.srv.pid())
@@ -266,6 +270,13 @@ func (r *run) startServer(ctx context.Context) (*child, error) {
 		}
 		args = append(args, "--cpuprofile", p)
 	}
+	if r.cfg.HeapProfile != "" {
+		p, err := filepath.Abs(r.cfg.HeapProfile)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--heapprofile", p)
+	}
 	args = append(args, r.cfg.ServerFlags...)
 	c, err := startChild(ctx, args, r.cfg.ServerEnv, filepath.Join(r.tmpDir, "server.log"))
 	if err != nil {
@@ -287,17 +298,13 @@ func (r *run) setup(ctx context.Context, secret string) error {
 	}
 	r.appID = app.ID
 	r.msgURL = r.url + "/api/v1/app/" + app.ID + "/msg"
-	recvURL := "http://" + r.recv.addr
-	for i := range r.cfg.Endpoints {
-		if _, err := cl.CreateEndpoint(ctx, app.ID, client.EndpointIn{
-			URL: recvURL + "/h/" + strconv.Itoa(i), Secret: secret, Description: "herald bench: healthy",
-		}); err != nil {
-			return fmt.Errorf("create endpoint: %w", err)
+	for i := range r.cfg.Endpoints + r.cfg.SlowEndpoints {
+		desc := "herald bench: healthy"
+		if i >= r.cfg.Endpoints {
+			desc = "herald bench: hangs"
 		}
-	}
-	for i := range r.cfg.SlowEndpoints {
 		if _, err := cl.CreateEndpoint(ctx, app.ID, client.EndpointIn{
-			URL: recvURL + "/s/" + strconv.Itoa(i), Secret: secret, Description: "herald bench: hangs",
+			URL: r.recv.url(i, r.cfg.Endpoints), Secret: secret, Description: desc,
 		}); err != nil {
 			return fmt.Errorf("create endpoint: %w", err)
 		}
@@ -415,15 +422,39 @@ func (r *run) progress() func() {
 	return func() { close(stop); <-done }
 }
 
-type cpuTimes struct{ server, bench float64 }
+type cpuTimes struct {
+	at                  time.Time
+	server, bench       float64
+	hostBusy, hostTotal float64
+	pressure            float64
+}
 
 func (r *run) cpuTimes() cpuTimes {
-	var c cpuTimes
+	c := cpuTimes{at: time.Now()}
 	if r.srv != nil {
 		c.server = procCPU(r.srv.pid())
 	}
 	c.bench = selfCPU()
+	c.hostBusy, c.hostTotal = hostCPU()
+	c.pressure = cpuPressure()
 	return c
+}
+
+// hostUsage reports how busy the machine was between a and b, and how much
+// of it was neither the server nor the benchmark.
+func hostUsage(a, b cpuTimes) HostUsage {
+	var h HostUsage
+	secs := b.at.Sub(a.at).Seconds()
+	if secs <= 0 || b.hostTotal <= a.hostTotal {
+		return h
+	}
+	ncpu := float64(runtime.NumCPU())
+	h.BusyCores = round((b.hostBusy-a.hostBusy)/(b.hostTotal-a.hostTotal)*ncpu, 2)
+	h.ServerCores = round((b.server-a.server)/secs, 2)
+	h.BenchCores = round((b.bench-a.bench)/secs, 2)
+	h.OtherCores = round(max(h.BusyCores-h.ServerCores-h.BenchCores, 0), 2)
+	h.CPUPressurePct = round((b.pressure-a.pressure)/secs*100, 1)
+	return h
 }
 
 // finish computes the delivery figures from what the receiver recorded.

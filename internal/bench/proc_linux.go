@@ -59,3 +59,47 @@ func selfCPU() float64 {
 	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 	return tv(ru.Utime) + tv(ru.Stime)
 }
+
+// hostCPU returns the busy and total CPU time of the machine, in seconds
+// summed over CPUs, from /proc/stat.
+func hostCPU() (busy, total float64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, v := range f[1:] {
+		if i >= 8 { // guest times are already in user
+			break
+		}
+		n, _ := strconv.ParseFloat(v, 64)
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy / 100, total / 100
+}
+
+// cpuPressure returns the total time, in seconds, during which some task
+// waited for a CPU (/proc/pressure/cpu).
+func cpuPressure() float64 {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0
+	}
+	i := bytes.Index(b, []byte("total="))
+	if i < 0 {
+		return 0
+	}
+	rest := b[i+len("total="):]
+	if j := bytes.IndexAny(rest, " \n"); j >= 0 {
+		rest = rest[:j]
+	}
+	n, _ := strconv.ParseFloat(string(rest), 64)
+	return n / 1e6
+}

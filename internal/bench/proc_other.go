@@ -12,3 +12,5 @@ func procRSS(int) int64              { return 0 }
 func procHWM(int) int64              { return 0 }
 func procCPU(int) float64            { return 0 }
 func selfCPU() float64               { return 0 }
+func hostCPU() (float64, float64)    { return 0, 0 }
+func cpuPressure() float64           { return 0 }

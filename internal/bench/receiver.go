@@ -21,12 +21,16 @@ import (
 // /h/i: each request is verified, counted by (message, endpoint) and
 // answered 200. Hanging endpoint i is /s/i: requests wait until the run
 // ends. While held (backlog), healthy requests are counted, then wait.
+//
+// Each endpoint gets a listener of its own (when the address asks for
+// port 0), as endpoints of different customers are different hosts: the
+// server keeps a pool of connections per host and port.
 type receiver struct {
 	verifier  *webhook.Verifier
 	endpoints int64
 	base      time.Time
-	addr      string
 	srv       *http.Server
+	lns       []net.Listener
 
 	// seenBits has one bit per (sequence number, endpoint).
 	seenBits     chunked
@@ -51,13 +55,13 @@ type sample struct {
 	at  int64 // unix ns
 }
 
-func newReceiver(addr string, v *webhook.Verifier, endpoints int, base time.Time) (*receiver, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("receiver: listen on %s: %w", addr, err)
-	}
+// maxListeners bounds the listeners of a receiver; endpoints beyond share
+// them.
+const maxListeners = 1000
+
+func newReceiver(addr string, v *webhook.Verifier, endpoints, slow int, base time.Time) (*receiver, error) {
 	r := &receiver{
-		verifier: v, endpoints: int64(endpoints), base: base, addr: ln.Addr().String(),
+		verifier: v, endpoints: int64(endpoints), base: base,
 		slow: make(chan struct{}),
 		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
@@ -65,10 +69,31 @@ func newReceiver(addr string, v *webhook.Verifier, endpoints int, base time.Time
 		Handler:           r,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          nil,
 	}
-	go r.srv.Serve(ln)
+	n := 1
+	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
+		n = min(endpoints+slow, maxListeners)
+	}
+	for range n {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("receiver: listen on %s: %w", addr, err)
+		}
+		r.lns = append(r.lns, ln)
+		go r.srv.Serve(ln)
+	}
 	return r, nil
+}
+
+// url returns the URL of the i-th endpoint (healthy ones first, then
+// hanging ones).
+func (r *receiver) url(i, healthy int) string {
+	addr := r.lns[i%len(r.lns)].Addr().String()
+	if i < healthy {
+		return "http://" + addr + "/h/" + strconv.Itoa(i)
+	}
+	return "http://" + addr + "/s/" + strconv.Itoa(i-healthy)
 }
 
 // close stops the receiver, releasing whatever waits.
@@ -79,6 +104,9 @@ func (r *receiver) close() {
 	defer cancel()
 	if err := r.srv.Shutdown(ctx); err != nil {
 		r.srv.Close()
+	}
+	for _, ln := range r.lns {
+		ln.Close() // those not served yet
 	}
 }
 

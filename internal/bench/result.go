@@ -65,6 +65,8 @@ type Result struct {
 		Server float64 `json:"server"`
 		Bench  float64 `json:"bench"`
 	} `json:"cpu_sec"`
+	// Host is how the machine's CPUs were used during load and drain.
+	Host HostUsage `json:"host_cpu"`
 	// Slow reports the hanging endpoints, with --slow-endpoints.
 	Slow *SlowResult `json:"slow_endpoints,omitempty"`
 	// Backlog reports the drain, with --backlog.
@@ -101,6 +103,18 @@ type RSS struct {
 	Idle           float64 `json:"idle"`
 	Peak           float64 `json:"peak"`
 	PeakDuringLoad float64 `json:"peak_during_load"`
+}
+
+// HostUsage is the machine's CPU use during a run, in cores (CPU seconds
+// per second): the server, the benchmark, and other processes, which on a
+// shared machine take CPU from both. CPUPressurePct is the share of the time
+// some runnable task waited for a CPU (/proc/pressure/cpu).
+type HostUsage struct {
+	BusyCores      float64 `json:"busy_cores"`
+	ServerCores    float64 `json:"server_cores"`
+	BenchCores     float64 `json:"bench_cores"`
+	OtherCores     float64 `json:"other_cores"`
+	CPUPressurePct float64 `json:"cpu_pressure_pct"`
 }
 
 // SlowResult reports the hanging endpoints.
@@ -258,6 +272,8 @@ func WriteText(w io.Writer, res *Result) {
 	}
 	fmt.Fprintf(w, "  CPU time      server %.1f s, bench %.1f s over %.1f s load + %.1f s drain\n",
 		res.CPUSec.Server, res.CPUSec.Bench, res.LoadSec, res.DrainSec)
+	fmt.Fprintf(w, "  machine CPU   %.2f cores busy: server %.2f, bench %.2f, other processes %.2f; CPU pressure %.0f%%\n",
+		res.Host.BusyCores, res.Host.ServerCores, res.Host.BenchCores, res.Host.OtherCores, res.Host.CPUPressurePct)
 	if s := res.Slow; s != nil {
 		fmt.Fprintf(w, "  hanging       %d endpoint(s) got %d requests (latency above is the healthy endpoints')\n", s.Endpoints, s.Received)
 	}

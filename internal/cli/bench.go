@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -36,7 +37,8 @@ Load is --rate N messages per second on a fixed schedule whatever the latency
 as fast as the API accepts them with --concurrency requests in flight. Each
 message goes to --endpoints endpoints, and to --slow-endpoints more whose
 receiver never answers until the run ends (the latency reported is the healthy
-endpoints'). --backlog N replaces the timed load: N messages are sent while the
+endpoints'). Each endpoint is a port of its own on the receiver, as endpoints of
+different customers are different hosts. --backlog N replaces the timed load: N messages are sent while the
 receiver hangs (it takes each request and answers none), so their deliveries
 queue up in the server; then the receiver answers again and the drain is
 timed. The server started for a backlog run gets --request-timeout 5m so that
@@ -52,7 +54,8 @@ command fails when any was lost or failed verification. The server's memory
 
 --json prints one JSON object: accepted, ingest_per_sec, delivered,
 deliveries_per_sec, lost, duplicates, e2e_ms {p50, p90, p99, p999, max},
-ingest_ms, server_rss_mb {idle, peak}, errors, cpu_sec, a per-second timeline,
+ingest_ms, server_rss_mb {idle, peak}, errors, cpu_sec, host_cpu (how busy the
+machine was, and how much of it other processes took), a per-second timeline,
 the configuration and the machine.`,
 		Example: `  herald bench                                   # 30 s at max rate, SQLite, one endpoint
   herald bench --rate 2000 --duration 30s --json
@@ -104,9 +107,10 @@ the configuration and the machine.`,
 	f.String("database", "", "database of the server started: SQLite path or postgres:// URL (default: a temporary SQLite file)")
 	f.String("url", "", "measure the running server at this URL instead of starting one (needs --token)")
 	f.String("token", "", "admin API token of the server at --url (env HERALD_TOKEN)")
-	f.String("receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it)")
+	f.String("receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it; port 0: a port per endpoint)")
 	f.StringArray("server-flag", nil, "extra flag for the server started, e.g. --server-flag=--max-in-flight=2048 (repeatable)")
 	f.String("cpuprofile", "", "write a CPU profile of the server started to this file")
+	f.String("heapprofile", "", "write a heap profile of the server started, taken at its largest heap, to this file")
 	f.Bool("json", false, "print the result as one JSON object")
 	f.Bool("quiet", false, "do not print progress to standard error")
 
@@ -139,6 +143,7 @@ func benchConfig(cmd *cobra.Command, s Streams) (bench.Config, bool, error) {
 	cfg.Receiver, _ = f.GetString("receiver")
 	cfg.ServerFlags, _ = f.GetStringArray("server-flag")
 	cfg.CPUProfile, _ = f.GetString("cpuprofile")
+	cfg.HeapProfile, _ = f.GetString("heapprofile")
 	asJSON, _ := f.GetBool("json")
 	if quiet, _ := f.GetBool("quiet"); !quiet {
 		cfg.Progress = s.Stderr
@@ -164,8 +169,8 @@ func benchConfig(cmd *cobra.Command, s Streams) (bench.Config, bool, error) {
 		if cfg.Token == "" {
 			problems = append(problems, "--url needs --token (or HERALD_TOKEN)")
 		}
-		if cfg.Database != "" || cfg.CPUProfile != "" || len(cfg.ServerFlags) > 0 {
-			problems = append(problems, "--database, --cpuprofile and --server-flag apply to the server herald bench starts, not to --url")
+		if cfg.Database != "" || cfg.CPUProfile != "" || cfg.HeapProfile != "" || len(cfg.ServerFlags) > 0 {
+			problems = append(problems, "--database, --cpuprofile, --heapprofile and --server-flag apply to the server herald bench starts, not to --url")
 		}
 	} else {
 		exe, err := os.Executable()
@@ -208,12 +213,49 @@ func newBenchServerCmd(s Streams) *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if path, _ := cmd.Flags().GetString("heapprofile"); path != "" {
+				stopHeap := watchHeap(path, time.Second)
+				defer stopHeap()
+			}
 			return runBenchServer(ctx, cfg, s.Stdout, s.Stderr)
 		},
 	}
 	addServerFlags(cmd)
 	cmd.Flags().String("cpuprofile", "", "write a CPU profile to this file")
+	cmd.Flags().String("heapprofile", "", "write a heap profile, taken when the heap was largest, to this file")
 	return cmd
+}
+
+// watchHeap checks the heap every interval and writes a heap profile to
+// path each time it is larger than ever before, until the returned func
+// is called.
+func watchHeap(path string, interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		var peak uint64
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse <= peak {
+				continue
+			}
+			peak = ms.HeapInuse
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // runBenchServer is server.Run that prints the address it serves on.
