@@ -7,8 +7,9 @@
 // ClaimDeliveries is one statement (a FOR UPDATE SKIP LOCKED select feeding
 // an UPDATE ... RETURNING), CompleteDeliveries and ReleaseDeliveries are one
 // pipelined batch (one implicit transaction, one round trip) over arrays
-// passed to unnest, and CreateMessages loads the endpoints of the batch's
-// apps once and writes every message and delivery with one statement.
+// passed to unnest, and CreateMessages takes two round trips (BEGIN with
+// the endpoints of the batch's apps, read once; then one statement writing
+// every message and delivery, with COMMIT).
 //
 // Writes that make unleased deliveries due (CreateMessages without a lease,
 // ReleaseDeliveries, ResendDelivery, RecoverDeliveries) also NOTIFY
