@@ -72,6 +72,7 @@ type API struct {
 	store  store.Store
 	log    *slog.Logger
 	tokens *tokenCache
+	apps   *appCache
 	mux    *http.ServeMux
 }
 
@@ -98,7 +99,7 @@ func New(opts Options) *API {
 			return rs[0], nil
 		}
 	}
-	a := &API{Options: opts, store: opts.Store, log: opts.Log, tokens: newTokenCache()}
+	a := &API{Options: opts, store: opts.Store, log: opts.Log, tokens: newTokenCache(), apps: newAppCache()}
 	a.mux = http.NewServeMux()
 	for _, rt := range routes {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))

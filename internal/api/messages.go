@@ -102,7 +102,7 @@ func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	app, err := a.loadApp(r)
+	app, err := a.loadAppCached(r)
 	if errors.Is(err, store.ErrNotFound) {
 		ain, ok := in.Application.Value()
 		if !ok {

@@ -200,3 +200,32 @@ func TestMessageList(t *testing.T) {
 		t.Errorf("payload = %v", env.Data[0]["payload"])
 	}
 }
+
+// Message creation caches app lookups; changes made through the API are seen
+// at once.
+func TestMessageAppLookupSeesChanges(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, map[string]any{"name": "c", "uid": "before"})
+	send := func(app string) int {
+		return b.do(t, "POST", "/api/v1/app/"+app+"/msg", `{"eventType":"a.b","payload":{}}`).Status
+	}
+	if s := send("before"); s != 202 {
+		t.Fatalf("send = %d", s)
+	}
+	if r := b.do(t, "PATCH", "/api/v1/app/before", `{"uid":"after"}`); r.Status != 200 {
+		t.Fatalf("patch: %s", r)
+	}
+	if s := send("before"); s != 404 {
+		t.Errorf("send to the old uid = %d, want 404", s)
+	}
+	if s := send("after"); s != 202 {
+		t.Errorf("send to the new uid = %d, want 202", s)
+	}
+	if r := b.do(t, "DELETE", "/api/v1/app/after", nil); r.Status != 204 {
+		t.Fatalf("delete: %s", r)
+	}
+	if s := send("after"); s != 404 {
+		t.Errorf("send to a deleted app = %d, want 404", s)
+	}
+}
