@@ -260,15 +260,15 @@ func (e *Engine) FastLease() (int64, time.Time, bool) {
 	return e.newLease(), store.Truncate(e.now().Add(e.lease)), true
 }
 
-// Dispatch queues jobs created under a FastLease.
+// Dispatch queues jobs created under a FastLease. Jobs that do not fit (the
+// endpoint's queue is full) are dropped from memory without a write: they
+// stay leased until their lease ends and are claimed again then, so a
+// backed-up endpoint costs the request path nothing.
 func (e *Engine) Dispatch(jobs []*store.Job) {
 	if e.stopping() {
-		e.release(context.Background(), jobs)
-		return
+		return // leased: claimed again when the lease ends
 	}
-	if over := e.sched.add(jobs, false); len(over) > 0 {
-		e.release(context.Background(), over)
-	}
+	e.sched.add(jobs, false)
 	e.sched.kick()
 }
 

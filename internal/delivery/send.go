@@ -29,9 +29,8 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	leaseEnd := j.NextAttemptAt
 	if leaseEnd.Sub(now) < e.cfg.RequestTimeout+e.margin {
 		// Not enough lease left for a full request: sending could overlap
-		// with another worker that claims it when the lease ends.
-		e.release(ctx, []*store.Job{j})
-		e.Wake()
+		// with another worker that claims it when the lease ends. It is
+		// due again then (less than a timeout away); no write is needed.
 		return
 	}
 	ep, err := e.endpoints.get(ctx, j.EndpointID, j.EndpointUpdatedAt, now)
