@@ -81,13 +81,16 @@ const (
 
 	// An attempt is recorded whatever the lease, as long as its delivery
 	// still exists (the endpoint, message or app may have been deleted
-	// while it was in flight). Recording one twice is a no-op.
+	// while it was in flight). The delivery is locked against deletion
+	// until the attempt commits, so that a cascade running at the same
+	// moment either removes the attempt too or finds no delivery to record
+	// it for. Recording one twice is a no-op.
 	sqlInsertAttempts = `INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, status_code, response, duration_ms,
 			trigger_type, event_type, created_at)
 		SELECT a.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::integer[], $8::text[],
 			$9::bigint[], $10::smallint[], $11::text[], $12::timestamptz[])
 			AS a (id, app_id, msg_id, endpoint_id, url, status, status_code, response, duration_ms, trigger_type, event_type, created_at)
-		WHERE EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = a.msg_id AND d.endpoint_id = a.endpoint_id)
+		WHERE EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = a.msg_id AND d.endpoint_id = a.endpoint_id FOR KEY SHARE)
 		ON CONFLICT DO NOTHING`
 	// Only a delivery whose lease still matches moves. A completion
 	// without an attempt (no request was made) moves the state only.
