@@ -14,7 +14,8 @@ import (
 
 // A message accepted by a replica that does not deliver it (its engine is
 // stopped, so nothing is leased to it) is picked up by an idle replica
-// through LISTEN/NOTIFY, without waiting for that replica's next poll.
+// through LISTEN/NOTIFY, without waiting for that replica's next poll, and
+// signed with the endpoint's secret although another replica sealed it.
 func TestReplicaWakesOnAnotherReplicasMessage(t *testing.T) {
 	t.Parallel()
 	url := pgtest.Schema(t)
@@ -34,7 +35,12 @@ func TestReplicaWakesOnAnotherReplicasMessage(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}
 	app := a.app()
-	a.endpoint(app, map[string]any{"url": rcv.srv.URL})
+	// B signs with the secret A sealed: the key that seals secrets is
+	// shared through the database when none is configured.
+	_, secret := a.endpoint(app, map[string]any{"url": rcv.srv.URL})
+	rcv.mu.Lock()
+	rcv.secret = secret
+	rcv.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
