@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/delivery"
@@ -36,6 +37,9 @@ type cluster struct {
 	log    *slog.Logger
 	now    func() time.Time
 	id     string
+	// replicas is the last count of live replicas (0 before the first
+	// heartbeat).
+	replicas atomic.Int32
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -92,10 +96,13 @@ func (c *cluster) heartbeat(ctx context.Context) {
 		case err != nil && ctx.Err() == nil:
 			// Keep the last count until the database answers again.
 			c.log.WarnContext(ctx, "replica heartbeat", "err", err)
-		case err == nil && n != replicas:
-			c.log.InfoContext(ctx, "replicas sharing the database", "replicas", n)
-			replicas = n
-			c.engine.SetReplicas(n)
+		case err == nil:
+			if n != replicas {
+				c.log.InfoContext(ctx, "replicas sharing the database", "replicas", n)
+				replicas = n
+				c.engine.SetReplicas(n)
+			}
+			c.replicas.Store(int32(n))
 		}
 		timer.Reset(heartbeatInterval)
 	}

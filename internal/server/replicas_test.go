@@ -72,3 +72,56 @@ func TestReplicaWakesOnAnotherReplicasMessage(t *testing.T) {
 	}
 	_ = b
 }
+
+// An endpoint's throttleRate holds across replicas: two replicas, each
+// accepting half of the messages and delivering them itself (the fast
+// path), send to the endpoint at the rate together, not each.
+func TestThrottleRateAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	onPostgres := func(c *config.Config) { c.Database = url }
+	a := start(t, onPostgres)
+	b := start(t, onPostgres)
+	eventually(t, "both replicas counting two", func() bool { return a.srv.Replicas() == 2 && b.srv.Replicas() == 2 })
+
+	var (
+		mu   sync.Mutex
+		when []time.Time
+	)
+	rcv := newReceiver(t)
+	rcv.respond = func(_ int, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		when = append(when, time.Now())
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}
+	app := a.app()
+	const rate, n = 10, 30
+	a.endpoint(app, map[string]any{"url": rcv.srv.URL, "throttleRate": rate})
+	for i := range n {
+		h := a
+		if i%2 == 1 {
+			h = b
+		}
+		h.send(app, "a.b", `{}`, nil)
+	}
+	eventually(t, "deliveries", func() bool { mu.Lock(); defer mu.Unlock(); return len(when) == n })
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(when, func(x, y time.Time) int { return x.Compare(y) })
+	// The most deliveries within any one second: rate, plus the one token
+	// each replica's bucket may start with.
+	most := 0
+	for i := range when {
+		k := i
+		for k < len(when) && when[k].Sub(when[i]) < time.Second {
+			k++
+		}
+		most = max(most, k-i)
+	}
+	t.Logf("%d deliveries over %v; at most %d within one second (throttleRate %d over 2 replicas)",
+		n, when[n-1].Sub(when[0]).Round(time.Millisecond), most, rate)
+	if most > rate+2 {
+		t.Errorf("%d deliveries within one second at throttleRate %d: the replicas each used the whole rate", most, rate)
+	}
+}
