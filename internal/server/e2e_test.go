@@ -599,7 +599,9 @@ func TestResendIsManual(t *testing.T) {
 	ep, secret := h.endpoint(app, map[string]any{"url": rc.srv.URL})
 	rc.secret = secret
 	m := h.send(app, "a.b", `{}`, nil)
-	eventually(t, "delivery", func() bool { return rc.count() == 1 })
+	// Resend after the first attempt is recorded: a resend while that
+	// attempt is still in flight is merged with it.
+	eventually(t, "first attempt recorded", func() bool { return len(h.attempts(app, ep)) == 1 })
 	h.do("POST", "/api/v1/app/"+app+"/msg/"+m+"/endpoint/"+ep+"/resend", nil, 202, nil)
 	eventually(t, "resend", func() bool { return rc.count() == 2 })
 	eventually(t, "attempt recorded", func() bool { return len(h.attempts(app, ep)) == 2 })

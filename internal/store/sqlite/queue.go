@@ -175,7 +175,7 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 		return nil, wrap("create messages", err)
 	}
 	var results []store.CreateMessageResult
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		results = make([]store.CreateMessageResult, len(params))
 		appExists := tx.StmtContext(ctx, st.appExists)
 		appEndpoints := tx.StmtContext(ctx, st.appEndpoints)
@@ -327,7 +327,7 @@ func messageFilters(q *query, channel string, eventTypes []string, before, after
 
 // ExpungeMessagePayload removes the payload of a message.
 func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) error {
-	return wrap("expunge message payload", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("expunge message payload", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE messages SET payload = NULL WHERE id = ? AND app_id = ?`, msgID, appID))
 	}))
 }
@@ -355,7 +355,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		sel = st.claimRetry
 	}
 	var jobs []*store.Job
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		jobs = nil
 		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, tsv(p.Now), strList(p.ExcludeEndpoints), limit(p.Limit))
 		if err != nil {
@@ -418,7 +418,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 	if err != nil {
 		return wrap("complete deliveries", err)
 	}
-	return wrap("complete deliveries", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("complete deliveries", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		insertAttempt := tx.StmtContext(ctx, st.insertAttempt)
 		complete := tx.StmtContext(ctx, st.completeDelivery)
 		var skip *sql.Stmt
@@ -495,7 +495,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 	if len(rs) == 0 {
 		return nil
 	}
-	return wrap("release deliveries", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("release deliveries", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease = 0
 			WHERE msg_id = ? AND endpoint_id = ? AND lease = ? AND status = 1`)
 		if err != nil {
@@ -514,7 +514,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 // ResendDelivery makes a message to an endpoint due at now as a manual
 // attempt: see store.Store.
 func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
-	return wrap("resend delivery", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("resend delivery", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE app_id = ? AND id = ?`, appID, msgID).Scan(&one); err != nil {
 			return err
@@ -543,7 +543,7 @@ func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID str
 func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (string, error) {
 	q := recoverQuery(p)
 	var last string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		last = ""
 		rows, err := tx.QueryContext(ctx, q.String(), q.args...)
 		if err != nil {
@@ -767,7 +767,7 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 
 // ExpungeAttemptResponse removes the response body kept for an attempt.
 func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error {
-	return wrap("expunge attempt response", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("expunge attempt response", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE attempts SET response = '' WHERE id = ? AND msg_id = ? AND app_id = ?`, attemptID, msgID, appID))
 	}))
 }

@@ -30,7 +30,7 @@ func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
 	if err != nil {
 		return wrap("create app", err)
 	}
-	return wrap("create app", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("create app", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			app.ID, nstr(app.UID), app.Name, app.ThrottleRate, meta, tsv(app.CreatedAt), tsv(app.UpdatedAt))
 		return err
@@ -62,7 +62,7 @@ func (s *Store) UpdateApp(ctx context.Context, app *store.App) error {
 	if err != nil {
 		return wrap("update app", err)
 	}
-	return wrap("update app", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("update app", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE apps SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?`,
 			nstr(app.UID), app.Name, app.ThrottleRate, meta, tsv(app.UpdatedAt), app.ID))
 	}))
@@ -71,7 +71,7 @@ func (s *Store) UpdateApp(ctx context.Context, app *store.App) error {
 // DeleteApp deletes the app; foreign keys cascade to its endpoints,
 // messages, deliveries, attempts, tasks and portal tokens.
 func (s *Store) DeleteApp(ctx context.Context, id string) error {
-	return wrap("delete app", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("delete app", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM apps WHERE id = ?`, id))
 	}))
 }
@@ -148,7 +148,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 		return wrap("create endpoint", err)
 	}
 	args = append(args, ep.ID, ep.AppID, tsv(ep.CreatedAt))
-	return wrap("create endpoint", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("create endpoint", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
 			metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
@@ -191,7 +191,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 		return wrap("update endpoint", err)
 	}
 	args = append(args, ep.ID, ep.AppID)
-	return wrap("update endpoint", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("update endpoint", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE endpoints SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?,
 			channels = ?, throttle_rate = ?, metadata = ?, headers = ?, secret = ?, old_secrets = ?, failing_since = ?, updated_at = ?
 			WHERE id = ? AND app_id = ?`, args...))
@@ -201,7 +201,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 // DeleteEndpoint deletes the endpoint; foreign keys cascade to its
 // deliveries, attempts and tasks.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
-	return wrap("delete endpoint", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("delete endpoint", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND app_id = ?`, id, appID))
 	}))
 }
@@ -218,7 +218,7 @@ func scanEventType(sc scanner) (*store.EventType, error) {
 
 // CreateEventType inserts et; ErrConflict when the name exists.
 func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
-	return wrap("create event type", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("create event type", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), tsv(et.CreatedAt), tsv(et.UpdatedAt))
 		return err
@@ -248,7 +248,7 @@ func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams
 // UpdateEventType replaces every field of the event type except Name and
 // CreatedAt.
 func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error {
-	return wrap("update event type", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("update event type", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, feature_flag = ?,
 			schemas = ?, updated_at = ? WHERE name = ?`,
 			et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), tsv(et.UpdatedAt), et.Name))
@@ -257,7 +257,7 @@ func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error 
 
 // DeleteEventType removes the event type.
 func (s *Store) DeleteEventType(ctx context.Context, name string) error {
-	return wrap("delete event type", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("delete event type", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM event_types WHERE name = ?`, name))
 	}))
 }
@@ -275,7 +275,7 @@ func scanTask(sc scanner) (*store.Task, error) {
 
 // CreateTask inserts a task; ErrNotFound when its app or endpoint is gone.
 func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
-	return wrap("create task", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("create task", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.ID, t.Kind, nstr(t.AppID), nstr(t.EndpointID), rawArg(t.Params), t.Cursor, string(t.Status),
 			ts(t.LeaseUntil), tsv(t.CreatedAt), tsv(t.UpdatedAt))
@@ -290,7 +290,7 @@ const sqlClaimTask = `UPDATE tasks SET lease_until = ?1 WHERE id = (
 // ClaimTask leases the oldest running task whose lease is free or ended.
 func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
 	var t *store.Task
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		t, err = scanTask(tx.QueryRowContext(ctx, sqlClaimTask, tsv(leaseUntil), tsv(now)))
 		return err
@@ -303,7 +303,7 @@ func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*stor
 
 // UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
 func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
-	return wrap("update task", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("update task", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE tasks SET cursor = ?, status = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
 			t.Cursor, string(t.Status), ts(t.LeaseUntil), tsv(t.UpdatedAt), t.ID))
 	}))
@@ -322,7 +322,7 @@ func (s *Store) GetTask(ctx context.Context, id string) (*store.Task, error) {
 
 // CreateToken inserts a token; ErrConflict when the hash exists.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
-	return wrap("create token", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("create token", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			t.ID, t.Hash, nstr(t.AppID), t.Name, ts(t.ExpiresAt), tsv(t.CreatedAt))
 		return err
@@ -342,7 +342,7 @@ func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (*store.Token, 
 
 // DeleteToken revokes a token.
 func (s *Store) DeleteToken(ctx context.Context, id string) error {
-	return wrap("delete token", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("delete token", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM tokens WHERE id = ?`, id))
 	}))
 }
@@ -373,7 +373,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, p store.BeginIdempotentPara
 		rec     *store.IdempotencyRecord
 		started bool
 	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		old, err := scanIdem(tx.QueryRowContext(ctx, `SELECT `+idemCols+` FROM idempotency WHERE key = ?`, p.Key))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -399,14 +399,14 @@ func (s *Store) BeginIdempotent(ctx context.Context, p store.BeginIdempotentPara
 
 // FinishIdempotent stores the response of a request under key.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
-	return wrap("finish idempotent", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("finish idempotent", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE idempotency SET done = 1, status_code = ?, body = ? WHERE key = ?`, status, blobArg(body), key))
 	}))
 }
 
 // AbortIdempotent deletes the in-progress record under key, if any.
 func (s *Store) AbortIdempotent(ctx context.Context, key string) error {
-	return wrap("abort idempotent", s.write(ctx, func(tx *sql.Tx) error {
+	return wrap("abort idempotent", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE key = ? AND NOT done`, key)
 		return err
 	}))
@@ -432,7 +432,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	for _, stmt := range []string{sqlExpireIdempotency, sqlExpirePayloads} {
 		for {
 			var n int64
-			err := s.write(ctx, func(tx *sql.Tx) error {
+			err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				res, err := tx.ExecContext(ctx, stmt, tsv(now), expireBatch)
 				if err != nil {
 					return err
@@ -467,7 +467,7 @@ func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 // returns the value stored afterwards.
 func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
 	var v string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, value); err != nil {
 			return err
 		}

@@ -47,6 +47,11 @@ type Store struct {
 	w    *sql.DB // one connection: the single writer
 	r    *sql.DB // readers
 	stmt statements
+	// writes feed the writer goroutine, which owns the write connection.
+	writes     chan *writeReq
+	writerDone chan struct{}
+	wmu        sync.RWMutex // held for reading while submitting a write
+	wclosed    bool
 	// reads caches read statements by SQL text: preparing (parsing) a
 	// statement costs more than running a point query.
 	reads sync.Map // string -> *sql.Stmt
@@ -195,7 +200,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite: %w", convert(err))
 	}
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r, writes: make(chan *writeReq, maxWriteBatch), writerDone: make(chan struct{})}
+	go s.writer()
+	return s, nil
 }
 
 // createFile creates the database file and its directory if they do not
@@ -214,6 +221,13 @@ func createFile(path string) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.wmu.Lock()
+	if !s.wclosed {
+		s.wclosed = true
+		close(s.writes)
+	}
+	s.wmu.Unlock()
+	<-s.writerDone
 	s.stmt.close()
 	s.reads.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
@@ -275,7 +289,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, m := range ms {
-		err := s.write(ctx, func(tx *sql.Tx) error {
+		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS herald_migrations (
 				version    INTEGER NOT NULL PRIMARY KEY,
 				name       TEXT    NOT NULL,
@@ -308,19 +322,121 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // write runs fn in an IMMEDIATE transaction on the writer and commits it.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.wmu.RLock()
+	if s.wclosed {
+		s.wmu.RUnlock()
+		return errors.New("sqlite: store closed")
+	}
+	select {
+	case s.writes <- req:
+		s.wmu.RUnlock()
+	case <-ctx.Done():
+		s.wmu.RUnlock()
+		return ctx.Err()
+	}
+	// The writer always answers: waiting for it (rather than for ctx) means
+	// the caller learns whether its write took effect.
+	return <-req.done
+}
+
+// writeReq is one write transaction's work, waiting for the writer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// maxWriteBatch caps the writes that share one transaction.
+const maxWriteBatch = 256
+
+// writer runs every write of the store on its one connection. Writes that
+// are waiting when it becomes free share one transaction, each inside its
+// own savepoint so that a write that fails is undone alone: ingest batches,
+// attempt records, claims and API changes then share one commit (one fsync
+// with synchronous=FULL) instead of paying one each.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]*writeReq, 0, maxWriteBatch)
+	for req := range s.writes {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < maxWriteBatch {
+			select {
+			case r, ok := <-s.writes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(batch)
+		clear(batch)
+	}
+}
+
+// runBatch runs writes in one transaction. Each write's function gets a
+// context that cannot be cancelled: interrupting a statement would roll back
+// the whole transaction, other callers' writes included. A caller that gave
+// up before its turn is skipped.
+func (s *Store) runBatch(batch []*writeReq) {
+	errs := make([]error, len(batch))
+	fail := func(err error) {
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return convert(err)
+		fail(convert(err))
+		return
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return convert(err)
+	shared := len(batch) > 1
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if shared {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+				tx.Rollback()
+				fail(convert(err))
+				return
+			}
+		}
+		err := r.fn(context.WithoutCancel(r.ctx), tx)
+		switch {
+		case err != nil && !shared:
+			tx.Rollback()
+			fail(convert(err))
+			return
+		case err != nil:
+			errs[i] = convert(err)
+			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+				tx.Rollback()
+				fail(convert(rerr))
+				return
+			}
+			fallthrough
+		case shared:
+			if _, rerr := tx.ExecContext(ctx, "RELEASE w"); rerr != nil {
+				tx.Rollback()
+				fail(convert(rerr))
+				return
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return convert(err)
+		fail(convert(err))
+		return
 	}
-	return nil
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
 }
 
 // convert maps driver errors to the store's: no rows is ErrNotFound, a
