@@ -449,6 +449,9 @@ type CreateMessageParams struct {
 	// NextAttemptAt = LeaseUntil. Otherwise they are due at CreatedAt.
 	Lease      int64
 	LeaseUntil time.Time
+	// NoLease lists endpoints whose deliveries are created due, not leased,
+	// even when Lease is set: the caller cannot take more for them now.
+	NoLease []string
 	// EndpointID, when set, sends the message to that endpoint of the app
 	// only, whatever its event type and channel filters (a test message);
 	// no other endpoint gets a delivery.
@@ -493,6 +496,11 @@ type ClaimParams struct {
 	Retries bool
 	// ExcludeEndpoints are endpoints the caller cannot take more of now.
 	ExcludeEndpoints []string
+	// DueSince, when not zero, skips deliveries due before it: a caller
+	// that has just claimed everything due except the excluded endpoints'
+	// backlog looks only at what became due since, instead of walking past
+	// that backlog again.
+	DueSince time.Time
 }
 
 // Completion is the outcome of one attempt for CompleteDeliveries.

@@ -61,7 +61,7 @@ const (
 	// statement.
 	sqlClaim = `WITH due AS (
 		SELECT msg_id, endpoint_id FROM deliveries
-		WHERE %s AND next_attempt_at <= $1 AND endpoint_id <> ALL($2)
+		WHERE %s AND next_attempt_at <= $1 AND next_attempt_at >= $6 AND endpoint_id <> ALL($2)
 		ORDER BY next_attempt_at
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED
@@ -219,6 +219,10 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 				ins.addDelivery(m, ep.ID, store.StatusSkipped, time.Time{}, 0)
 				results[i].Skipped++
 				continue
+			}
+			next, lease := next, lease
+			if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
+				next, lease = m.CreatedAt, 0
 			}
 			ins.addDelivery(m, ep.ID, store.StatusPending, next, lease)
 			ins.notify = ins.notify || lease == 0
@@ -444,7 +448,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	if p.Retries {
 		sql = sqlClaimRetry
 	}
-	rows, err := s.pool.Query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), limit(p.Limit), p.LeaseUntil, p.Lease)
+	rows, err := s.pool.Query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), limit(p.Limit), p.LeaseUntil, p.Lease, p.DueSince)
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
 	}

@@ -27,8 +27,8 @@ func TestQueryPlans(t *testing.T) {
 	code := 500
 	st := store.StatusFail
 	queries := map[string]*query{
-		"claim first":      {args: []any{1, "[]", 10}},
-		"claim retry":      {args: []any{1, "[]", 10}},
+		"claim first":      {args: []any{1, 0, "[]", 10}},
+		"claim retry":      {args: []any{1, 0, "[]", 10}},
 		"mark claimed":     {args: []any{1, 1, 1, "m", "e"}},
 		"insert attempt":   {args: []any{"a", "b", "c", "d", "e", 1, 1, "r", 1, 1, "e", 1}},
 		"complete":         {args: []any{1, 1, 1, 1, 1, "m", "e", 1}},

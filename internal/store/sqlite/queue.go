@@ -37,7 +37,7 @@ const (
 		FROM deliveries AS d INDEXED BY %s
 		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		JOIN endpoints AS e ON e.id = d.endpoint_id
-		WHERE %s AND d.next_attempt_at <= ?
+		WHERE %s AND d.next_attempt_at <= ? AND d.next_attempt_at >= ?
 			AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
 		ORDER BY d.next_attempt_at
 		LIMIT ?`
@@ -237,6 +237,10 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 					results[i].Skipped++
 					continue
 				}
+				next, lease := next, lease
+				if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
+					next, lease = m.CreatedAt, 0
+				}
 				if _, err := insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusPending), tsv(next), lease, created, created); err != nil {
 					return err
 				}
@@ -357,7 +361,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	var jobs []*store.Job
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		jobs = nil
-		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, tsv(p.Now), strList(p.ExcludeEndpoints), limit(p.Limit))
+		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, tsv(p.Now), tsv(p.DueSince), strList(p.ExcludeEndpoints), limit(p.Limit))
 		if err != nil {
 			return err
 		}

@@ -167,6 +167,31 @@ func exerciseMessages(t *testing.T, newStore func(t *testing.T) store.Store) {
 		jobs := e.claim(store.ClaimParams{Now: until})
 		eq(t, "expired creation lease", jobKeys(jobs), keys([2]string{m3.ID, ep.ID}))
 	})
+	run(t, newStore, "NoLease", func(t *testing.T, e *env) {
+		a := e.app()
+		ep1 := e.endpoint(a.ID)
+		ep2 := e.endpoint(a.ID)
+		until := e.now.Add(30 * time.Second)
+		m := e.msg(a.ID)
+		res := e.create(store.CreateMessageParams{Message: m, Lease: 42, LeaseUntil: until, NoLease: []string{ep2.ID}})
+		ok(t, res[0].Err, "create")
+		eq(t, "jobs", len(res[0].Jobs), 2)
+		for _, j := range res[0].Jobs {
+			wantLease, wantNext := int64(42), until
+			if j.EndpointID == ep2.ID {
+				wantLease, wantNext = 0, m.CreatedAt
+			}
+			if j.Lease != wantLease || !j.NextAttemptAt.Equal(wantNext) {
+				t.Fatalf("job for %s: lease %d until %v, want %d %v", j.EndpointID, j.Lease, j.NextAttemptAt, wantLease, wantNext)
+			}
+			d := e.delivery(m.ID, j.EndpointID)
+			if d.Lease != wantLease || !d.NextAttemptAt.Equal(wantNext) {
+				t.Fatalf("stored delivery for %s: lease %d until %v", j.EndpointID, d.Lease, d.NextAttemptAt)
+			}
+		}
+		eq(t, "claim the unleased one", jobKeys(e.claim(store.ClaimParams{Now: m.CreatedAt})), keys([2]string{m.ID, ep2.ID}))
+		_ = ep1
+	})
 	run(t, newStore, "Expunge", func(t *testing.T, e *env) {
 		a := e.app()
 		m, _ := e.send(a.ID)
@@ -335,6 +360,15 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 		jobs := e.claim(store.ClaimParams{Now: e.now, ExcludeEndpoints: []string{ep1.ID, ep3.ID}})
 		eq(t, "not excluded", jobKeys(jobs), keys([2]string{m.ID, ep2.ID}))
 		eq(t, "excluded", jobKeys(e.claim(store.ClaimParams{Now: e.now})), keys([2]string{m.ID, ep1.ID}, [2]string{m.ID, ep3.ID}))
+	})
+	run(t, newStore, "DueSince", func(t *testing.T, e *env) {
+		a := e.app()
+		ep := e.endpoint(a.ID)
+		old, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-time.Minute) })
+		recent, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-time.Second) })
+		jobs := e.claim(store.ClaimParams{Now: e.now, DueSince: e.now.Add(-10 * time.Second)})
+		eq(t, "due since", jobKeys(jobs), keys([2]string{recent.ID, ep.ID}))
+		eq(t, "the older one", jobKeys(e.claim(store.ClaimParams{Now: e.now})), keys([2]string{old.ID, ep.ID}))
 	})
 	run(t, newStore, "ExpiredLease", func(t *testing.T, e *env) {
 		a := e.app()
