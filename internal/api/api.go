@@ -17,10 +17,13 @@ import (
 // Dispatcher is the delivery engine as the API sees it.
 type Dispatcher interface {
 	// FastLease returns a lease for deliveries the API is about to create
-	// and hand over with Dispatch, or ok = false when the engine cannot
-	// take more now (the deliveries are then left for its poller).
-	FastLease() (lease int64, until time.Time, ok bool)
-	// Dispatch hands over jobs created under a FastLease.
+	// and hand over with Dispatch, and the endpoints whose deliveries must
+	// not be leased (the engine holds as many as it can for them); ok =
+	// false when the engine cannot take more now (the deliveries are then
+	// left for its poller).
+	FastLease() (lease int64, until time.Time, noLease []string, ok bool)
+	// Dispatch hands over jobs created under a FastLease; jobs created
+	// unleased (Lease 0) are ignored.
 	Dispatch(jobs []*store.Job)
 	// Wake tells the engine that deliveries became due.
 	Wake()

@@ -174,8 +174,8 @@ func compactPayload(p json.RawMessage) []byte {
 // with concurrent requests) and hands the deliveries to the engine.
 func (a *API) writeMessage(r *http.Request, p store.CreateMessageParams) error {
 	if a.Dispatcher != nil {
-		if lease, until, ok := a.Dispatcher.FastLease(); ok {
-			p.Lease, p.LeaseUntil = lease, until
+		if lease, until, noLease, ok := a.Dispatcher.FastLease(); ok {
+			p.Lease, p.LeaseUntil, p.NoLease = lease, until, noLease
 		}
 	}
 	res, err := a.WriteMessage(r.Context(), p)

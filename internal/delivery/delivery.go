@@ -20,6 +20,7 @@ import (
 	"errors"
 	"log/slog"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,15 +92,21 @@ type Engine struct {
 	endpoints *endpointCache
 	complete  *groupcommit.Committer[store.Completion, struct{}]
 
-	wake   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
-	sends  sync.WaitGroup
-	mu     sync.Mutex // guards started, stopped
-	start  bool
-	halted bool
-	rndMu  sync.Mutex
-	rnd    *mrand.Rand
+	wake      chan struct{}
+	toRelease chan *store.Job
+	stop      chan struct{}
+	done      chan struct{}
+	sends     sync.WaitGroup
+	// lastClaimSkipped: the last claim found nothing while skipping
+	// endpoints with full queues (only the run loop uses it).
+	lastClaimSkipped bool
+	// cursors are the claim loop's, for first attempts and retries.
+	cursors [2]claimCursor
+	mu      sync.Mutex // guards started, stopped
+	start   bool
+	halted  bool
+	rndMu   sync.Mutex
+	rnd     *mrand.Rand
 }
 
 // New returns an engine; it sends nothing until Start.
@@ -147,14 +154,16 @@ func New(cfg Config) *Engine {
 		// timeout plus a second. A job is sent only while at least the
 		// timeout plus the margin is left, so a request always ends (by
 		// its timeout) before the lease does.
-		lease:  2*cfg.RequestTimeout + time.Second,
-		margin: time.Second,
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		rnd:    mrand.New(mrand.NewChaCha8(seed)),
+		lease:     2*cfg.RequestTimeout + time.Second,
+		margin:    time.Second,
+		wake:      make(chan struct{}, 1),
+		toRelease: make(chan *store.Job, 8192),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		rnd:       mrand.New(mrand.NewChaCha8(seed)),
 	}
 	e.sched = newScheduler(cfg.EndpointConcurrency, cfg.MaxInFlight, cfg.EndpointQueue, cfg.MaxQueued)
+	e.sched.onRoom = e.Wake
 	e.endpoints = newEndpointCache(cfg.Store, cfg.Box, cfg.UserAgent)
 	e.complete = groupcommit.New(e.writeCompletions, groupcommit.Options{MaxBatch: 1024})
 	return e
@@ -252,24 +261,74 @@ func (e *Engine) random() float64 {
 }
 
 // FastLease implements the API's fast path: deliveries created now are
-// leased to this engine and handed over with Dispatch, without a poll.
-func (e *Engine) FastLease() (int64, time.Time, bool) {
+// leased to this engine and handed over with Dispatch, without a poll. It
+// also names the endpoints whose queues are full: their deliveries are
+// created due instead, for a later claim, so that nothing has to be given
+// back.
+func (e *Engine) FastLease() (int64, time.Time, []string, bool) {
 	if e.stopping() || !e.sched.hasRoom() {
-		return 0, time.Time{}, false
+		return 0, time.Time{}, nil, false
 	}
-	return e.newLease(), store.Truncate(e.now().Add(e.lease)), true
+	return e.newLease(), store.Truncate(e.now().Add(e.lease)), e.sched.saturated(), true
 }
 
-// Dispatch queues jobs created under a FastLease. Jobs that do not fit (the
-// endpoint's queue is full) are dropped from memory without a write: they
-// stay leased until their lease ends and are claimed again then, so a
-// backed-up endpoint costs the request path nothing.
+// Dispatch queues jobs created under a FastLease (jobs created unleased are
+// left for a claim). Jobs that do not fit (an endpoint's queue filled up
+// meanwhile) are given back to the store in the background, in batches, so
+// that the request path never waits for that write; if even the background
+// queue is full they stay leased and are claimed again when their lease
+// ends.
 func (e *Engine) Dispatch(jobs []*store.Job) {
 	if e.stopping() {
 		return // leased: claimed again when the lease ends
 	}
-	e.sched.add(jobs, false)
+	leased := jobs[:0:0]
+	for _, j := range jobs {
+		if j.Lease != 0 {
+			leased = append(leased, j)
+		}
+	}
+	if over := e.sched.add(leased, false); len(over) > 0 {
+		e.releaseLater(over)
+	}
 	e.sched.kick()
+}
+
+// releaseLater queues jobs for the background releaser.
+func (e *Engine) releaseLater(jobs []*store.Job) {
+	for _, j := range jobs {
+		select {
+		case e.toRelease <- j:
+		default:
+			return // the lease will end soon enough
+		}
+	}
+}
+
+// releaser gives queued jobs back to the store in batches, then wakes the
+// claim loop.
+func (e *Engine) releaser(ctx context.Context) {
+	batch := make([]*store.Job, 0, 1024)
+	for {
+		select {
+		case <-e.stop:
+			return
+		case j := <-e.toRelease:
+			batch = append(batch[:0], j)
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case j := <-e.toRelease:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		e.release(ctx, batch)
+		e.Wake()
+		clear(batch)
+	}
 }
 
 // Wake makes the engine look for due deliveries now.
@@ -312,11 +371,16 @@ func (e *Engine) run(ctx context.Context) {
 		defer close(senderDone)
 		e.sendLoop(ctx)
 	}()
-	defer func() { <-senderDone }()
+	releaserDone := make(chan struct{})
+	go func() {
+		defer close(releaserDone)
+		e.releaser(ctx)
+	}()
+	defer func() { <-senderDone; <-releaserDone }()
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	backoff := time.Duration(0)
+	backoff, idle := time.Duration(0), time.Duration(0)
 	for {
 		select {
 		case <-e.stop:
@@ -336,10 +400,19 @@ func (e *Engine) run(ctx context.Context) {
 		backoff = 0
 		if full {
 			// More may be due: go again at once.
+			idle = 0
 			timer.Reset(0)
 			continue
 		}
-		timer.Reset(e.cfg.PollInterval)
+		// While every due delivery belongs to an endpoint whose queue is
+		// full, each claim only walks past them: poll less often (up to
+		// 2s) until woken (by new work, or an endpoint with room again).
+		if e.lastClaimSkipped {
+			idle = min(max(2*idle, e.cfg.PollInterval), 2*time.Second)
+		} else {
+			idle = e.cfg.PollInterval
+		}
+		timer.Reset(idle)
 	}
 }
 
@@ -347,7 +420,8 @@ func (e *Engine) run(ctx context.Context) {
 // scheduler has room for. It reports whether a claim came back full.
 func (e *Engine) claim(ctx context.Context) (bool, error) {
 	full := false
-	for _, retries := range []bool{false, true} {
+	e.lastClaimSkipped = false
+	for k, retries := range []bool{false, true} {
 		room := min(e.sched.room(), e.cfg.ClaimBatch)
 		if retries {
 			// Retries get at most half of a batch when first attempts
@@ -359,15 +433,22 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 		}
 		now := store.Truncate(e.now())
 		start := time.Now()
+		exclude := e.sched.saturated()
+		cur := &e.cursors[k]
+		since := cur.since(exclude, now)
 		jobs, err := e.cfg.Store.ClaimDeliveries(ctx, store.ClaimParams{
 			Now: now, LeaseUntil: now.Add(e.lease), Lease: e.newLease(), Limit: room,
-			Retries: retries, ExcludeEndpoints: e.sched.saturated(),
+			Retries: retries, ExcludeEndpoints: exclude, DueSince: since,
 		})
 		if e.cfg.Observer != nil {
 			e.cfg.Observer.Batch("claim", len(jobs), time.Since(start), err)
 		}
 		if err != nil {
 			return false, err
+		}
+		cur.update(exclude, now, since, len(jobs) < room)
+		if len(exclude) > 0 && len(jobs) == 0 {
+			e.lastClaimSkipped = true
 		}
 		if len(jobs) == room {
 			full = true
@@ -380,6 +461,46 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 		}
 	}
 	return full, nil
+}
+
+// claimCursor spares claims the walk past a backlog they cannot take. Once a
+// claim that skipped some endpoints (their queues are full) has taken all
+// else that was due, the next claims with the same endpoints skipped look
+// only at deliveries due since then (less a margin for writes that were in
+// flight). Any change in the skipped set, and every fullScanEvery, starts
+// from the beginning again.
+type claimCursor struct {
+	exclude  string    // the skipped endpoints the cursor is valid for
+	from     time.Time // due since; zero: no cursor
+	lastFull time.Time // the last claim that looked at everything
+}
+
+const (
+	cursorMargin  = 5 * time.Second
+	fullScanEvery = 10 * time.Second
+)
+
+func (c *claimCursor) since(exclude []string, now time.Time) time.Time {
+	if len(exclude) == 0 || c.from.IsZero() || c.exclude != strings.Join(exclude, ",") || now.Sub(c.lastFull) >= fullScanEvery {
+		return time.Time{}
+	}
+	return c.from
+}
+
+// update records a claim made at now from since that took everything it
+// could (drained) or not.
+func (c *claimCursor) update(exclude []string, now, since time.Time, drained bool) {
+	if since.IsZero() {
+		c.lastFull = now
+	}
+	switch {
+	case len(exclude) == 0:
+		*c = claimCursor{lastFull: c.lastFull}
+	case drained:
+		c.exclude, c.from = strings.Join(exclude, ","), now.Add(-cursorMargin)
+	case since.IsZero():
+		c.from = time.Time{} // a full batch from the start: more may be due anywhere
+	}
 }
 
 // sendLoop starts a send for every job the scheduler lets go.

@@ -60,3 +60,36 @@ func TestDecideEmptySchedule(t *testing.T) {
 		t.Fatalf("status = %d, want fail with no retries configured", d.status)
 	}
 }
+
+func TestClaimCursor(t *testing.T) {
+	t.Parallel()
+	var c claimCursor
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ex := []string{"ep_a"}
+	if s := c.since(ex, t0); !s.IsZero() {
+		t.Fatalf("first claim starts at %v, want the beginning", s)
+	}
+	c.update(ex, t0, time.Time{}, true)
+	if s := c.since(ex, t0.Add(time.Second)); !s.Equal(t0.Add(-cursorMargin)) {
+		t.Fatalf("after a drained claim: since %v, want %v", s, t0.Add(-cursorMargin))
+	}
+	if s := c.since([]string{"ep_a", "ep_b"}, t0.Add(time.Second)); !s.IsZero() {
+		t.Fatal("a different skipped set kept the cursor")
+	}
+	if s := c.since(nil, t0.Add(time.Second)); !s.IsZero() {
+		t.Fatal("nothing skipped, yet the cursor applies")
+	}
+	if s := c.since(ex, t0.Add(fullScanEvery)); !s.IsZero() {
+		t.Fatal("no full scan after fullScanEvery")
+	}
+	// A full batch taken from the cursor keeps it; a full batch from the
+	// start drops it.
+	c.update(ex, t0.Add(2*time.Second), t0.Add(-cursorMargin), false)
+	if s := c.since(ex, t0.Add(3*time.Second)); !s.Equal(t0.Add(-cursorMargin)) {
+		t.Fatalf("cursor moved after a full batch: %v", s)
+	}
+	c.update(ex, t0.Add(11*time.Second), time.Time{}, false)
+	if s := c.since(ex, t0.Add(12*time.Second)); !s.IsZero() {
+		t.Fatal("cursor kept after a full batch from the start")
+	}
+}

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,10 @@ type scheduler struct {
 	queued   int
 	inflight int
 	signal   chan struct{}
+	// onRoom, when set, is called (without the lock) when an endpoint's
+	// queue drains to half its cap: deliveries left in the store for it
+	// can be claimed again.
+	onRoom func()
 }
 
 type epQueue struct {
@@ -98,6 +103,7 @@ func (s *scheduler) saturated() []string {
 			out = append(out, id)
 		}
 	}
+	slices.Sort(out) // a stable key for the claim cursor
 	return out
 }
 
@@ -235,7 +241,11 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 			q.inflight++
 			s.inflight++
 			s.makeReady(q)
+			room := q.len() == s.endpointQueue/2
 			s.mu.Unlock()
+			if room && s.onRoom != nil {
+				s.onRoom()
+			}
 			return j, true
 		}
 		s.mu.Unlock()
