@@ -63,6 +63,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// PortalTokenTTL is how long an app portal token lives. Default 168h.
 	PortalTokenTTL time.Duration
+	// SQLiteSync is SQLite's synchronous setting: "full" (every commit
+	// is on disk before the API answers) or "normal" (commits survive a
+	// crash of Herald but not of the machine). Default full.
+	SQLiteSync string
 	// DBMaxConns is the PostgreSQL connection pool size per replica.
 	// Default 10.
 	DBMaxConns int
@@ -100,6 +104,7 @@ func Default() Config {
 		MaxBodyBytes:        1 << 20,
 		PortalTokenTTL:      7 * 24 * time.Hour,
 		DBMaxConns:          10,
+		SQLiteSync:          "full",
 		LogFormat:           "text",
 		LogLevel:            "info",
 		ShutdownTimeout:     20 * time.Second,
@@ -193,6 +198,9 @@ var Settings = []Setting{
 	{Flag: "portal-token-ttl", Env: "HERALD_PORTAL_TOKEN_TTL", Usage: "lifetime of app portal tokens",
 		set: func(c *Config, v string) error { return setDuration(&c.PortalTokenTTL, v) },
 		get: func(c *Config) string { return c.PortalTokenTTL.String() }},
+	{Flag: "sqlite-sync", Env: "HERALD_SQLITE_SYNC", Usage: "SQLite durability: full (each commit on disk) or normal (survives a crash of Herald, not of the machine)",
+		set: func(c *Config, v string) error { c.SQLiteSync = strings.ToLower(v); return nil },
+		get: func(c *Config) string { return c.SQLiteSync }},
 	{Flag: "db-max-conns", Env: "HERALD_DB_MAX_CONNS", Usage: "PostgreSQL connections per replica",
 		set: func(c *Config, v string) error { return setInt(&c.DBMaxConns, v) },
 		get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
@@ -329,6 +337,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PortalTokenTTL < time.Minute {
 		bad("portal-token-ttl", "must be at least 1m, got %s", c.PortalTokenTTL)
+	}
+	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {
+		bad("sqlite-sync", "must be full or normal, got %q", c.SQLiteSync)
 	}
 	if c.DBMaxConns < 2 || c.DBMaxConns > 1000 {
 		bad("db-max-conns", "must be between 2 and 1000, got %d", c.DBMaxConns)

@@ -87,7 +87,7 @@ func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(ctx, config.SQLitePath(cfg.Database))
+	s, err := sqlite.Open(ctx, config.SQLitePath(cfg.Database), sqlite.WithSynchronous(strings.ToUpper(cfg.SQLiteSync)))
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite database %s: %w", config.SQLitePath(cfg.Database), err)
 	}
@@ -139,6 +139,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Timeout:    cfg.RequestTimeout,
 		AllowCIDRs: cfg.AllowCIDRs,
 		UserAgent:  buildinfo.UserAgent(),
+		// Keep a connection for every request that may be in flight, so
+		// that many endpoints on one host reuse theirs instead of dialing.
+		MaxIdleConnsPerHost: cfg.MaxInFlight,
 	}
 	if s.tracing.Enabled() {
 		egressCfg.WrapTransport = s.tracing.Transport
