@@ -46,31 +46,51 @@ func attemptJSON(r *http.Request, at *store.Attempt, withContent bool) attemptOu
 	return out
 }
 
-// attemptFilters reads the filters shared by the attempt lists.
-func attemptFilters(r *http.Request, p *store.ListAttemptsParams) error {
+// filters are the query filters shared by the attempt and endpoint message
+// lists.
+type filters struct {
+	withContent   bool
+	before, after time.Time
+	channel       string
+	eventTypes    []string
+	status        *store.DeliveryStatus
+}
+
+func parseFilters(r *http.Request) (filters, error) {
 	q := r.URL.Query()
+	var f filters
 	var err error
-	if p.WithContent, err = queryBool(q, "with_content", true); err != nil {
-		return err
+	if f.withContent, err = queryBool(q, "with_content", true); err != nil {
+		return f, err
 	}
-	if p.Before, p.After, err = timeFilters(r); err != nil {
-		return err
+	if f.before, f.after, err = timeFilters(r); err != nil {
+		return f, err
 	}
-	if p.Channel, p.EventTypes, err = channelAndTypes(r); err != nil {
-		return err
+	if f.channel, f.eventTypes, err = channelAndTypes(r); err != nil {
+		return f, err
 	}
 	status, err := queryInt(q, "status")
 	if err != nil {
-		return err
+		return f, err
 	}
 	if status != nil {
 		if *status < 0 || *status > 3 {
-			return invalid([]string{"query", "status"}, "must be 0, 1, 2 or 3", "type_error.enum")
+			return f, invalid([]string{"query", "status"}, "must be 0, 1, 2 or 3", "type_error.enum")
 		}
 		s := store.DeliveryStatus(*status)
-		p.Status = &s
+		f.status = &s
 	}
-	class, err := queryInt(q, "status_code_class")
+	return f, nil
+}
+
+// attemptFilters reads the filters of the attempt lists.
+func attemptFilters(r *http.Request, p *store.ListAttemptsParams) error {
+	f, err := parseFilters(r)
+	if err != nil {
+		return err
+	}
+	p.WithContent, p.Before, p.After, p.Channel, p.EventTypes, p.Status = f.withContent, f.before, f.after, f.channel, f.eventTypes, f.status
+	class, err := queryInt(r.URL.Query(), "status_code_class")
 	if err != nil {
 		return err
 	}
@@ -249,27 +269,13 @@ func (a *API) listEndpointMessages(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	p := store.ListEndpointMessagesParams{AppID: app.ID, EndpointID: ep.ID, Page: lq.page()}
-	if p.WithContent, err = queryBool(q, "with_content", true); err != nil {
-		return err
-	}
-	if p.Before, p.After, err = timeFilters(r); err != nil {
-		return err
-	}
-	if p.Channel, p.EventTypes, err = channelAndTypes(r); err != nil {
-		return err
-	}
-	status, err := queryInt(q, "status")
+	f, err := parseFilters(r)
 	if err != nil {
 		return err
 	}
-	if status != nil {
-		if *status < 0 || *status > 3 {
-			return invalid([]string{"query", "status"}, "must be 0, 1, 2 or 3", "type_error.enum")
-		}
-		s := store.DeliveryStatus(*status)
-		p.Status = &s
-	}
+	p := store.ListEndpointMessagesParams{AppID: app.ID, EndpointID: ep.ID, Page: lq.page(),
+		WithContent: f.withContent, Before: f.before, After: f.after, Channel: f.channel,
+		EventTypes: f.eventTypes, Status: f.status}
 	rows, err := a.store.ListEndpointMessages(r.Context(), p)
 	if err != nil {
 		return err
