@@ -130,7 +130,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-
 // Migrate applies the migrations not applied yet, each in its own
 // transaction that also records it in herald_migrations. Replicas starting
 // at once are serialised by a session advisory lock keyed by the schema the

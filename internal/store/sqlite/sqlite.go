@@ -242,7 +242,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-
 // Migrate applies the migrations not applied yet, each in its own IMMEDIATE
 // transaction that also records it in herald_migrations. Two processes
 // migrating the same file at once are serialised by SQLite's write lock; the
