@@ -74,6 +74,10 @@ type Config struct {
 	LogFormat string
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string
+	// PollInterval is the longest time the delivery engine waits before
+	// looking for due deliveries (retries, and work other replicas leave)
+	// when nothing wakes it. Default 250ms.
+	PollInterval time.Duration
 	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
 	ShutdownTimeout time.Duration
 	// Metrics serves Prometheus metrics at /metrics on the API listener,
@@ -108,6 +112,7 @@ func Default() Config {
 		LogFormat:           "text",
 		LogLevel:            "info",
 		ShutdownTimeout:     20 * time.Second,
+		PollInterval:        250 * time.Millisecond,
 		Metrics:             true,
 	}
 }
@@ -210,6 +215,9 @@ var Settings = []Setting{
 	{Flag: "log-level", Env: "HERALD_LOG_LEVEL", Usage: "log level: debug, info, warn or error",
 		set: func(c *Config, v string) error { c.LogLevel = v; return nil },
 		get: func(c *Config) string { return c.LogLevel }},
+	{Flag: "poll-interval", Env: "HERALD_POLL_INTERVAL", Usage: "longest wait before looking for due deliveries when nothing wakes the engine",
+		set: func(c *Config, v string) error { return setDuration(&c.PollInterval, v) },
+		get: func(c *Config) string { return c.PollInterval.String() }},
 	{Flag: "shutdown-timeout", Env: "HERALD_SHUTDOWN_TIMEOUT", Usage: "bound on a graceful shutdown",
 		set: func(c *Config, v string) error { return setDuration(&c.ShutdownTimeout, v) },
 		get: func(c *Config) string { return c.ShutdownTimeout.String() }},
@@ -351,6 +359,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log-level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.PollInterval < 10*time.Millisecond || c.PollInterval > time.Hour {
+		bad("poll-interval", "must be between 10ms and 1h, got %s", c.PollInterval)
 	}
 	if c.ShutdownTimeout < time.Second {
 		bad("shutdown-timeout", "must be at least 1s, got %s", c.ShutdownTimeout)
