@@ -39,14 +39,23 @@ func (s *Store) listen(ctx context.Context, fn func(), connected func()) error {
 	if _, err := conn.Exec(ctx, `LISTEN `+dueChannel); err != nil {
 		return convert(err)
 	}
+	// Notifications name the schema of the write (see sqlNotifyDue).
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return convert(err)
+	}
 	connected()
 	fn() // whatever was notified while nobody listened
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return ctx.Err()
 			}
 			return convert(err)
+		}
+		if n.Payload != schema {
+			continue // another installation sharing the database
 		}
 		fn()
 	}

@@ -246,3 +246,37 @@ func TestUnavailableThenBack(t *testing.T) {
 		t.Fatalf("get after reconnecting: %v", err)
 	}
 }
+
+// Installations in two schemas of one database do not wake each other.
+func TestListenDueIgnoresOtherSchemas(t *testing.T) {
+	t.Parallel()
+	here, there := openURL(t, pgtest.Schema(t)), openURL(t, pgtest.Schema(t))
+	app, _ := fixture(t, there)
+	hereApp, _ := fixture(t, here)
+
+	woken := make(chan struct{}, 100)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- here.ListenDue(ctx, func() { woken <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenDue: %v", err)
+		}
+	}()
+	<-woken // on connecting
+
+	if _, err := there.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: message(app.ID)}}); err != nil {
+		t.Fatal(err)
+	}
+	// A message of this schema afterwards: the first wake-up must be it.
+	if _, err := here.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: message(hereApp.ID)}}); err != nil {
+		t.Fatal(err)
+	}
+	<-woken
+	select {
+	case <-woken:
+		t.Fatal("woken twice: once by the other schema's message")
+	case <-time.After(300 * time.Millisecond):
+	}
+}

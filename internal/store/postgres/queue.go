@@ -21,7 +21,9 @@ import (
 // deliveries due tell every process sharing the database.
 const dueChannel = "herald_due"
 
-const sqlNotifyDue = `SELECT pg_notify('` + dueChannel + `', '')`
+// The payload is the schema, so that installations in different schemas of
+// one database do not wake each other.
+const sqlNotifyDue = `SELECT pg_notify('` + dueChannel + `', current_schema())`
 
 // The hot path's statements.
 const (
