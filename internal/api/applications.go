@@ -99,6 +99,21 @@ func validateApp(in *appIn, full bool) (Opt[int], error) {
 	return rate, v.err()
 }
 
+// replaceApp sets every field an ApplicationIn body carries (create and
+// PUT); absent optional fields take their defaults.
+func replaceApp(app *store.App, in *appIn, rate Opt[int]) {
+	app.Name = in.Name.V
+	app.UID = in.UID.V
+	app.ThrottleRate = 0
+	if n, ok := rate.Value(); ok {
+		app.ThrottleRate = n
+	}
+	app.Metadata = in.Metadata.V
+	if app.Metadata == nil {
+		app.Metadata = map[string]string{}
+	}
+}
+
 // loadApp returns the app named by the path's app_id (id or uid), as seen
 // by the caller: a portal token sees only its own app.
 func (a *API) loadApp(r *http.Request) (*store.App, error) {
@@ -153,20 +168,8 @@ func (a *API) createApp(w http.ResponseWriter, r *http.Request) error {
 // app with the same uid is returned instead (created = false).
 func (a *API) createAppFrom(r *http.Request, in *appIn, rate Opt[int], getIfExists bool) (*store.App, bool, error) {
 	now := a.now()
-	app := &store.App{
-		ID:        ids.NewAt(ids.App, now),
-		UID:       in.UID.V,
-		Name:      in.Name.V,
-		Metadata:  in.Metadata.V,
-		CreatedAt: now,
-		UpdatedAt: now,
-	}
-	if n, ok := rate.Value(); ok {
-		app.ThrottleRate = n
-	}
-	if app.Metadata == nil {
-		app.Metadata = map[string]string{}
-	}
+	app := &store.App{ID: ids.NewAt(ids.App, now), CreatedAt: now, UpdatedAt: now}
+	replaceApp(app, in, rate)
 	if getIfExists && app.UID != "" {
 		if existing, err := a.store.GetApp(r.Context(), app.UID); err == nil {
 			return existing, false, nil
@@ -221,16 +224,7 @@ func (a *API) updateApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	app.Name = in.Name.V
-	app.UID = in.UID.V
-	app.ThrottleRate = 0
-	if n, ok := rate.Value(); ok {
-		app.ThrottleRate = n
-	}
-	app.Metadata = in.Metadata.V
-	if app.Metadata == nil {
-		app.Metadata = map[string]string{}
-	}
+	replaceApp(app, &in, rate)
 	return a.saveApp(w, r, app)
 }
 

@@ -224,30 +224,14 @@ func (a *API) createEndpointFrom(r *http.Request, app *store.App, in *endpointIn
 		return nil, err
 	}
 	ep := &store.Endpoint{
-		ID:          ids.NewAt(ids.Endpoint, now),
-		AppID:       app.ID,
-		UID:         in.UID.V,
-		URL:         normalizeURL(in.URL.V),
-		Description: in.Description.V,
-		Disabled:    in.Disabled.V,
-		Metadata:    in.Metadata.V,
-		Headers:     map[string]string{},
-		Secret:      a.Box.Seal(parsed),
-		CreatedAt:   now,
-		UpdatedAt:   now,
+		ID:        ids.NewAt(ids.Endpoint, now),
+		AppID:     app.ID,
+		Headers:   map[string]string{},
+		Secret:    a.Box.Seal(parsed),
+		CreatedAt: now,
+		UpdatedAt: now,
 	}
-	if list, ok := types.Value(); ok {
-		ep.EventTypes = list
-	}
-	if list, ok := in.Channels.Value(); ok {
-		ep.Channels = list
-	}
-	if n, ok := rate.Value(); ok {
-		ep.ThrottleRate = n
-	}
-	if ep.Metadata == nil {
-		ep.Metadata = map[string]string{}
-	}
+	replaceEndpoint(ep, in, rate, types)
 	err = a.store.CreateEndpoint(r.Context(), ep)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, errConflict("An endpoint with that uid already exists in this application")
@@ -289,24 +273,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ep.URL = normalizeURL(in.URL.V)
-	ep.Description = in.Description.V
-	reenable(ep, in.Disabled.V)
-	ep.UID = in.UID.V
-	ep.EventTypes, ep.Channels, ep.ThrottleRate = nil, nil, 0
-	if list, ok := types.Value(); ok {
-		ep.EventTypes = list
-	}
-	if list, ok := in.Channels.Value(); ok {
-		ep.Channels = list
-	}
-	if n, ok := rate.Value(); ok {
-		ep.ThrottleRate = n
-	}
-	ep.Metadata = in.Metadata.V
-	if ep.Metadata == nil {
-		ep.Metadata = map[string]string{}
-	}
+	replaceEndpoint(ep, &in, rate, types)
 	if err := a.saveEndpoint(r, ep); err != nil {
 		return err
 	}
@@ -365,6 +332,29 @@ func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, endpointJSON(r, ep))
 	return nil
+}
+
+// replaceEndpoint sets every field an EndpointIn (create) or EndpointUpdate
+// (PUT) body carries; absent optional fields take their defaults.
+func replaceEndpoint(ep *store.Endpoint, in *endpointIn, rate Opt[int], types Opt[[]string]) {
+	ep.URL = normalizeURL(in.URL.V)
+	ep.Description = in.Description.V
+	reenable(ep, in.Disabled.V)
+	ep.UID = in.UID.V
+	ep.EventTypes, ep.Channels, ep.ThrottleRate = nil, nil, 0
+	if list, ok := types.Value(); ok {
+		ep.EventTypes = list
+	}
+	if list, ok := in.Channels.Value(); ok {
+		ep.Channels = list
+	}
+	if n, ok := rate.Value(); ok {
+		ep.ThrottleRate = n
+	}
+	ep.Metadata = in.Metadata.V
+	if ep.Metadata == nil {
+		ep.Metadata = map[string]string{}
+	}
 }
 
 // reenable sets ep.Disabled; enabling a disabled endpoint also forgets how
