@@ -288,7 +288,7 @@ func (e *Engine) Dispatch(jobs []*store.Job) {
 			leased = append(leased, j)
 		}
 	}
-	if over := e.sched.add(leased, false); len(over) > 0 {
+	if over := e.sched.add(leased); len(over) > 0 {
 		e.releaseLater(over)
 	}
 	e.sched.kick()
@@ -454,7 +454,7 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 			full = true
 		}
 		if len(jobs) > 0 {
-			if over := e.sched.add(jobs, true); len(over) > 0 {
+			if over := e.sched.add(jobs); len(over) > 0 {
 				e.release(ctx, over)
 			}
 			e.sched.kick()

@@ -23,8 +23,9 @@ type scheduler struct {
 
 	mu       sync.Mutex
 	eps      map[string]*epQueue
-	ready    []*epQueue // endpoints that may send now, in turn order
-	waiting  []*epQueue // throttled endpoints, with notBefore set
+	full     map[string]bool // endpoints whose queue holds endpointQueue jobs
+	ready    []*epQueue      // endpoints that may send now, in turn order
+	waiting  []*epQueue      // throttled endpoints, with notBefore set
 	queued   int
 	inflight int
 	signal   chan struct{}
@@ -68,6 +69,7 @@ func newScheduler(perEndpoint, maxInFlight, endpointQueue, maxQueued int) *sched
 		endpointQueue: endpointQueue,
 		maxQueued:     maxQueued,
 		eps:           make(map[string]*epQueue),
+		full:          make(map[string]bool),
 		signal:        make(chan struct{}, 1),
 	}
 }
@@ -97,18 +99,19 @@ func (s *scheduler) room() int {
 func (s *scheduler) saturated() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []string
-	for id, q := range s.eps {
-		if q.len() >= s.endpointQueue {
-			out = append(out, id)
-		}
+	if len(s.full) == 0 {
+		return nil // the common case, on every API request: no work
+	}
+	out := make([]string, 0, len(s.full))
+	for id := range s.full {
+		out = append(out, id)
 	}
 	slices.Sort(out) // a stable key for the claim cursor
 	return out
 }
 
 // add queues jobs and returns those that do not fit.
-func (s *scheduler) add(jobs []*store.Job, _ bool) (over []*store.Job) {
+func (s *scheduler) add(jobs []*store.Job) (over []*store.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, j := range jobs {
@@ -130,6 +133,9 @@ func (s *scheduler) add(jobs []*store.Job, _ bool) (over []*store.Job) {
 			q.retry.push(j)
 		}
 		s.queued++
+		if q.len() >= s.endpointQueue {
+			s.full[q.id] = true
+		}
 		s.makeReady(q)
 	}
 	return over
@@ -238,6 +244,9 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 			}
 			j := q.pop()
 			s.queued--
+			if q.len() < s.endpointQueue {
+				delete(s.full, q.id)
+			}
 			q.inflight++
 			s.inflight++
 			s.makeReady(q)
@@ -295,6 +304,7 @@ func (s *scheduler) drain() []*store.Job {
 		}
 	}
 	s.queued = 0
+	clear(s.full)
 	s.ready = nil
 	s.waiting = nil
 	return out

@@ -43,7 +43,7 @@ func TestSchedulerEndpointsTakeTurns(t *testing.T) {
 	for i := range 2 {
 		jobs = append(jobs, job("ep_b", 10+i, 0))
 	}
-	s.add(jobs, false)
+	s.add(jobs)
 	got := takeReady(s)
 	var order string
 	for _, j := range got {
@@ -62,7 +62,7 @@ func TestSchedulerInFlightCaps(t *testing.T) {
 		jobs = append(jobs, job("ep_slow", i, 0))
 	}
 	jobs = append(jobs, job("ep_fast", 100, 0), job("ep_fast", 101, 0))
-	s.add(jobs, false)
+	s.add(jobs)
 	got := takeReady(s)
 	per := map[string]int{}
 	for _, j := range got {
@@ -84,7 +84,7 @@ func TestSchedulerInFlightCaps(t *testing.T) {
 func TestSchedulerFirstAttemptsBeforeRetries(t *testing.T) {
 	t.Parallel()
 	s := newScheduler(100, 1000, 1000, 10000)
-	s.add([]*store.Job{job("ep", 1, 3), job("ep", 2, 1), job("ep", 3, 0), job("ep", 4, 0)}, false)
+	s.add([]*store.Job{job("ep", 1, 3), job("ep", 2, 1), job("ep", 3, 0), job("ep", 4, 0)})
 	got := takeReady(s)
 	var ids []string
 	for _, j := range got {
@@ -99,14 +99,14 @@ func TestSchedulerFirstAttemptsBeforeRetries(t *testing.T) {
 func TestSchedulerQueueLimits(t *testing.T) {
 	t.Parallel()
 	s := newScheduler(10, 10, 3, 5)
-	over := s.add([]*store.Job{job("a", 1, 0), job("a", 2, 0), job("a", 3, 0), job("a", 4, 0)}, false)
+	over := s.add([]*store.Job{job("a", 1, 0), job("a", 2, 0), job("a", 3, 0), job("a", 4, 0)})
 	if len(over) != 1 || over[0].MsgID != "msg_4" {
 		t.Errorf("endpoint queue of 3 took 4 jobs: over = %v", over)
 	}
 	if sat := s.saturated(); len(sat) != 1 || sat[0] != "a" {
 		t.Errorf("saturated = %v, want [a]", sat)
 	}
-	over = s.add([]*store.Job{job("b", 5, 0), job("b", 6, 0), job("b", 7, 0)}, false)
+	over = s.add([]*store.Job{job("b", 5, 0), job("b", 6, 0), job("b", 7, 0)})
 	if len(over) != 1 {
 		t.Errorf("process queue of 5 took %d of 3 more jobs", 3-len(over))
 	}
@@ -139,5 +139,21 @@ func TestThrottleTokenBucket(t *testing.T) {
 	}
 	if _, ok := q.take(later); ok {
 		t.Fatal("two sends at once after a pause")
+	}
+}
+
+func TestSchedulerSaturatedClearsWhenQueueDrains(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(10, 10, 2, 100)
+	s.add([]*store.Job{job("a", 1, 0), job("a", 2, 0), job("b", 3, 0)})
+	if sat := s.saturated(); len(sat) != 1 || sat[0] != "a" {
+		t.Fatalf("saturated = %v, want [a]", sat)
+	}
+	got := takeReady(s)
+	if len(got) != 3 {
+		t.Fatalf("took %d jobs, want 3", len(got))
+	}
+	if sat := s.saturated(); sat != nil {
+		t.Errorf("saturated = %v after the queues drained, want none", sat)
 	}
 }

@@ -17,7 +17,7 @@ func TestSchedulerShareDividesCapAndRate(t *testing.T) {
 	for i := range 10 {
 		jobs = append(jobs, job("ep_a", i, 0))
 	}
-	s.add(jobs, false)
+	s.add(jobs)
 	if got := len(takeReady(s)); got != 3 {
 		t.Errorf("in flight to one endpoint with cap 9 over 3 replicas: %d, want 3", got)
 	}
@@ -25,7 +25,7 @@ func TestSchedulerShareDividesCapAndRate(t *testing.T) {
 	// A cap smaller than the number of replicas still lets each send one.
 	s = newScheduler(2, 1000, 1000, 10000)
 	s.setShare(5)
-	s.add([]*store.Job{job("ep_b", 1, 0), job("ep_b", 2, 0)}, false)
+	s.add([]*store.Job{job("ep_b", 1, 0), job("ep_b", 2, 0)})
 	if got := len(takeReady(s)); got != 1 {
 		t.Errorf("in flight with cap 2 over 5 replicas: %d, want 1", got)
 	}
@@ -35,7 +35,7 @@ func TestSchedulerShareDividesCapAndRate(t *testing.T) {
 	s = newScheduler(100, 1000, 1000, 10000)
 	j := job("ep_c", 1, 0)
 	j.EndpointThrottleRate = 30
-	s.add([]*store.Job{j}, false)
+	s.add([]*store.Job{j})
 	s.setShare(3)
 	q := s.eps["ep_c"]
 	now := time.Unix(1000, 0)
