@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -72,10 +73,12 @@ type Options struct {
 // API is the HTTP API.
 type API struct {
 	Options
-	store  store.Store
-	log    *slog.Logger
-	tokens *tokenCache
-	apps   *appCache
+	store store.Store
+	log   *slog.Logger
+	// tokens and apps cache lookups for the ingest path: token hash to
+	// caller, and the app_id of a path (id or uid) to the app.
+	tokens *cache[[sha256.Size]byte, *principal]
+	apps   *cache[string, *store.App]
 	mux    *http.ServeMux
 }
 
@@ -102,7 +105,7 @@ func New(opts Options) *API {
 			return rs[0], nil
 		}
 	}
-	a := &API{Options: opts, store: opts.Store, log: opts.Log, tokens: newTokenCache(), apps: newAppCache()}
+	a := &API{Options: opts, store: opts.Store, log: opts.Log, tokens: newCache[[sha256.Size]byte, *principal](), apps: newCache[string, *store.App]()}
 	a.mux = http.NewServeMux()
 	for _, rt := range routes {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))

@@ -261,9 +261,9 @@ func (a *API) patchApp(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) saveApp(w http.ResponseWriter, r *http.Request, app *store.App) error {
 	app.UpdatedAt = a.now()
-	a.apps.drop(app.ID)
+	a.dropApp(app.ID)
 	err := a.store.UpdateApp(r.Context(), app)
-	a.apps.drop(app.ID) // and any lookup that raced with the update
+	a.dropApp(app.ID) // and any lookup that raced with the update
 	if errors.Is(err, store.ErrConflict) {
 		return errConflict("An application with that id or uid already exists")
 	}
@@ -279,7 +279,7 @@ func (a *API) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.apps.drop(app.ID)
+	a.dropApp(app.ID)
 	if err := a.store.DeleteApp(r.Context(), app.ID); err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
@@ -100,7 +99,7 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 	}
 	hash := HashToken(token)
 	now := a.Now()
-	if p, ok := a.tokens.get(hash, now); ok {
+	if p, ok := a.tokens.get([sha256.Size]byte(hash), now); ok {
 		return p, nil
 	}
 	t, err := a.store.GetTokenByHash(r.Context(), hash)
@@ -118,55 +117,10 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 	if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(expiry) {
 		expiry = t.ExpiresAt
 	}
-	a.tokens.put(hash, p, expiry)
+	a.tokens.put([sha256.Size]byte(hash), p, expiry)
 	return p, nil
 }
 
 // tokenCacheTTL bounds how long another replica may still accept a token
 // revoked elsewhere.
 const tokenCacheTTL = 2 * time.Second
-
-// tokenCache keeps recent token lookups so the hot path (message creation)
-// does not read the database on every request.
-type tokenCache struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]cachedToken
-}
-
-type cachedToken struct {
-	p       *principal
-	expires time.Time
-}
-
-func newTokenCache() *tokenCache {
-	return &tokenCache{m: make(map[[sha256.Size]byte]cachedToken)}
-}
-
-func (c *tokenCache) get(hash []byte, now time.Time) (*principal, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[[sha256.Size]byte(hash)]
-	if !ok || !now.Before(e.expires) {
-		return nil, false
-	}
-	return e.p, true
-}
-
-func (c *tokenCache) put(hash []byte, p *principal, expires time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) > 10000 {
-		clear(c.m)
-	}
-	c.m[[sha256.Size]byte(hash)] = cachedToken{p: p, expires: expires}
-}
-
-func (c *tokenCache) drop(tokenID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.m {
-		if e.p.TokenID == tokenID {
-			delete(c.m, k)
-		}
-	}
-}
