@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/heraldhq/herald/client"
 	"github.com/heraldhq/herald/internal/buildinfo"
@@ -133,6 +134,16 @@ func anyChanged(cmd *cobra.Command, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// changed returns the value of a flag given on the command line, for a
+// PATCH field, or nil when the flag was not given.
+func changed[T any](f *pflag.FlagSet, name string, get func(string) (T, error)) *T {
+	if !f.Changed(name) {
+		return nil
+	}
+	v, _ := get(name)
+	return &v
 }
 
 // runGroup is the action of a command group: help, or an error naming an

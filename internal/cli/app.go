@@ -131,18 +131,9 @@ values.`,
 			}
 			var p client.AppPatch
 			f := cmd.Flags()
-			if f.Changed("name") {
-				v, _ := f.GetString("name")
-				p.Name = &v
-			}
-			if f.Changed("uid") {
-				v, _ := f.GetString("uid")
-				p.UID = &v
-			}
-			if f.Changed("throttle-rate") {
-				v, _ := f.GetInt("throttle-rate")
-				p.ThrottleRate = &v
-			}
+			p.Name = changed(f, "name", f.GetString)
+			p.UID = changed(f, "uid", f.GetString)
+			p.ThrottleRate = changed(f, "throttle-rate", f.GetInt)
 			if f.Changed("metadata") {
 				meta, _ := f.GetStringArray("metadata")
 				if p.Metadata, err = parseKeyValues("metadata", meta); err != nil {

@@ -182,37 +182,16 @@ func newEndpointUpdateCmd(s Streams) *cobra.Command {
 				return &UsageError{Err: errors.New("--event-type and --all-event-types cannot be used together")}
 			}
 			var p client.EndpointPatch
-			if f.Changed("endpoint-url") {
-				v, _ := f.GetString("endpoint-url")
-				p.URL = &v
-			}
-			if f.Changed("description") {
-				v, _ := f.GetString("description")
-				p.Description = &v
-			}
-			if f.Changed("disabled") {
-				v, _ := f.GetBool("disabled")
-				p.Disabled = &v
-			}
-			if f.Changed("event-type") {
-				v, _ := f.GetStringArray("event-type")
-				p.EventTypes = &v
-			}
+			p.URL = changed(f, "endpoint-url", f.GetString)
+			p.Description = changed(f, "description", f.GetString)
+			p.Disabled = changed(f, "disabled", f.GetBool)
+			p.EventTypes = changed(f, "event-type", f.GetStringArray)
 			if all, _ := f.GetBool("all-event-types"); all {
 				p.EventTypes = new([]string)
 			}
-			if f.Changed("channel") {
-				v, _ := f.GetStringArray("channel")
-				p.Channels = &v
-			}
-			if f.Changed("throttle-rate") {
-				v, _ := f.GetInt("throttle-rate")
-				p.ThrottleRate = &v
-			}
-			if f.Changed("uid") {
-				v, _ := f.GetString("uid")
-				p.UID = &v
-			}
+			p.Channels = changed(f, "channel", f.GetStringArray)
+			p.ThrottleRate = changed(f, "throttle-rate", f.GetInt)
+			p.UID = changed(f, "uid", f.GetString)
 			if f.Changed("metadata") {
 				meta, _ := f.GetStringArray("metadata")
 				m, err := parseKeyValues("metadata", meta)

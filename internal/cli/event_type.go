@@ -152,22 +152,10 @@ func newEventTypeUpdateCmd(s Streams) *cobra.Command {
 			}
 			f := cmd.Flags()
 			var p client.EventTypePatch
-			if f.Changed("description") {
-				v, _ := f.GetString("description")
-				p.Description = &v
-			}
-			if f.Changed("deprecated") {
-				v, _ := f.GetBool("deprecated")
-				p.Deprecated = &v
-			}
-			if f.Changed("archived") {
-				v, _ := f.GetBool("archived")
-				p.Archived = &v
-			}
-			if f.Changed("feature-flag") {
-				v, _ := f.GetString("feature-flag")
-				p.FeatureFlag = &v
-			}
+			p.Description = changed(f, "description", f.GetString)
+			p.Deprecated = changed(f, "deprecated", f.GetBool)
+			p.Archived = changed(f, "archived", f.GetBool)
+			p.FeatureFlag = changed(f, "feature-flag", f.GetString)
 			if p.Schemas, err = schemaFlag(cmd, s); err != nil {
 				return err
 			}
