@@ -205,6 +205,18 @@ type Result struct {
 	RetryAfter time.Duration
 	// Timeout is true when no response arrived before the deadline.
 	Timeout bool
+	// Class is the kind of failure when Err is set; ClassNone otherwise.
+	Class Class
+}
+
+// ErrorText is the error to record for an attempt that got no usable
+// answer: "<plain reason>: <detail>" (see [PublicReason]); empty when Err is
+// nil.
+func (r Result) ErrorText() string {
+	if r.Err == nil {
+		return ""
+	}
+	return r.Class.Reason() + ": " + r.Err.Error()
 }
 
 // Send POSTs req and reports the outcome. Every failure, a refusal by the
