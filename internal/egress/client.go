@@ -188,9 +188,10 @@ type Result struct {
 	// StatusCode is the response status, or 0 when no response arrived.
 	StatusCode int
 	// Body is the start of the response body, at most MaxResponseBytes
-	// bytes, as received; it may end in the middle of a UTF-8 sequence. A
-	// failure while reading the body after the status line arrived only
-	// shortens Body.
+	// bytes, made storable text by [CleanText]: bytes that are not UTF-8
+	// and NUL become U+FFFD, and a character cut by the limit is dropped.
+	// A failure while reading the body after the status line arrived
+	// (the deadline included) only shortens Body: the status decides.
 	Body string
 	// Duration is how long Send took, including reading the body.
 	Duration time.Duration
@@ -216,8 +217,12 @@ func (r Result) ErrorText() string {
 	if r.Err == nil {
 		return ""
 	}
-	return r.Class.Reason() + ": " + r.Err.Error()
+	return CleanText([]byte(r.Class.Reason()+": "+r.Err.Error()), maxErrorText)
 }
+
+// maxErrorText bounds a recorded error; errors can quote what a receiver
+// sent.
+const maxErrorText = 2048
 
 // Send POSTs req and reports the outcome. Every failure, a refusal by the
 // SSRF guard included, is reported in the Result. The response body is read up to MaxResponseBytes, a bounded
@@ -233,7 +238,7 @@ func (c *Client) Send(ctx context.Context, req Request) Result {
 
 func (c *Client) send(ctx context.Context, req Request, start time.Time) Result {
 	if err := ValidateURL(req.URL); err != nil {
-		return Result{Err: err}
+		return Result{Err: err, Class: ClassURL}
 	}
 	deadline := start.Add(c.timeout)
 	if !req.Deadline.IsZero() && req.Deadline.Before(deadline) {
@@ -248,7 +253,7 @@ func (c *Client) send(ctx context.Context, req Request, start time.Time) Result 
 	// was written.
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
-		return Result{Err: err}
+		return Result{Err: err, Class: ClassURL}
 	}
 	if req.Headers != nil {
 		hreq.Header = req.Headers.Clone()
@@ -264,14 +269,30 @@ func (c *Client) send(ctx context.Context, req Request, start time.Time) Result 
 			err = ue.Err // the URL is recorded with the attempt already
 		}
 		if isTimeout(ctx, err) {
-			return Result{Err: fmt.Errorf("no response within %s: %w", time.Since(start).Round(time.Millisecond), err), Timeout: true}
+			return Result{Err: fmt.Errorf("no response within %s: %w", time.Since(start).Round(time.Millisecond), err), Timeout: true, Class: ClassTimeout}
 		}
-		return Result{Err: err}
+		return Result{Err: err, Class: classifyError(err)}
+	}
+	// Nothing read from here on may outlive the deadline, whatever the
+	// status: the context ends an ordinary body, and closing the body at
+	// the deadline ends the rest (a protocol switch hands over the raw
+	// connection, on which the context no longer acts).
+	stop := context.AfterFunc(ctx, func() { _ = resp.Body.Close() })
+	defer stop()
+	if resp.StatusCode < 200 {
+		// net/http returns a 1xx only for 101 Switching Protocols (it
+		// reads past the others): the receiver took the connection for
+		// another protocol and no webhook answer will follow.
+		_ = resp.Body.Close()
+		return Result{
+			Err:   fmt.Errorf("the endpoint answered %d %s instead of a final status", resp.StatusCode, http.StatusText(resp.StatusCode)),
+			Class: ClassProtocol,
+		}
 	}
 	res := Result{StatusCode: resp.StatusCode}
 	res.RetryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, c.maxBody))
-	res.Body = string(body)
+	res.Body = CleanText(body, int(c.maxBody))
 	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
 	_ = resp.Body.Close()
 	return res
