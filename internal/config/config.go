@@ -58,6 +58,10 @@ type Config struct {
 	// MaxInFlight is the most delivery requests in flight in this process.
 	// Default 1024.
 	MaxInFlight int
+	// AppConcurrency is the most delivery requests in flight to one
+	// application's endpoints together, so that one application cannot
+	// hold every slot of the process. Default 0: a quarter of MaxInFlight.
+	AppConcurrency int
 	// MaxBodyBytes is the largest API request body accepted. Default
 	// 1048576 (1 MiB).
 	MaxBodyBytes int64
@@ -190,6 +194,9 @@ var Settings = []Setting{
 	{Flag: "max-in-flight", Env: "HERALD_MAX_IN_FLIGHT", Usage: "most delivery requests in flight in this process",
 		set: func(c *Config, v string) error { return setInt(&c.MaxInFlight, v) },
 		get: func(c *Config) string { return strconv.Itoa(c.MaxInFlight) }},
+	{Flag: "app-concurrency", Env: "HERALD_APP_CONCURRENCY", Usage: "most requests in flight to one application's endpoints together; 0 is a quarter of --max-in-flight",
+		set: func(c *Config, v string) error { return setInt(&c.AppConcurrency, v) },
+		get: func(c *Config) string { return strconv.Itoa(c.AppConcurrency) }},
 	{Flag: "max-body-bytes", Env: "HERALD_MAX_BODY_BYTES", Usage: "largest API request body accepted",
 		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -339,6 +346,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > 100000 {
 		bad("max-in-flight", "must be between 1 and 100000, got %d", c.MaxInFlight)
+	}
+	if c.AppConcurrency < 0 || c.AppConcurrency > 100000 {
+		bad("app-concurrency", "must be between 0 (a quarter of --max-in-flight) and 100000, got %d", c.AppConcurrency)
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		bad("max-body-bytes", "must be between 1024 and 67108864, got %d", c.MaxBodyBytes)

@@ -51,11 +51,19 @@ type Config struct {
 	// MaxInFlight caps the requests in flight in this process. Zero means
 	// 1024.
 	MaxInFlight int
+	// AppConcurrency caps the requests in flight to one application's
+	// endpoints together, so that one application (however many endpoints
+	// it registers, all hanging) leaves slots for the others. Zero means a
+	// quarter of MaxInFlight (256 by default).
+	AppConcurrency int
 	// MaxQueued caps the jobs held in memory. Zero means 32768.
 	MaxQueued int
 	// EndpointQueue caps the jobs held in memory for one endpoint. Zero
 	// means 1000.
 	EndpointQueue int
+	// AppQueue caps the jobs held in memory for one application. Zero
+	// means a quarter of MaxQueued (8192 by default).
+	AppQueue int
 	// PollInterval is the longest wait between two looks for due
 	// deliveries. Zero means 250ms.
 	PollInterval time.Duration
@@ -90,7 +98,13 @@ type Engine struct {
 
 	sched     *scheduler
 	endpoints *endpointCache
-	complete  *groupcommit.Committer[store.Completion, struct{}]
+	// complete writes attempt records in batches; each item's result is
+	// its own error (a completion the store refuses fails alone).
+	complete *groupcommit.Committer[store.Completion, error]
+	// ctx is the context of the loops and sends; cancel cuts them off when
+	// Stop's deadline ends first.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	wake      chan struct{}
 	toRelease chan *store.Job
@@ -132,6 +146,12 @@ func New(cfg Config) *Engine {
 	if cfg.EndpointQueue <= 0 {
 		cfg.EndpointQueue = 1000
 	}
+	if cfg.AppConcurrency <= 0 {
+		cfg.AppConcurrency = max(cfg.MaxInFlight/4, 1)
+	}
+	if cfg.AppQueue <= 0 {
+		cfg.AppQueue = max(cfg.MaxQueued/4, 1)
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 250 * time.Millisecond
 	}
@@ -162,7 +182,11 @@ func New(cfg Config) *Engine {
 		done:      make(chan struct{}),
 		rnd:       mrand.New(mrand.NewChaCha8(seed)),
 	}
-	e.sched = newScheduler(cfg.EndpointConcurrency, cfg.MaxInFlight, cfg.EndpointQueue, cfg.MaxQueued)
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.sched = newScheduler(limits{
+		EndpointConcurrency: cfg.EndpointConcurrency, AppConcurrency: cfg.AppConcurrency, MaxInFlight: cfg.MaxInFlight,
+		EndpointQueue: cfg.EndpointQueue, AppQueue: cfg.AppQueue, MaxQueued: cfg.MaxQueued,
+	})
 	e.sched.onRoom = e.Wake
 	e.endpoints = newEndpointCache(cfg.Store, cfg.Box, cfg.UserAgent)
 	e.complete = groupcommit.New(e.writeCompletions, groupcommit.Options{MaxBatch: 1024})
@@ -176,16 +200,30 @@ func (e *Engine) Load() (queued, inFlight int) { return e.sched.counts() }
 // LeaseDuration is how long a claim holds a delivery.
 func (e *Engine) LeaseDuration() time.Duration { return e.lease }
 
-func (e *Engine) writeCompletions(ctx context.Context, cs []store.Completion) ([]struct{}, error) {
+func (e *Engine) writeCompletions(ctx context.Context, cs []store.Completion) ([]error, error) {
+	err := e.completeDeliveries(ctx, cs)
+	if err == nil {
+		return make([]error, len(cs)), nil
+	}
+	if len(cs) == 1 || errors.Is(err, store.ErrUnavailable) {
+		return nil, err
+	}
+	// One completion the store refuses must not fail the batch it shares
+	// with others: write each alone.
+	errs := make([]error, len(cs))
+	for i := range cs {
+		errs[i] = e.completeDeliveries(ctx, cs[i:i+1])
+	}
+	return errs, nil
+}
+
+func (e *Engine) completeDeliveries(ctx context.Context, cs []store.Completion) error {
 	start := time.Now()
 	err := e.cfg.Store.CompleteDeliveries(ctx, cs)
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.Batch("complete", len(cs), time.Since(start), err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return make([]struct{}, len(cs)), nil
+	return err
 }
 
 // Start starts the engine's loops. It returns at once.
@@ -196,13 +234,15 @@ func (e *Engine) Start(ctx context.Context) error {
 		return nil
 	}
 	e.start = true
-	go e.run(context.WithoutCancel(ctx))
+	go e.run(e.ctx)
 	return nil
 }
 
-// Stop stops claiming, waits for requests in flight (until ctx ends), gives
-// queued jobs back to the store, and flushes attempt records. It is safe to
-// call before Start and more than once.
+// Stop stops claiming, waits for requests in flight, gives queued jobs back
+// to the store, and flushes attempt records, all within ctx. When ctx ends
+// first, what is still running is cut off: requests are aborted and left
+// unrecorded, their deliveries leased (claimed again when the lease ends),
+// never half-recorded. It is safe to call before Start and more than once.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	if e.halted {
@@ -213,23 +253,43 @@ func (e *Engine) Stop(ctx context.Context) error {
 	started := e.start
 	close(e.stop)
 	e.mu.Unlock()
-	if started {
-		<-e.done
-	}
+
 	waited := make(chan struct{})
-	go func() { e.sends.Wait(); close(waited) }()
-	var err error
+	go func() {
+		if started {
+			<-e.done
+		}
+		e.sends.Wait()
+		close(waited)
+	}()
 	select {
 	case <-waited:
 	case <-ctx.Done():
-		err = errors.New("delivery: stopped with requests still in flight; their leases will expire")
+		e.cancel()
+		e.closeCompleter(ctx)
+		return errors.New("delivery: stopped before requests in flight ended; their leases will expire and they will be sent again")
 	}
 	// Give back what was never sent so another process can take it now.
 	if jobs := e.sched.drain(); len(jobs) > 0 {
 		e.release(ctx, jobs)
 	}
-	e.complete.Close()
-	return err
+	e.closeCompleter(ctx)
+	e.cancel()
+	if ctx.Err() != nil {
+		return errors.New("delivery: stopped before attempt records were flushed; their deliveries will be sent again")
+	}
+	return nil
+}
+
+// closeCompleter flushes the attempt records, giving up when ctx ends.
+func (e *Engine) closeCompleter(ctx context.Context) {
+	closed := make(chan struct{})
+	go func() { e.complete.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		e.cancel()
+	}
 }
 
 func (e *Engine) stopping() bool {
@@ -357,7 +417,7 @@ func (e *Engine) release(ctx context.Context, jobs []*store.Job) {
 	for i, j := range jobs {
 		rs[i] = store.Release{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, NextAttemptAt: now}
 	}
-	if err := e.cfg.Store.ReleaseDeliveries(context.WithoutCancel(ctx), rs); err != nil {
+	if err := e.cfg.Store.ReleaseDeliveries(ctx, rs); err != nil {
 		// Not fatal: the leases expire and the deliveries become due.
 		e.log.WarnContext(ctx, "release deliveries", "count", len(rs), "err", err)
 	}

@@ -9,10 +9,17 @@ import (
 )
 
 // scheduler holds jobs in memory, one queue per endpoint, and decides which
-// job is sent next: endpoints take turns, each within its in-flight cap and
-// throttle rate, and the process within its global in-flight cap.
+// job is sent next: applications take turns, and within an application its
+// endpoints take turns, each endpoint within its in-flight cap and throttle
+// rate, each application within its in-flight cap and its share of memory,
+// and the process within its global in-flight cap. An application can thus
+// never hold every slot of the process, however many endpoints it owns.
 type scheduler struct {
 	perEndpoint int
+	// perApp caps the requests in flight to one application's endpoints
+	// together, and appQueue the jobs held for it.
+	perApp   int
+	appQueue int
 	// share is the number of processes sharing the store (replicas on one
 	// PostgreSQL database); each takes 1/share of every endpoint's
 	// in-flight cap and throttle rate, so that the caps hold across them.
@@ -21,11 +28,15 @@ type scheduler struct {
 	endpointQueue int
 	maxQueued     int
 
-	mu       sync.Mutex
-	eps      map[string]*epQueue
-	full     map[string]bool // endpoints whose queue holds endpointQueue jobs
-	ready    []*epQueue      // endpoints that may send now, in turn order
-	waiting  []*epQueue      // throttled endpoints, with notBefore set
+	mu   sync.Mutex
+	eps  map[string]*epQueue
+	apps map[string]*appQueue
+	full map[string]bool // endpoints whose queue holds endpointQueue jobs
+	// fullApps are applications holding appQueue jobs: claims skip all
+	// their endpoints.
+	fullApps map[string]*appQueue
+	ready    []*appQueue // applications that may send now, in turn order
+	waiting  []*epQueue  // throttled endpoints, with notBefore set
 	queued   int
 	inflight int
 	signal   chan struct{}
@@ -35,8 +46,20 @@ type scheduler struct {
 	onRoom func()
 }
 
+// appQueue is an application's share of the scheduler: its endpoints that
+// may send now, in turn order, and what it holds.
+type appQueue struct {
+	id       string
+	eps      map[string]*epQueue
+	ready    []*epQueue
+	inReady  bool
+	inflight int
+	queued   int
+}
+
 type epQueue struct {
 	id       string
+	app      *appQueue
 	first    fifo // first attempts
 	retry    fifo // retries and manual attempts
 	inflight int
@@ -61,15 +84,26 @@ func (q *epQueue) pop() *store.Job {
 	return q.retry.pop()
 }
 
-func newScheduler(perEndpoint, maxInFlight, endpointQueue, maxQueued int) *scheduler {
+// limits are a scheduler's caps; see the fields of Config of the same names.
+type limits struct {
+	EndpointConcurrency, AppConcurrency, MaxInFlight int
+	EndpointQueue, AppQueue, MaxQueued               int
+}
+
+// newScheduler returns a scheduler with the given caps, all positive.
+func newScheduler(l limits) *scheduler {
 	return &scheduler{
-		perEndpoint:   perEndpoint,
+		perEndpoint:   l.EndpointConcurrency,
+		perApp:        l.AppConcurrency,
+		appQueue:      l.AppQueue,
 		share:         1,
-		maxInFlight:   maxInFlight,
-		endpointQueue: endpointQueue,
-		maxQueued:     maxQueued,
+		maxInFlight:   l.MaxInFlight,
+		endpointQueue: l.EndpointQueue,
+		maxQueued:     l.MaxQueued,
 		eps:           make(map[string]*epQueue),
+		apps:          make(map[string]*appQueue),
 		full:          make(map[string]bool),
+		fullApps:      make(map[string]*appQueue),
 		signal:        make(chan struct{}, 1),
 	}
 }
@@ -95,16 +129,24 @@ func (s *scheduler) room() int {
 	return s.maxQueued - s.queued
 }
 
-// saturated lists endpoints whose queue is full, for claims to skip.
+// saturated lists endpoints whose queue is full, or whose application's
+// share of memory is, for claims to skip.
 func (s *scheduler) saturated() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.full) == 0 {
+	if len(s.full) == 0 && len(s.fullApps) == 0 {
 		return nil // the common case, on every API request: no work
 	}
 	out := make([]string, 0, len(s.full))
 	for id := range s.full {
 		out = append(out, id)
+	}
+	for _, a := range s.fullApps {
+		for id := range a.eps {
+			if !s.full[id] {
+				out = append(out, id)
+			}
+		}
 	}
 	slices.Sort(out) // a stable key for the claim cursor
 	return out
@@ -117,14 +159,24 @@ func (s *scheduler) add(jobs []*store.Job) (over []*store.Job) {
 	for _, j := range jobs {
 		q := s.eps[j.EndpointID]
 		if q == nil {
-			q = &epQueue{id: j.EndpointID, tokens: 1, part: 1 / float64(s.share)}
+			a := s.apps[j.AppID]
+			if a == nil {
+				a = &appQueue{id: j.AppID, eps: make(map[string]*epQueue)}
+				s.apps[j.AppID] = a
+			}
+			q = &epQueue{id: j.EndpointID, app: a, tokens: 1, part: 1 / float64(s.share)}
 			s.eps[j.EndpointID] = q
+			a.eps[q.id] = q
 		}
+		a := q.app
 		// The job carries the endpoint's rate as of its claim; sends
 		// refresh it from the endpoint cache.
 		q.rate = float64(j.EndpointThrottleRate)
-		if q.len() >= s.endpointQueue || s.queued >= s.maxQueued {
+		if q.len() >= s.endpointQueue || a.queued >= s.appQueue || s.queued >= s.maxQueued {
 			over = append(over, j)
+			if s.fullApps[a.id] == nil {
+				s.forget(q)
+			}
 			continue
 		}
 		if j.Attempts == 0 && !j.Manual {
@@ -133,21 +185,36 @@ func (s *scheduler) add(jobs []*store.Job) (over []*store.Job) {
 			q.retry.push(j)
 		}
 		s.queued++
+		a.queued++
 		if q.len() >= s.endpointQueue {
 			s.full[q.id] = true
+		}
+		if a.queued >= s.appQueue {
+			s.fullApps[a.id] = a
 		}
 		s.makeReady(q)
 	}
 	return over
 }
 
-// makeReady puts q in the turn order if it can send.
+// makeReady puts q in its application's turn order if it can send, and the
+// application in the process's.
 func (s *scheduler) makeReady(q *epQueue) {
-	if q.inReady || q.waiting || q.len() == 0 || q.inflight >= s.endpointCap() {
+	if !q.inReady && !q.waiting && q.len() > 0 && q.inflight < s.endpointCap() {
+		q.inReady = true
+		q.app.ready = append(q.app.ready, q)
+	}
+	s.makeAppReady(q.app)
+}
+
+// makeAppReady puts a in the turn order if one of its endpoints can send
+// and it is within its cap.
+func (s *scheduler) makeAppReady(a *appQueue) {
+	if a.inReady || len(a.ready) == 0 || a.inflight >= s.perApp {
 		return
 	}
-	q.inReady = true
-	s.ready = append(s.ready, q)
+	a.inReady = true
+	s.ready = append(s.ready, a)
 }
 
 // setShare divides every endpoint's in-flight cap and throttle rate among
@@ -227,11 +294,19 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 		clear(s.waiting[len(kept):])
 		s.waiting = kept
 		for s.inflight < s.maxInFlight && len(s.ready) > 0 {
-			q := s.ready[0]
+			a := s.ready[0]
 			s.ready[0] = nil
 			s.ready = s.ready[1:]
+			a.inReady = false
+			if a.inflight >= s.perApp || len(a.ready) == 0 {
+				continue // back in turn when a send ends
+			}
+			q := a.ready[0]
+			a.ready[0] = nil
+			a.ready = a.ready[1:]
 			q.inReady = false
 			if q.len() == 0 || q.inflight >= s.endpointCap() {
+				s.makeAppReady(a)
 				continue
 			}
 			if at, ok := q.take(now); !ok {
@@ -240,17 +315,27 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 				if soonest.IsZero() || at.Before(soonest) {
 					soonest = at
 				}
+				s.makeAppReady(a)
 				continue
 			}
 			j := q.pop()
 			s.queued--
+			a.queued--
 			if q.len() < s.endpointQueue {
 				delete(s.full, q.id)
 			}
+			if a.queued < s.appQueue && s.fullApps[a.id] != nil {
+				delete(s.fullApps, a.id)
+				// Endpoints known only for claims to skip them go.
+				for _, e := range a.eps {
+					s.forget(e)
+				}
+			}
 			q.inflight++
+			a.inflight++
 			s.inflight++
 			s.makeReady(q)
-			room := q.len() == s.endpointQueue/2
+			room := q.len() == s.endpointQueue/2 || a.queued == s.appQueue/2
 			s.mu.Unlock()
 			if room && s.onRoom != nil {
 				s.onRoom()
@@ -282,15 +367,31 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 func (s *scheduler) done(id string) {
 	s.mu.Lock()
 	q := s.eps[id]
+	a := q.app
 	q.inflight--
+	a.inflight--
 	s.inflight--
-	if q.len() == 0 && q.inflight == 0 && q.rate == 0 {
-		delete(s.eps, id)
-	} else {
+	if !s.forget(q) {
 		s.makeReady(q)
+	} else {
+		s.makeAppReady(a)
 	}
 	s.mu.Unlock()
 	s.kick()
+}
+
+// forget drops q (and its application when it has no endpoint left) if q
+// holds nothing, and reports whether it did.
+func (s *scheduler) forget(q *epQueue) bool {
+	if q.len() > 0 || q.inflight > 0 || q.rate != 0 || q.waiting || q.inReady {
+		return false
+	}
+	delete(s.eps, q.id)
+	delete(q.app.eps, q.id)
+	if len(q.app.eps) == 0 && q.app.inflight == 0 {
+		delete(s.apps, q.app.id)
+	}
+	return true
 }
 
 // drain removes and returns every queued job.
@@ -304,7 +405,14 @@ func (s *scheduler) drain() []*store.Job {
 		}
 	}
 	s.queued = 0
+	for _, a := range s.apps {
+		a.queued, a.ready, a.inReady = 0, nil, false
+	}
+	for _, q := range s.eps {
+		q.inReady = false
+	}
 	clear(s.full)
+	clear(s.fullApps)
 	s.ready = nil
 	s.waiting = nil
 	return out

@@ -35,7 +35,7 @@ func takeReady(s *scheduler) []*store.Job {
 
 func TestSchedulerEndpointsTakeTurns(t *testing.T) {
 	t.Parallel()
-	s := newScheduler(100, 1000, 1000, 10000)
+	s := newScheduler(limits{EndpointConcurrency: 100, AppConcurrency: 1000, MaxInFlight: 1000, EndpointQueue: 1000, AppQueue: 10000, MaxQueued: 10000})
 	var jobs []*store.Job
 	for i := range 5 {
 		jobs = append(jobs, job("ep_a", i, 0))
@@ -56,7 +56,7 @@ func TestSchedulerEndpointsTakeTurns(t *testing.T) {
 
 func TestSchedulerInFlightCaps(t *testing.T) {
 	t.Parallel()
-	s := newScheduler(2, 3, 1000, 10000)
+	s := newScheduler(limits{EndpointConcurrency: 2, AppConcurrency: 3, MaxInFlight: 3, EndpointQueue: 1000, AppQueue: 10000, MaxQueued: 10000})
 	var jobs []*store.Job
 	for i := range 5 {
 		jobs = append(jobs, job("ep_slow", i, 0))
@@ -83,7 +83,7 @@ func TestSchedulerInFlightCaps(t *testing.T) {
 
 func TestSchedulerFirstAttemptsBeforeRetries(t *testing.T) {
 	t.Parallel()
-	s := newScheduler(100, 1000, 1000, 10000)
+	s := newScheduler(limits{EndpointConcurrency: 100, AppConcurrency: 1000, MaxInFlight: 1000, EndpointQueue: 1000, AppQueue: 10000, MaxQueued: 10000})
 	s.add([]*store.Job{job("ep", 1, 3), job("ep", 2, 1), job("ep", 3, 0), job("ep", 4, 0)})
 	got := takeReady(s)
 	var ids []string
@@ -98,7 +98,7 @@ func TestSchedulerFirstAttemptsBeforeRetries(t *testing.T) {
 
 func TestSchedulerQueueLimits(t *testing.T) {
 	t.Parallel()
-	s := newScheduler(10, 10, 3, 5)
+	s := newScheduler(limits{EndpointConcurrency: 10, AppConcurrency: 10, MaxInFlight: 10, EndpointQueue: 3, AppQueue: 5, MaxQueued: 5})
 	over := s.add([]*store.Job{job("a", 1, 0), job("a", 2, 0), job("a", 3, 0), job("a", 4, 0)})
 	if len(over) != 1 || over[0].MsgID != "msg_4" {
 		t.Errorf("endpoint queue of 3 took 4 jobs: over = %v", over)
@@ -144,7 +144,7 @@ func TestThrottleTokenBucket(t *testing.T) {
 
 func TestSchedulerSaturatedClearsWhenQueueDrains(t *testing.T) {
 	t.Parallel()
-	s := newScheduler(10, 10, 2, 100)
+	s := newScheduler(limits{EndpointConcurrency: 10, AppConcurrency: 10, MaxInFlight: 10, EndpointQueue: 2, AppQueue: 100, MaxQueued: 100})
 	s.add([]*store.Job{job("a", 1, 0), job("a", 2, 0), job("b", 3, 0)})
 	if sat := s.saturated(); len(sat) != 1 || sat[0] != "a" {
 		t.Fatalf("saturated = %v, want [a]", sat)
@@ -155,5 +155,74 @@ func TestSchedulerSaturatedClearsWhenQueueDrains(t *testing.T) {
 	}
 	if sat := s.saturated(); sat != nil {
 		t.Errorf("saturated = %v after the queues drained, want none", sat)
+	}
+}
+
+func appJob(app, ep string, n int) *store.Job {
+	j := job(ep, n, 0)
+	j.AppID = app
+	return j
+}
+
+// An application with many endpoints (all hanging, say) holds at most its
+// own cap of the process's slots and its share of memory; another
+// application's jobs still go out, and claims skip the full application's
+// endpoints.
+func TestSchedulerApplicationsTakeTurnsWithinTheirCaps(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(limits{EndpointConcurrency: 32, AppConcurrency: 40, MaxInFlight: 100, EndpointQueue: 1000, AppQueue: 500, MaxQueued: 2000})
+	var hog []*store.Job
+	for e := range 50 {
+		for i := range 20 {
+			hog = append(hog, appJob("app_hog", fmt.Sprintf("ep_h%02d", e), e*100+i))
+		}
+	}
+	over := s.add(hog)
+	if len(over) != 1000-500 {
+		t.Errorf("an application with a share of 500 jobs took %d of 1000", 1000-len(over))
+	}
+	sat := s.saturated()
+	if len(sat) != 50 {
+		t.Errorf("saturated lists %d endpoints, want the 50 of the full application", len(sat))
+	}
+	sent := takeReady(s)
+	if len(sent) != 40 {
+		t.Fatalf("the application got %d slots, want its cap of 40", len(sent))
+	}
+	// The slots it holds never end (hanging); another application's jobs
+	// still go out, up to the process's cap.
+	var other []*store.Job
+	for i := range 100 {
+		other = append(other, appJob("app_ok", "ep_ok", 10000+i))
+	}
+	if over := s.add(other); len(over) != 0 {
+		t.Fatalf("%d jobs of the other application did not fit", len(over))
+	}
+	sent = takeReady(s)
+	if len(sent) != 32 { // its one endpoint's cap
+		t.Errorf("the other application sent %d, want 32 (its endpoint's cap)", len(sent))
+	}
+	for _, j := range sent {
+		if j.AppID != "app_ok" {
+			t.Fatalf("a job of %s went out while its application was at its cap", j.AppID)
+		}
+	}
+
+	// When slots are scarce, applications alternate.
+	s = newScheduler(limits{EndpointConcurrency: 10, AppConcurrency: 10, MaxInFlight: 10, EndpointQueue: 100, AppQueue: 100, MaxQueued: 1000})
+	var jobs []*store.Job
+	for i := range 6 {
+		jobs = append(jobs, appJob("app_a", fmt.Sprintf("ep_a%d", i%3), i))
+	}
+	for i := range 3 {
+		jobs = append(jobs, appJob("app_b", "ep_b", 100+i))
+	}
+	s.add(jobs)
+	var order string
+	for _, j := range takeReady(s) {
+		order += j.AppID[4:]
+	}
+	if order != "abababaaa" {
+		t.Errorf("send order %q, want applications to alternate", order)
 	}
 }

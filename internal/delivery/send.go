@@ -11,6 +11,7 @@ import (
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/groupcommit"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -45,7 +46,7 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	e.sched.setRate(ep.ep.ID, ep.ep.ThrottleRate)
 	if ep.ep.Disabled {
 		// Disabled since the delivery was queued: keep it for recovery.
-		e.finish(ctx, store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Status: store.StatusSkipped})
+		e.finish(ctx, store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Status: store.StatusSkipped}, leaseEnd)
 		return
 	}
 
@@ -60,6 +61,11 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 		URL: ep.ep.URL, Headers: h, Body: j.Payload, Deadline: leaseEnd.Add(-e.margin),
 	})
 	doneSending()
+	if ctx.Err() != nil {
+		// Cut off by Stop: the request was aborted, not answered. The
+		// delivery stays leased and is sent again when the lease ends.
+		return
+	}
 
 	outcome := egress.Classify(res)
 	attempt := &store.Attempt{
@@ -83,7 +89,7 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 		attempt.TriggerType = store.TriggerManual
 	}
 	if res.StatusCode == 0 && res.Err != nil {
-		attempt.Response = res.Err.Error()
+		attempt.Response = res.ErrorText()
 	}
 	d := decide(outcome, j.Attempts+1, j.Manual, store.Truncate(e.now()), e.cfg.RetrySchedule, e.cfg.Jitter, e.random)
 	if d.status == store.StatusFail && !d.disable && !j.Manual {
@@ -95,7 +101,7 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	e.finish(ctx, store.Completion{
 		MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attempt,
 		Status: d.status, NextAttemptAt: d.next, DisableEndpoint: d.disable,
-	})
+	}, leaseEnd)
 	if d.disable {
 		e.endpoints.drop(j.EndpointID)
 		reason := "it answered 410 Gone"
@@ -115,7 +121,15 @@ func (e *Engine) failingTooLong(ctx context.Context, endpointID string, now time
 		return false
 	}
 	ep, err := e.cfg.Store.GetEndpointByID(ctx, endpointID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
 	if err != nil {
+		// Not fatal: the next message to exhaust its retries checks again.
+		e.log.WarnContext(ctx, "check whether to disable the endpoint", "endpoint_id", endpointID, "err", err)
+		if e.cfg.Observer != nil {
+			e.cfg.Observer.Batch("disable_check", 1, 0, err)
+		}
 		return false
 	}
 	return !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) >= e.cfg.DisableAfter
@@ -133,19 +147,50 @@ func outcomeLabel(o egress.Outcome, r egress.Result) string {
 	return "failure"
 }
 
-// finish records a completion, retrying briefly if the store fails; if it
-// cannot, the lease expires and the delivery is attempted again.
-func (e *Engine) finish(ctx context.Context, c store.Completion) {
-	var err error
-	for try := range 3 {
-		if _, err = e.complete.Do(ctx, c); err == nil || errors.Is(err, context.Canceled) {
+// finish records a completion. A store that fails is tried again with a
+// growing wait, for as long as the lease lasts; past it, the delivery is
+// claimed and sent again anyway. A completion the store refuses outright
+// (not an outage) is recorded once more without the response body, the one
+// part a receiver controls, so that the delivery still follows its retry
+// schedule instead of being sent again at every lease expiry. Each failure
+// is counted (as a failed "complete" batch) and logged.
+func (e *Engine) finish(ctx context.Context, c store.Completion, leaseEnd time.Time) {
+	wait := 100 * time.Millisecond
+	stripped := false
+	for {
+		res, err := e.complete.Do(ctx, c)
+		if err == nil {
+			err = res
+		}
+		if err == nil {
 			return
 		}
-		if try < 2 {
-			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+		if ctx.Err() != nil || errors.Is(err, groupcommit.ErrClosed) {
+			return // cut off by Stop: left leased, never half-recorded
 		}
+		if c.Attempt != nil && !stripped && !errors.Is(err, store.ErrUnavailable) {
+			e.log.WarnContext(ctx, "record attempt: the store refused it; recording it without the response body",
+				"msg_id", c.MsgID, "endpoint_id", c.EndpointID, "err", err)
+			a := *c.Attempt
+			a.Response = egress.CleanText([]byte("(the response could not be recorded: "+err.Error()+")"), 1024)
+			c.Attempt, stripped = &a, true
+			continue
+		}
+		if !e.now().Add(wait).Before(leaseEnd) {
+			e.log.ErrorContext(ctx, "record attempt: giving up; the delivery is sent again when its lease ends",
+				"msg_id", c.MsgID, "endpoint_id", c.EndpointID, "err", err)
+			return
+		}
+		e.log.WarnContext(ctx, "record attempt", "msg_id", c.MsgID, "endpoint_id", c.EndpointID, "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
-	e.log.ErrorContext(ctx, "record attempt", "msg_id", c.MsgID, "endpoint_id", c.EndpointID, "err", err)
 }
 
 // endpointCache keeps what sending to an endpoint needs: the endpoint, its

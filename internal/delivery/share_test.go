@@ -11,7 +11,7 @@ import (
 // throttle rate among themselves.
 func TestSchedulerShareDividesCapAndRate(t *testing.T) {
 	t.Parallel()
-	s := newScheduler(9, 1000, 1000, 10000)
+	s := newScheduler(limits{EndpointConcurrency: 9, AppConcurrency: 1000, MaxInFlight: 1000, EndpointQueue: 1000, AppQueue: 10000, MaxQueued: 10000})
 	s.setShare(3)
 	var jobs []*store.Job
 	for i := range 10 {
@@ -23,7 +23,7 @@ func TestSchedulerShareDividesCapAndRate(t *testing.T) {
 	}
 
 	// A cap smaller than the number of replicas still lets each send one.
-	s = newScheduler(2, 1000, 1000, 10000)
+	s = newScheduler(limits{EndpointConcurrency: 2, AppConcurrency: 1000, MaxInFlight: 1000, EndpointQueue: 1000, AppQueue: 10000, MaxQueued: 10000})
 	s.setShare(5)
 	s.add([]*store.Job{job("ep_b", 1, 0), job("ep_b", 2, 0)})
 	if got := len(takeReady(s)); got != 1 {
@@ -32,7 +32,7 @@ func TestSchedulerShareDividesCapAndRate(t *testing.T) {
 
 	// A rate of 30/s over 3 replicas is 10/s here: the next token is due
 	// 100ms after the first send, not 33ms.
-	s = newScheduler(100, 1000, 1000, 10000)
+	s = newScheduler(limits{EndpointConcurrency: 100, AppConcurrency: 1000, MaxInFlight: 1000, EndpointQueue: 1000, AppQueue: 10000, MaxQueued: 10000})
 	j := job("ep_c", 1, 0)
 	j.EndpointThrottleRate = 30
 	s.add([]*store.Job{j})

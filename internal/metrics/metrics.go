@@ -27,9 +27,10 @@ import (
 var outcomes = []string{"success", "failure", "timeout", "error"}
 
 // Store batch kinds: messages written by the API (ingest), deliveries
-// claimed, and attempts recorded (complete). Anything else is counted as
-// "other".
-var batchKinds = []string{"ingest", "claim", "complete"}
+// claimed, attempts recorded (complete), and the read of an endpoint's
+// failure clock when a message exhausts its retries (disable_check).
+// Anything else is counted as "other".
+var batchKinds = []string{"ingest", "claim", "complete", "disable_check"}
 
 // Methods the API serves; any other method is labelled "other".
 var methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}

@@ -674,6 +674,7 @@ func TestHangingEndpointDoesNotBlockHealthyOne(t *testing.T) {
 	h := start(t, func(c *config.Config) {
 		c.EndpointConcurrency = 2
 		c.MaxInFlight = 4
+		c.AppConcurrency = 4 // both endpoints are the one application's
 		c.RequestTimeout = 30 * time.Second
 	})
 	app := h.app()

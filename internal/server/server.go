@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.engine = delivery.New(delivery.Config{
 		Store: s.store, Client: client, Box: box, Log: s.log, Now: opts.Now,
 		RequestTimeout: cfg.RequestTimeout, RetrySchedule: cfg.RetrySchedule, Jitter: cfg.RetryJitter,
-		EndpointConcurrency: cfg.EndpointConcurrency, MaxInFlight: cfg.MaxInFlight, PollInterval: cfg.PollInterval,
+		EndpointConcurrency: cfg.EndpointConcurrency, AppConcurrency: cfg.AppConcurrency, MaxInFlight: cfg.MaxInFlight, PollInterval: cfg.PollInterval,
 		SvixHeaders: cfg.SvixHeaders, UserAgent: buildinfo.UserAgent(),
 		Observer: s.metrics,
 	})
