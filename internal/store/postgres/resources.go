@@ -46,11 +46,28 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 	return queryList(ctx, s, "list apps", q, scanApp)
 }
 
-// UpdateApp replaces the mutable fields of the app with app.ID.
-func (s *Store) UpdateApp(ctx context.Context, app *store.App) error {
-	return wrap("update app", mustAffect(s.pool.Exec(ctx,
-		`UPDATE apps SET uid = $1, name = $2, throttle_rate = $3, metadata = $4, updated_at = $5 WHERE id = $6`,
-		nstr(app.UID), app.Name, app.ThrottleRate, jsonMap(app.Metadata), app.UpdatedAt, app.ID)))
+// UpdateApp sets the fields p names and returns the app as written.
+func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
+	q := &query{}
+	q.add(`UPDATE apps SET updated_at = ?`, p.UpdatedAt)
+	if p.UID != nil {
+		q.add(`, uid = ?`, nstr(*p.UID))
+	}
+	if p.Name != nil {
+		q.add(`, name = ?`, *p.Name)
+	}
+	if p.ThrottleRate != nil {
+		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+	}
+	if p.Metadata != nil {
+		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
+	}
+	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
+	app, err := scanApp(s.pool.QueryRow(ctx, q.String(), q.args...))
+	if err != nil {
+		return nil, wrap("update app", err)
+	}
+	return app, nil
 }
 
 // DeleteApp deletes the app; foreign keys and triggers cascade to its
@@ -130,18 +147,58 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 	return queryList(ctx, s, "list endpoints", q, scanEndpoint)
 }
 
-// UpdateEndpoint replaces every field of the endpoint with ep.ID and
-// ep.AppID except ID, AppID and CreatedAt.
-func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	args, err := endpointArgs(ep)
-	if err != nil {
-		return wrap("update endpoint", err)
+// UpdateEndpoint sets the fields p names and returns the endpoint as
+// written. Every SET term reads the row as it was before the statement, so
+// failing_since is cleared only when the stored endpoint is disabled.
+func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
+	q := &query{}
+	q.add(`UPDATE endpoints AS e SET updated_at = ?`, p.UpdatedAt)
+	if p.UID != nil {
+		q.add(`, uid = ?`, nstr(*p.UID))
 	}
-	args = append(args, ep.ID, ep.AppID)
-	return wrap("update endpoint", mustAffect(s.pool.Exec(ctx, `UPDATE endpoints SET uid = $1, url = $2, description = $3,
-		disabled = $4, event_types = $5, channels = $6, throttle_rate = $7, metadata = $8, headers = $9, secret = $10,
-		old_secrets = $11, failing_since = $12, updated_at = $13
-		WHERE id = $14 AND app_id = $15`, args...)))
+	if p.URL != nil {
+		q.add(`, url = ?`, *p.URL)
+	}
+	if p.Description != nil {
+		q.add(`, description = ?`, *p.Description)
+	}
+	if p.Disabled != nil {
+		q.add(`, disabled = ?`, *p.Disabled)
+		if p.ResetFailingOnEnable && !*p.Disabled {
+			q.add(`, failing_since = CASE WHEN e.disabled THEN NULL ELSE e.failing_since END`)
+		}
+	}
+	if p.EventTypes != nil {
+		q.add(`, event_types = ?`, list(*p.EventTypes))
+	}
+	if p.Channels != nil {
+		q.add(`, channels = ?`, list(*p.Channels))
+	}
+	if p.ThrottleRate != nil {
+		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+	}
+	if p.Metadata != nil {
+		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
+	}
+	if p.Headers != nil {
+		q.add(`, headers = ?`, jsonMap(*p.Headers))
+	}
+	if p.Secret != nil {
+		q.add(`, secret = ?`, *p.Secret)
+	}
+	if p.OldSecrets != nil {
+		olds, err := oldSecrets(*p.OldSecrets)
+		if err != nil {
+			return nil, wrap("update endpoint", err)
+		}
+		q.add(`, old_secrets = ?`, olds)
+	}
+	q.add(` WHERE e.id = ? AND e.app_id = ? RETURNING `+endpointCols, p.ID, p.AppID)
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, q.String(), q.args...))
+	if err != nil {
+		return nil, wrap("update endpoint", err)
+	}
+	return ep, nil
 }
 
 // DeleteEndpoint deletes the endpoint; the trigger and foreign keys cascade
@@ -188,12 +245,32 @@ func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams
 	return queryList(ctx, s, "list event types", q, scanEventType)
 }
 
-// UpdateEventType replaces every field of the event type except Name and
-// CreatedAt.
-func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error {
-	return wrap("update event type", mustAffect(s.pool.Exec(ctx, `UPDATE event_types SET description = $1, archived = $2,
-		deprecated = $3, feature_flag = $4, schemas = $5, updated_at = $6 WHERE name = $7`,
-		et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), et.UpdatedAt, et.Name)))
+// UpdateEventType sets the fields p names and returns the event type as
+// written.
+func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
+	q := &query{}
+	q.add(`UPDATE event_types SET updated_at = ?`, p.UpdatedAt)
+	if p.Description != nil {
+		q.add(`, description = ?`, *p.Description)
+	}
+	if p.Archived != nil {
+		q.add(`, archived = ?`, *p.Archived)
+	}
+	if p.Deprecated != nil {
+		q.add(`, deprecated = ?`, *p.Deprecated)
+	}
+	if p.FeatureFlag != nil {
+		q.add(`, feature_flag = ?`, *p.FeatureFlag)
+	}
+	if p.Schemas != nil {
+		q.add(`, schemas = ?`, rawArg(*p.Schemas))
+	}
+	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
+	et, err := scanEventType(s.pool.QueryRow(ctx, q.String(), q.args...))
+	if err != nil {
+		return nil, wrap("update event type", err)
+	}
+	return et, nil
 }
 
 // DeleteEventType removes the event type.
