@@ -369,15 +369,12 @@ func set[T any](dst *T, v *T) {
 	}
 }
 
-// saveEndpoint writes the change p to the endpoint ep (as loaded), with a
-// new UpdatedAt strictly later than ep's (so the delivery engine's cache
-// notices), tells the engine, and returns the endpoint as written.
+// saveEndpoint writes the change p to the endpoint ep (as loaded), tells
+// the engine, and returns the endpoint as written. The store makes the new
+// UpdatedAt strictly later than the stored one, so the delivery engine's
+// cache notices.
 func (a *API) saveEndpoint(r *http.Request, ep *store.Endpoint, p store.UpdateEndpointParams) (*store.Endpoint, error) {
-	p.ID, p.AppID = ep.ID, ep.AppID
-	p.UpdatedAt = a.now()
-	if !p.UpdatedAt.After(ep.UpdatedAt) {
-		p.UpdatedAt = ep.UpdatedAt.Add(time.Microsecond)
-	}
+	p.ID, p.AppID, p.UpdatedAt = ep.ID, ep.AppID, a.now()
 	saved, err := a.store.UpdateEndpoint(r.Context(), p)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, errConflict("An endpoint with that uid already exists in this application")

@@ -27,6 +27,12 @@
 // messages and attempts are made at their CreatedAt (ids.NewAt, or ids.New
 // at about the same moment), which lets drivers turn a lower time bound into
 // a lower id bound, allowing a minute of skew.
+//
+// The UpdatedAt of an app, endpoint or event type never goes backwards:
+// every write of one stores the later of its own time and the stored
+// UpdatedAt + 1µs, so that a cache that keeps the copy with the latest
+// UpdatedAt (another replica's, say) never keeps a stale one because two
+// writers' clocks or times disagree.
 package store
 
 import (
@@ -149,8 +155,9 @@ type Store interface {
 	// delivery whose lease token still equals Completion.Lease moves to the
 	// new state. Whatever the lease, it also keeps Endpoint.FailingSince (a
 	// failed attempt sets it when it is zero, a successful one clears it;
-	// neither changes UpdatedAt) and applies DisableEndpoint (which sets
-	// UpdatedAt to the attempt's CreatedAt).
+	// neither changes UpdatedAt) and applies DisableEndpoint (which moves
+	// UpdatedAt to the attempt's CreatedAt, or past the stored UpdatedAt
+	// when that is later).
 	CompleteDeliveries(ctx context.Context, cs []Completion) error
 	// ReleaseDeliveries gives leased deliveries back: each one whose lease
 	// token still matches becomes due at NextAttemptAt with no lease.
@@ -284,7 +291,8 @@ type UpdateAppParams struct {
 	Name         *string
 	ThrottleRate *int
 	Metadata     *map[string]string // nil map: empty
-	// UpdatedAt is the time of the change.
+	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
+	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time
 }
 
@@ -345,7 +353,8 @@ type UpdateEndpointParams struct {
 	// to restart the clock is the caller's; the driver makes the check
 	// and the write one.
 	ResetFailingOnEnable bool
-	// UpdatedAt is the time of the change.
+	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
+	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time
 }
 
@@ -396,7 +405,8 @@ type UpdateEventTypeParams struct {
 	Deprecated  *bool
 	FeatureFlag *string          // "": none
 	Schemas     *json.RawMessage // nil RawMessage: none
-	// UpdatedAt is the time of the change.
+	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
+	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time
 }
 

@@ -123,7 +123,9 @@ const (
 		FOR NO KEY UPDATE OF e
 	)
 	UPDATE endpoints AS e SET failing_since = o.since FROM o, l WHERE e.id = l.id AND o.id = l.id`
-	sqlDisable = `UPDATE endpoints AS e SET disabled = true, updated_at = o.at
+	// The attempt's time may be earlier than a concurrent API write's:
+	// updated_at never goes backwards.
+	sqlDisable = `UPDATE endpoints AS e SET disabled = true, updated_at = GREATEST(o.at, e.updated_at + interval '1 microsecond')
 		FROM unnest($1::text[], $2::timestamptz[]) AS o (id, at)
 		WHERE e.id = o.id AND NOT e.disabled`
 )

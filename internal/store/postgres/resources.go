@@ -10,6 +10,11 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// laterThanStored is the updated_at an update writes: its own time, or 1µs
+// past the stored one if that is later, so that UpdatedAt never goes
+// backwards (caches compare it).
+const laterThanStored = `GREATEST(?::timestamptz, updated_at + interval '1 microsecond')`
+
 // Applications.
 
 const appCols = `id, uid, name, throttle_rate, metadata, created_at, updated_at`
@@ -49,7 +54,7 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 // UpdateApp sets the fields p names and returns the app as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
 	q := &query{}
-	q.add(`UPDATE apps SET updated_at = ?`, p.UpdatedAt)
+	q.add(`UPDATE apps SET updated_at = `+laterThanStored, p.UpdatedAt)
 	if p.UID != nil {
 		q.add(`, uid = ?`, nstr(*p.UID))
 	}
@@ -152,7 +157,7 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 // failing_since is cleared only when the stored endpoint is disabled.
 func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
 	q := &query{}
-	q.add(`UPDATE endpoints AS e SET updated_at = ?`, p.UpdatedAt)
+	q.add(`UPDATE endpoints AS e SET updated_at = `+laterThanStored, p.UpdatedAt)
 	if p.UID != nil {
 		q.add(`, uid = ?`, nstr(*p.UID))
 	}
@@ -249,7 +254,7 @@ func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams
 // written.
 func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
 	q := &query{}
-	q.add(`UPDATE event_types SET updated_at = ?`, p.UpdatedAt)
+	q.add(`UPDATE event_types SET updated_at = `+laterThanStored, p.UpdatedAt)
 	if p.Description != nil {
 		q.add(`, description = ?`, *p.Description)
 	}

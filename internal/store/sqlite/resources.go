@@ -60,7 +60,7 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 // UpdateApp sets the fields p names and returns the app as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
 	var q query
-	q.add(`UPDATE apps SET updated_at = ?`, tsv(p.UpdatedAt))
+	q.add(`UPDATE apps SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
 	if p.UID != nil {
 		q.add(`, uid = ?`, nstr(*p.UID))
 	}
@@ -237,10 +237,11 @@ func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams
 // updateEndpointQuery is the UPDATE ... RETURNING statement of p: one SET
 // term per field p names. Every term reads the row as it was before the
 // statement, so failing_since is cleared only when the stored endpoint is
-// disabled.
+// disabled, and updated_at (microseconds) moves at least 1 past the stored
+// one.
 func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
 	q := &query{}
-	q.add(`UPDATE endpoints SET updated_at = ?`, tsv(p.UpdatedAt))
+	q.add(`UPDATE endpoints SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
 	if p.UID != nil {
 		q.add(`, uid = ?`, nstr(*p.UID))
 	}
@@ -350,7 +351,7 @@ func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams
 // written.
 func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
 	var q query
-	q.add(`UPDATE event_types SET updated_at = ?`, tsv(p.UpdatedAt))
+	q.add(`UPDATE event_types SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
 	if p.Description != nil {
 		q.add(`, description = ?`, *p.Description)
 	}

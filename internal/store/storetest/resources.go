@@ -76,9 +76,10 @@ func exerciseApps(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "after updating the name", *got, want)
 
 		// An empty UID removes it; a nil map reads back empty.
+		at = at.Add(time.Second)
 		got, err = e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, UID: ptr(""), Metadata: ptr(map[string]string(nil)), UpdatedAt: at})
 		ok(t, err, "clear uid and metadata")
-		want.UID, want.Metadata = "", map[string]string{}
+		want.UID, want.Metadata, want.UpdatedAt = "", map[string]string{}, at
 		eq(t, "after clearing", *got, want)
 
 		_, err = e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, UID: ptr("taken"), UpdatedAt: at})
@@ -258,6 +259,44 @@ func exerciseEndpoints(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatal("still disabled")
 		}
 		sameTime(t, "failing since, enabled without reset", got.FailingSince, at)
+	})
+	// Another replica's cache keeps the copy with the latest UpdatedAt: a
+	// 410 recorded for an attempt made before an API write must not move
+	// UpdatedAt back to the attempt's time.
+	run(t, newStore, "UpdatedAtNeverGoesBack", func(t *testing.T, e *env) {
+		ep, j := e.claimOne()
+		attempted, edited := e.now.Add(time.Second), e.now.Add(time.Minute)
+		got, err := e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: ep.AppID, Description: ptr("edited"), UpdatedAt: edited})
+		ok(t, err, "update endpoint")
+		sameTime(t, "updated at, after the edit", got.UpdatedAt, edited)
+		e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, attempted, 410),
+			Status: store.StatusFail, DisableEndpoint: true})
+		got, err = e.s.GetEndpointByID(e.ctx, ep.ID)
+		ok(t, err, "get endpoint")
+		if !got.Disabled {
+			t.Fatal("not disabled by the 410")
+		}
+		sameTime(t, "updated at, after a 410 attempted before the edit", got.UpdatedAt, edited.Add(time.Microsecond))
+
+		// An update whose time is earlier than the stored one (another
+		// process's clock) moves UpdatedAt forward all the same.
+		got, err = e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: ep.AppID, Description: ptr("again"), UpdatedAt: attempted})
+		ok(t, err, "update endpoint with an earlier time")
+		sameTime(t, "updated at, after an update with an earlier time", got.UpdatedAt, edited.Add(2*time.Microsecond))
+
+		a := e.app()
+		app, err := e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, Name: ptr("x"), UpdatedAt: a.UpdatedAt.Add(-time.Hour)})
+		ok(t, err, "update app with an earlier time")
+		sameTime(t, "app updated at", app.UpdatedAt, a.UpdatedAt.Add(time.Microsecond))
+		app, err = e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, Name: ptr("y"), UpdatedAt: a.UpdatedAt.Add(time.Hour)})
+		ok(t, err, "update app with a later time")
+		sameTime(t, "app updated at, later", app.UpdatedAt, a.UpdatedAt.Add(time.Hour))
+
+		et := &store.EventType{Name: "e", CreatedAt: e.now, UpdatedAt: e.now}
+		ok(t, e.s.CreateEventType(e.ctx, et), "create event type")
+		got2, err := e.s.UpdateEventType(e.ctx, store.UpdateEventTypeParams{Name: "e", Description: ptr("d"), UpdatedAt: e.now.Add(-time.Hour)})
+		ok(t, err, "update event type with an earlier time")
+		sameTime(t, "event type updated at", got2.UpdatedAt, e.now.Add(time.Microsecond))
 	})
 	run(t, newStore, "Delete", func(t *testing.T, e *env) {
 		a := e.app()
