@@ -28,8 +28,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +52,9 @@ type Store struct {
 	// connConfig is the configuration of the pool's connections, for the
 	// dedicated LISTEN connection.
 	connConfig *pgx.ConnConfig
+	log        *slog.Logger
+	// listenFailures counts the failures of ListenDue's connection.
+	listenFailures atomic.Int64
 }
 
 var (
@@ -63,6 +68,7 @@ type Option func(*options)
 type options struct {
 	maxConns       int32
 	connectTimeout time.Duration
+	log            *slog.Logger
 }
 
 // WithMaxConns sets the size of the connection pool. The default is 10:
@@ -78,12 +84,18 @@ func WithConnectTimeout(d time.Duration) Option {
 	return func(o *options) { o.connectTimeout = d }
 }
 
+// WithLogger sets the logger of the store's background work (the LISTEN
+// connection of ListenDue). The default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
 // Open connects to the PostgreSQL database at url (postgres:// or
 // postgresql://; libpq's parameters such as sslmode, connect_timeout or
 // search_path may be given in the query) and checks that it answers. It does
 // not migrate the schema: call Migrate.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	o := options{maxConns: 10, connectTimeout: 5 * time.Second}
+	o := options{maxConns: 10, connectTimeout: 5 * time.Second, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -108,7 +120,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", convert(err))
 	}
-	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy()}
+	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy(), log: o.log}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
