@@ -114,6 +114,6 @@ func (s *Store) Heartbeat(ctx context.Context, id string, now time.Time, ttl tim
 
 // Leave removes replica id.
 func (s *Store) Leave(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM replicas WHERE id = $1`, id)
+	_, err := s.exec(ctx, `DELETE FROM replicas WHERE id = $1`, id)
 	return wrap("leave", err)
 }
