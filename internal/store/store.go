@@ -54,7 +54,23 @@ var (
 	// ErrUnavailable means the database could not be reached; the operation
 	// did not take effect and may be retried.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrStorageFull means the database could not write to its storage:
+	// it is full (the disk, a quota, SQLite's max_page_count, PostgreSQL's
+	// disk_full), or, with SQLite, a write or fsync failed with an I/O
+	// error, which is how some writes to a full disk fail. It matches
+	// ErrUnavailable too: the operation did not take effect and may be
+	// retried once space is freed.
+	ErrStorageFull error = storageFull{}
 )
+
+// storageFull is the type of ErrStorageFull, an error that is also
+// ErrUnavailable.
+type storageFull struct{}
+
+func (storageFull) Error() string { return "cannot write: storage full" }
+
+// Is makes errors.Is(ErrStorageFull, ErrUnavailable) true.
+func (storageFull) Is(target error) bool { return target == ErrUnavailable }
 
 // Truncate returns t in UTC truncated to the precision drivers keep.
 func Truncate(t time.Time) time.Time {
@@ -67,7 +83,10 @@ type Store interface {
 	// Migrate brings the schema up to date. Concurrent callers (replicas
 	// starting at once) are safe.
 	Migrate(ctx context.Context) error
-	// Ping checks that the database answers.
+	// Ping checks that the database answers. A driver that keeps track of
+	// its writes (SQLite's) also fails with ErrStorageFull after a write
+	// failed for lack of space, until a write, its own or another,
+	// succeeds.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error

@@ -108,3 +108,38 @@ func TestWaitsAreBounded(t *testing.T) {
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
+
+// Server errors that mean "not now" come back as store.ErrUnavailable, a
+// full disk as store.ErrStorageFull (which is ErrUnavailable too). A
+// trigger raises each SQLSTATE as the server would.
+func TestResourceErrorsMapped(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	s := openURL(t, url)
+	app, _ := fixture(t, s)
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, c := range []struct {
+		code        string
+		full, unava bool
+	}{
+		{"53100", true, true},   // disk_full
+		{"53200", false, true},  // out_of_memory
+		{"53300", false, true},  // too_many_connections
+		{"22012", false, false}, // division_by_zero: a bug, not an outage
+	} {
+		if _, err := conn.Exec(t.Context(), `CREATE OR REPLACE FUNCTION fail() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'raised by the test' USING ERRCODE = '`+c.code+`'; END $$;
+			CREATE OR REPLACE TRIGGER fail BEFORE UPDATE ON apps FOR EACH ROW EXECUTE FUNCTION fail()`); err != nil {
+			t.Fatal(err)
+		}
+		name := "x"
+		_, err := s.UpdateApp(t.Context(), store.UpdateAppParams{ID: app.ID, Name: &name, UpdatedAt: time.Now()})
+		if err == nil || errors.Is(err, store.ErrStorageFull) != c.full || errors.Is(err, store.ErrUnavailable) != c.unava {
+			t.Errorf("SQLSTATE %s: %v; want storage full %v, unavailable %v", c.code, err, c.full, c.unava)
+		}
+	}
+}

@@ -368,8 +368,10 @@ func (s *Store) batch(ctx context.Context, b *pgx.Batch) error {
 
 // convert maps driver errors to the store's: no rows is ErrNotFound, a
 // uniqueness violation ErrConflict, a missing parent row (foreign key)
-// ErrNotFound, and anything that says the database could not be reached or
-// the connection was lost ErrUnavailable. Errors keep their message.
+// ErrNotFound, a full disk ErrStorageFull, and anything that says the
+// database could not be reached, the connection was lost or the server
+// lacks resources (memory, connections) ErrUnavailable. Errors keep their
+// message.
 func convert(err error) error {
 	if err == nil {
 		return nil
@@ -387,6 +389,8 @@ func convert(err error) error {
 			return store.ErrConflict
 		case pe.Code == "23503": // foreign_key_violation
 			return store.ErrNotFound
+		case pe.Code == "53100": // disk_full
+			return fmt.Errorf("%w: %v", store.ErrStorageFull, err)
 		case unavailableCode(pe.Code):
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		}
