@@ -99,19 +99,30 @@ func validateApp(in *appIn, full bool) (Opt[int], error) {
 	return rate, v.err()
 }
 
-// replaceApp sets every field an ApplicationIn body carries (create and
-// PUT); absent optional fields take their defaults.
-func replaceApp(app *store.App, in *appIn, rate Opt[int]) {
-	app.Name = in.Name.V
-	app.UID = in.UID.V
-	app.ThrottleRate = 0
-	if n, ok := rate.Value(); ok {
-		app.ThrottleRate = n
+// appUpdate is the change an application body asks for. With full (create
+// and PUT: ApplicationIn) it names every field the body carries, absent
+// optional fields taking their defaults; otherwise (PATCH) only the fields
+// present.
+func appUpdate(in *appIn, rate Opt[int], full bool) store.UpdateAppParams {
+	var p store.UpdateAppParams
+	if full || in.Name.Set {
+		p.Name = &in.Name.V
 	}
-	app.Metadata = in.Metadata.V
-	if app.Metadata == nil {
-		app.Metadata = map[string]string{}
+	if full || in.UID.Set {
+		p.UID = &in.UID.V
 	}
+	if full || rate.Set {
+		n, _ := rate.Value()
+		p.ThrottleRate = &n
+	}
+	if full || in.Metadata.Set {
+		m := in.Metadata.V
+		if m == nil {
+			m = map[string]string{}
+		}
+		p.Metadata = &m
+	}
+	return p
 }
 
 // loadApp returns the app named by the path's app_id (id or uid), as seen
@@ -169,7 +180,11 @@ func (a *API) createApp(w http.ResponseWriter, r *http.Request) error {
 func (a *API) createAppFrom(r *http.Request, in *appIn, rate Opt[int], getIfExists bool) (*store.App, bool, error) {
 	now := a.now()
 	app := &store.App{ID: ids.NewAt(ids.App, now), CreatedAt: now, UpdatedAt: now}
-	replaceApp(app, in, rate)
+	p := appUpdate(in, rate, true)
+	set(&app.Name, p.Name)
+	set(&app.UID, p.UID)
+	set(&app.ThrottleRate, p.ThrottleRate)
+	set(&app.Metadata, p.Metadata)
 	if getIfExists && app.UID != "" {
 		if existing, err := a.store.GetApp(r.Context(), app.UID); err == nil {
 			return existing, false, nil
@@ -224,8 +239,7 @@ func (a *API) updateApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	replaceApp(app, &in, rate)
-	return a.saveApp(w, r, app)
+	return a.saveApp(w, r, app.ID, appUpdate(&in, rate, true))
 }
 
 func (a *API) patchApp(w http.ResponseWriter, r *http.Request) error {
@@ -241,29 +255,16 @@ func (a *API) patchApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if in.Name.Set {
-		app.Name = in.Name.V
-	}
-	if in.UID.Set {
-		app.UID = in.UID.V
-	}
-	if rate.Set {
-		app.ThrottleRate = rate.V
-	}
-	if in.Metadata.Set {
-		app.Metadata = in.Metadata.V
-		if app.Metadata == nil {
-			app.Metadata = map[string]string{}
-		}
-	}
-	return a.saveApp(w, r, app)
+	return a.saveApp(w, r, app.ID, appUpdate(&in, rate, false))
 }
 
-func (a *API) saveApp(w http.ResponseWriter, r *http.Request, app *store.App) error {
-	app.UpdatedAt = a.now()
-	a.dropApp(app.ID)
-	err := a.store.UpdateApp(r.Context(), app)
-	a.dropApp(app.ID) // and any lookup that raced with the update
+// saveApp writes the change p to the app with id and answers with the app
+// as written.
+func (a *API) saveApp(w http.ResponseWriter, r *http.Request, id string, p store.UpdateAppParams) error {
+	p.ID, p.UpdatedAt = id, a.now()
+	a.dropApp(id)
+	app, err := a.store.UpdateApp(r.Context(), p)
+	a.dropApp(id) // and any lookup that raced with the update
 	if errors.Is(err, store.ErrConflict) {
 		return errConflict("An application with that id or uid already exists")
 	}

@@ -231,7 +231,8 @@ func (a *API) createEndpointFrom(r *http.Request, app *store.App, in *endpointIn
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	replaceEndpoint(ep, in, rate, types)
+	p := endpointUpdate(in, rate, types, true)
+	applyEndpoint(ep, &p)
 	err = a.store.CreateEndpoint(r.Context(), ep)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, errConflict("An endpoint with that uid already exists in this application")
@@ -273,8 +274,8 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	replaceEndpoint(ep, &in, rate, types)
-	if err := a.saveEndpoint(r, ep); err != nil {
+	ep, err = a.saveEndpoint(r, ep, endpointUpdate(&in, rate, types, true))
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, endpointJSON(r, ep))
@@ -294,95 +295,95 @@ func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if in.URL.Set {
-		ep.URL = normalizeURL(in.URL.V)
-	}
-	if in.Description.Set {
-		ep.Description = in.Description.V
-	}
-	if in.Disabled.Set {
-		reenable(ep, in.Disabled.V)
-	}
-	if in.UID.Set {
-		ep.UID = in.UID.V
-	}
-	if types.Set {
-		ep.EventTypes = nil
-		if list, ok := types.Value(); ok {
-			ep.EventTypes = list
-		}
-	}
-	if in.Channels.Set {
-		ep.Channels = nil
-		if list, ok := in.Channels.Value(); ok {
-			ep.Channels = list
-		}
-	}
-	if rate.Set {
-		ep.ThrottleRate = rate.V
-	}
-	if in.Metadata.Set {
-		ep.Metadata = in.Metadata.V
-		if ep.Metadata == nil {
-			ep.Metadata = map[string]string{}
-		}
-	}
-	if err := a.saveEndpoint(r, ep); err != nil {
+	ep, err = a.saveEndpoint(r, ep, endpointUpdate(&in, rate, types, false))
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, endpointJSON(r, ep))
 	return nil
 }
 
-// replaceEndpoint sets every field an EndpointIn (create) or EndpointUpdate
-// (PUT) body carries; absent optional fields take their defaults.
-func replaceEndpoint(ep *store.Endpoint, in *endpointIn, rate Opt[int], types Opt[[]string]) {
-	ep.URL = normalizeURL(in.URL.V)
-	ep.Description = in.Description.V
-	reenable(ep, in.Disabled.V)
-	ep.UID = in.UID.V
-	ep.EventTypes, ep.Channels, ep.ThrottleRate = nil, nil, 0
-	if list, ok := types.Value(); ok {
-		ep.EventTypes = list
+// endpointUpdate is the change an endpoint body asks for. With full (create
+// and PUT: EndpointIn, EndpointUpdate) it names every field the body
+// carries, absent optional fields taking their defaults; otherwise (PATCH)
+// only the fields present. Naming Disabled also asks to restart the failure
+// clock of an endpoint that is enabled again, so that it is not disabled
+// again at its next failure.
+func endpointUpdate(in *endpointIn, rate Opt[int], types Opt[[]string], full bool) store.UpdateEndpointParams {
+	var p store.UpdateEndpointParams
+	if full || in.URL.Set {
+		u := normalizeURL(in.URL.V)
+		p.URL = &u
 	}
-	if list, ok := in.Channels.Value(); ok {
-		ep.Channels = list
+	if full || in.Description.Set {
+		p.Description = &in.Description.V
 	}
-	if n, ok := rate.Value(); ok {
-		ep.ThrottleRate = n
+	if full || in.Disabled.Set {
+		p.Disabled = &in.Disabled.V
+		p.ResetFailingOnEnable = true
 	}
-	ep.Metadata = in.Metadata.V
-	if ep.Metadata == nil {
-		ep.Metadata = map[string]string{}
+	if full || in.UID.Set {
+		p.UID = &in.UID.V
+	}
+	if full || types.Set {
+		list, _ := types.Value()
+		p.EventTypes = &list
+	}
+	if full || in.Channels.Set {
+		list, _ := in.Channels.Value()
+		p.Channels = &list
+	}
+	if full || rate.Set {
+		n, _ := rate.Value()
+		p.ThrottleRate = &n
+	}
+	if full || in.Metadata.Set {
+		m := in.Metadata.V
+		if m == nil {
+			m = map[string]string{}
+		}
+		p.Metadata = &m
+	}
+	return p
+}
+
+// applyEndpoint sets the fields p names on a new endpoint.
+func applyEndpoint(ep *store.Endpoint, p *store.UpdateEndpointParams) {
+	set(&ep.UID, p.UID)
+	set(&ep.URL, p.URL)
+	set(&ep.Description, p.Description)
+	set(&ep.Disabled, p.Disabled)
+	set(&ep.EventTypes, p.EventTypes)
+	set(&ep.Channels, p.Channels)
+	set(&ep.ThrottleRate, p.ThrottleRate)
+	set(&ep.Metadata, p.Metadata)
+	set(&ep.Headers, p.Headers)
+	set(&ep.Secret, p.Secret)
+	set(&ep.OldSecrets, p.OldSecrets)
+}
+
+// set sets *dst to *v when v is not nil.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
 	}
 }
 
-// reenable sets ep.Disabled; enabling a disabled endpoint also forgets how
-// long it had been failing, so that it is not disabled again at once.
-func reenable(ep *store.Endpoint, disabled bool) {
-	if ep.Disabled && !disabled {
-		ep.FailingSince = time.Time{}
-	}
-	ep.Disabled = disabled
-}
-
-// saveEndpoint writes ep with a new UpdatedAt (strictly later than the old
-// one, so the delivery engine's cache notices) and tells the engine.
-func (a *API) saveEndpoint(r *http.Request, ep *store.Endpoint) error {
-	now := a.now()
-	if !now.After(ep.UpdatedAt) {
-		now = ep.UpdatedAt.Add(time.Microsecond)
-	}
-	ep.UpdatedAt = now
-	err := a.store.UpdateEndpoint(r.Context(), ep)
+// saveEndpoint writes the change p to the endpoint ep (as loaded), tells
+// the engine, and returns the endpoint as written. The store makes the new
+// UpdatedAt strictly later than the stored one, so the delivery engine's
+// cache notices.
+func (a *API) saveEndpoint(r *http.Request, ep *store.Endpoint, p store.UpdateEndpointParams) (*store.Endpoint, error) {
+	p.ID, p.AppID, p.UpdatedAt = ep.ID, ep.AppID, a.now()
+	saved, err := a.store.UpdateEndpoint(r.Context(), p)
 	if errors.Is(err, store.ErrConflict) {
-		return errConflict("An endpoint with that uid already exists in this application")
+		return nil, errConflict("An endpoint with that uid already exists in this application")
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a.endpointChanged(ep.ID)
-	return nil
+	return saved, nil
 }
 
 func (a *API) endpointChanged(id string) {
@@ -512,8 +513,7 @@ func (a *API) updateEndpointHeaders(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	ep.Headers = headers
-	if err := a.saveEndpoint(r, ep); err != nil {
+	if _, err := a.saveEndpoint(r, ep, store.UpdateEndpointParams{Headers: &headers}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -560,7 +560,7 @@ func (a *API) patchEndpointHeaders(w http.ResponseWriter, r *http.Request) error
 	if len(ep.Headers) > 100 {
 		return invalid([]string{"body", "headers"}, "at most 100 headers", "value_error")
 	}
-	if err := a.saveEndpoint(r, ep); err != nil {
+	if _, err := a.saveEndpoint(r, ep, store.UpdateEndpointParams{Headers: &ep.Headers}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -655,9 +655,8 @@ func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) error
 		}
 		newKey = newEndpointSecret(isEd25519Secret(current))
 	}
-	ep.Secret = a.Box.Seal(newKey)
-	ep.OldSecrets = old
-	if err := a.saveEndpoint(r, ep); err != nil {
+	sealed := a.Box.Seal(newKey)
+	if _, err := a.saveEndpoint(r, ep, store.UpdateEndpointParams{Secret: &sealed, OldSecrets: &old}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

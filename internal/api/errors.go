@@ -62,6 +62,10 @@ func invalid(loc []string, msg, typ string) error {
 	return &ValidationError{Items: []ValidationItem{{Loc: loc, Msg: msg, Type: typ}}}
 }
 
+// retryAfter is the Retry-After of a 503, in seconds: long enough for a
+// database that restarts or a disk being cleaned not to be hammered.
+const retryAfter = "5"
+
 // writeError maps err to the wire format. Unknown errors become a 500 with a
 // fixed message; the cause goes to the log.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -82,6 +86,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		apiErr = errNotFound().(*Error)
 	case errors.Is(err, store.ErrConflict):
 		apiErr = errConflict("An entity with this identifier already exists").(*Error)
+	case errors.Is(err, store.ErrStorageFull):
+		a.log.ErrorContext(r.Context(), "store cannot write", "method", r.Method, "path", r.URL.Path, "err", err)
+		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
+			Detail: "the database cannot write: its storage is full; retry later"}
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.ErrorContext(r.Context(), "store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		apiErr = &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
@@ -94,7 +102,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		apiErr = &Error{Status: http.StatusInternalServerError, Code: "internal_error", Detail: "internal server error"}
 	}
 	if apiErr.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeJSON(w, apiErr.Status, map[string]string{"code": apiErr.Code, "detail": apiErr.Detail})
 }

@@ -76,25 +76,41 @@ func validateEventType(in *eventTypeIn, full bool) error {
 	return v.err()
 }
 
-func applyEventType(et *store.EventType, in *eventTypeIn, full bool) {
+// eventTypeUpdate is the change an event type body asks for. With full
+// (create and PUT) it names every field the body carries, absent optional
+// fields taking their defaults; otherwise (PATCH) only the fields present.
+func eventTypeUpdate(in *eventTypeIn, full bool) store.UpdateEventTypeParams {
+	var p store.UpdateEventTypeParams
 	if full || in.Description.Set {
-		et.Description = in.Description.V
+		p.Description = &in.Description.V
 	}
 	if full || in.Archived.Set {
-		et.Archived = in.Archived.V
+		p.Archived = &in.Archived.V
 	}
 	if full || in.Deprecated.Set {
-		et.Deprecated = in.Deprecated.V
+		p.Deprecated = &in.Deprecated.V
 	}
 	if full || in.FeatureFlag.Set {
-		et.FeatureFlag = in.FeatureFlag.V
+		p.FeatureFlag = &in.FeatureFlag.V
 	}
 	if full || in.Schemas.Set {
-		et.Schemas = nil
-		if s, ok := in.Schemas.Value(); ok {
-			et.Schemas = s
-		}
+		s, _ := in.Schemas.Value()
+		p.Schemas = &s
 	}
+	return p
+}
+
+// newEventType is the event type called name that a create or PUT body
+// describes.
+func newEventType(name string, in *eventTypeIn, now time.Time) *store.EventType {
+	et := &store.EventType{Name: name, CreatedAt: now, UpdatedAt: now}
+	p := eventTypeUpdate(in, true)
+	set(&et.Description, p.Description)
+	set(&et.Archived, p.Archived)
+	set(&et.Deprecated, p.Deprecated)
+	set(&et.FeatureFlag, p.FeatureFlag)
+	set(&et.Schemas, p.Schemas)
+	return et
 }
 
 // visible reports whether the caller may see et: portal tokens see only
@@ -162,19 +178,19 @@ func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
 	case err == nil:
 		// Creating an archived event type brings it back.
-		applyEventType(existing, &in, true)
-		existing.Archived = false
-		existing.UpdatedAt = now
-		if err := a.store.UpdateEventType(r.Context(), existing); err != nil {
+		p := eventTypeUpdate(&in, true)
+		unarchived := false
+		p.Name, p.Archived, p.UpdatedAt = existing.Name, &unarchived, now
+		et, err := a.store.UpdateEventType(r.Context(), p)
+		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, eventTypeJSON(existing, true))
+		writeJSON(w, http.StatusCreated, eventTypeJSON(et, true))
 		return nil
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	et := &store.EventType{Name: in.Name.V, CreatedAt: now, UpdatedAt: now}
-	applyEventType(et, &in, true)
+	et := newEventType(in.Name.V, &in, now)
 	err = a.store.CreateEventType(r.Context(), et)
 	if errors.Is(err, store.ErrConflict) {
 		return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
@@ -229,8 +245,7 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	now := a.now()
 	et, err := a.store.GetEventType(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
-		et = &store.EventType{Name: name, CreatedAt: now, UpdatedAt: now}
-		applyEventType(et, &in, true)
+		et = newEventType(name, &in, now)
 		err := a.store.CreateEventType(r.Context(), et)
 		if errors.Is(err, store.ErrConflict) {
 			return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
@@ -244,9 +259,10 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	applyEventType(et, &in, true)
-	et.UpdatedAt = now
-	if err := a.store.UpdateEventType(r.Context(), et); err != nil {
+	p := eventTypeUpdate(&in, true)
+	p.Name, p.UpdatedAt = et.Name, now
+	et, err = a.store.UpdateEventType(r.Context(), p)
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, eventTypeJSON(et, true))
@@ -265,9 +281,10 @@ func (a *API) patchEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	applyEventType(et, &in, false)
-	et.UpdatedAt = a.now()
-	if err := a.store.UpdateEventType(r.Context(), et); err != nil {
+	p := eventTypeUpdate(&in, false)
+	p.Name, p.UpdatedAt = et.Name, a.now()
+	et, err = a.store.UpdateEventType(r.Context(), p)
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, eventTypeJSON(et, true))
@@ -286,9 +303,8 @@ func (a *API) deleteEventType(w http.ResponseWriter, r *http.Request) error {
 	if expunge {
 		err = a.store.DeleteEventType(r.Context(), et.Name)
 	} else {
-		et.Archived = true
-		et.UpdatedAt = a.now()
-		err = a.store.UpdateEventType(r.Context(), et)
+		archived := true
+		_, err = a.store.UpdateEventType(r.Context(), store.UpdateEventTypeParams{Name: et.Name, Archived: &archived, UpdatedAt: a.now()})
 	}
 	if err != nil {
 		return err

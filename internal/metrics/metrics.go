@@ -206,6 +206,16 @@ func (m *Metrics) WatchDelivery(load func() (queued, inFlight int)) {
 	)
 }
 
+// WatchListenFailures adds a counter read at each scrape: failures returns
+// how many times the store's connection listening for due deliveries
+// failed (store.Cluster.ListenFailures).
+func (m *Metrics) WatchListenFailures(failures func() int64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "herald_store_listen_failures_total",
+		Help: "Failures of the connection on which this replica listens for deliveries made due by the others (lost, or not made), once per failure however many reconnection attempts it took; the replica polls meanwhile.",
+	}, func() float64 { return float64(failures()) }))
+}
+
 // oneOf returns v when it is in set, and "other" otherwise, so that no
 // unexpected value can add series.
 func oneOf(v string, set []string) string {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,4 +219,15 @@ func TestQueueSamplerStartStop(t *testing.T) {
 	if q.calls != before {
 		t.Errorf("a sampler stopped before Start sampled %d times", q.calls-before)
 	}
+}
+
+// The listener's failures are read from the store at each scrape.
+func TestListenFailures(t *testing.T) {
+	t.Parallel()
+	m := metrics.New("test")
+	var n atomic.Int64
+	m.WatchListenFailures(n.Load)
+	want(t, scrape(t, m), 0, "herald_store_listen_failures_total")
+	n.Add(2)
+	want(t, scrape(t, m), 2, "herald_store_listen_failures_total")
 }

@@ -118,3 +118,28 @@ func TestThrottleRateAcrossReplicas(t *testing.T) {
 		t.Errorf("%d deliveries within one second at throttleRate %d: the replicas each used the whole rate", most, rate)
 	}
 }
+
+// A replica on PostgreSQL exposes the failures of its LISTEN connection;
+// one on SQLite, which has none, does not.
+func TestListenFailuresMetric(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	for _, c := range []struct {
+		name    string
+		cfg     func(*config.Config)
+		present bool
+	}{
+		{"postgres", func(c *config.Config) { c.Database = url }, true},
+		{"sqlite", nil, false},
+	} {
+		h := start(t, c.cfg)
+		status, body := get(t, h.base+"/metrics")
+		if status != 200 {
+			t.Fatalf("%s: GET /metrics: %d", c.name, status)
+		}
+		v, ok := metricValue(body, "herald_store_listen_failures_total")
+		if ok != c.present || v != 0 {
+			t.Errorf("%s: herald_store_listen_failures_total = %v (present %v), want present %v at 0", c.name, v, ok, c.present)
+		}
+	}
+}

@@ -80,8 +80,13 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 // OpenStore opens (without migrating) the store the configuration names.
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	return openStore(ctx, cfg, slog.New(slog.DiscardHandler))
+}
+
+// openStore opens the store with log for its background work.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	if cfg.IsPostgres() {
-		s, err := postgres.Open(ctx, cfg.Database, postgres.WithMaxConns(cfg.DBMaxConns))
+		s, err := postgres.Open(ctx, cfg.Database, postgres.WithMaxConns(cfg.DBMaxConns), postgres.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL database %s: %w", redactDatabase(cfg.Database), err)
 		}
@@ -110,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		opts.Stdout = os.Stdout
 	}
 	s := &Server{cfg: cfg, log: opts.Log, served: make(chan error, 1)}
-	s.store, err = OpenStore(ctx, &cfg)
+	s.store, err = openStore(ctx, &cfg, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +163,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.queue = s.metrics.NewQueueSampler(metrics.QueueSamplerConfig{Store: s.store, Log: s.log, Now: opts.Now})
 	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake})
 	s.cluster = newCluster(s.store, s.engine, s.log, opts.Now)
+	if s.cluster != nil {
+		s.metrics.WatchListenFailures(s.cluster.store.ListenFailures)
+	}
 	s.ingest = groupcommit.New(s.writeMessages, groupcommit.Options{MaxBatch: 512})
 
 	publicURL := cfg.PublicURL

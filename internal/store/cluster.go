@@ -15,9 +15,13 @@ type Cluster interface {
 	// ReleaseDeliveries, ResendDelivery and RecoverDeliveries notify when
 	// they commit. It also calls fn after each (re)connection, since
 	// notifications sent while it was not listening are lost. It keeps
-	// listening through connection failures, reconnecting with backoff,
-	// and returns when ctx ends.
+	// listening through connection failures, logging each failure once and
+	// reconnecting with backoff, and returns when ctx ends.
 	ListenDue(ctx context.Context, fn func()) error
+	// ListenFailures counts the failures of ListenDue's connection since
+	// the store was opened: one per failure (lost, or not made), however
+	// many attempts reconnecting takes.
+	ListenFailures() int64
 	// Heartbeat records that the replica called id is alive at now, forgets
 	// replicas whose last heartbeat is older than now - ttl, and returns
 	// how many replicas are alive, this one included.

@@ -27,6 +27,12 @@
 // messages and attempts are made at their CreatedAt (ids.NewAt, or ids.New
 // at about the same moment), which lets drivers turn a lower time bound into
 // a lower id bound, allowing a minute of skew.
+//
+// The UpdatedAt of an app, endpoint or event type never goes backwards:
+// every write of one stores the later of its own time and the stored
+// UpdatedAt + 1µs, so that a cache that keeps the copy with the latest
+// UpdatedAt (another replica's, say) never keeps a stale one because two
+// writers' clocks or times disagree.
 package store
 
 import (
@@ -48,7 +54,23 @@ var (
 	// ErrUnavailable means the database could not be reached; the operation
 	// did not take effect and may be retried.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrStorageFull means the database could not write to its storage:
+	// it is full (the disk, a quota, SQLite's max_page_count, PostgreSQL's
+	// disk_full), or, with SQLite, a write or fsync failed with an I/O
+	// error, which is how some writes to a full disk fail. It matches
+	// ErrUnavailable too: the operation did not take effect and may be
+	// retried once space is freed.
+	ErrStorageFull error = storageFull{}
 )
+
+// storageFull is the type of ErrStorageFull, an error that is also
+// ErrUnavailable.
+type storageFull struct{}
+
+func (storageFull) Error() string { return "cannot write: storage full" }
+
+// Is makes errors.Is(ErrStorageFull, ErrUnavailable) true.
+func (storageFull) Is(target error) bool { return target == ErrUnavailable }
 
 // Truncate returns t in UTC truncated to the precision drivers keep.
 func Truncate(t time.Time) time.Time {
@@ -61,7 +83,10 @@ type Store interface {
 	// Migrate brings the schema up to date. Concurrent callers (replicas
 	// starting at once) are safe.
 	Migrate(ctx context.Context) error
-	// Ping checks that the database answers.
+	// Ping checks that the database answers. A driver that keeps track of
+	// its writes (SQLite's) also fails with ErrStorageFull after a write
+	// failed for lack of space, until a write, its own or another,
+	// succeeds.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
@@ -74,10 +99,10 @@ type Store interface {
 	GetApp(ctx context.Context, idOrUID string) (*App, error)
 	// ListApps returns apps ordered by ID.
 	ListApps(ctx context.Context, p Page) ([]*App, error)
-	// UpdateApp replaces the mutable fields of the app with app.ID
-	// (UID, Name, ThrottleRate, Metadata, UpdatedAt). ErrConflict when the
+	// UpdateApp sets the fields p names of the app with p.ID, leaves the
+	// others as stored, and returns the app as written. ErrConflict when the
 	// new UID is taken.
-	UpdateApp(ctx context.Context, app *App) error
+	UpdateApp(ctx context.Context, p UpdateAppParams) (*App, error)
 	// DeleteApp deletes the app and everything that belongs to it: its
 	// endpoints, messages, deliveries, attempts, tasks and portal tokens.
 	DeleteApp(ctx context.Context, id string) error
@@ -93,10 +118,12 @@ type Store interface {
 	GetEndpointByID(ctx context.Context, id string) (*Endpoint, error)
 	// ListEndpoints returns the endpoints of appID ordered by ID.
 	ListEndpoints(ctx context.Context, appID string, p Page) ([]*Endpoint, error)
-	// UpdateEndpoint replaces every field of the endpoint with ep.ID and
-	// ep.AppID except ID, AppID and CreatedAt. ErrConflict when the new UID
-	// is taken within the app.
-	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
+	// UpdateEndpoint sets the fields p names of the endpoint with p.ID and
+	// p.AppID, leaves the others as stored (a write that does not name
+	// Disabled never undoes a disable made meanwhile by CompleteDeliveries),
+	// and returns the endpoint as written. ErrConflict when the new UID is
+	// taken within the app.
+	UpdateEndpoint(ctx context.Context, p UpdateEndpointParams) (*Endpoint, error)
 	// DeleteEndpoint deletes the endpoint, its deliveries and its attempts.
 	DeleteEndpoint(ctx context.Context, appID, id string) error
 
@@ -109,9 +136,10 @@ type Store interface {
 	GetEventType(ctx context.Context, name string) (*EventType, error)
 	// ListEventTypes returns event types ordered by name.
 	ListEventTypes(ctx context.Context, p ListEventTypesParams) ([]*EventType, error)
-	// UpdateEventType replaces every field of the event type with et.Name
-	// except Name and CreatedAt.
-	UpdateEventType(ctx context.Context, et *EventType) error
+	// UpdateEventType sets the fields p names of the event type called
+	// p.Name, leaves the others as stored, and returns the event type as
+	// written.
+	UpdateEventType(ctx context.Context, p UpdateEventTypeParams) (*EventType, error)
 	// DeleteEventType removes the event type for good (archiving is an
 	// update).
 	DeleteEventType(ctx context.Context, name string) error
@@ -146,8 +174,9 @@ type Store interface {
 	// delivery whose lease token still equals Completion.Lease moves to the
 	// new state. Whatever the lease, it also keeps Endpoint.FailingSince (a
 	// failed attempt sets it when it is zero, a successful one clears it;
-	// neither changes UpdatedAt) and applies DisableEndpoint (which sets
-	// UpdatedAt to the attempt's CreatedAt).
+	// neither changes UpdatedAt) and applies DisableEndpoint (which moves
+	// UpdatedAt to the attempt's CreatedAt, or past the stored UpdatedAt
+	// when that is later).
 	CompleteDeliveries(ctx context.Context, cs []Completion) error
 	// ReleaseDeliveries gives leased deliveries back: each one whose lease
 	// token still matches becomes due at NextAttemptAt with no lease.
@@ -273,6 +302,19 @@ type App struct {
 	UpdatedAt    time.Time
 }
 
+// UpdateAppParams names the fields UpdateApp sets; a nil field is left as
+// stored.
+type UpdateAppParams struct {
+	ID           string
+	UID          *string // "": none
+	Name         *string
+	ThrottleRate *int
+	Metadata     *map[string]string // nil map: empty
+	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
+	// the later of it and the previous UpdatedAt + 1µs.
+	UpdatedAt time.Time
+}
+
 // Endpoint is a URL registered by an app to receive messages.
 type Endpoint struct {
 	ID          string
@@ -302,6 +344,37 @@ type Endpoint struct {
 	FailingSince time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+// UpdateEndpointParams names the fields UpdateEndpoint sets; a nil field is
+// left as stored, so that a write changes only what its caller asked for.
+// FailingSince is never set by the caller: CompleteDeliveries keeps it, and
+// ResetFailingOnEnable clears it.
+type UpdateEndpointParams struct {
+	ID    string
+	AppID string
+
+	UID          *string // "": none
+	URL          *string
+	Description  *string
+	Disabled     *bool
+	EventTypes   *[]string // nil list: all event types
+	Channels     *[]string // nil list: every message
+	ThrottleRate *int
+	Metadata     *map[string]string // nil map: empty
+	Headers      *map[string]string // nil map: empty
+	Secret       *string
+	OldSecrets   *[]OldSecret
+	// ResetFailingOnEnable, with Disabled set to false, clears
+	// FailingSince when the endpoint is disabled at the moment of the
+	// write, so that an endpoint enabled again starts a new failure clock;
+	// an endpoint that is already enabled keeps its FailingSince. Deciding
+	// to restart the clock is the caller's; the driver makes the check
+	// and the write one.
+	ResetFailingOnEnable bool
+	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
+	// the later of it and the previous UpdatedAt + 1µs.
+	UpdatedAt time.Time
 }
 
 // OldSecret is a rotated-out secret kept valid for a grace period.
@@ -339,6 +412,20 @@ type EventType struct {
 	// Schemas maps a version to a JSON schema; nil when none.
 	Schemas   json.RawMessage
 	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// UpdateEventTypeParams names the fields UpdateEventType sets; a nil field
+// is left as stored.
+type UpdateEventTypeParams struct {
+	Name        string
+	Description *string
+	Archived    *bool
+	Deprecated  *bool
+	FeatureFlag *string          // "": none
+	Schemas     *json.RawMessage // nil RawMessage: none
+	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
+	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time
 }
 

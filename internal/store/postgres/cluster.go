@@ -8,26 +8,60 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// The LISTEN connection's reconnection backoff: the first retry waits
+// listenMinBackoff, each next one twice as long, up to listenMaxBackoff.
+const (
+	listenMinBackoff = 100 * time.Millisecond
+	listenMaxBackoff = 5 * time.Second
+)
+
 // ListenDue listens on herald_due with a connection of its own (outside the
 // pool) and calls fn for every notification, and once after each
-// (re)connection. It reconnects with backoff (100ms doubling to 5s) for as
-// long as ctx lasts.
+// (re)connection. When the connection fails (or cannot be made) it logs one
+// warning and counts one failure (ListenFailures), however many attempts
+// reconnecting takes, and retries with backoff (listenMinBackoff doubling
+// to listenMaxBackoff) for as long as ctx lasts.
 func (s *Store) ListenDue(ctx context.Context, fn func()) error {
-	backoff := time.Duration(0)
+	var (
+		backoff time.Duration
+		down    time.Time // when listening stopped; zero while listening
+		retries int
+	)
+	connected := func() {
+		if !down.IsZero() {
+			s.log.InfoContext(ctx, "listening for due deliveries again",
+				"down_for", time.Since(down).Round(time.Millisecond), "retries", retries)
+		}
+		backoff, down, retries = 0, time.Time{}, 0
+	}
 	for {
-		err := s.listen(ctx, fn, func() { backoff = 0 })
+		err := s.listen(ctx, fn, connected)
 		if ctx.Err() != nil {
 			return nil
 		}
-		_ = err // the connection was lost or refused: try again
-		backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+		if down.IsZero() {
+			down = time.Now()
+			s.listenFailures.Add(1)
+			s.log.WarnContext(ctx, "listening for due deliveries failed; reconnecting", "err", err)
+		} else {
+			s.log.DebugContext(ctx, "reconnecting the listener failed", "err", err, "retries", retries)
+		}
+		retries++
+		backoff = min(max(2*backoff, listenMinBackoff), listenMaxBackoff)
+		timer := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
-		case <-time.After(backoff):
+		case <-timer.C:
 		}
 	}
 }
+
+// ListenFailures counts the failures of ListenDue's connection since the
+// store was opened: one per failure, however many attempts reconnecting
+// took.
+func (s *Store) ListenFailures() int64 { return s.listenFailures.Load() }
 
 // listen runs one listening connection until it fails or ctx ends.
 func (s *Store) listen(ctx context.Context, fn func(), connected func()) error {
@@ -36,12 +70,14 @@ func (s *Store) listen(ctx context.Context, fn func(), connected func()) error {
 		return convert(err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, `LISTEN `+dueChannel); err != nil {
-		return convert(err)
-	}
 	// Notifications name the schema of the write (see sqlNotifyDue).
 	var schema string
 	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return convert(err)
+	}
+	// LISTEN comes last, so that pg_stat_activity shows it as the
+	// connection's query.
+	if _, err := conn.Exec(ctx, `LISTEN `+dueChannel); err != nil {
 		return convert(err)
 	}
 	connected()
@@ -78,6 +114,6 @@ func (s *Store) Heartbeat(ctx context.Context, id string, now time.Time, ttl tim
 
 // Leave removes replica id.
 func (s *Store) Leave(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM replicas WHERE id = $1`, id)
+	_, err := s.exec(ctx, `DELETE FROM replicas WHERE id = $1`, id)
 	return wrap("leave", err)
 }

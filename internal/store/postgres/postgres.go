@@ -20,6 +20,27 @@
 // terminated by an administrator) come back as store.ErrUnavailable, so that
 // the API answers 503 and the engine backs off; the pool reconnects by
 // itself when the server answers again.
+//
+// # Bounds
+//
+// No store call waits forever, even when the network drops packets
+// silently:
+//   - the server cancels a statement that runs longer than
+//     DefaultStatementTimeout or waits longer than DefaultLockTimeout for a
+//     lock (the statement_timeout and lock_timeout of every connection,
+//     unless the URL sets them; see WithStatementTimeout and
+//     WithLockTimeout);
+//   - a call whose context has no deadline gets DefaultCallTimeout (see
+//     WithCallTimeout), longer than the statement timeout so that a server
+//     that answers reports its own error first;
+//   - connections use TCP keepalive (probes after 15s idle, every 5s, 3 of
+//     them) and, on Linux, TCP_USER_TIMEOUT (30s), so that a server that
+//     stops answering at the TCP level is noticed within about 30s even by
+//     the LISTEN connection, which waits without a deadline.
+//
+// Each failure comes back as store.ErrUnavailable. Migrate lifts the first
+// two bounds for its own session: a migration may take long, and replicas
+// wait for the one that migrates.
 package postgres
 
 import (
@@ -28,8 +49,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +74,11 @@ type Store struct {
 	// connConfig is the configuration of the pool's connections, for the
 	// dedicated LISTEN connection.
 	connConfig *pgx.ConnConfig
+	// callTimeout bounds calls whose context has no deadline (0: none).
+	callTimeout time.Duration
+	log         *slog.Logger
+	// listenFailures counts the failures of ListenDue's connection.
+	listenFailures atomic.Int64
 }
 
 var (
@@ -61,8 +90,39 @@ var (
 type Option func(*options)
 
 type options struct {
-	maxConns       int32
-	connectTimeout time.Duration
+	maxConns         int32
+	connectTimeout   time.Duration
+	statementTimeout time.Duration
+	lockTimeout      time.Duration
+	callTimeout      time.Duration
+	log              *slog.Logger
+}
+
+// Default bounds (see the package documentation).
+const (
+	DefaultStatementTimeout = 30 * time.Second
+	DefaultLockTimeout      = 10 * time.Second
+	DefaultCallTimeout      = 45 * time.Second
+)
+
+// WithStatementTimeout sets the statement_timeout of the store's
+// connections, unless the URL sets it: the server cancels a statement that
+// runs longer. 0 means none. The default is DefaultStatementTimeout.
+func WithStatementTimeout(d time.Duration) Option {
+	return func(o *options) { o.statementTimeout = d }
+}
+
+// WithLockTimeout sets the lock_timeout of the store's connections, unless
+// the URL sets it: the server cancels a statement that waits longer for a
+// lock. 0 means none. The default is DefaultLockTimeout.
+func WithLockTimeout(d time.Duration) Option {
+	return func(o *options) { o.lockTimeout = d }
+}
+
+// WithCallTimeout bounds each store call whose context has no deadline. 0
+// means none. The default is DefaultCallTimeout.
+func WithCallTimeout(d time.Duration) Option {
+	return func(o *options) { o.callTimeout = d }
 }
 
 // WithMaxConns sets the size of the connection pool. The default is 10:
@@ -78,17 +138,27 @@ func WithConnectTimeout(d time.Duration) Option {
 	return func(o *options) { o.connectTimeout = d }
 }
 
+// WithLogger sets the logger of the store's background work (the LISTEN
+// connection of ListenDue). The default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
 // Open connects to the PostgreSQL database at url (postgres:// or
 // postgresql://; libpq's parameters such as sslmode, connect_timeout or
 // search_path may be given in the query) and checks that it answers. It does
 // not migrate the schema: call Migrate.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	o := options{maxConns: 10, connectTimeout: 5 * time.Second}
+	o := options{maxConns: 10, connectTimeout: 5 * time.Second, statementTimeout: DefaultStatementTimeout,
+		lockTimeout: DefaultLockTimeout, callTimeout: DefaultCallTimeout, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.maxConns < 1 {
 		return nil, fmt.Errorf("open postgres: the pool needs at least 1 connection, not %d", o.maxConns)
+	}
+	if o.statementTimeout < 0 || o.lockTimeout < 0 || o.callTimeout < 0 {
+		return nil, errors.New("open postgres: timeouts must not be negative")
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -104,16 +174,102 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = o.connectTimeout
 	}
+	setRuntimeParam(cfg.ConnConfig, "statement_timeout", o.statementTimeout)
+	setRuntimeParam(cfg.ConnConfig, "lock_timeout", o.lockTimeout)
+	cfg.ConnConfig.DialFunc = dialer().DialContext
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", convert(err))
 	}
-	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy()}
+	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy(), callTimeout: o.callTimeout, log: o.log}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	return s, nil
+}
+
+// setRuntimeParam sets the server parameter name of every connection to d
+// in milliseconds, unless the URL sets it (directly or in options).
+func setRuntimeParam(cfg *pgx.ConnConfig, name string, d time.Duration) {
+	if _, ok := cfg.RuntimeParams[name]; ok || strings.Contains(cfg.RuntimeParams["options"], name) {
+		return
+	}
+	cfg.RuntimeParams[name] = strconv.FormatInt(d.Milliseconds(), 10)
+}
+
+// TCP keepalive and user timeout of the store's connections (see the
+// package documentation).
+const (
+	keepAliveIdle     = 15 * time.Second
+	keepAliveInterval = 5 * time.Second
+	keepAliveCount    = 3
+	tcpUserTimeout    = 30 * time.Second
+)
+
+// dialer dials the store's connections with TCP keepalive and a TCP user
+// timeout (where the system has one), so that a server that stops
+// answering at the TCP level breaks the connection instead of leaving a
+// read waiting forever.
+func dialer() *net.Dialer {
+	return &net.Dialer{
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount},
+		Control:         setUserTimeout,
+	}
+}
+
+// bound gives ctx the store's call timeout when it has no deadline.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || s.callTimeout == 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.callTimeout)
+}
+
+// exec runs a statement on the pool within the call bound.
+func (s *Store) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.pool.Exec(ctx, sql, args...)
+}
+
+// queryRow runs a query on the pool within the call bound, which ends when
+// the row is scanned.
+func (s *Store) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	ctx, cancel := s.bound(ctx)
+	return boundRow{s.pool.QueryRow(ctx, sql, args...), cancel}
+}
+
+type boundRow struct {
+	pgx.Row
+	cancel context.CancelFunc
+}
+
+func (r boundRow) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.Row.Scan(dest...)
+}
+
+// query runs a query on the pool within the call bound, which ends when
+// the rows are closed.
+func (s *Store) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	ctx, cancel := s.bound(ctx)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return boundRows{rows, cancel}, nil
+}
+
+type boundRows struct {
+	pgx.Rows
+	cancel context.CancelFunc
+}
+
+func (r boundRows) Close() {
+	r.Rows.Close()
+	r.cancel()
 }
 
 // Close closes the pool's connections.
@@ -124,6 +280,8 @@ func (s *Store) Close() error {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("ping: %w", convert(err))
 	}
@@ -146,12 +304,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	defer conn.Release()
 	const lockKey = `hashtextextended('herald.migrate.' || current_schema(), 0)`
+	// A migration may run long, and a replica waits for the one migrating.
+	if _, err := conn.Exec(ctx, `SET statement_timeout = 0; SET lock_timeout = 0`); err != nil {
+		return fmt.Errorf("migrate: %w", convert(err))
+	}
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKey+`)`); err != nil {
 		return fmt.Errorf("migrate: take the migration lock: %w", convert(err))
 	}
 	defer func() {
-		// The lock also ends with the session, should this fail.
-		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lockKey+`)`); err != nil {
+		// The lock also ends with the session, should this fail; the
+		// session's timeouts go back to the connection's.
+		ctx := context.WithoutCancel(ctx)
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(`+lockKey+`); RESET statement_timeout; RESET lock_timeout`); err != nil {
 			conn.Conn().Close(context.Background())
 		}
 	}()
@@ -185,21 +349,29 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in a transaction and commits it.
-func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return convert(pgx.BeginFunc(ctx, s.pool, fn))
+// tx runs fn in a transaction, within the call bound, and commits it; fn
+// gets the bounded context.
+func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return convert(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(ctx, tx) }))
 }
 
 // batch sends b as one pipelined round trip, one implicit transaction (all
-// of it takes effect or none), and checks every result.
+// of it takes effect or none), within the call bound, and checks every
+// result.
 func (s *Store) batch(ctx context.Context, b *pgx.Batch) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return convert(s.pool.SendBatch(ctx, b).Close())
 }
 
 // convert maps driver errors to the store's: no rows is ErrNotFound, a
 // uniqueness violation ErrConflict, a missing parent row (foreign key)
-// ErrNotFound, and anything that says the database could not be reached or
-// the connection was lost ErrUnavailable. Errors keep their message.
+// ErrNotFound, a full disk ErrStorageFull, and anything that says the
+// database could not be reached, the connection was lost or the server
+// lacks resources (memory, connections) ErrUnavailable. Errors keep their
+// message.
 func convert(err error) error {
 	if err == nil {
 		return nil
@@ -217,6 +389,8 @@ func convert(err error) error {
 			return store.ErrConflict
 		case pe.Code == "23503": // foreign_key_violation
 			return store.ErrNotFound
+		case pe.Code == "53100": // disk_full
+			return fmt.Errorf("%w: %v", store.ErrStorageFull, err)
 		case unavailableCode(pe.Code):
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		}
@@ -246,6 +420,8 @@ func unavailableCode(code string) bool {
 		"25006", // read_only_sql_transaction: a standby after a failover
 		"40001", // serialization_failure
 		"40P01", // deadlock_detected
+		"57014", // query_canceled: statement_timeout
+		"55P03", // lock_not_available: lock_timeout
 		"55000": // object_not_in_prerequisite_state: a database not accepting connections
 		return true
 	}

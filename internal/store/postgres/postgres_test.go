@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -279,4 +280,102 @@ func TestListenDueIgnoresOtherSchemas(t *testing.T) {
 		t.Fatal("woken twice: once by the other schema's message")
 	case <-time.After(300 * time.Millisecond):
 	}
+}
+
+// logRecorder keeps the records logged through it, and passes them to t.Log.
+type logRecorder struct {
+	t       testing.TB
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.records = append(h.records, r.Clone())
+	h.t.Logf("%s %s", r.Level, r.Message)
+	return nil
+}
+
+// count counts the records at level.
+func (h *logRecorder) count(level slog.Level) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.records {
+		if r.Level == level {
+			n++
+		}
+	}
+	return n
+}
+
+// poll waits up to 10s for cond.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The listening connection cut by the server is logged once and counted
+// once, however many attempts reconnecting takes (here the database refuses
+// connections for a while), and replaced: the listener is woken on
+// reconnecting (notifications may have been lost) and by a NOTIFY after.
+func TestListenDueReconnects(t *testing.T) {
+	t.Parallel()
+	url, db := pgtest.Database(t)
+	logs := &logRecorder{t: t}
+	s := openURL(t, url, postgres.WithLogger(slog.New(logs)))
+	app, _ := fixture(t, s)
+
+	woken := make(chan struct{}, 100)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.ListenDue(ctx, func() { woken <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenDue: %v", err)
+		}
+	}()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-woken:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("not woken: %s", what)
+		}
+	}
+	wait("on connecting")
+
+	pgtest.Exec(t, `ALTER DATABASE `+db+` ALLOW_CONNECTIONS false`)
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = '`+db+`' AND query = 'LISTEN herald_due'`)
+	poll(t, "three failed reconnection attempts", func() bool { return logs.count(slog.LevelDebug) >= 3 })
+	pgtest.Exec(t, `ALTER DATABASE `+db+` ALLOW_CONNECTIONS true`)
+	wait("on reconnecting")
+
+	if n := logs.count(slog.LevelWarn); n != 1 {
+		t.Errorf("%d warnings for one failure, want 1", n)
+	}
+	if n := s.ListenFailures(); n != 1 {
+		t.Errorf("ListenFailures = %d after one failure, want 1", n)
+	}
+	if n := logs.count(slog.LevelInfo); n != 1 {
+		t.Errorf("%d infos on reconnecting, want 1", n)
+	}
+
+	if _, err := s.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: message(app.ID)}}); err != nil {
+		t.Fatal(err)
+	}
+	wait("a message after reconnecting")
 }

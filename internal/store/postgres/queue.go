@@ -123,7 +123,9 @@ const (
 		FOR NO KEY UPDATE OF e
 	)
 	UPDATE endpoints AS e SET failing_since = o.since FROM o, l WHERE e.id = l.id AND o.id = l.id`
-	sqlDisable = `UPDATE endpoints AS e SET disabled = true, updated_at = o.at
+	// The attempt's time may be earlier than a concurrent API write's:
+	// updated_at never goes backwards.
+	sqlDisable = `UPDATE endpoints AS e SET disabled = true, updated_at = GREATEST(o.at, e.updated_at + interval '1 microsecond')
 		FROM unnest($1::text[], $2::timestamptz[]) AS o (id, at)
 		WHERE e.id = o.id AND NOT e.disabled`
 )
@@ -174,6 +176,8 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 			appIDs = append(appIDs, p.Message.AppID)
 		}
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, wrap("create messages", err)
@@ -392,7 +396,7 @@ const sqlGetMessage = `SELECT ` + msgColsHead + `m.payload` + msgColsTail + ` FR
 // GetMessage returns the message of appID whose ID or EventID is
 // idOrEventID, with its payload.
 func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*store.Message, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, sqlGetMessage, appID, idOrEventID))
+	m, err := scanMessage(s.queryRow(ctx, sqlGetMessage, appID, idOrEventID))
 	if err != nil {
 		return nil, wrap("get message", err)
 	}
@@ -427,7 +431,7 @@ func messageFilters(q *query, channel string, eventTypes []string, before, after
 
 // ExpungeMessagePayload removes the payload of a message.
 func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) error {
-	return wrap("expunge message payload", mustAffect(s.pool.Exec(ctx,
+	return wrap("expunge message payload", mustAffect(s.exec(ctx,
 		`UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2`, appID, msgID)))
 }
 
@@ -450,7 +454,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	if p.Retries {
 		sql = sqlClaimRetry
 	}
-	rows, err := s.pool.Query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), limit(p.Limit), p.LeaseUntil, p.Lease, p.DueSince)
+	rows, err := s.query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), limit(p.Limit), p.LeaseUntil, p.Lease, p.DueSince)
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
@@ -606,7 +610,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 // ResendDelivery makes a message to an endpoint due at now as a manual
 // attempt: see store.Store.
 func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
-	return wrap("resend delivery", s.tx(ctx, func(tx pgx.Tx) error {
+	return wrap("resend delivery", s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM messages WHERE app_id = $1 AND id = $2 FOR KEY SHARE`, appID, msgID).Scan(&one); err != nil {
 			return err
@@ -634,7 +638,7 @@ func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID str
 func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (string, error) {
 	q := recoverQuery(p)
 	var last string
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		last = ""
 		rows, err := tx.Query(ctx, q.String(), q.args...)
 		if err != nil {
@@ -683,7 +687,7 @@ func recoverQuery(p store.RecoverParams) *query {
 // GetDelivery returns the delivery of a message to an endpoint.
 func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
 	d := &store.Delivery{}
-	err := s.pool.QueryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, msgID, endpointID).
+	err := s.queryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, msgID, endpointID).
 		Scan(deliveryDest(d)...)
 	if err != nil {
 		return nil, wrap("get delivery", err)
@@ -754,7 +758,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 		(SELECT min(next_attempt_at) FROM deliveries WHERE ` + whereDueRetry + ` AND next_attempt_at <= $1)`
 	var qs store.QueueStats
 	var oldestFirst, oldestRetry time.Time
-	if err := s.pool.QueryRow(ctx, q, now).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry}); err != nil {
+	if err := s.queryRow(ctx, q, now).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry}); err != nil {
 		return nil, wrap("queue stats", err)
 	}
 	qs.OldestDue = oldestFirst
@@ -768,7 +772,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
 	q := statsQuery(endpointID, since, until)
 	st := &store.Stats{}
-	if err := s.pool.QueryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
+	if err := s.queryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
 		return nil, wrap("endpoint stats", err)
 	}
 	return st, nil
@@ -853,7 +857,7 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 
 // GetAttempt returns one attempt of a message, with its response.
 func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
-	a, err := scanAttempt(s.pool.QueryRow(ctx, `SELECT `+attemptCols(true)+` FROM attempts AS a
+	a, err := scanAttempt(s.queryRow(ctx, `SELECT `+attemptCols(true)+` FROM attempts AS a
 		WHERE a.msg_id = $1 AND a.id = $2 AND a.app_id = $3`, msgID, attemptID, appID))
 	if err != nil {
 		return nil, wrap("get attempt", err)
@@ -863,13 +867,13 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 
 // ExpungeAttemptResponse removes the response body kept for an attempt.
 func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error {
-	return wrap("expunge attempt response", mustAffect(s.pool.Exec(ctx,
+	return wrap("expunge attempt response", mustAffect(s.exec(ctx,
 		`UPDATE attempts SET response = '' WHERE msg_id = $1 AND id = $2 AND app_id = $3`, msgID, attemptID, appID)))
 }
 
 // queryList runs q and scans every row with scan.
 func queryList[T any](ctx context.Context, s *Store, what string, q *query, scan func(pgx.Row) (T, error)) ([]T, error) {
-	rows, err := s.pool.Query(ctx, q.String(), q.args...)
+	rows, err := s.query(ctx, q.String(), q.args...)
 	if err != nil {
 		return nil, wrap(what, err)
 	}

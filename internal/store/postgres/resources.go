@@ -10,6 +10,11 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// laterThanStored is the updated_at an update writes: its own time, or 1µs
+// past the stored one if that is later, so that UpdatedAt never goes
+// backwards (caches compare it).
+const laterThanStored = `GREATEST(?::timestamptz, updated_at + interval '1 microsecond')`
+
 // Applications.
 
 const appCols = `id, uid, name, throttle_rate, metadata, created_at, updated_at`
@@ -22,7 +27,7 @@ func scanApp(row pgx.Row) (*store.App, error) {
 
 // CreateApp inserts app; ErrConflict when its UID is taken.
 func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := s.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		app.ID, nstr(app.UID), app.Name, app.ThrottleRate, jsonMap(app.Metadata), app.CreatedAt, app.UpdatedAt)
 	return wrap("create app", err)
 }
@@ -31,7 +36,7 @@ const sqlGetApp = `SELECT ` + appCols + ` FROM apps WHERE id = $1 OR uid = $1 OR
 
 // GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
 func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
-	a, err := scanApp(s.pool.QueryRow(ctx, sqlGetApp, idOrUID))
+	a, err := scanApp(s.queryRow(ctx, sqlGetApp, idOrUID))
 	if err != nil {
 		return nil, wrap("get app", err)
 	}
@@ -46,17 +51,34 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 	return queryList(ctx, s, "list apps", q, scanApp)
 }
 
-// UpdateApp replaces the mutable fields of the app with app.ID.
-func (s *Store) UpdateApp(ctx context.Context, app *store.App) error {
-	return wrap("update app", mustAffect(s.pool.Exec(ctx,
-		`UPDATE apps SET uid = $1, name = $2, throttle_rate = $3, metadata = $4, updated_at = $5 WHERE id = $6`,
-		nstr(app.UID), app.Name, app.ThrottleRate, jsonMap(app.Metadata), app.UpdatedAt, app.ID)))
+// UpdateApp sets the fields p names and returns the app as written.
+func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
+	q := &query{}
+	q.add(`UPDATE apps SET updated_at = `+laterThanStored, p.UpdatedAt)
+	if p.UID != nil {
+		q.add(`, uid = ?`, nstr(*p.UID))
+	}
+	if p.Name != nil {
+		q.add(`, name = ?`, *p.Name)
+	}
+	if p.ThrottleRate != nil {
+		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+	}
+	if p.Metadata != nil {
+		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
+	}
+	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
+	app, err := scanApp(s.queryRow(ctx, q.String(), q.args...))
+	if err != nil {
+		return nil, wrap("update app", err)
+	}
+	return app, nil
 }
 
 // DeleteApp deletes the app; foreign keys and triggers cascade to its
 // endpoints, messages, deliveries, attempts, tasks and portal tokens.
 func (s *Store) DeleteApp(ctx context.Context, id string) error {
-	return wrap("delete app", mustAffect(s.pool.Exec(ctx, `DELETE FROM apps WHERE id = $1`, id)))
+	return wrap("delete app", mustAffect(s.exec(ctx, `DELETE FROM apps WHERE id = $1`, id)))
 }
 
 // Endpoints.
@@ -95,7 +117,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 		return wrap("create endpoint", err)
 	}
 	args = append(args, ep.ID, ep.AppID, ep.CreatedAt)
-	_, err = s.pool.Exec(ctx, `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
+	_, err = s.exec(ctx, `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
 		metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, args...)
 	return wrap("create endpoint", err)
@@ -106,7 +128,7 @@ const sqlGetEndpoint = `SELECT ` + endpointCols + ` FROM endpoints AS e
 
 // GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
 func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.pool.QueryRow(ctx, sqlGetEndpoint, appID, idOrUID))
+	ep, err := scanEndpoint(s.queryRow(ctx, sqlGetEndpoint, appID, idOrUID))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
 	}
@@ -115,7 +137,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.
 
 // GetEndpointByID returns the endpoint with id, whatever its app.
 func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointCols+` FROM endpoints AS e WHERE e.id = $1`, id))
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints AS e WHERE e.id = $1`, id))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
 	}
@@ -130,24 +152,64 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 	return queryList(ctx, s, "list endpoints", q, scanEndpoint)
 }
 
-// UpdateEndpoint replaces every field of the endpoint with ep.ID and
-// ep.AppID except ID, AppID and CreatedAt.
-func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	args, err := endpointArgs(ep)
-	if err != nil {
-		return wrap("update endpoint", err)
+// UpdateEndpoint sets the fields p names and returns the endpoint as
+// written. Every SET term reads the row as it was before the statement, so
+// failing_since is cleared only when the stored endpoint is disabled.
+func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
+	q := &query{}
+	q.add(`UPDATE endpoints AS e SET updated_at = `+laterThanStored, p.UpdatedAt)
+	if p.UID != nil {
+		q.add(`, uid = ?`, nstr(*p.UID))
 	}
-	args = append(args, ep.ID, ep.AppID)
-	return wrap("update endpoint", mustAffect(s.pool.Exec(ctx, `UPDATE endpoints SET uid = $1, url = $2, description = $3,
-		disabled = $4, event_types = $5, channels = $6, throttle_rate = $7, metadata = $8, headers = $9, secret = $10,
-		old_secrets = $11, failing_since = $12, updated_at = $13
-		WHERE id = $14 AND app_id = $15`, args...)))
+	if p.URL != nil {
+		q.add(`, url = ?`, *p.URL)
+	}
+	if p.Description != nil {
+		q.add(`, description = ?`, *p.Description)
+	}
+	if p.Disabled != nil {
+		q.add(`, disabled = ?`, *p.Disabled)
+		if p.ResetFailingOnEnable && !*p.Disabled {
+			q.add(`, failing_since = CASE WHEN e.disabled THEN NULL ELSE e.failing_since END`)
+		}
+	}
+	if p.EventTypes != nil {
+		q.add(`, event_types = ?`, list(*p.EventTypes))
+	}
+	if p.Channels != nil {
+		q.add(`, channels = ?`, list(*p.Channels))
+	}
+	if p.ThrottleRate != nil {
+		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+	}
+	if p.Metadata != nil {
+		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
+	}
+	if p.Headers != nil {
+		q.add(`, headers = ?`, jsonMap(*p.Headers))
+	}
+	if p.Secret != nil {
+		q.add(`, secret = ?`, *p.Secret)
+	}
+	if p.OldSecrets != nil {
+		olds, err := oldSecrets(*p.OldSecrets)
+		if err != nil {
+			return nil, wrap("update endpoint", err)
+		}
+		q.add(`, old_secrets = ?`, olds)
+	}
+	q.add(` WHERE e.id = ? AND e.app_id = ? RETURNING `+endpointCols, p.ID, p.AppID)
+	ep, err := scanEndpoint(s.queryRow(ctx, q.String(), q.args...))
+	if err != nil {
+		return nil, wrap("update endpoint", err)
+	}
+	return ep, nil
 }
 
 // DeleteEndpoint deletes the endpoint; the trigger and foreign keys cascade
 // to its deliveries, attempts and tasks.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
-	return wrap("delete endpoint", mustAffect(s.pool.Exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND app_id = $2`, id, appID)))
+	return wrap("delete endpoint", mustAffect(s.exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND app_id = $2`, id, appID)))
 }
 
 // Event types.
@@ -163,14 +225,14 @@ func scanEventType(row pgx.Row) (*store.EventType, error) {
 
 // CreateEventType inserts et; ErrConflict when the name exists.
 func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := s.exec(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), et.CreatedAt, et.UpdatedAt)
 	return wrap("create event type", err)
 }
 
 // GetEventType returns the event type called name.
 func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := scanEventType(s.pool.QueryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name))
+	et, err := scanEventType(s.queryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name))
 	if err != nil {
 		return nil, wrap("get event type", err)
 	}
@@ -188,17 +250,37 @@ func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams
 	return queryList(ctx, s, "list event types", q, scanEventType)
 }
 
-// UpdateEventType replaces every field of the event type except Name and
-// CreatedAt.
-func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error {
-	return wrap("update event type", mustAffect(s.pool.Exec(ctx, `UPDATE event_types SET description = $1, archived = $2,
-		deprecated = $3, feature_flag = $4, schemas = $5, updated_at = $6 WHERE name = $7`,
-		et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), et.UpdatedAt, et.Name)))
+// UpdateEventType sets the fields p names and returns the event type as
+// written.
+func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
+	q := &query{}
+	q.add(`UPDATE event_types SET updated_at = `+laterThanStored, p.UpdatedAt)
+	if p.Description != nil {
+		q.add(`, description = ?`, *p.Description)
+	}
+	if p.Archived != nil {
+		q.add(`, archived = ?`, *p.Archived)
+	}
+	if p.Deprecated != nil {
+		q.add(`, deprecated = ?`, *p.Deprecated)
+	}
+	if p.FeatureFlag != nil {
+		q.add(`, feature_flag = ?`, *p.FeatureFlag)
+	}
+	if p.Schemas != nil {
+		q.add(`, schemas = ?`, rawArg(*p.Schemas))
+	}
+	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
+	et, err := scanEventType(s.queryRow(ctx, q.String(), q.args...))
+	if err != nil {
+		return nil, wrap("update event type", err)
+	}
+	return et, nil
 }
 
 // DeleteEventType removes the event type.
 func (s *Store) DeleteEventType(ctx context.Context, name string) error {
-	return wrap("delete event type", mustAffect(s.pool.Exec(ctx, `DELETE FROM event_types WHERE name = $1`, name)))
+	return wrap("delete event type", mustAffect(s.exec(ctx, `DELETE FROM event_types WHERE name = $1`, name)))
 }
 
 // Background tasks.
@@ -214,7 +296,7 @@ func scanTask(row pgx.Row) (*store.Task, error) {
 
 // CreateTask inserts a task; ErrNotFound when its app or endpoint is gone.
 func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	_, err := s.exec(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		t.ID, t.Kind, nstr(t.AppID), nstr(t.EndpointID), rawArg(t.Params), t.Cursor, string(t.Status),
 		ts(t.LeaseUntil), t.CreatedAt, t.UpdatedAt)
 	return wrap("create task", err)
@@ -227,7 +309,7 @@ const sqlClaimTask = `UPDATE tasks SET lease_until = $1 WHERE id = (
 // ClaimTask leases the oldest running task whose lease is free or ended;
 // tasks another replica is claiming at this moment are skipped.
 func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
-	t, err := scanTask(s.pool.QueryRow(ctx, sqlClaimTask, leaseUntil, now))
+	t, err := scanTask(s.queryRow(ctx, sqlClaimTask, leaseUntil, now))
 	if err != nil {
 		return nil, wrap("claim task", err)
 	}
@@ -236,14 +318,14 @@ func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*stor
 
 // UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
 func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
-	return wrap("update task", mustAffect(s.pool.Exec(ctx,
+	return wrap("update task", mustAffect(s.exec(ctx,
 		`UPDATE tasks SET cursor = $1, status = $2, lease_until = $3, updated_at = $4 WHERE id = $5`,
 		t.Cursor, string(t.Status), ts(t.LeaseUntil), t.UpdatedAt, t.ID)))
 }
 
 // GetTask returns a task.
 func (s *Store) GetTask(ctx context.Context, id string) (*store.Task, error) {
-	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = $1`, id))
+	t, err := scanTask(s.queryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = $1`, id))
 	if err != nil {
 		return nil, wrap("get task", err)
 	}
@@ -254,7 +336,7 @@ func (s *Store) GetTask(ctx context.Context, id string) (*store.Task, error) {
 
 // CreateToken inserts a token; ErrConflict when the hash exists.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := s.exec(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		t.ID, t.Hash, nstr(t.AppID), t.Name, ts(t.ExpiresAt), t.CreatedAt)
 	return wrap("create token", err)
 }
@@ -262,7 +344,7 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 // GetTokenByHash returns the token with that hash, expired or not.
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
 	t := &store.Token{}
-	err := s.pool.QueryRow(ctx, `SELECT id, hash, app_id, name, expires_at, created_at FROM tokens WHERE hash = $1`, hash).
+	err := s.queryRow(ctx, `SELECT id, hash, app_id, name, expires_at, created_at FROM tokens WHERE hash = $1`, hash).
 		Scan(&t.ID, &t.Hash, sscan{&t.AppID}, &t.Name, tscan{&t.ExpiresAt}, tscan{&t.CreatedAt})
 	if err != nil {
 		return nil, wrap("get token", err)
@@ -272,13 +354,13 @@ func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (*store.Token, 
 
 // DeleteToken revokes a token.
 func (s *Store) DeleteToken(ctx context.Context, id string) error {
-	return wrap("delete token", mustAffect(s.pool.Exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)))
+	return wrap("delete token", mustAffect(s.exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)))
 }
 
 // CountAdminTokens counts the tokens with no app.
 func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL`).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL`).Scan(&n); err != nil {
 		return 0, wrap("count admin tokens", err)
 	}
 	return n, nil
@@ -303,7 +385,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, p store.BeginIdempotentPara
 		rec     *store.IdempotencyRecord
 		started bool
 	)
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, `INSERT INTO idempotency AS i (`+idemCols+`) VALUES ($1, $2, false, 0, NULL, $3, $4, $5)
 			ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, done = false, status_code = 0, body = NULL,
@@ -329,13 +411,13 @@ func (s *Store) BeginIdempotent(ctx context.Context, p store.BeginIdempotentPara
 
 // FinishIdempotent stores the response of a request under key.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
-	return wrap("finish idempotent", mustAffect(s.pool.Exec(ctx,
+	return wrap("finish idempotent", mustAffect(s.exec(ctx,
 		`UPDATE idempotency SET done = true, status_code = $1, body = $2 WHERE key = $3`, status, body, key)))
 }
 
 // AbortIdempotent deletes the in-progress record under key, if any.
 func (s *Store) AbortIdempotent(ctx context.Context, key string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM idempotency WHERE key = $1 AND NOT done`, key)
+	_, err := s.exec(ctx, `DELETE FROM idempotency WHERE key = $1 AND NOT done`, key)
 	return wrap("abort idempotent", err)
 }
 
@@ -359,7 +441,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	for _, stmt := range []string{sqlExpireIdempotency, sqlExpirePayloads} {
 		for {
-			tag, err := s.pool.Exec(ctx, stmt, now, expireBatch)
+			tag, err := s.exec(ctx, stmt, now, expireBatch)
 			if err != nil {
 				return total, wrap("delete expired", err)
 			}
@@ -377,7 +459,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 // GetSetting returns the value of key.
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	var v string
-	if err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
 		return "", wrap("get setting", err)
 	}
 	return v, nil
@@ -390,7 +472,7 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (stri
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`, key, value)
 	b.Queue(`SELECT value FROM settings WHERE key = $1`, key).QueryRow(func(row pgx.Row) error { return row.Scan(&v) })
-	if err := convert(s.pool.SendBatch(ctx, b).Close()); err != nil {
+	if err := s.batch(ctx, b); err != nil {
 		return "", wrap("put setting", err)
 	}
 	return v, nil

@@ -61,7 +61,9 @@ const (
 		WHERE msg_id = ? AND endpoint_id = ? AND lease = ? AND status = 1`
 	sqlSetFailing   = `UPDATE endpoints SET failing_since = ?2 WHERE id = ?1 AND (failing_since IS NULL OR ?3)`
 	sqlClearFailing = `UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
-	sqlDisable      = `UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ? AND NOT disabled`
+	// The attempt's time may be earlier than a concurrent API write's:
+	// updated_at never goes backwards.
+	sqlDisable = `UPDATE endpoints SET disabled = 1, updated_at = max(?, updated_at + 1) WHERE id = ? AND NOT disabled`
 )
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -56,16 +57,37 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 	return list(ctx, s.r, "list apps", &q, scanApp)
 }
 
-// UpdateApp replaces the mutable fields of the app with app.ID.
-func (s *Store) UpdateApp(ctx context.Context, app *store.App) error {
-	meta, err := jsonMap(app.Metadata)
-	if err != nil {
-		return wrap("update app", err)
+// UpdateApp sets the fields p names and returns the app as written.
+func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
+	var q query
+	q.add(`UPDATE apps SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
+	if p.UID != nil {
+		q.add(`, uid = ?`, nstr(*p.UID))
 	}
-	return wrap("update app", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return mustAffect(tx.ExecContext(ctx, `UPDATE apps SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ? WHERE id = ?`,
-			nstr(app.UID), app.Name, app.ThrottleRate, meta, tsv(app.UpdatedAt), app.ID))
-	}))
+	if p.Name != nil {
+		q.add(`, name = ?`, *p.Name)
+	}
+	if p.ThrottleRate != nil {
+		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+	}
+	if p.Metadata != nil {
+		meta, err := jsonMap(*p.Metadata)
+		if err != nil {
+			return nil, wrap("update app", err)
+		}
+		q.add(`, metadata = ?`, meta)
+	}
+	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
+	var app *store.App
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		app, err = scanApp(tx.QueryRowContext(ctx, q.String(), q.args...))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("update app", err)
+	}
+	return app, nil
 }
 
 // DeleteApp deletes the app; foreign keys cascade to its endpoints,
@@ -80,6 +102,10 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 
 const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
 	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since, e.created_at, e.updated_at`
+
+// endpointReturning is endpointCols for a RETURNING clause, which SQLite
+// wants unqualified.
+var endpointReturning = strings.ReplaceAll(endpointCols, "e.", "")
 
 // oldSecretsScan scans the old_secrets column, keeping times in UTC.
 type oldSecretsScan struct{ l *[]store.OldSecret }
@@ -125,19 +151,25 @@ func endpointArgs(ep *store.Endpoint) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var old []store.OldSecret
-	if ep.OldSecrets != nil {
-		old = make([]store.OldSecret, len(ep.OldSecrets))
-		for i, o := range ep.OldSecrets {
-			old[i] = store.OldSecret{Secret: o.Secret, ExpiresAt: store.Truncate(o.ExpiresAt)}
-		}
-	}
-	olds, err := jsonList(old)
+	olds, err := oldSecretsArg(ep.OldSecrets)
 	if err != nil {
 		return nil, err
 	}
 	return []any{nstr(ep.UID), ep.URL, ep.Description, ep.Disabled, types, channels, ep.ThrottleRate,
 		meta, headers, ep.Secret, olds, ts(ep.FailingSince), tsv(ep.UpdatedAt)}, nil
+}
+
+// oldSecretsArg stores old secrets as a JSON array (NULL for nil), their
+// expiry in UTC to the microsecond.
+func oldSecretsArg(l []store.OldSecret) (any, error) {
+	if l == nil {
+		return nil, nil
+	}
+	old := make([]store.OldSecret, len(l))
+	for i, o := range l {
+		old[i] = store.OldSecret{Secret: o.Secret, ExpiresAt: store.Truncate(o.ExpiresAt)}
+	}
+	return jsonList(old)
 }
 
 // CreateEndpoint inserts ep; ErrNotFound when its app does not exist,
@@ -183,19 +215,89 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 	return list(ctx, s.r, "list endpoints", &q, scanEndpoint)
 }
 
-// UpdateEndpoint replaces every field of the endpoint with ep.ID and
-// ep.AppID except ID, AppID and CreatedAt.
-func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	args, err := endpointArgs(ep)
+// UpdateEndpoint sets the fields p names and returns the endpoint as
+// written.
+func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
+	q, err := updateEndpointQuery(p)
 	if err != nil {
-		return wrap("update endpoint", err)
+		return nil, wrap("update endpoint", err)
 	}
-	args = append(args, ep.ID, ep.AppID)
-	return wrap("update endpoint", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return mustAffect(tx.ExecContext(ctx, `UPDATE endpoints SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?,
-			channels = ?, throttle_rate = ?, metadata = ?, headers = ?, secret = ?, old_secrets = ?, failing_since = ?, updated_at = ?
-			WHERE id = ? AND app_id = ?`, args...))
-	}))
+	var ep *store.Endpoint
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		ep, err = scanEndpoint(tx.QueryRowContext(ctx, q.String(), q.args...))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("update endpoint", err)
+	}
+	return ep, nil
+}
+
+// updateEndpointQuery is the UPDATE ... RETURNING statement of p: one SET
+// term per field p names. Every term reads the row as it was before the
+// statement, so failing_since is cleared only when the stored endpoint is
+// disabled, and updated_at (microseconds) moves at least 1 past the stored
+// one.
+func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
+	q := &query{}
+	q.add(`UPDATE endpoints SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
+	if p.UID != nil {
+		q.add(`, uid = ?`, nstr(*p.UID))
+	}
+	if p.URL != nil {
+		q.add(`, url = ?`, *p.URL)
+	}
+	if p.Description != nil {
+		q.add(`, description = ?`, *p.Description)
+	}
+	if p.Disabled != nil {
+		q.add(`, disabled = ?`, *p.Disabled)
+		if p.ResetFailingOnEnable && !*p.Disabled {
+			q.add(`, failing_since = CASE WHEN disabled THEN NULL ELSE failing_since END`)
+		}
+	}
+	for _, l := range []struct {
+		col string
+		v   *[]string
+	}{{"event_types", p.EventTypes}, {"channels", p.Channels}} {
+		if l.v == nil {
+			continue
+		}
+		v, err := jsonList(*l.v)
+		if err != nil {
+			return nil, err
+		}
+		q.add(`, `+l.col+` = ?`, v)
+	}
+	if p.ThrottleRate != nil {
+		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+	}
+	for _, m := range []struct {
+		col string
+		v   *map[string]string
+	}{{"metadata", p.Metadata}, {"headers", p.Headers}} {
+		if m.v == nil {
+			continue
+		}
+		v, err := jsonMap(*m.v)
+		if err != nil {
+			return nil, err
+		}
+		q.add(`, `+m.col+` = ?`, v)
+	}
+	if p.Secret != nil {
+		q.add(`, secret = ?`, *p.Secret)
+	}
+	if p.OldSecrets != nil {
+		v, err := oldSecretsArg(*p.OldSecrets)
+		if err != nil {
+			return nil, err
+		}
+		q.add(`, old_secrets = ?`, v)
+	}
+	q.add(` WHERE id = ? AND app_id = ? RETURNING `+endpointReturning, p.ID, p.AppID)
+	return q, nil
 }
 
 // DeleteEndpoint deletes the endpoint; foreign keys cascade to its
@@ -245,14 +347,37 @@ func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams
 	return list(ctx, s.r, "list event types", &q, scanEventType)
 }
 
-// UpdateEventType replaces every field of the event type except Name and
-// CreatedAt.
-func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error {
-	return wrap("update event type", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return mustAffect(tx.ExecContext(ctx, `UPDATE event_types SET description = ?, archived = ?, deprecated = ?, feature_flag = ?,
-			schemas = ?, updated_at = ? WHERE name = ?`,
-			et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), tsv(et.UpdatedAt), et.Name))
-	}))
+// UpdateEventType sets the fields p names and returns the event type as
+// written.
+func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
+	var q query
+	q.add(`UPDATE event_types SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
+	if p.Description != nil {
+		q.add(`, description = ?`, *p.Description)
+	}
+	if p.Archived != nil {
+		q.add(`, archived = ?`, *p.Archived)
+	}
+	if p.Deprecated != nil {
+		q.add(`, deprecated = ?`, *p.Deprecated)
+	}
+	if p.FeatureFlag != nil {
+		q.add(`, feature_flag = ?`, *p.FeatureFlag)
+	}
+	if p.Schemas != nil {
+		q.add(`, schemas = ?`, rawArg(*p.Schemas))
+	}
+	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
+	var et *store.EventType
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		et, err = scanEventType(tx.QueryRowContext(ctx, q.String(), q.args...))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("update event type", err)
+	}
+	return et, nil
 }
 
 // DeleteEventType removes the event type.

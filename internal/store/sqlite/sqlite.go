@@ -12,6 +12,16 @@
 //
 // The hot path (CreateMessages, ClaimDeliveries, CompleteDeliveries) runs one
 // transaction per batch with statements prepared once.
+//
+// # A full disk
+//
+// A write that finds no space (SQLITE_FULL, or an I/O error writing,
+// syncing or growing a file) fails with store.ErrStorageFull, and so does
+// every other write of its batch: the batch's transaction is rolled back
+// whole, since SQLite may already have rolled it back. Until a write
+// succeeds again, Ping fails with that error too, after trying a small
+// write of its own, so that a health check reports the store as unable to
+// write and notices by itself when space comes back.
 package sqlite
 
 import (
@@ -54,6 +64,9 @@ type Store struct {
 	// statement costs more than running a point query.
 	reads sync.Map // string -> *sql.Stmt
 	nread atomic.Int32
+	// full is the error of the last write that failed with
+	// store.ErrStorageFull, until a batch that changes something commits.
+	full atomic.Pointer[error]
 }
 
 // maxReadStmts bounds the read statement cache; list queries are built from a
@@ -234,12 +247,34 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers and, after a write failed for lack
+// of space, that it can write again.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping: %w", convert(err))
 	}
+	if s.full.Load() != nil {
+		if err := s.probe(ctx); err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+	}
 	return nil
+}
+
+// probe writes a row that needs new pages (a value larger than a page) and
+// deletes it in the same transaction: it commits only if the database can
+// grow, and then, changing rows, clears s.full. Nothing of it remains but
+// free pages that the next writes use.
+func (s *Store) probe(ctx context.Context) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		const key = "herald.write_probe"
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, hex(randomblob(8192)))
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = ?`, key)
+		return err
+	})
 }
 
 // Migrate applies the migrations not applied yet, each in its own IMMEDIATE
@@ -344,10 +379,15 @@ func (s *Store) writer() {
 // runBatch runs writes in one transaction. Each write's function gets a
 // context that cannot be cancelled: interrupting a statement would roll back
 // the whole transaction, other callers' writes included. A caller that gave
-// up before its turn is skipped.
+// up before its turn is skipped. A write that fails for lack of space fails
+// the whole batch: SQLite may have rolled the transaction back already, and
+// the next writes would fail the same way.
 func (s *Store) runBatch(batch []*writeReq) {
 	errs := make([]error, len(batch))
 	fail := func(err error) {
+		if errors.Is(err, store.ErrStorageFull) {
+			s.full.Store(&err)
+		}
 		for _, r := range batch {
 			r.done <- err
 		}
@@ -357,6 +397,17 @@ func (s *Store) runBatch(batch []*writeReq) {
 	if err != nil {
 		fail(convert(err))
 		return
+	}
+	// While writes fail for lack of space, a batch clears the state only
+	// if it commits a change.
+	var changesBefore int64
+	full := s.full.Load() != nil
+	if full {
+		if err := tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&changesBefore); err != nil {
+			tx.Rollback()
+			fail(convert(err))
+			return
+		}
 	}
 	shared := len(batch) > 1
 	for i, r := range batch {
@@ -371,17 +422,19 @@ func (s *Store) runBatch(batch []*writeReq) {
 				return
 			}
 		}
-		err := r.fn(context.WithoutCancel(r.ctx), tx)
+		err := convert(r.fn(context.WithoutCancel(r.ctx), tx))
 		switch {
-		case err != nil && !shared:
+		case err != nil && (!shared || errors.Is(err, store.ErrStorageFull)):
 			tx.Rollback()
-			fail(convert(err))
+			fail(err)
 			return
 		case err != nil:
-			errs[i] = convert(err)
+			errs[i] = err
 			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+				// The transaction is gone with the savepoint: the
+				// write's error says why.
 				tx.Rollback()
-				fail(convert(rerr))
+				fail(err)
 				return
 			}
 			fallthrough
@@ -393,9 +446,26 @@ func (s *Store) runBatch(batch []*writeReq) {
 			}
 		}
 	}
+	changed := true
+	if full {
+		var after int64
+		if err := tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after); err != nil {
+			tx.Rollback()
+			fail(convert(err))
+			return
+		}
+		changed = after > changesBefore
+	}
 	if err := tx.Commit(); err != nil {
+		// SQLite rolls back a transaction whose commit failed for lack
+		// of space, but leaves one whose commit was busy: never leave the
+		// writer connection inside a transaction.
+		_, _ = s.w.ExecContext(ctx, "ROLLBACK")
 		fail(convert(err))
 		return
+	}
+	if full && changed {
+		s.full.Store(nil)
 	}
 	for i, r := range batch {
 		r.done <- errs[i]
@@ -404,8 +474,8 @@ func (s *Store) runBatch(batch []*writeReq) {
 
 // convert maps driver errors to the store's: no rows is ErrNotFound, a
 // uniqueness violation ErrConflict, a missing parent row (foreign key)
-// ErrNotFound, and a lock that could not be had ErrUnavailable. Errors keep
-// their message.
+// ErrNotFound, a lock that could not be had ErrUnavailable, and a write that
+// found no space ErrStorageFull. Errors keep their message.
 func convert(err error) error {
 	if err == nil {
 		return nil
@@ -424,6 +494,15 @@ func convert(err error) error {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%w: %v", store.ErrStorageFull, err)
+		}
+		switch se.Code() {
+		// A full disk also shows as these: growing the shared-memory
+		// file, a write the file system cut short (or a file size limit),
+		// an fsync or a truncation that failed for lack of space.
+		case sqlite3.SQLITE_IOERR_SHMSIZE, sqlite3.SQLITE_IOERR_WRITE, sqlite3.SQLITE_IOERR_FSYNC, sqlite3.SQLITE_IOERR_TRUNCATE:
+			return fmt.Errorf("%w: %v", store.ErrStorageFull, err)
 		}
 	}
 	return err

@@ -454,23 +454,13 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 }
 
 func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
-	// claimOne sends a message to a fresh endpoint and claims it.
-	claimOne := func(e *env, mods ...func(*store.Endpoint)) (*store.Endpoint, *store.Job) {
-		e.t.Helper()
-		a := e.app()
-		ep := e.endpoint(a.ID, mods...)
-		e.send(a.ID)
-		jobs := e.claim(store.ClaimParams{Now: e.now})
-		eq(e.t, "claimed", len(jobs), 1)
-		return ep, jobs[0]
-	}
 	for _, c := range []struct {
 		name   string
 		status store.DeliveryStatus
 		code   int
 	}{{"Success", store.StatusSuccess, 200}, {"Fail", store.StatusFail, 0}} {
 		run(t, newStore, c.name, func(t *testing.T, e *env) {
-			_, j := claimOne(e)
+			_, j := e.claimOne()
 			at := e.now.Add(3 * time.Second)
 			att := attemptFor(j, at, c.code)
 			e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: att, Status: c.status, NextAttemptAt: at.Add(time.Hour)})
@@ -484,7 +474,7 @@ func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
 		})
 	}
 	run(t, newStore, "Retry", func(t *testing.T, e *env) {
-		_, j := claimOne(e)
+		_, j := e.claimOne()
 		at, next := e.now.Add(time.Second), e.now.Add(time.Minute)
 		e.fail(j, at, next)
 		d := e.delivery(j.MsgID, j.EndpointID)
@@ -500,7 +490,7 @@ func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "attempts", e.delivery(j.MsgID, j.EndpointID).Attempts, 2)
 	})
 	run(t, newStore, "ManualCleared", func(t *testing.T, e *env) {
-		_, j := claimOne(e)
+		_, j := e.claimOne()
 		e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, e.now, 200), Status: store.StatusSuccess})
 		ok(t, e.s.ResendDelivery(e.ctx, j.AppID, j.MsgID, j.EndpointID, e.now.Add(time.Second)), "resend")
 		jobs := e.claim(store.ClaimParams{Now: e.now.Add(time.Second), Retries: true})
@@ -515,7 +505,7 @@ func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 	run(t, newStore, "DisableEndpoint", func(t *testing.T, e *env) {
-		ep, j := claimOne(e)
+		ep, j := e.claimOne()
 		at := e.now.Add(time.Minute)
 		e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, at, 410), Status: store.StatusFail, DisableEndpoint: true})
 		got, err := e.s.GetEndpointByID(e.ctx, ep.ID)
@@ -527,7 +517,7 @@ func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "next message skipped", res.Skipped, 1)
 	})
 	run(t, newStore, "FailingSince", func(t *testing.T, e *env) {
-		ep, j := claimOne(e)
+		ep, j := e.claimOne()
 		t1 := e.now.Add(time.Second)
 		e.fail(j, t1, t1)
 		failing := func() time.Time {
@@ -572,7 +562,7 @@ func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "attempts recorded", len(atts), 3)
 	})
 	run(t, newStore, "Release", func(t *testing.T, e *env) {
-		_, j := claimOne(e)
+		_, j := e.claimOne()
 		next := e.now.Add(5 * time.Second)
 		ok(t, e.s.ReleaseDeliveries(e.ctx, []store.Release{{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease + 1, NextAttemptAt: next}}), "stale release")
 		eq(t, "stale release ignored", e.delivery(j.MsgID, j.EndpointID).Lease, j.Lease)
@@ -814,7 +804,8 @@ func exerciseViews(t *testing.T, newStore func(t *testing.T) store.Store) {
 		e.complete(store.Completion{MsgID: jobs[0].MsgID, EndpointID: ep.ID, Lease: jobs[0].Lease, Attempt: attemptFor(jobs[0], e.now, 200), Status: store.StatusSuccess})
 		e.complete(store.Completion{MsgID: jobs[1].MsgID, EndpointID: ep.ID, Lease: jobs[1].Lease, Attempt: attemptFor(jobs[1], e.now, 500), Status: store.StatusFail})
 		e.fail(jobs[2], e.now, e.now.Add(time.Hour))
-		ok(t, e.s.UpdateEndpoint(e.ctx, func() *store.Endpoint { c := *ep; c.Disabled = true; return &c }()), "disable")
+		_, err := e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: a.ID, Disabled: ptr(true), UpdatedAt: e.now})
+		ok(t, err, "disable")
 		e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(10 * time.Second) })
 
 		stats := func(since, until time.Time) store.Stats {

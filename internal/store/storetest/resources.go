@@ -55,23 +55,37 @@ func exerciseApps(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, "Update", func(t *testing.T, e *env) {
 		a := e.app(func(a *store.App) { a.UID = "one" })
 		e.app(func(a *store.App) { a.UID = "taken" })
-		u := *a
-		u.UID, u.Name, u.ThrottleRate = "two", "renamed", 3
-		u.Metadata = map[string]string{"a": "b"}
-		u.UpdatedAt = e.now.Add(time.Hour)
-		u.CreatedAt = e.now.Add(-time.Hour) // not mutable
-		ok(t, e.s.UpdateApp(e.ctx, &u), "update app")
-		got, err := e.s.GetApp(e.ctx, "two")
+		at := e.now.Add(time.Hour)
+		got, err := e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, UID: ptr("two"), Name: ptr("renamed"),
+			ThrottleRate: ptr(3), Metadata: ptr(map[string]string{"a": "b"}), UpdatedAt: at})
+		ok(t, err, "update app")
+		want := store.App{ID: a.ID, UID: "two", Name: "renamed", ThrottleRate: 3, Metadata: map[string]string{"a": "b"},
+			CreatedAt: a.CreatedAt, UpdatedAt: at}
+		eq(t, "returned app", *got, want)
+		got, err = e.s.GetApp(e.ctx, "two")
 		ok(t, err, "get by new uid")
-		want := u
-		want.CreatedAt = a.CreatedAt
 		eq(t, "updated app", *got, want)
 		_, err = e.s.GetApp(e.ctx, "one")
 		isErr(t, err, store.ErrNotFound, "get by old uid")
 
-		u.UID = "taken"
-		isErr(t, e.s.UpdateApp(e.ctx, &u), store.ErrConflict, "update to taken uid")
-		isErr(t, e.s.UpdateApp(e.ctx, &store.App{ID: "app_missing", Name: "x"}), store.ErrNotFound, "update missing app")
+		// Fields the update does not name stay as stored.
+		at = at.Add(time.Second)
+		got, err = e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, Name: ptr("name only"), UpdatedAt: at})
+		ok(t, err, "update the name")
+		want.Name, want.UpdatedAt = "name only", at
+		eq(t, "after updating the name", *got, want)
+
+		// An empty UID removes it; a nil map reads back empty.
+		at = at.Add(time.Second)
+		got, err = e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, UID: ptr(""), Metadata: ptr(map[string]string(nil)), UpdatedAt: at})
+		ok(t, err, "clear uid and metadata")
+		want.UID, want.Metadata, want.UpdatedAt = "", map[string]string{}, at
+		eq(t, "after clearing", *got, want)
+
+		_, err = e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, UID: ptr("taken"), UpdatedAt: at})
+		isErr(t, err, store.ErrConflict, "update to taken uid")
+		_, err = e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: "app_missing", Name: ptr("x"), UpdatedAt: at})
+		isErr(t, err, store.ErrNotFound, "update missing app")
 	})
 	run(t, newStore, "Delete", func(t *testing.T, e *env) {
 		a := e.app()
@@ -141,9 +155,8 @@ func exerciseEndpoints(t *testing.T, newStore func(t *testing.T) store.Store) {
 		isErr(t, err, store.ErrNotFound, "get other app's endpoint by id")
 		_, err = e.s.GetEndpoint(e.ctx, b.ID, "hook")
 		isErr(t, err, store.ErrNotFound, "get other app's endpoint by uid")
-		u := *ep
-		u.AppID = b.ID
-		isErr(t, e.s.UpdateEndpoint(e.ctx, &u), store.ErrNotFound, "update through other app")
+		_, err = e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: b.ID, Disabled: ptr(true), UpdatedAt: e.now})
+		isErr(t, err, store.ErrNotFound, "update through other app")
 		isErr(t, e.s.DeleteEndpoint(e.ctx, b.ID, ep.ID), store.ErrNotFound, "delete through other app")
 		_, err = e.s.GetEndpoint(e.ctx, a.ID, ep.ID)
 		ok(t, err, "endpoint still there")
@@ -165,29 +178,125 @@ func exerciseEndpoints(t *testing.T, newStore func(t *testing.T) store.Store) {
 		a := e.app()
 		ep := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.UID = "one" })
 		e.endpoint(a.ID, func(ep *store.Endpoint) { ep.UID = "taken" })
-		u := full(e, a.ID)
-		u.ID, u.UID = ep.ID, "two"
-		u.CreatedAt = e.now.Add(-time.Hour) // not mutable
-		u.UpdatedAt = e.now.Add(time.Hour)
-		ok(t, e.s.UpdateEndpoint(e.ctx, u), "update endpoint")
-		got, err := e.s.GetEndpoint(e.ctx, a.ID, "two")
+		f := full(e, a.ID)
+		at := e.now.Add(time.Hour)
+		p := store.UpdateEndpointParams{ID: ep.ID, AppID: a.ID, UID: ptr("two"), URL: &f.URL, Description: &f.Description,
+			Disabled: &f.Disabled, EventTypes: &f.EventTypes, Channels: &f.Channels, ThrottleRate: &f.ThrottleRate,
+			Metadata: &f.Metadata, Headers: &f.Headers, Secret: ptr("whsec_new"), OldSecrets: &f.OldSecrets, UpdatedAt: at}
+		got, err := e.s.UpdateEndpoint(e.ctx, p)
+		ok(t, err, "update endpoint")
+		want := *f
+		want.ID, want.UID, want.Secret, want.CreatedAt, want.UpdatedAt = ep.ID, "two", "whsec_new", ep.CreatedAt, at
+		want.FailingSince = time.Time{} // never set by an update
+		eq(t, "returned endpoint", *got, want)
+		got, err = e.s.GetEndpoint(e.ctx, a.ID, "two")
 		ok(t, err, "get updated")
-		want := *u
-		want.CreatedAt = ep.CreatedAt
 		eq(t, "updated endpoint", *got, want)
 
-		// Back to nil lists and no failure.
-		u.EventTypes, u.Channels, u.OldSecrets, u.FailingSince = nil, nil, nil, time.Time{}
-		ok(t, e.s.UpdateEndpoint(e.ctx, u), "update endpoint")
-		got, err = e.s.GetEndpoint(e.ctx, a.ID, u.ID)
-		ok(t, err, "get updated")
-		if got.EventTypes != nil || got.Channels != nil || got.OldSecrets != nil || !got.FailingSince.IsZero() {
+		// Back to nil lists.
+		at = at.Add(time.Second)
+		got, err = e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: a.ID, EventTypes: ptr([]string(nil)),
+			Channels: ptr([]string(nil)), OldSecrets: ptr([]store.OldSecret(nil)), Metadata: ptr(map[string]string(nil)), UpdatedAt: at})
+		ok(t, err, "clear lists")
+		if got.EventTypes != nil || got.Channels != nil || got.OldSecrets != nil || got.Metadata == nil || len(got.Metadata) != 0 {
 			t.Fatalf("cleared fields read back as %#v", got)
 		}
+		// Fields the update does not name stay as stored.
+		want.EventTypes, want.Channels, want.OldSecrets, want.Metadata, want.UpdatedAt = nil, nil, nil, map[string]string{}, at
+		eq(t, "after clearing lists", *got, want)
 
-		u.UID = "taken"
-		isErr(t, e.s.UpdateEndpoint(e.ctx, u), store.ErrConflict, "update to taken uid")
-		isErr(t, e.s.UpdateEndpoint(e.ctx, e.newEndpoint(a.ID)), store.ErrNotFound, "update missing endpoint")
+		_, err = e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: a.ID, UID: ptr("taken"), UpdatedAt: at})
+		isErr(t, err, store.ErrConflict, "update to taken uid")
+		_, err = e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: "ep_missing", AppID: a.ID, URL: ptr("https://x"), UpdatedAt: at})
+		isErr(t, err, store.ErrNotFound, "update missing endpoint")
+	})
+	// The API reads an endpoint, then writes what its request changes. A
+	// 410 that disables the endpoint in between must survive the write.
+	run(t, newStore, "UpdateKeepsDisableMadeMeanwhile", func(t *testing.T, e *env) {
+		ep, j := e.claimOne()
+		at := e.now.Add(time.Minute)
+		e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, at, 410),
+			Status: store.StatusFail, DisableEndpoint: true})
+		got, err := e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: ep.AppID, Description: ptr("edited"),
+			Metadata: ptr(map[string]string{"k": "v"}), UpdatedAt: at.Add(time.Second)})
+		ok(t, err, "update endpoint")
+		if !got.Disabled || got.Description != "edited" {
+			t.Fatalf("after an update that does not name Disabled: disabled %v, description %q; want disabled, edited", got.Disabled, got.Description)
+		}
+		sameTime(t, "failing since", got.FailingSince, at)
+		read, err := e.s.GetEndpointByID(e.ctx, ep.ID)
+		ok(t, err, "get endpoint")
+		eq(t, "stored endpoint", *read, *got)
+	})
+	// Enabling a disabled endpoint restarts its failure clock when the
+	// caller asks; enabling one that is already enabled leaves the clock.
+	run(t, newStore, "EnableResetsFailing", func(t *testing.T, e *env) {
+		ep, j := e.claimOne()
+		at := e.now.Add(time.Minute)
+		e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, at, 410),
+			Status: store.StatusFail, DisableEndpoint: true})
+		enable := store.UpdateEndpointParams{ID: ep.ID, AppID: ep.AppID, Disabled: ptr(false), ResetFailingOnEnable: true, UpdatedAt: at.Add(time.Second)}
+		got, err := e.s.UpdateEndpoint(e.ctx, enable)
+		ok(t, err, "enable")
+		if got.Disabled || !got.FailingSince.IsZero() {
+			t.Fatalf("after enabling: disabled %v, failing since %v; want enabled, not failing", got.Disabled, got.FailingSince)
+		}
+
+		failing, j := e.claimOne()
+		e.fail(j, at, at.Add(time.Hour))
+		enable.ID, enable.AppID, enable.UpdatedAt = failing.ID, failing.AppID, at.Add(2*time.Second)
+		got, err = e.s.UpdateEndpoint(e.ctx, enable)
+		ok(t, err, "enable an enabled endpoint")
+		sameTime(t, "failing since, after enabling an enabled endpoint", got.FailingSince, at)
+
+		// Without ResetFailingOnEnable, enabling leaves the clock too.
+		ep, j = e.claimOne()
+		e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, at, 410),
+			Status: store.StatusFail, DisableEndpoint: true})
+		got, err = e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: ep.AppID, Disabled: ptr(false), UpdatedAt: at.Add(time.Second)})
+		ok(t, err, "enable without reset")
+		if got.Disabled {
+			t.Fatal("still disabled")
+		}
+		sameTime(t, "failing since, enabled without reset", got.FailingSince, at)
+	})
+	// Another replica's cache keeps the copy with the latest UpdatedAt: a
+	// 410 recorded for an attempt made before an API write must not move
+	// UpdatedAt back to the attempt's time.
+	run(t, newStore, "UpdatedAtNeverGoesBack", func(t *testing.T, e *env) {
+		ep, j := e.claimOne()
+		attempted, edited := e.now.Add(time.Second), e.now.Add(time.Minute)
+		got, err := e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: ep.AppID, Description: ptr("edited"), UpdatedAt: edited})
+		ok(t, err, "update endpoint")
+		sameTime(t, "updated at, after the edit", got.UpdatedAt, edited)
+		e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, attempted, 410),
+			Status: store.StatusFail, DisableEndpoint: true})
+		got, err = e.s.GetEndpointByID(e.ctx, ep.ID)
+		ok(t, err, "get endpoint")
+		if !got.Disabled {
+			t.Fatal("not disabled by the 410")
+		}
+		sameTime(t, "updated at, after a 410 attempted before the edit", got.UpdatedAt, edited.Add(time.Microsecond))
+
+		// An update whose time is earlier than the stored one (another
+		// process's clock) moves UpdatedAt forward all the same.
+		got, err = e.s.UpdateEndpoint(e.ctx, store.UpdateEndpointParams{ID: ep.ID, AppID: ep.AppID, Description: ptr("again"), UpdatedAt: attempted})
+		ok(t, err, "update endpoint with an earlier time")
+		sameTime(t, "updated at, after an update with an earlier time", got.UpdatedAt, edited.Add(2*time.Microsecond))
+
+		a := e.app()
+		app, err := e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, Name: ptr("x"), UpdatedAt: a.UpdatedAt.Add(-time.Hour)})
+		ok(t, err, "update app with an earlier time")
+		sameTime(t, "app updated at", app.UpdatedAt, a.UpdatedAt.Add(time.Microsecond))
+		app, err = e.s.UpdateApp(e.ctx, store.UpdateAppParams{ID: a.ID, Name: ptr("y"), UpdatedAt: a.UpdatedAt.Add(time.Hour)})
+		ok(t, err, "update app with a later time")
+		sameTime(t, "app updated at, later", app.UpdatedAt, a.UpdatedAt.Add(time.Hour))
+
+		et := &store.EventType{Name: "e", CreatedAt: e.now, UpdatedAt: e.now}
+		ok(t, e.s.CreateEventType(e.ctx, et), "create event type")
+		got2, err := e.s.UpdateEventType(e.ctx, store.UpdateEventTypeParams{Name: "e", Description: ptr("d"), UpdatedAt: e.now.Add(-time.Hour)})
+		ok(t, err, "update event type with an earlier time")
+		sameTime(t, "event type updated at", got2.UpdatedAt, e.now.Add(time.Microsecond))
 	})
 	run(t, newStore, "Delete", func(t *testing.T, e *env) {
 		a := e.app()
@@ -236,21 +345,36 @@ func exerciseEventTypes(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, "UpdateDelete", func(t *testing.T, e *env) {
 		et := newET(e, "a")
 		ok(t, e.s.CreateEventType(e.ctx, et), "create")
-		u := *et
-		u.Description, u.Archived, u.Deprecated, u.FeatureFlag = "new", true, true, "ff"
-		u.Schemas = json.RawMessage(`{"1":{}}`)
-		u.CreatedAt = e.now.Add(-time.Hour)
-		u.UpdatedAt = e.now.Add(time.Hour)
-		ok(t, e.s.UpdateEventType(e.ctx, &u), "update")
-		got, err := e.s.GetEventType(e.ctx, "a")
-		ok(t, err, "get")
-		if !jsonEqual(got.Schemas, u.Schemas) {
+		at := e.now.Add(time.Hour)
+		schemas := json.RawMessage(`{"1":{}}`)
+		got, err := e.s.UpdateEventType(e.ctx, store.UpdateEventTypeParams{Name: "a", Description: ptr("new"), Archived: ptr(true),
+			Deprecated: ptr(true), FeatureFlag: ptr("ff"), Schemas: &schemas, UpdatedAt: at})
+		ok(t, err, "update")
+		if !jsonEqual(got.Schemas, schemas) {
 			t.Fatalf("schemas = %s", got.Schemas)
 		}
-		want := u
-		want.CreatedAt, want.Schemas, got.Schemas = et.CreatedAt, nil, nil
+		want := store.EventType{Name: "a", Description: "new", Archived: true, Deprecated: true, FeatureFlag: "ff",
+			CreatedAt: et.CreatedAt, UpdatedAt: at}
+		got.Schemas = nil
+		eq(t, "returned", *got, want)
+		got, err = e.s.GetEventType(e.ctx, "a")
+		ok(t, err, "get")
+		if !jsonEqual(got.Schemas, schemas) {
+			t.Fatalf("schemas = %s", got.Schemas)
+		}
+		got.Schemas = nil
 		eq(t, "updated", *got, want)
-		isErr(t, e.s.UpdateEventType(e.ctx, newET(e, "missing")), store.ErrNotFound, "update missing")
+
+		// Fields the update does not name stay as stored; nil schemas
+		// remove them.
+		at = at.Add(time.Second)
+		got, err = e.s.UpdateEventType(e.ctx, store.UpdateEventTypeParams{Name: "a", Archived: ptr(false),
+			Schemas: ptr(json.RawMessage(nil)), UpdatedAt: at})
+		ok(t, err, "unarchive")
+		want.Archived, want.UpdatedAt = false, at
+		eq(t, "after unarchiving", *got, want)
+		_, err = e.s.UpdateEventType(e.ctx, store.UpdateEventTypeParams{Name: "missing", Description: ptr("x"), UpdatedAt: at})
+		isErr(t, err, store.ErrNotFound, "update missing")
 
 		ok(t, e.s.DeleteEventType(e.ctx, "a"), "delete")
 		_, err = e.s.GetEventType(e.ctx, "a")

@@ -22,7 +22,10 @@
 //   - AbortIdempotent on a key with no in-progress record is not an error;
 //   - CompleteDeliveries keeps Endpoint.FailingSince (set by a failed
 //     attempt when unset, cleared by a successful one) and disables the
-//     endpoint on DisableEndpoint whatever the lease.
+//     endpoint on DisableEndpoint whatever the lease;
+//   - UpdateApp, UpdateEndpoint and UpdateEventType change only the fields
+//     their params name: an endpoint disabled by CompleteDeliveries between
+//     a caller's read and its write stays disabled.
 package storetest
 
 import (
@@ -204,6 +207,17 @@ func (e *env) claim(p store.ClaimParams) []*store.Job {
 		}
 	}
 	return jobs
+}
+
+// claimOne sends a message to a fresh endpoint and claims it.
+func (e *env) claimOne(mods ...func(*store.Endpoint)) (*store.Endpoint, *store.Job) {
+	e.t.Helper()
+	a := e.app()
+	ep := e.endpoint(a.ID, mods...)
+	e.send(a.ID)
+	jobs := e.claim(store.ClaimParams{Now: e.now})
+	eq(e.t, "claimed", len(jobs), 1)
+	return ep, jobs[0]
 }
 
 func (e *env) delivery(msgID, endpointID string) *store.Delivery {
