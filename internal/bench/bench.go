@@ -73,6 +73,12 @@ type Config struct {
 	// SlowEndpoints is the number of extra endpoints, receiving the same
 	// messages, whose receiver hangs until the run ends. Zero means none.
 	SlowEndpoints int
+	// NoisyAppEndpoints, when positive, adds a second application with
+	// that many endpoints, all hanging until the run ends; every message
+	// sent to the measured application is also sent to it. It measures
+	// isolation between applications (the healthy endpoints' latency
+	// beside a noisy neighbour). Zero means none.
+	NoisyAppEndpoints int
 	// PayloadBytes is the size of each message's JSON payload. Zero means
 	// 1024.
 	PayloadBytes int
@@ -126,8 +132,8 @@ func (c *Config) Validate() error {
 		return errors.New("rate must be positive (or max)")
 	case c.PayloadBytes != 0 && c.PayloadBytes < MinPayloadBytes:
 		return fmt.Errorf("payload-bytes must be at least %d", MinPayloadBytes)
-	case c.Endpoints < 0 || c.SlowEndpoints < 0 || c.Backlog < 0 || c.Concurrency < 0:
-		return errors.New("endpoints, slow-endpoints, backlog and concurrency cannot be negative")
+	case c.Endpoints < 0 || c.SlowEndpoints < 0 || c.NoisyAppEndpoints < 0 || c.Backlog < 0 || c.Concurrency < 0:
+		return errors.New("endpoints, slow-endpoints, noisy-app-endpoints, backlog and concurrency cannot be negative")
 	case c.URL == "" && len(c.ServerCommand) == 0:
 		return errors.New("no server: set a URL or a server command")
 	}
@@ -151,17 +157,20 @@ type run struct {
 	cfg  Config
 	base time.Time
 
-	tmpDir  string
-	srv     *child // nil when targeting cfg.URL
-	url     string
-	token   string
-	recv    *receiver
-	api     *http.Client
-	appID   string
-	msgURL  string
-	rss     *sampler
-	cleanup func()
-	stats   *loadStats
+	tmpDir string
+	srv    *child // nil when targeting cfg.URL
+	url    string
+	token  string
+	recv   *receiver
+	api    *http.Client
+	appID  string
+	msgURL string
+	// noisyURL is the message URL of the noisy neighbour application
+	// (empty: none).
+	noisyURL string
+	rss      *sampler
+	cleanup  func()
+	stats    *loadStats
 }
 
 func (r *run) run(ctx context.Context) (*Result, error) {
@@ -172,7 +181,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	verifier := webhook.NewVerifier(webhook.MustParseSecret(secret))
-	r.recv, err = newReceiver(r.cfg.Receiver, verifier, r.cfg.Endpoints, r.cfg.SlowEndpoints, r.base)
+	r.recv, err = newReceiver(r.cfg.Receiver, verifier, r.cfg.Endpoints, r.cfg.SlowEndpoints+r.cfg.NoisyAppEndpoints, r.base)
 	if err != nil {
 		return nil, err
 	}
@@ -305,6 +314,21 @@ func (r *run) setup(ctx context.Context, secret string) error {
 		}
 		if _, err := cl.CreateEndpoint(ctx, app.ID, client.EndpointIn{
 			URL: r.recv.url(i, r.cfg.Endpoints), Secret: secret, Description: desc,
+		}); err != nil {
+			return fmt.Errorf("create endpoint: %w", err)
+		}
+	}
+	if r.cfg.NoisyAppEndpoints == 0 {
+		return nil
+	}
+	noisy, err := cl.CreateApp(ctx, client.AppIn{Name: "herald bench: noisy neighbour", UID: "bench-noisy-" + randomHex(6)})
+	if err != nil {
+		return fmt.Errorf("create application: %w", err)
+	}
+	r.noisyURL = r.url + "/api/v1/app/" + noisy.ID + "/msg"
+	for i := range r.cfg.NoisyAppEndpoints {
+		if _, err := cl.CreateEndpoint(ctx, noisy.ID, client.EndpointIn{
+			URL: r.recv.url(r.cfg.Endpoints+r.cfg.SlowEndpoints+i, r.cfg.Endpoints), Secret: secret, Description: "herald bench: noisy neighbour, hangs",
 		}); err != nil {
 			return fmt.Errorf("create endpoint: %w", err)
 		}
@@ -479,8 +503,8 @@ func (r *run) finish(res *Result) {
 	if res.Unaccepted < 0 {
 		res.Unaccepted = 0
 	}
-	if r.cfg.SlowEndpoints > 0 {
-		res.Slow = &SlowResult{Endpoints: r.cfg.SlowEndpoints, Received: r.recv.slowReceived.Load()}
+	if n := r.cfg.SlowEndpoints + r.cfg.NoisyAppEndpoints; n > 0 {
+		res.Slow = &SlowResult{Endpoints: n, Received: r.recv.slowReceived.Load()}
 	}
 
 	// Sustained delivery rate: from the first send to the last delivery.

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -161,6 +162,33 @@ func (w *worker) post(ctx context.Context, seq int64) {
 	g.stats.accAt.at(seq).Store(at)
 	g.stats.accepted.Add(1)
 	w.lat = append(w.lat, d)
+	if g.r.noisyURL != "" {
+		w.postNoisy(ctx, body)
+	}
+}
+
+// postNoisy sends the same message to the noisy neighbour application; its
+// outcome is only counted as an error when it fails.
+func (w *worker) postNoisy(ctx context.Context, body []byte) {
+	g := w.g
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.r.noisyURL, bytes.NewReader(body))
+	if err != nil {
+		g.fail("request: " + err.Error())
+		return
+	}
+	req.Header = g.header
+	resp, err := g.r.api.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			g.fail("noisy neighbour: transport error")
+		}
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		g.fail("noisy neighbour: status " + strconv.Itoa(resp.StatusCode))
+	}
 }
 
 // acceptedTime reads the "timestamp" of a message as returned by the API.

@@ -151,21 +151,23 @@ type Timeline struct {
 
 // ConfigEcho is the configuration of the run, as reported.
 type ConfigEcho struct {
-	Duration      string   `json:"duration"`
-	Rate          any      `json:"rate"`
-	Concurrency   int      `json:"concurrency"`
-	Endpoints     int      `json:"endpoints"`
-	SlowEndpoints int      `json:"slow_endpoints"`
-	PayloadBytes  int      `json:"payload_bytes"`
-	Backlog       int      `json:"backlog,omitempty"`
-	Database      string   `json:"database"`
-	ServerFlags   []string `json:"server_flags,omitempty"`
+	Duration      string `json:"duration"`
+	Rate          any    `json:"rate"`
+	Concurrency   int    `json:"concurrency"`
+	Endpoints     int    `json:"endpoints"`
+	SlowEndpoints int    `json:"slow_endpoints"`
+	// NoisyAppEndpoints are the hanging endpoints of a second application.
+	NoisyAppEndpoints int      `json:"noisy_app_endpoints,omitempty"`
+	PayloadBytes      int      `json:"payload_bytes"`
+	Backlog           int      `json:"backlog,omitempty"`
+	Database          string   `json:"database"`
+	ServerFlags       []string `json:"server_flags,omitempty"`
 }
 
 func echoConfig(c *Config) ConfigEcho {
 	e := ConfigEcho{
 		Duration: c.Duration.String(), Rate: c.Rate, Concurrency: c.Concurrency, Endpoints: c.Endpoints,
-		SlowEndpoints: c.SlowEndpoints, PayloadBytes: c.PayloadBytes, Backlog: c.Backlog, ServerFlags: c.ServerFlags,
+		SlowEndpoints: c.SlowEndpoints, NoisyAppEndpoints: c.NoisyAppEndpoints, PayloadBytes: c.PayloadBytes, Backlog: c.Backlog, ServerFlags: c.ServerFlags,
 	}
 	if c.Rate == 0 {
 		e.Rate = "max"
@@ -240,6 +242,9 @@ func WriteText(w io.Writer, res *Result) {
 	fmt.Fprintf(w, "herald bench: %s, rate %v, %d endpoint(s)", c.Duration, c.Rate, c.Endpoints)
 	if c.SlowEndpoints > 0 {
 		fmt.Fprintf(w, " + %d hanging", c.SlowEndpoints)
+	}
+	if c.NoisyAppEndpoints > 0 {
+		fmt.Fprintf(w, ", beside an application with %d hanging", c.NoisyAppEndpoints)
 	}
 	fmt.Fprintf(w, ", %d-byte payloads, concurrency %d, database %s\n", c.PayloadBytes, c.Concurrency, c.Database)
 	m := &res.Machine

@@ -37,7 +37,9 @@ Load is --rate N messages per second on a fixed schedule whatever the latency
 as fast as the API accepts them with --concurrency requests in flight. Each
 message goes to --endpoints endpoints, and to --slow-endpoints more whose
 receiver never answers until the run ends (the latency reported is the healthy
-endpoints'). Each endpoint is a port of its own on the receiver, as endpoints of
+endpoints'). --noisy-app-endpoints N adds a second application with N endpoints
+that all hang, and sends it every message too: the healthy endpoints' latency
+beside a noisy neighbour. Each endpoint is a port of its own on the receiver, as endpoints of
 different customers are different hosts. --backlog N replaces the timed load: N messages are sent while the
 receiver hangs (it takes each request and answers none), so their deliveries
 queue up in the server; then the receiver answers again and the drain is
@@ -61,6 +63,7 @@ the configuration and the machine.`,
   herald bench --rate 2000 --duration 30s --json
   herald bench --endpoints 100 --rate 50
   herald bench --slow-endpoints 10 --rate 500
+  herald bench --noisy-app-endpoints 50 --rate 500
   herald bench --backlog 200000
   herald bench --database postgres://postgres@127.0.0.1/herald_bench
   herald bench --url http://127.0.0.1:8071 --token hsk_... --rate 100
@@ -101,6 +104,7 @@ the configuration and the machine.`,
 	f.Int("concurrency", 64, "most API requests in flight")
 	f.Int("endpoints", 1, "healthy endpoints each message goes to")
 	f.Int("slow-endpoints", 0, "extra endpoints, getting the same messages, that hang until the run ends")
+	f.Int("noisy-app-endpoints", 0, "a second application with this many endpoints, all hanging, sent every message too")
 	f.Int("payload-bytes", 1024, "size of each message's JSON payload")
 	f.Int("backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")
 	f.Duration("drain-timeout", 0, "longest wait for deliveries after the load (0: 5m, or 30m with --backlog)")
@@ -134,6 +138,7 @@ func benchConfig(cmd *cobra.Command, s Streams) (bench.Config, bool, error) {
 	cfg.Concurrency, _ = f.GetInt("concurrency")
 	cfg.Endpoints, _ = f.GetInt("endpoints")
 	cfg.SlowEndpoints, _ = f.GetInt("slow-endpoints")
+	cfg.NoisyAppEndpoints, _ = f.GetInt("noisy-app-endpoints")
 	cfg.PayloadBytes, _ = f.GetInt("payload-bytes")
 	cfg.Backlog, _ = f.GetInt("backlog")
 	cfg.DrainTimeout, _ = f.GetDuration("drain-timeout")
@@ -157,8 +162,8 @@ func benchConfig(cmd *cobra.Command, s Streams) (bench.Config, bool, error) {
 		problems = append(problems, "--concurrency must be positive")
 	case cfg.Endpoints <= 0:
 		problems = append(problems, "--endpoints must be at least 1")
-	case cfg.SlowEndpoints < 0 || cfg.Backlog < 0 || cfg.DrainTimeout < 0:
-		problems = append(problems, "--slow-endpoints, --backlog and --drain-timeout cannot be negative")
+	case cfg.SlowEndpoints < 0 || cfg.NoisyAppEndpoints < 0 || cfg.Backlog < 0 || cfg.DrainTimeout < 0:
+		problems = append(problems, "--slow-endpoints, --noisy-app-endpoints, --backlog and --drain-timeout cannot be negative")
 	case cfg.PayloadBytes < bench.MinPayloadBytes:
 		problems = append(problems, fmt.Sprintf("--payload-bytes must be at least %d", bench.MinPayloadBytes))
 	}

@@ -158,6 +158,7 @@ type attempt struct {
 	EndpointID         string    `json:"endpointId"`
 	Status             int       `json:"status"`
 	ResponseStatusCode int       `json:"responseStatusCode"`
+	ResponseDurationMs int64     `json:"responseDurationMs"`
 	Response           string    `json:"response"`
 	TriggerType        int       `json:"triggerType"`
 	Timestamp          time.Time `json:"timestamp"`
@@ -697,6 +698,51 @@ func TestHangingEndpointDoesNotBlockHealthyOne(t *testing.T) {
 	eventually(t, "healthy deliveries", func() bool { return healthy.count() == 50 })
 	if n := hanging.count(); n != 2 {
 		t.Errorf("hanging endpoint got %d requests, want its cap of 2", n)
+	}
+}
+
+// An application whose endpoints all hang holds at most its share of the
+// process's slots (--app-concurrency): another application's deliveries go
+// out meanwhile. Without the share, its ten endpoints (two slots each)
+// would hold all eight slots until the 30 s timeout.
+func TestHangingApplicationDoesNotBlockAnother(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *config.Config) {
+		c.EndpointConcurrency = 2
+		c.MaxInFlight = 8
+		c.AppConcurrency = 4
+		c.RequestTimeout = 30 * time.Second
+	})
+	noisy := h.app()
+	release := make(chan struct{})
+	var hanging []*receiver
+	for range 10 {
+		rc := newReceiver(t)
+		rc.respond = func(n int, w http.ResponseWriter, r *http.Request) { <-release }
+		hanging = append(hanging, rc)
+		h.endpoint(noisy, map[string]any{"url": rc.srv.URL})
+	}
+	t.Cleanup(func() { close(release) }) // before the receivers close
+	held := func() (n int) {
+		for _, rc := range hanging {
+			n += rc.count()
+		}
+		return n
+	}
+	for range 20 {
+		h.send(noisy, "a.b", `{}`, nil)
+	}
+	eventually(t, "the noisy application holding its share", func() bool { return held() == 4 })
+
+	quiet := h.app()
+	healthy := newReceiver(t)
+	h.endpoint(quiet, map[string]any{"url": healthy.srv.URL})
+	for range 50 {
+		h.send(quiet, "a.b", `{}`, nil)
+	}
+	eventually(t, "the other application's deliveries", func() bool { return healthy.count() == 50 })
+	if n := held(); n != 4 {
+		t.Errorf("the noisy application got %d requests, want its share of 4", n)
 	}
 }
 
