@@ -71,6 +71,8 @@ func validateEventType(in *eventTypeIn, full bool) error {
 		}
 		if len(s) > 256<<10 {
 			v.body("schemas", "must be at most 256 KiB", "value_error")
+		} else if problem := jsonProblem(s); problem != "" {
+			v.body("schemas", "cannot be stored: "+problem, "value_error")
 		}
 	}
 	return v.err()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -31,6 +32,11 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, h func(http.Res
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKey {
 		return invalid([]string{"header", "idempotency-key"}, "must be at most 256 characters", "value_error")
+	}
+	if strings.ContainsFunc(key, func(r rune) bool { return r < ' ' || r > '~' }) {
+		// The key is stored; keep it to what the Idempotency-Key draft
+		// allows (a string of printable ASCII), which every driver stores.
+		return invalid([]string{"header", "idempotency-key"}, "must be printable ASCII", "value_error")
 	}
 	body, err := readBody(r)
 	if err != nil {
