@@ -323,26 +323,6 @@ func jsonNumberProblem(num string) string {
 	return ""
 }
 
-// url checks an endpoint URL: absolute http or https with a host.
-func (v *validator) url(field, raw string) {
-	if raw == "" {
-		v.body(field, "must not be empty", "value_error.any_str.min_length")
-		return
-	}
-	if len(raw) > 65536 {
-		v.body(field, "must be at most 65536 characters", "value_error.any_str.max_length")
-		return
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		v.body(field, "must be an absolute URL", "value_error.url")
-		return
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		v.body(field, "scheme must be http or https", "value_error.url.scheme")
-	}
-}
-
 // query helpers
 
 func queryBool(q url.Values, name string, def bool) (bool, error) {

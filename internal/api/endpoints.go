@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -82,7 +83,9 @@ func (a *API) validateEndpoint(r *http.Request, in *endpointIn, full bool) (rate
 	if full && !in.URL.Set || in.URL.Null {
 		v.body("url", "field required", "value_error.missing")
 	} else if u, ok := in.URL.Value(); ok {
-		v.url("url", u)
+		if err := validateURL(u); err != nil {
+			v.body("url", err.Error(), "value_error.url")
+		}
 	}
 	if in.Description.Null {
 		v.body("description", "must be a string", "type_error")
@@ -139,6 +142,19 @@ func (a *API) validateEndpoint(r *http.Request, in *endpointIn, full bool) (rate
 		}
 	}
 	return rate, types, nil
+}
+
+// validateURL checks an endpoint URL with the rule the sender applies to
+// every attempt (egress.ValidateURL), as it will be stored (normalizeURL),
+// so that no URL is accepted that would fail on every attempt.
+func validateURL(raw string) error {
+	if err := egress.ValidateURL(raw); err != nil {
+		return err
+	}
+	if err := egress.ValidateURL(normalizeURL(raw)); err != nil {
+		return fmt.Errorf("%w (with the path / it is stored with)", err)
+	}
+	return nil
 }
 
 // normalizeURL gives a URL with an empty path the path "/", as the Svix

@@ -3,12 +3,15 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/egress"
 )
 
 // secretOf reads an endpoint's secret through the API.
@@ -380,4 +383,63 @@ func TestEndpointEd25519(t *testing.T) {
 		t.Errorf("rotated ed25519 public key = %q", got)
 	}
 	_ = http.StatusOK
+}
+
+// wantValidationMsg checks a 422 with an item at loc whose message contains
+// msg.
+func wantValidationMsg(t testing.TB, r *response, msg string, loc ...string) {
+	t.Helper()
+	wantValidation(t, r, loc...)
+	var body struct {
+		Detail []struct {
+			Loc []string
+			Msg string
+		}
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range body.Detail {
+		if slices.Equal(it.Loc, loc) && strings.Contains(it.Msg, msg) {
+			return
+		}
+	}
+	t.Errorf("422 without %q at %v: %s", msg, loc, r.Body)
+}
+
+// TestEndpointURLAsTheSenderSeesIt checks that an endpoint URL the sender
+// would refuse on every attempt is refused when it is set, with the
+// sender's own message, and that one it accepts is stored.
+func TestEndpointURLAsTheSenderSeesIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, map[string]any{"name": "urls"})
+	ep := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/keep"})["id"].(string)
+	long := "https://e.com/" + strings.Repeat("a", egress.MaxURLLength-len("https://e.com/"))
+	for _, u := range []string{
+		long + "a",
+		"https://e.com?" + strings.Repeat("q", egress.MaxURLLength-len("https://e.com?")), // 2,049 bytes once stored with its path
+		"https://bad!host/", "https://e.com:/", "https://e.com:0/", "https://e.com:65536/", "https://e.com:99999999999999999999/",
+		" https://e.com/", "https://ex ample.com/", "https://exämple.com/", "ftp://e.com/", "https:///x", "",
+	} {
+		want := "with the path"
+		if err := egress.ValidateURL(u); err != nil {
+			want = err.Error()
+		}
+		for _, req := range []struct{ method, path string }{
+			{"POST", "/api/v1/app/" + app + "/endpoint"},
+			{"PUT", "/api/v1/app/" + app + "/endpoint/" + ep},
+			{"PATCH", "/api/v1/app/" + app + "/endpoint/" + ep},
+		} {
+			wantValidationMsg(t, b.do(t, req.method, req.path, map[string]any{"url": u}), want, "body", "url")
+		}
+	}
+	if got := b.must(t, 200, "GET", "/api/v1/app/"+app+"/endpoint/"+ep, nil); got["url"] != "https://e.com/keep" {
+		t.Errorf("url after refused requests: %v", got["url"])
+	}
+	// The longest URL the sender takes is accepted.
+	if got := b.createEndpoint(t, app, map[string]any{"url": long})["url"]; got != long {
+		t.Errorf("url of %d bytes stored as %v", len(long), got)
+	}
+	b.must(t, 200, "PATCH", "/api/v1/app/"+app+"/endpoint/"+ep, map[string]any{"url": "https://e.com:65535/"})
 }
