@@ -107,6 +107,11 @@ type Store interface {
 	CreateEventType(ctx context.Context, et *EventType) error
 	// GetEventType returns the event type called name, archived or not.
 	GetEventType(ctx context.Context, name string) (*EventType, error)
+	// GetEventTypes returns, in one query, the event types among names
+	// (archived or not) ordered by name; names that do not exist are left
+	// out, and a name given twice is returned once. Callers bound the list
+	// (the API takes at most 1,000 names).
+	GetEventTypes(ctx context.Context, names []string) ([]*EventType, error)
 	// ListEventTypes returns event types ordered by name.
 	ListEventTypes(ctx context.Context, p ListEventTypesParams) ([]*EventType, error)
 	// UpdateEventType replaces every field of the event type with et.Name
