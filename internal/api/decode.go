@@ -173,7 +173,10 @@ func (v *validator) identList(field string, list []string, itemMax, minItems, ma
 		v.body(field, fmt.Sprintf("must have at least %d item(s)", minItems), "value_error.list.min_items")
 	}
 	if maxItems > 0 && len(list) > maxItems {
+		// Reported alone: the items of an oversized list are not worth
+		// an error each.
 		v.body(field, fmt.Sprintf("must have at most %d items", maxItems), "value_error.list.max_items")
+		return
 	}
 	seen := make(map[string]bool, len(list))
 	for i, s := range list {

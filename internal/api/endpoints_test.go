@@ -8,11 +8,17 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/store"
 )
+
+// maxEventTypes is the documented bound on an endpoint's event types.
+const maxEventTypes = 1000
 
 // secretOf reads an endpoint's secret through the API.
 func (b *bundle) secretOf(t testing.TB, app, ep string) string {
@@ -442,4 +448,86 @@ func TestEndpointURLAsTheSenderSeesIt(t *testing.T) {
 		t.Errorf("url of %d bytes stored as %v", len(long), got)
 	}
 	b.must(t, 200, "PATCH", "/api/v1/app/"+app+"/endpoint/"+ep, map[string]any{"url": "https://e.com:65535/"})
+}
+
+// countingStore counts the event type lookups the API makes.
+type countingStore struct {
+	store.Store
+	one, many atomic.Int32
+}
+
+func (s *countingStore) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
+	s.one.Add(1)
+	return s.Store.GetEventType(ctx, name)
+}
+
+func (s *countingStore) GetEventTypes(ctx context.Context, names []string) ([]*store.EventType, error) {
+	s.many.Add(1)
+	return s.Store.GetEventTypes(ctx, names)
+}
+
+// TestEndpointEventTypesBounded checks that an endpoint filters on at most
+// 1,000 event types, checked in one query whatever their number.
+func TestEndpointEventTypesBounded(t *testing.T) {
+	t.Parallel()
+	var counted *countingStore
+	b := setup(t, func(o *api.Options) {
+		counted = &countingStore{Store: o.Store}
+		o.Store = counted
+	})
+	app := b.createApp(t, map[string]any{"name": "many"})
+	ep := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/"})["id"].(string)
+	names := make([]string, maxEventTypes)
+	for i := range names {
+		names[i] = fmt.Sprintf("many.%d", i)
+		if i < 3 {
+			b.createEventType(t, names[i])
+		}
+	}
+	lookups := func() (one, many int32) { return counted.one.Swap(0), counted.many.Swap(0) }
+	lookups()
+
+	// The most there may be: every missing one is named, from one query.
+	r := b.do(t, "POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://e.com/", "eventTypes": names})
+	wantValidationMsg(t, r, "don't exist: many.3, many.4, ", "body", "eventTypes")
+	if strings.Contains(string(r.Body), "many.2,") {
+		t.Errorf("existing event type named missing: %.200s", r.Body)
+	}
+	if one, many := lookups(); one != 0 || many != 1 {
+		t.Errorf("%d event types checked: %d single lookups and %d list lookups, want 0 and 1", len(names), one, many)
+	}
+	got := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/", "eventTypes": names[:3]})
+	if fmt.Sprint(got["eventTypes"]) != "[many.0 many.1 many.2]" {
+		t.Errorf("eventTypes = %v", got["eventTypes"])
+	}
+	if one, many := lookups(); one != 0 || many != 1 {
+		t.Errorf("3 event types checked: %d single lookups and %d list lookups, want 0 and 1", one, many)
+	}
+
+	// One more is refused before any lookup, on every route that sets them.
+	over := append(slices.Clone(names), "many.x")
+	for _, req := range []struct {
+		method, path string
+		body         map[string]any
+	}{
+		{"POST", "/api/v1/app/" + app + "/endpoint", map[string]any{"url": "https://e.com/", "eventTypes": over}},
+		{"POST", "/api/v1/app/" + app + "/endpoint", map[string]any{"url": "https://e.com/", "filterTypes": over}},
+		{"PUT", "/api/v1/app/" + app + "/endpoint/" + ep, map[string]any{"url": "https://e.com/", "eventTypes": over}},
+		{"PATCH", "/api/v1/app/" + app + "/endpoint/" + ep, map[string]any{"eventTypes": over}},
+	} {
+		r := b.do(t, req.method, req.path, req.body)
+		wantValidationMsg(t, r, "must have at most 1000 items", "body", "eventTypes")
+		if n := strings.Count(string(r.Body), `"loc"`); n != 1 {
+			t.Errorf("%s %s: %d problems reported, want 1", req.method, req.path, n)
+		}
+	}
+	if one, many := lookups(); one != 0 || many != 0 {
+		t.Errorf("oversized lists looked up: %d, %d", one, many)
+	}
+	// List filters take as many.
+	q := "event_types=" + strings.Join(over, ",")
+	for _, p := range []string{"/msg", "/endpoint/" + ep + "/msg", "/attempt/endpoint/" + ep} {
+		wantValidationMsg(t, b.do(t, "GET", "/api/v1/app/"+app+p+"?"+q, nil), "at most 1000", "query", "event_types")
+	}
+	b.list(t, "/api/v1/app/"+app+"/msg?event_types="+strings.Join(names, ","))
 }

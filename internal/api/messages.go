@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -255,6 +256,10 @@ func channelAndTypes(r *http.Request) (string, []string, error) {
 		v.ident([]string{"query", "channel"}, channel, 128)
 	}
 	types := queryList(q, "event_types")
+	if len(types) > maxEventTypes {
+		v.add([]string{"query", "event_types"}, fmt.Sprintf("must have at most %d items", maxEventTypes), "value_error.list.max_items")
+		types = nil
+	}
 	for _, t := range types {
 		v.ident([]string{"query", "event_types"}, t, 256)
 	}
