@@ -401,7 +401,7 @@ func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 	}
 	payload := json.RawMessage(`{"success":true}`)
 	if eventType != "svix.ping" {
-		et, err := a.store.GetEventType(r.Context(), eventType)
+		et, err := a.eventTypeFor(r, eventType)
 		if err != nil {
 			return err
 		}

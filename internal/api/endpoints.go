@@ -138,8 +138,9 @@ func (a *API) validateEndpoint(r *http.Request, in *endpointIn, full bool) (rate
 // request.
 const maxEventTypes = 1000
 
-// checkEventTypes refuses a filter that names event types that do not exist
-// or are archived, naming them; it reads them all in one query.
+// checkEventTypes refuses a filter that names event types that do not
+// exist, are archived, or that the caller may not see (visible), naming
+// them alike; it reads them all in one query.
 func (a *API) checkEventTypes(r *http.Request, names []string) error {
 	found, err := a.store.GetEventTypes(r.Context(), names)
 	if err != nil {
@@ -147,7 +148,7 @@ func (a *API) checkEventTypes(r *http.Request, names []string) error {
 	}
 	usable := make(map[string]bool, len(found))
 	for _, et := range found {
-		usable[et.Name] = !et.Archived
+		usable[et.Name] = !et.Archived && visible(r, et)
 	}
 	var missing []string
 	for _, name := range names {
