@@ -384,4 +384,15 @@ func queryInt(q url.Values, name string) (*int, error) {
 	return &n, nil
 }
 
-func secondsDuration(n int64) time.Duration { return time.Duration(n) * time.Second }
+// duration turns a count of units taken from the body into a Duration,
+// checking that it is within [lo, hi] first: a count multiplied before it
+// was checked could wrap around (18446744074 seconds is 0.29 s) and pass.
+// unitName names the unit in the message ("seconds"). Out of range, it
+// records the problem and returns 0.
+func (v *validator) duration(field string, n, lo, hi int64, unit time.Duration, unitName string) time.Duration {
+	if n < lo || n > hi {
+		v.body(field, fmt.Sprintf("must be between %d and %d %s", lo, hi, unitName), "value_error.number")
+		return 0
+	}
+	return time.Duration(n) * unit
+}

@@ -642,10 +642,7 @@ func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) error
 	var v validator
 	grace := defaultGracePeriod
 	if n, ok := in.GracePeriod.Value(); ok {
-		if n < 0 || time.Duration(n)*time.Second > maxGracePeriod {
-			v.body("gracePeriodSeconds", "must be between 0 and 604800", "value_error.number")
-		}
-		grace = time.Duration(n) * time.Second
+		grace = v.duration("gracePeriodSeconds", n, 0, int64(maxGracePeriod/time.Second), time.Second, "seconds")
 	}
 	var newKey string
 	if k, ok := in.Key.Value(); ok {

@@ -77,15 +77,9 @@ func validateMessage(in *messageIn) (time.Duration, error) {
 	}
 	retention := defaultRetention
 	if days, ok := in.PayloadRetentionPeriod.Value(); ok {
-		if days < 5 || days > 90 {
-			v.body("payloadRetentionPeriod", "must be between 5 and 90 days", "value_error.number")
-		}
-		retention = time.Duration(days) * 24 * time.Hour
+		retention = v.duration("payloadRetentionPeriod", days, 5, 90, 24*time.Hour, "days")
 	} else if hours, ok := in.PayloadRetentionHours.Value(); ok {
-		if hours < 1 || hours > 90*24 {
-			v.body("payloadRetentionHours", "must be between 1 and 2160 hours", "value_error.number")
-		}
-		retention = time.Duration(hours) * time.Hour
+		retention = v.duration("payloadRetentionHours", hours, 1, 90*24, time.Hour, "hours")
 	}
 	return retention, v.err()
 }
