@@ -17,8 +17,12 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// maxEventTypes is the documented bound on an endpoint's event types.
-const maxEventTypes = 1000
+// Documented bounds of an endpoint's event types and custom headers.
+const (
+	maxEventTypes = 1000
+	maxHeaders    = 100
+	maxHeaderName = 256
+)
 
 // secretOf reads an endpoint's secret through the API.
 func (b *bundle) secretOf(t testing.TB, app, ep string) string {
@@ -530,4 +534,75 @@ func TestEndpointEventTypesBounded(t *testing.T) {
 		wantValidationMsg(t, b.do(t, "GET", "/api/v1/app/"+app+p+"?"+q, nil), "at most 1000", "query", "event_types")
 	}
 	b.list(t, "/api/v1/app/"+app+"/msg?event_types="+strings.Join(names, ","))
+}
+
+// TestEndpointHeaderNames checks that custom header names are bounded and
+// case-insensitive, as HTTP's are: stored in canonical form, refused twice
+// in one request whatever their case, replaced by PATCH whatever the case
+// it is written in, and refused when reserved in any case.
+func TestEndpointHeaderNames(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, map[string]any{"name": "hn"})
+	ep := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/"})["id"].(string)
+	path := "/api/v1/app/" + app + "/endpoint/" + ep + "/headers"
+	headers := func() string {
+		t.Helper()
+		got := b.must(t, 200, "GET", path, nil)
+		return fmt.Sprint(got["headers"], got["sensitive"])
+	}
+
+	b.must(t, 204, "PUT", path, map[string]any{"headers": map[string]string{"x-custom-header": "v", "authorization": "s"}})
+	if got := headers(); got != "map[X-Custom-Header:v] [Authorization]" {
+		t.Errorf("after PUT: %s", got)
+	}
+	b.must(t, 204, "PATCH", path, map[string]any{"headers": map[string]any{"X-CUSTOM-HEADER": "w", "x-other": "o"}})
+	if got := headers(); got != "map[X-Custom-Header:w X-Other:o] [Authorization]" {
+		t.Errorf("after PATCH: %s", got)
+	}
+	b.must(t, 204, "PATCH", path, map[string]any{"headers": map[string]any{"x-CUSTOM-header": nil, "AUTHORIZATION": nil}})
+	if got := headers(); got != "map[X-Other:o] []" {
+		t.Errorf("after PATCH deleting: %s", got)
+	}
+
+	// Two spellings of one name in a request, even the same one twice.
+	for _, c := range []struct{ method, body, second string }{
+		{"PUT", `{"headers": {"X-A": "1", "x-a": "2"}}`, "x-a"},
+		{"PUT", `{"headers": {"X-A": "1", "X-A": "2"}}`, "X-A"},
+		{"PATCH", `{"headers": {"x-b": "1", "X-B": null}}`, "X-B"},
+	} {
+		wantValidationMsg(t, b.do(t, c.method, path, c.body), "case-insensitive", "body", "headers", c.second)
+	}
+
+	// Bounds: names of 256 bytes, values of 4,096, 100 headers.
+	long := "X-" + strings.Repeat("n", maxHeaderName-2)
+	b.must(t, 204, "PUT", path, map[string]any{"headers": map[string]string{long: strings.Repeat("v", 4096)}})
+	for _, method := range []string{"PUT", "PATCH"} {
+		wantValidationMsg(t, b.do(t, method, path, map[string]any{"headers": map[string]string{long + "n": "v"}}),
+			"256 bytes", "body", "headers", long+"n")
+		wantValidationMsg(t, b.do(t, method, path, map[string]any{"headers": map[string]string{"X-V": strings.Repeat("v", 4097)}}),
+			"4096 bytes", "body", "headers", "X-V")
+	}
+	many := map[string]string{}
+	for i := range maxHeaders {
+		many[fmt.Sprintf("X-H%d", i)] = "v"
+	}
+	b.must(t, 204, "PUT", path, map[string]any{"headers": many})
+	many["X-One-Too-Many"] = "v"
+	wantValidationMsg(t, b.do(t, "PUT", path, map[string]any{"headers": many}), "at most 100", "body", "headers")
+	wantValidationMsg(t, b.do(t, "PATCH", path, map[string]any{"headers": map[string]string{"X-One-Too-Many": "v"}}), "at most 100", "body", "headers")
+	// Replacing one in another case does not count twice.
+	b.must(t, 204, "PATCH", path, map[string]any{"headers": map[string]string{"x-h0": "w"}})
+
+	// Reserved names are refused in any case.
+	for _, name := range []string{"CONTENT-TYPE", "content-length", "hOsT", "USER-AGENT", "wEbHoOk-Id", "SVIX-ID", "X-SVIX-X", "x-HERALD-x", "TRANSFER-encoding"} {
+		for _, method := range []string{"PUT", "PATCH"} {
+			wantValidationMsg(t, b.do(t, method, path, map[string]any{"headers": map[string]string{name: "v"}}), "forbidden", "body", "headers", name)
+		}
+	}
+	wantValidation(t, b.do(t, "PUT", path, `{"headers": []}`), "body", "headers")
+	wantValidation(t, b.do(t, "PATCH", path, `{"headers": {"X-A": ["x"]}}`), "body", "headers")
+	if got := b.must(t, 200, "GET", path, nil)["headers"].(map[string]any); len(got) != maxHeaders || got["X-H0"] != "w" {
+		t.Errorf("headers after refused requests: %d, X-H0 = %v", len(got), got["X-H0"])
+	}
 }
