@@ -254,11 +254,16 @@ func (s *Setting) Set(c *Config, v string) error {
 	return nil
 }
 
-// Value returns the current value of the setting in c, redacted for secrets.
+// Value returns the current value of the setting in c, redacted for secrets:
+// a secret setting is hidden, and the database setting shows no password
+// (RedactDatabase).
 func (s *Setting) Value(c *Config) string {
 	v := s.get(c)
 	if s.Secret && v != "" {
 		return "(redacted)"
+	}
+	if s.Flag == "database" {
+		return RedactDatabase(v)
 	}
 	return v
 }

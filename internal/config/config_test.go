@@ -74,6 +74,7 @@ func TestSecretsRedacted(t *testing.T) {
 	c := Default()
 	c.AdminToken = "very-secret"
 	c.EncryptionKey = "also-secret"
+	c.Database = "postgres://herald@db/herald?sslmode=require&password=db-secret"
 	for _, s := range Settings {
 		if v := s.Value(&c); strings.Contains(v, "secret") {
 			t.Errorf("%s shows %q", s.Env, v)
