@@ -34,7 +34,9 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors drivers return; compare with errors.Is.
@@ -49,6 +51,17 @@ var (
 	// did not take effect and may be retried.
 	ErrUnavailable = errors.New("store unavailable")
 )
+
+// Text returns s as every driver stores text: valid UTF-8 without U+0000,
+// each U+0000 and each run of bytes that are not UTF-8 replaced by U+FFFD.
+// PostgreSQL's text holds nothing else; drivers apply it to text that comes
+// from outside and cannot be refused (Attempt.Response, a receiver's body).
+func Text(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
 
 // Truncate returns t in UTC truncated to the precision drivers keep.
 func Truncate(t time.Time) time.Time {
@@ -608,7 +621,8 @@ type Attempt struct {
 	Status     DeliveryStatus
 	StatusCode int // 0 when no response was received
 	// Response is the start of the response body, or the error when no
-	// response was received; empty once expunged.
+	// response was received; empty once expunged. It is stored as Text:
+	// U+0000 and bytes that are not UTF-8 read back as U+FFFD.
 	Response    string
 	DurationMs  int64
 	TriggerType TriggerType

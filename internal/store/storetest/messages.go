@@ -464,6 +464,37 @@ func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(e.t, "claimed", len(jobs), 1)
 		return ep, jobs[0]
 	}
+	run(t, newStore, "ResponseBytes", func(t *testing.T, e *env) {
+		// A receiver's body may hold any bytes (a NUL, bytes that are
+		// not UTF-8, a character cut by the size limit): every driver
+		// records it, as text, each such byte replaced by U+FFFD, and
+		// records the other attempts of the batch.
+		a := e.app()
+		for range 4 {
+			e.endpoint(a.ID)
+		}
+		e.send(a.ID)
+		jobs := e.claim(store.ClaimParams{Now: e.now})
+		eq(t, "claimed", len(jobs), 4)
+		bodies := map[string]string{"a\x00b": "a\uFFFDb", "a\xffb": "a\uFFFDb", "\xe2\x82": "\uFFFD", "ok é": "ok é"}
+		var cs []store.Completion
+		want := map[string]string{}
+		i := 0
+		for in, out := range bodies {
+			att := attemptFor(jobs[i], e.now, 500)
+			att.Response = in
+			want[att.ID] = out
+			cs = append(cs, store.Completion{MsgID: jobs[i].MsgID, EndpointID: jobs[i].EndpointID, Lease: jobs[i].Lease, Attempt: att, Status: store.StatusFail})
+			i++
+		}
+		e.complete(cs...)
+		ats, err := e.s.ListAttempts(e.ctx, store.ListAttemptsParams{AppID: a.ID, MsgID: jobs[0].MsgID, WithContent: true})
+		ok(t, err, "list attempts")
+		eq(t, "attempts", len(ats), 4)
+		for _, at := range ats {
+			eq(t, "response of "+at.ID, at.Response, want[at.ID])
+		}
+	})
 	for _, c := range []struct {
 		name   string
 		status store.DeliveryStatus
