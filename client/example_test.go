@@ -110,7 +110,7 @@ func ExampleError() {
 	}
 	// Output:
 	// not_found - Entity not found
-	// 422 url: scheme must be http or https
+	// 422 url: URL scheme "ftp" is not supported; use https or http
 }
 
 // WithRawResponse gets the API's JSON as sent, to pass it on unchanged.

@@ -7,7 +7,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,6 +140,7 @@ func (a *API) now() time.Time { return store.Truncate(a.Now()) }
 // wrap turns a route into an http.Handler: authentication, scope checks,
 // idempotency for POSTs, and error writing.
 func (a *API) wrap(rt route) http.Handler {
+	params := pathParams(rt.Pattern)
 	return a.observe(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
 		if rt.Auth != authNone {
 			p, err := a.authenticate(r)
@@ -152,6 +155,10 @@ func (a *API) wrap(rt route) http.Handler {
 			}
 			r = r.WithContext(withPrincipal(r.Context(), p))
 		}
+		if err := checkRequestText(r, params); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 		h := func(w http.ResponseWriter, r *http.Request) error { return rt.Handle(a, w, r) }
 		if r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" && rt.Auth != authNone {
 			if err := a.idempotent(w, r, h); err != nil {
@@ -163,6 +170,38 @@ func (a *API) wrap(rt route) http.Handler {
 			a.writeError(w, r, err)
 		}
 	})
+}
+
+// pathParams returns the names of the wildcards of a route pattern.
+func pathParams(pattern string) []string {
+	var names []string
+	for _, seg := range strings.Split(pattern, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			names = append(names, strings.TrimSuffix(name, "}"))
+		}
+	}
+	return names
+}
+
+// checkRequestText refuses path and query values that are not valid UTF-8
+// or hold U+0000: no driver can store them, and PostgreSQL cannot even
+// compare them with a stored string (it would answer an error, not "no
+// such row"), so both drivers refuse them alike, with a 422 naming each.
+func checkRequestText(r *http.Request, params []string) error {
+	const msg = "must be valid UTF-8 without the NUL character (U+0000)"
+	var v validator
+	for _, name := range params {
+		if !storableText(r.PathValue(name)) {
+			v.add([]string{"path", name}, msg, "value_error")
+		}
+	}
+	q := r.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if !storableText(name) || slices.ContainsFunc(q[name], func(s string) bool { return !storableText(s) }) {
+			v.add([]string{"query", name}, msg, "value_error")
+		}
+	}
+	return v.err()
 }
 
 // observe calls Options.Observe after h, with the status h wrote.

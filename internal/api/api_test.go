@@ -19,13 +19,16 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
-// bundle is what setup returns: a real SQLite store, the API served over
-// HTTP, and an admin token.
+// bundle is what setup returns: a real store (SQLite unless the test asked
+// for PostgreSQL), the API served over HTTP, and an admin token.
 type bundle struct {
-	store *sqlite.Store
+	store store.Store
 	box   *secretbox.Box
 	api   *api.API
 	srv   *httptest.Server
@@ -68,19 +71,68 @@ func (w *testWriter) close() {
 	w.mu.Unlock()
 }
 
-// setup builds a bundle; opts adjust the API's options before New.
+// Store drivers a bundle can be built on.
+const (
+	driverSQLite   = "sqlite"
+	driverPostgres = "postgres"
+)
+
+// drivers lists every store driver, for tests that must behave alike on
+// each (forEachDriver).
+var drivers = []string{driverSQLite, driverPostgres}
+
+// setup builds a bundle on SQLite; opts adjust the API's options before New.
 func setup(t *testing.T, opts ...func(*api.Options)) *bundle {
 	t.Helper()
+	return setupOn(t, driverSQLite, opts...)
+}
+
+// forEachDriver runs fn in a parallel subtest per store driver, each with a
+// bundle of its own. The PostgreSQL subtest is skipped when no server
+// answers (pgtest), unless HERALD_REQUIRE_POSTGRES=1.
+func forEachDriver(t *testing.T, fn func(t *testing.T, b *bundle), opts ...func(*api.Options)) {
+	t.Helper()
+	for _, d := range drivers {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			fn(t, setupOn(t, d, opts...))
+		})
+	}
+}
+
+// openStore opens and migrates an empty store of the driver: a SQLite file
+// in a temporary directory, or a PostgreSQL schema of the test's own.
+func openStore(t *testing.T, driver string) store.Store {
+	t.Helper()
 	ctx := context.Background()
-	log := testLogger(t)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	var (
+		st  store.Store
+		err error
+	)
+	switch driver {
+	case driverSQLite:
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	case driverPostgres:
+		st, err = postgres.Open(ctx, pgtest.Schema(t), postgres.WithMaxConns(4))
+	default:
+		t.Fatalf("unknown driver %q", driver)
+	}
 	if err != nil {
-		t.Fatalf("open store: %v", err)
+		t.Fatalf("open %s store: %v", driver, err)
 	}
 	t.Cleanup(func() { st.Close() })
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
+	return st
+}
+
+// setupOn builds a bundle on the driver's store.
+func setupOn(t *testing.T, driver string, opts ...func(*api.Options)) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	log := testLogger(t)
+	st := openStore(t, driver)
 	key, err := secretbox.ParseKey(secretbox.NewKey())
 	if err != nil {
 		t.Fatal(err)

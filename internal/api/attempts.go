@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/maintenance"
 	"github.com/heraldhq/herald/internal/store"
@@ -34,7 +35,7 @@ type attemptOut struct {
 }
 
 func attemptJSON(r *http.Request, at *store.Attempt, withContent bool) attemptOut {
-	out := attemptOut{ID: at.ID, MsgID: at.MsgID, EndpointID: at.EndpointID, URL: at.URL, Response: at.Response,
+	out := attemptOut{ID: at.ID, MsgID: at.MsgID, EndpointID: at.EndpointID, URL: at.URL, Response: attemptResponse(r, at),
 		ResponseStatusCode: at.StatusCode, ResponseDurationMs: at.DurationMs, Status: int(at.Status),
 		TriggerType: int(at.TriggerType), Timestamp: at.CreatedAt}
 	if !legacyClient(r) {
@@ -44,6 +45,18 @@ func attemptJSON(r *http.Request, at *store.Attempt, withContent bool) attemptOu
 		out.Response = "{}"
 	}
 	return out
+}
+
+// attemptResponse is an attempt's response as the caller may see it. An
+// attempt that got no status code records the transport error as "<plain
+// reason>: <detail>"; the detail names addresses, host names and the
+// resolver, which are the operator's to see. Portal tokens (an endpoint's
+// owner) get the plain reason; admin tokens the text as recorded.
+func attemptResponse(r *http.Request, at *store.Attempt) string {
+	if at.StatusCode != 0 || at.Response == "" || principalFrom(r.Context()).AppID == "" {
+		return at.Response
+	}
+	return egress.PublicReason(at.Response)
 }
 
 // filters are the query filters shared by the attempt and endpoint message
@@ -401,7 +414,7 @@ func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 	}
 	payload := json.RawMessage(`{"success":true}`)
 	if eventType != "svix.ping" {
-		et, err := a.store.GetEventType(r.Context(), eventType)
+		et, err := a.eventTypeFor(r, eventType)
 		if err != nil {
 			return err
 		}

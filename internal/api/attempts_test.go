@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,4 +208,87 @@ func TestSendExample(t *testing.T) {
 	}
 	wantError(t, b.do(t, "POST", "/api/v1/app/"+app+"/endpoint/"+ep+"/send-example", map[string]any{"eventType": "no.example"}), 400, "invalid_scheme")
 	wantError(t, b.do(t, "POST", "/api/v1/app/"+app+"/endpoint/"+ep+"/send-example", map[string]any{"eventType": "missing"}), 404, "not_found")
+}
+
+// TestAttemptErrorDetailForOperatorOnly checks that the detail of a
+// transport error (addresses, names, the resolver) recorded for an attempt
+// without a status code is served to admin tokens only: portal tokens, the
+// endpoint's owner, get the plain reason, in every view of an attempt.
+func TestAttemptErrorDetailForOperatorOnly(t *testing.T) {
+	t.Parallel()
+	forEachDriver(t, func(t *testing.T, b *bundle) {
+		app := b.createApp(t, map[string]any{"name": "detail"})
+		ep := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/"})["id"].(string)
+		tok := b.portalToken(t, app, nil)
+		cases := []struct {
+			code           int
+			recorded, want string
+		}{
+			{0, "could not connect to the endpoint: dial tcp: destination localhost (127.0.0.1) is a loopback address",
+				"could not connect to the endpoint"},
+			{0, "the endpoint's host name could not be resolved: lookup hook.internal on 10.0.0.53:53: no such host",
+				"the endpoint's host name could not be resolved"},
+			{0, "the endpoint's address is not allowed: destination 169.254.169.254 is link-local", "the endpoint's address is not allowed"},
+			// Recorded before reasons were: nothing of it is shown.
+			{0, "dial tcp 10.1.2.3:443: connect: connection refused", "the request failed"},
+			// The receiver's own answer is the owner's to see.
+			{502, "bad gateway from 10.0.0.7", "bad gateway from 10.0.0.7"},
+		}
+		byID := map[string]int{}
+		var msgs []string
+		for i, c := range cases {
+			msg := b.must(t, 202, "POST", "/api/v1/app/"+app+"/msg", map[string]any{"eventType": "a", "payload": map[string]any{}})["id"].(string)
+			msgs = append(msgs, msg)
+			for _, at := range b.attempt(t, c.code, c.recorded) {
+				byID[at.ID] = i
+			}
+		}
+		check := func(who, token, view string, data []map[string]any) {
+			t.Helper()
+			if len(data) == 0 {
+				t.Errorf("%s, %s: no attempts", who, view)
+			}
+			for _, a := range data {
+				i, ok := byID[a["id"].(string)]
+				if !ok {
+					t.Fatalf("%s, %s: unknown attempt %v", who, view, a)
+				}
+				want := cases[i].want
+				if token == b.token {
+					want = cases[i].recorded
+				}
+				if a["response"] != want {
+					t.Errorf("%s, %s: response %q, want %q", who, view, a["response"], want)
+				}
+			}
+		}
+		for who, token := range map[string]string{"admin": b.token, "portal": tok} {
+			get := func(path string) map[string]any {
+				r := b.doAs(t, token, "GET", path, nil)
+				if r.Status != 200 {
+					t.Fatalf("%s GET %s: %s", who, path, r)
+				}
+				return r.object(t)
+			}
+			list := func(path string) []map[string]any {
+				var out []map[string]any
+				for _, a := range get(path)["data"].([]any) {
+					out = append(out, a.(map[string]any))
+				}
+				return out
+			}
+			check(who, token, "by endpoint", list("/api/v1/app/"+app+"/attempt/endpoint/"+ep))
+			for _, m := range msgs {
+				byMsg := list("/api/v1/app/" + app + "/attempt/msg/" + m)
+				check(who, token, "by message", byMsg)
+				check(who, token, "one", []map[string]any{get("/api/v1/app/" + app + "/msg/" + m + "/attempt/" + byMsg[0]["id"].(string))})
+			}
+			// The other views of a message carry no attempt text.
+			for _, path := range []string{"/api/v1/app/" + app + "/msg/" + msgs[0] + "/endpoint", "/api/v1/app/" + app + "/endpoint/" + ep + "/msg"} {
+				if r := b.doAs(t, token, "GET", path, nil); strings.Contains(string(r.Body), "127.0.0.1") || strings.Contains(string(r.Body), "10.0.0.53") {
+					t.Errorf("%s GET %s shows an address: %s", who, path, r.Body)
+				}
+			}
+		}
+	})
 }

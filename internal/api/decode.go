@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -172,7 +173,10 @@ func (v *validator) identList(field string, list []string, itemMax, minItems, ma
 		v.body(field, fmt.Sprintf("must have at least %d item(s)", minItems), "value_error.list.min_items")
 	}
 	if maxItems > 0 && len(list) > maxItems {
+		// Reported alone: the items of an oversized list are not worth
+		// an error each.
 		v.body(field, fmt.Sprintf("must have at most %d items", maxItems), "value_error.list.max_items")
+		return
 	}
 	seen := make(map[string]bool, len(list))
 	for i, s := range list {
@@ -209,26 +213,117 @@ func (v *validator) metadata(field string, m map[string]string) {
 			return
 		}
 	}
+	for k, val := range m {
+		if strings.ContainsRune(k, 0) || strings.ContainsRune(val, 0) {
+			v.body(field, nulMessage("keys and values"), "value_error")
+			return
+		}
+	}
 }
 
-// url checks an endpoint URL: absolute http or https with a host.
-func (v *validator) url(field, raw string) {
-	if raw == "" {
-		v.body(field, "must not be empty", "value_error.any_str.min_length")
-		return
+// nulMessage says that what must not contain U+0000. No stored string may:
+// PostgreSQL's text and jsonb cannot hold it, and both drivers accept the
+// same input.
+func nulMessage(what string) string {
+	return what + " must not contain the NUL character (U+0000)"
+}
+
+// storableText reports whether s can be stored as text by every driver:
+// valid UTF-8 without U+0000. Strings decoded from a JSON body are always
+// valid UTF-8; path, query and header values need not be.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// maxJSONNumber is the longest number kept in a stored JSON document.
+const maxJSONNumber = 100
+
+// jsonProblem says why the valid JSON document b cannot be stored as it is
+// by every driver, or returns "" when it can. PostgreSQL keeps JSON
+// documents (event type schemas) as jsonb, which refuses \u0000, a UTF-16
+// surrogate escape without its pair, bytes that are not UTF-8, and numbers
+// beyond its numeric type; SQLite would keep them all. The rule here is the
+// same for both drivers: no U+0000, valid UTF-8 and escapes, and numbers of
+// at most 100 characters within the range of a 64-bit float.
+func jsonProblem(b []byte) string {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			end, problem := jsonStringProblem(b, i+1)
+			if problem != "" {
+				return problem
+			}
+			i = end
+		case c == '-' || '0' <= c && c <= '9':
+			end := i
+			for end < len(b) && strings.IndexByte("+-.0123456789eE", b[end]) >= 0 {
+				end++
+			}
+			if problem := jsonNumberProblem(string(b[i:end])); problem != "" {
+				return problem
+			}
+			i = end - 1
+		}
 	}
-	if len(raw) > 65536 {
-		v.body(field, "must be at most 65536 characters", "value_error.any_str.max_length")
-		return
+	return ""
+}
+
+// jsonStringProblem checks the JSON string whose contents start at b[i]; it
+// returns the index of the closing quote.
+func jsonStringProblem(b []byte, i int) (int, string) {
+	for ; i < len(b) && b[i] != '"'; i++ {
+		switch {
+		case b[i] == '\\' && i+1 < len(b) && b[i+1] == 'u':
+			r, ok := hex4(b, i+2)
+			i += 5
+			switch {
+			case !ok:
+				return i, "contains a malformed \\u escape"
+			case r == 0:
+				return i, nulMessage("strings")
+			case utf16.IsSurrogate(r):
+				low, ok := rune(0), false
+				if r < 0xdc00 && i+2 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
+					low, ok = hex4(b, i+3)
+				}
+				if !ok || utf16.DecodeRune(r, low) == utf8.RuneError {
+					return i, "contains a UTF-16 surrogate escape without its pair"
+				}
+				i += 6
+			}
+		case b[i] == '\\':
+			i++
+		case b[i] >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return i, "contains bytes that are not UTF-8"
+			}
+			i += size - 1
+		}
 	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		v.body(field, "must be an absolute URL", "value_error.url")
-		return
+	return i, ""
+}
+
+// hex4 reads the four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		v.body(field, "scheme must be http or https", "value_error.url.scheme")
+	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
+	return rune(n), err == nil
+}
+
+func jsonNumberProblem(num string) string {
+	const msg = "numbers must be at most 100 characters and within the range of a 64-bit float"
+	if len(num) > maxJSONNumber {
+		return msg
 	}
+	f, err := strconv.ParseFloat(num, 64)
+	mantissa, _, _ := strings.Cut(strings.ToLower(num), "e")
+	if err != nil || f == 0 && strings.ContainsAny(mantissa, "123456789") {
+		return msg
+	}
+	return ""
 }
 
 // query helpers
@@ -289,4 +384,15 @@ func queryInt(q url.Values, name string) (*int, error) {
 	return &n, nil
 }
 
-func secondsDuration(n int64) time.Duration { return time.Duration(n) * time.Second }
+// duration turns a count of units taken from the body into a Duration,
+// checking that it is within [lo, hi] first: a count multiplied before it
+// was checked could wrap around (18446744074 seconds is 0.29 s) and pass.
+// unitName names the unit in the message ("seconds"). Out of range, it
+// records the problem and returns 0.
+func (v *validator) duration(field string, n, lo, hi int64, unit time.Duration, unitName string) time.Duration {
+	if n < lo || n > hi {
+		v.body(field, fmt.Sprintf("must be between %d and %d %s", lo, hi, unitName), "value_error.number")
+		return 0
+	}
+	return time.Duration(n) * unit
+}

@@ -1,14 +1,18 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -82,7 +86,9 @@ func (a *API) validateEndpoint(r *http.Request, in *endpointIn, full bool) (rate
 	if full && !in.URL.Set || in.URL.Null {
 		v.body("url", "field required", "value_error.missing")
 	} else if u, ok := in.URL.Value(); ok {
-		v.url("url", u)
+		if err := validateURL(u); err != nil {
+			v.body("url", err.Error(), "value_error.url")
+		}
 	}
 	if in.Description.Null {
 		v.body("description", "must be a string", "type_error")
@@ -104,7 +110,7 @@ func (a *API) validateEndpoint(r *http.Request, in *endpointIn, full bool) (rate
 		types = in.FilterTypes
 	}
 	if list, ok := types.Value(); ok {
-		v.identList("eventTypes", list, 256, 1, 0)
+		v.identList("eventTypes", list, 256, 1, maxEventTypes)
 	}
 	if list, ok := in.Channels.Value(); ok {
 		v.identList("channels", list, 128, 1, 10)
@@ -122,23 +128,55 @@ func (a *API) validateEndpoint(r *http.Request, in *endpointIn, full bool) (rate
 	}
 	// Filters must name event types that exist and are not archived.
 	if list, ok := types.Value(); ok {
-		var missing []string
-		for _, name := range list {
-			et, err := a.store.GetEventType(r.Context(), name)
-			if errors.Is(err, store.ErrNotFound) || err == nil && et.Archived {
-				missing = append(missing, name)
-				continue
-			}
-			if err != nil {
-				return rate, types, err
-			}
-		}
-		if len(missing) > 0 {
-			return rate, types, invalid([]string{"body", "eventTypes"},
-				"The following event types don't exist: "+strings.Join(missing, ", "), "value_error")
+		if err := a.checkEventTypes(r, list); err != nil {
+			return rate, types, err
 		}
 	}
 	return rate, types, nil
+}
+
+// maxEventTypes is the most event types an endpoint may filter on, and the
+// most a list query may filter on. The Svix reference gives no maximum; a
+// thousand is far more than any real filter, and bounds the work of one
+// request.
+const maxEventTypes = 1000
+
+// checkEventTypes refuses a filter that names event types that do not
+// exist, are archived, or that the caller may not see (visible), naming
+// them alike; it reads them all in one query.
+func (a *API) checkEventTypes(r *http.Request, names []string) error {
+	found, err := a.store.GetEventTypes(r.Context(), names)
+	if err != nil {
+		return err
+	}
+	usable := make(map[string]bool, len(found))
+	for _, et := range found {
+		usable[et.Name] = !et.Archived && visible(r, et)
+	}
+	var missing []string
+	for _, name := range names {
+		if !usable[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return invalid([]string{"body", "eventTypes"},
+			"The following event types don't exist: "+strings.Join(missing, ", "), "value_error")
+	}
+	return nil
+}
+
+// validateURL checks an endpoint URL with the rule the sender applies to
+// every attempt (egress.ValidateURL), as it will be stored (normalizeURL),
+// so that no URL is accepted that would fail on every attempt.
+func validateURL(raw string) error {
+	if err := egress.ValidateURL(raw); err != nil {
+		return err
+	}
+	if err := egress.ValidateURL(normalizeURL(raw)); err != nil {
+		return fmt.Errorf("%w (with the path / it is stored with)", err)
+	}
+	return nil
 }
 
 // normalizeURL gives a URL with an empty path the path "/", as the Svix
@@ -448,21 +486,104 @@ func validHeaderValue(s string) bool {
 	return true
 }
 
-func checkHeader(v *validator, name, value string, checkValue bool) {
+// Limits of an endpoint's custom headers.
+const (
+	maxHeaders     = 100
+	maxHeaderName  = 256  // bytes
+	maxHeaderValue = 4096 // bytes
+)
+
+// checkHeader checks one header name and, when checkValue, its value, and
+// reports whether they are valid. Names are compared ignoring case, as HTTP
+// does.
+func checkHeader(v *validator, name, value string, checkValue bool) bool {
 	loc := []string{"body", "headers", name}
 	lower := strings.ToLower(name)
 	switch {
 	case !validHeaderName(name):
 		v.add(loc, "Invalid Header Name.", "value_error")
+	case len(name) > maxHeaderName:
+		v.add(loc, fmt.Sprintf("Maximum header name length is %d bytes", maxHeaderName), "value_error")
 	case slices.Contains(forbiddenHeaders, lower):
 		v.add(loc, "Header uses a forbidden key.", "value_error")
 	case slices.ContainsFunc(forbiddenHeaderPrefixes, func(p string) bool { return strings.HasPrefix(lower, p) }):
 		v.add(loc, "Header starts with a forbidden prefix.", "value_error")
 	case checkValue && !validHeaderValue(value):
 		v.add(loc, "Invalid Header Value.", "value_error")
-	case checkValue && len(value) > 4096:
-		v.add(loc, "Maximum header length is 4096 bytes", "value_error")
+	case checkValue && len(value) > maxHeaderValue:
+		v.add(loc, fmt.Sprintf("Maximum header length is %d bytes", maxHeaderValue), "value_error")
+	default:
+		return true
 	}
+	return false
+}
+
+// headerField is one header of a request body.
+type headerField[V any] struct {
+	Name  string
+	Value V
+}
+
+// headerFields is a JSON object of header names to values that keeps every
+// name as written, in order, a repeated name included (a map would keep
+// only the last one).
+type headerFields[V any] []headerField[V]
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (h *headerFields[V]) UnmarshalJSON(b []byte) error {
+	notObject := &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[map[string]V]()}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return notObject
+	}
+	*h = nil
+	for dec.More() {
+		tok, err := dec.Token()
+		name, ok := tok.(string)
+		if err != nil || !ok {
+			return notObject
+		}
+		var f headerField[V]
+		f.Name = name
+		if err := dec.Decode(&f.Value); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) {
+				return typeErr
+			}
+			return notObject
+		}
+		*h = append(*h, f)
+	}
+	return nil
+}
+
+// canonicalHeaders checks the headers of a request and returns the valid
+// ones under their canonical names (http.CanonicalHeaderKey), the form
+// stored. Two names equal ignoring case are refused: they name one header.
+// value gives a field's value and whether it is to be checked (PATCH's null
+// deletes).
+func canonicalHeaders[V any](v *validator, fields headerFields[V], value func(V) (string, bool)) headerFields[V] {
+	if len(fields) > maxHeaders {
+		v.body("headers", fmt.Sprintf("at most %d headers", maxHeaders), "value_error")
+		return nil
+	}
+	seen := make(map[string]string, len(fields))
+	out := make(headerFields[V], 0, len(fields))
+	for _, f := range fields {
+		val, checkValue := value(f.Value)
+		if !checkHeader(v, f.Name, val, checkValue) {
+			continue
+		}
+		canon := http.CanonicalHeaderKey(f.Name)
+		if first, dup := seen[canon]; dup {
+			v.add([]string{"body", "headers", f.Name}, fmt.Sprintf(
+				"Header names are case-insensitive: %q and %q name the same header.", first, f.Name), "value_error")
+			continue
+		}
+		seen[canon] = f.Name
+		out = append(out, headerField[V]{Name: canon, Value: f.Value})
+	}
+	return out
 }
 
 type headersOut struct {
@@ -490,28 +611,27 @@ func (a *API) getEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) updateEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Headers Opt[map[string]string] `json:"headers"`
+		Headers Opt[headerFields[string]] `json:"headers"`
 	}
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
 	var v validator
-	headers, ok := in.Headers.Value()
+	fields, ok := in.Headers.Value()
 	if !ok {
 		v.body("headers", "field required", "value_error.missing")
 	}
-	if len(headers) > 100 {
-		v.body("headers", "at most 100 headers", "value_error")
-	}
-	for k, val := range headers {
-		checkHeader(&v, k, val, true)
-	}
+	fields = canonicalHeaders(&v, fields, func(s string) (string, bool) { return s, true })
 	if err := v.err(); err != nil {
 		return err
 	}
 	_, ep, err := a.loadEndpoint(r)
 	if err != nil {
 		return err
+	}
+	headers := make(map[string]string, len(fields))
+	for _, f := range fields {
+		headers[f.Name] = f.Value
 	}
 	if _, err := a.saveEndpoint(r, ep, store.UpdateEndpointParams{Headers: &headers}); err != nil {
 		return err
@@ -522,23 +642,22 @@ func (a *API) updateEndpointHeaders(w http.ResponseWriter, r *http.Request) erro
 
 func (a *API) patchEndpointHeaders(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Headers Opt[map[string]*string] `json:"headers"`
+		Headers Opt[headerFields[*string]] `json:"headers"`
 	}
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
 	var v validator
-	headers, ok := in.Headers.Value()
+	fields, ok := in.Headers.Value()
 	if !ok {
 		v.body("headers", "field required", "value_error.missing")
 	}
-	for k, val := range headers {
-		if val == nil {
-			checkHeader(&v, k, "", false)
-		} else {
-			checkHeader(&v, k, *val, true)
+	fields = canonicalHeaders(&v, fields, func(s *string) (string, bool) {
+		if s == nil {
+			return "", false
 		}
-	}
+		return *s, true
+	})
 	if err := v.err(); err != nil {
 		return err
 	}
@@ -546,19 +665,19 @@ func (a *API) patchEndpointHeaders(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	for k, val := range headers {
-		// Header names are case-insensitive: replace any spelling.
+	for _, f := range fields {
+		// Replace the header whatever the case it was stored in.
 		for old := range ep.Headers {
-			if strings.EqualFold(old, k) {
+			if strings.EqualFold(old, f.Name) {
 				delete(ep.Headers, old)
 			}
 		}
-		if val != nil {
-			ep.Headers[k] = *val
+		if f.Value != nil {
+			ep.Headers[f.Name] = *f.Value
 		}
 	}
-	if len(ep.Headers) > 100 {
-		return invalid([]string{"body", "headers"}, "at most 100 headers", "value_error")
+	if len(ep.Headers) > maxHeaders {
+		return invalid([]string{"body", "headers"}, fmt.Sprintf("at most %d headers", maxHeaders), "value_error")
 	}
 	if _, err := a.saveEndpoint(r, ep, store.UpdateEndpointParams{Headers: &ep.Headers}); err != nil {
 		return err
@@ -607,10 +726,7 @@ func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) error
 	var v validator
 	grace := defaultGracePeriod
 	if n, ok := in.GracePeriod.Value(); ok {
-		if n < 0 || time.Duration(n)*time.Second > maxGracePeriod {
-			v.body("gracePeriodSeconds", "must be between 0 and 604800", "value_error.number")
-		}
-		grace = time.Duration(n) * time.Second
+		grace = v.duration("gracePeriodSeconds", n, 0, int64(maxGracePeriod/time.Second), time.Second, "seconds")
 	}
 	var newKey string
 	if k, ok := in.Key.Value(); ok {

@@ -3,12 +3,25 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Documented bounds of an endpoint's event types and custom headers.
+const (
+	maxEventTypes = 1000
+	maxHeaders    = 100
+	maxHeaderName = 256
 )
 
 // secretOf reads an endpoint's secret through the API.
@@ -380,4 +393,216 @@ func TestEndpointEd25519(t *testing.T) {
 		t.Errorf("rotated ed25519 public key = %q", got)
 	}
 	_ = http.StatusOK
+}
+
+// wantValidationMsg checks a 422 with an item at loc whose message contains
+// msg.
+func wantValidationMsg(t testing.TB, r *response, msg string, loc ...string) {
+	t.Helper()
+	wantValidation(t, r, loc...)
+	var body struct {
+		Detail []struct {
+			Loc []string
+			Msg string
+		}
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range body.Detail {
+		if slices.Equal(it.Loc, loc) && strings.Contains(it.Msg, msg) {
+			return
+		}
+	}
+	t.Errorf("422 without %q at %v: %s", msg, loc, r.Body)
+}
+
+// TestEndpointURLAsTheSenderSeesIt checks that an endpoint URL the sender
+// would refuse on every attempt is refused when it is set, with the
+// sender's own message, and that one it accepts is stored.
+func TestEndpointURLAsTheSenderSeesIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, map[string]any{"name": "urls"})
+	ep := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/keep"})["id"].(string)
+	long := "https://e.com/" + strings.Repeat("a", egress.MaxURLLength-len("https://e.com/"))
+	for _, u := range []string{
+		long + "a",
+		"https://e.com?" + strings.Repeat("q", egress.MaxURLLength-len("https://e.com?")), // 2,049 bytes once stored with its path
+		"https://bad!host/", "https://e.com:/", "https://e.com:0/", "https://e.com:65536/", "https://e.com:99999999999999999999/",
+		" https://e.com/", "https://ex ample.com/", "https://exämple.com/", "ftp://e.com/", "https:///x", "",
+	} {
+		want := "with the path"
+		if err := egress.ValidateURL(u); err != nil {
+			want = err.Error()
+		}
+		for _, req := range []struct{ method, path string }{
+			{"POST", "/api/v1/app/" + app + "/endpoint"},
+			{"PUT", "/api/v1/app/" + app + "/endpoint/" + ep},
+			{"PATCH", "/api/v1/app/" + app + "/endpoint/" + ep},
+		} {
+			wantValidationMsg(t, b.do(t, req.method, req.path, map[string]any{"url": u}), want, "body", "url")
+		}
+	}
+	if got := b.must(t, 200, "GET", "/api/v1/app/"+app+"/endpoint/"+ep, nil); got["url"] != "https://e.com/keep" {
+		t.Errorf("url after refused requests: %v", got["url"])
+	}
+	// The longest URL the sender takes is accepted.
+	if got := b.createEndpoint(t, app, map[string]any{"url": long})["url"]; got != long {
+		t.Errorf("url of %d bytes stored as %v", len(long), got)
+	}
+	b.must(t, 200, "PATCH", "/api/v1/app/"+app+"/endpoint/"+ep, map[string]any{"url": "https://e.com:65535/"})
+}
+
+// countingStore counts the event type lookups the API makes.
+type countingStore struct {
+	store.Store
+	one, many atomic.Int32
+}
+
+func (s *countingStore) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
+	s.one.Add(1)
+	return s.Store.GetEventType(ctx, name)
+}
+
+func (s *countingStore) GetEventTypes(ctx context.Context, names []string) ([]*store.EventType, error) {
+	s.many.Add(1)
+	return s.Store.GetEventTypes(ctx, names)
+}
+
+// TestEndpointEventTypesBounded checks that an endpoint filters on at most
+// 1,000 event types, checked in one query whatever their number.
+func TestEndpointEventTypesBounded(t *testing.T) {
+	t.Parallel()
+	var counted *countingStore
+	b := setup(t, func(o *api.Options) {
+		counted = &countingStore{Store: o.Store}
+		o.Store = counted
+	})
+	app := b.createApp(t, map[string]any{"name": "many"})
+	ep := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/"})["id"].(string)
+	names := make([]string, maxEventTypes)
+	for i := range names {
+		names[i] = fmt.Sprintf("many.%d", i)
+		if i < 3 {
+			b.createEventType(t, names[i])
+		}
+	}
+	lookups := func() (one, many int32) { return counted.one.Swap(0), counted.many.Swap(0) }
+	lookups()
+
+	// The most there may be: every missing one is named, from one query.
+	r := b.do(t, "POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://e.com/", "eventTypes": names})
+	wantValidationMsg(t, r, "don't exist: many.3, many.4, ", "body", "eventTypes")
+	if strings.Contains(string(r.Body), "many.2,") {
+		t.Errorf("existing event type named missing: %.200s", r.Body)
+	}
+	if one, many := lookups(); one != 0 || many != 1 {
+		t.Errorf("%d event types checked: %d single lookups and %d list lookups, want 0 and 1", len(names), one, many)
+	}
+	got := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/", "eventTypes": names[:3]})
+	if fmt.Sprint(got["eventTypes"]) != "[many.0 many.1 many.2]" {
+		t.Errorf("eventTypes = %v", got["eventTypes"])
+	}
+	if one, many := lookups(); one != 0 || many != 1 {
+		t.Errorf("3 event types checked: %d single lookups and %d list lookups, want 0 and 1", one, many)
+	}
+
+	// One more is refused before any lookup, on every route that sets them.
+	over := append(slices.Clone(names), "many.x")
+	for _, req := range []struct {
+		method, path string
+		body         map[string]any
+	}{
+		{"POST", "/api/v1/app/" + app + "/endpoint", map[string]any{"url": "https://e.com/", "eventTypes": over}},
+		{"POST", "/api/v1/app/" + app + "/endpoint", map[string]any{"url": "https://e.com/", "filterTypes": over}},
+		{"PUT", "/api/v1/app/" + app + "/endpoint/" + ep, map[string]any{"url": "https://e.com/", "eventTypes": over}},
+		{"PATCH", "/api/v1/app/" + app + "/endpoint/" + ep, map[string]any{"eventTypes": over}},
+	} {
+		r := b.do(t, req.method, req.path, req.body)
+		wantValidationMsg(t, r, "must have at most 1000 items", "body", "eventTypes")
+		if n := strings.Count(string(r.Body), `"loc"`); n != 1 {
+			t.Errorf("%s %s: %d problems reported, want 1", req.method, req.path, n)
+		}
+	}
+	if one, many := lookups(); one != 0 || many != 0 {
+		t.Errorf("oversized lists looked up: %d, %d", one, many)
+	}
+	// List filters take as many.
+	q := "event_types=" + strings.Join(over, ",")
+	for _, p := range []string{"/msg", "/endpoint/" + ep + "/msg", "/attempt/endpoint/" + ep} {
+		wantValidationMsg(t, b.do(t, "GET", "/api/v1/app/"+app+p+"?"+q, nil), "at most 1000", "query", "event_types")
+	}
+	b.list(t, "/api/v1/app/"+app+"/msg?event_types="+strings.Join(names, ","))
+}
+
+// TestEndpointHeaderNames checks that custom header names are bounded and
+// case-insensitive, as HTTP's are: stored in canonical form, refused twice
+// in one request whatever their case, replaced by PATCH whatever the case
+// it is written in, and refused when reserved in any case.
+func TestEndpointHeaderNames(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, map[string]any{"name": "hn"})
+	ep := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/"})["id"].(string)
+	path := "/api/v1/app/" + app + "/endpoint/" + ep + "/headers"
+	headers := func() string {
+		t.Helper()
+		got := b.must(t, 200, "GET", path, nil)
+		return fmt.Sprint(got["headers"], got["sensitive"])
+	}
+
+	b.must(t, 204, "PUT", path, map[string]any{"headers": map[string]string{"x-custom-header": "v", "authorization": "s"}})
+	if got := headers(); got != "map[X-Custom-Header:v] [Authorization]" {
+		t.Errorf("after PUT: %s", got)
+	}
+	b.must(t, 204, "PATCH", path, map[string]any{"headers": map[string]any{"X-CUSTOM-HEADER": "w", "x-other": "o"}})
+	if got := headers(); got != "map[X-Custom-Header:w X-Other:o] [Authorization]" {
+		t.Errorf("after PATCH: %s", got)
+	}
+	b.must(t, 204, "PATCH", path, map[string]any{"headers": map[string]any{"x-CUSTOM-header": nil, "AUTHORIZATION": nil}})
+	if got := headers(); got != "map[X-Other:o] []" {
+		t.Errorf("after PATCH deleting: %s", got)
+	}
+
+	// Two spellings of one name in a request, even the same one twice.
+	for _, c := range []struct{ method, body, second string }{
+		{"PUT", `{"headers": {"X-A": "1", "x-a": "2"}}`, "x-a"},
+		{"PUT", `{"headers": {"X-A": "1", "X-A": "2"}}`, "X-A"},
+		{"PATCH", `{"headers": {"x-b": "1", "X-B": null}}`, "X-B"},
+	} {
+		wantValidationMsg(t, b.do(t, c.method, path, c.body), "case-insensitive", "body", "headers", c.second)
+	}
+
+	// Bounds: names of 256 bytes, values of 4,096, 100 headers.
+	long := "X-" + strings.Repeat("n", maxHeaderName-2)
+	b.must(t, 204, "PUT", path, map[string]any{"headers": map[string]string{long: strings.Repeat("v", 4096)}})
+	for _, method := range []string{"PUT", "PATCH"} {
+		wantValidationMsg(t, b.do(t, method, path, map[string]any{"headers": map[string]string{long + "n": "v"}}),
+			"256 bytes", "body", "headers", long+"n")
+		wantValidationMsg(t, b.do(t, method, path, map[string]any{"headers": map[string]string{"X-V": strings.Repeat("v", 4097)}}),
+			"4096 bytes", "body", "headers", "X-V")
+	}
+	many := map[string]string{}
+	for i := range maxHeaders {
+		many[fmt.Sprintf("X-H%d", i)] = "v"
+	}
+	b.must(t, 204, "PUT", path, map[string]any{"headers": many})
+	many["X-One-Too-Many"] = "v"
+	wantValidationMsg(t, b.do(t, "PUT", path, map[string]any{"headers": many}), "at most 100", "body", "headers")
+	wantValidationMsg(t, b.do(t, "PATCH", path, map[string]any{"headers": map[string]string{"X-One-Too-Many": "v"}}), "at most 100", "body", "headers")
+	// Replacing one in another case does not count twice.
+	b.must(t, 204, "PATCH", path, map[string]any{"headers": map[string]string{"x-h0": "w"}})
+
+	// Reserved names are refused in any case.
+	for _, name := range []string{"CONTENT-TYPE", "content-length", "hOsT", "USER-AGENT", "wEbHoOk-Id", "SVIX-ID", "X-SVIX-X", "x-HERALD-x", "TRANSFER-encoding"} {
+		for _, method := range []string{"PUT", "PATCH"} {
+			wantValidationMsg(t, b.do(t, method, path, map[string]any{"headers": map[string]string{name: "v"}}), "forbidden", "body", "headers", name)
+		}
+	}
+	wantValidation(t, b.do(t, "PUT", path, `{"headers": []}`), "body", "headers")
+	wantValidation(t, b.do(t, "PATCH", path, `{"headers": {"X-A": ["x"]}}`), "body", "headers")
+	if got := b.must(t, 200, "GET", path, nil)["headers"].(map[string]any); len(got) != maxHeaders || got["X-H0"] != "w" {
+		t.Errorf("headers after refused requests: %d, X-H0 = %v", len(got), got["X-H0"])
+	}
 }

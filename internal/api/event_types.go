@@ -71,6 +71,8 @@ func validateEventType(in *eventTypeIn, full bool) error {
 		}
 		if len(s) > 256<<10 {
 			v.body("schemas", "must be at most 256 KiB", "value_error")
+		} else if problem := jsonProblem(s); problem != "" {
+			v.body("schemas", "cannot be stored: "+problem, "value_error")
 		}
 	}
 	return v.err()
@@ -114,7 +116,10 @@ func newEventType(name string, in *eventTypeIn, now time.Time) *store.EventType 
 }
 
 // visible reports whether the caller may see et: portal tokens see only
-// event types without a feature flag.
+// event types without a feature flag. It is the one rule for every route:
+// an event type the caller may not see behaves, for that caller, as one
+// that does not exist, whether it is read (eventTypeFor, the list) or named
+// (an endpoint's filter, send-example).
 func visible(r *http.Request, et *store.EventType) bool {
 	return principalFrom(r.Context()).AppID == "" || et.FeatureFlag == ""
 }
@@ -211,7 +216,13 @@ func validationItems(err error) []ValidationItem {
 }
 
 func (a *API) loadEventType(r *http.Request) (*store.EventType, error) {
-	et, err := a.store.GetEventType(r.Context(), r.PathValue("event_type_name"))
+	return a.eventTypeFor(r, r.PathValue("event_type_name"))
+}
+
+// eventTypeFor returns the event type called name as the caller sees it:
+// not found when it does not exist or is not visible.
+func (a *API) eventTypeFor(r *http.Request, name string) (*store.EventType, error) {
+	et, err := a.store.GetEventType(r.Context(), name)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -155,5 +157,69 @@ func TestEventTypeFeatureFlags(t *testing.T) {
 	wantError(t, b.doAs(t, tok, "GET", "/api/v1/event-type/b", nil), 404, "not_found")
 	if r := b.doAs(t, tok, "GET", "/api/v1/event-type/c", nil); r.Status != 200 {
 		t.Errorf("visible type: %s", r)
+	}
+}
+
+// TestFlaggedEventTypesAsMissingForPortal checks that an event type with a
+// feature flag, hidden from portal tokens when read, cannot be subscribed
+// to, or probed, through a portal token either: for that token it behaves
+// exactly as one that does not exist. Admin tokens see it.
+func TestFlaggedEventTypesAsMissingForPortal(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, map[string]any{"name": "flags"})
+	b.createEventType(t, "open.evt")
+	b.must(t, 201, "POST", "/api/v1/event-type", map[string]any{"name": "beta.evt", "description": "d", "featureFlag": "beta",
+		"schemas": map[string]any{"1": map[string]any{"examples": []any{map[string]any{"a": 1}}}}})
+	ep := b.createEndpoint(t, app, map[string]any{"url": "https://e.com/"})["id"].(string)
+	tok := b.portalToken(t, app, nil)
+
+	// The answer to a hidden type, with its name swapped for a missing
+	// one's, is the answer to the missing one.
+	same := func(what string, hidden, missing *response) {
+		t.Helper()
+		swapped := strings.ReplaceAll(string(hidden.Body), "beta.evt", "nope.evt")
+		if hidden.Status != missing.Status || swapped != string(missing.Body) {
+			t.Errorf("%s: hidden type answered %s, missing one %s", what, hidden, missing)
+		}
+	}
+	epPath := "/api/v1/app/" + app + "/endpoint"
+	for _, req := range []struct {
+		method, path string
+		body         func(name string) map[string]any
+	}{
+		{"POST", epPath, func(n string) map[string]any {
+			return map[string]any{"url": "https://e.com/", "eventTypes": []string{"open.evt", n}}
+		}},
+		{"POST", epPath, func(n string) map[string]any {
+			return map[string]any{"url": "https://e.com/", "filterTypes": []string{n}}
+		}},
+		{"PUT", epPath + "/" + ep, func(n string) map[string]any {
+			return map[string]any{"url": "https://e.com/", "eventTypes": []string{n}}
+		}},
+		{"PATCH", epPath + "/" + ep, func(n string) map[string]any { return map[string]any{"eventTypes": []string{n}} }},
+		{"POST", epPath + "/" + ep + "/send-example", func(n string) map[string]any { return map[string]any{"eventType": n} }},
+	} {
+		hidden := b.doAs(t, tok, req.method, req.path, req.body("beta.evt"))
+		if hidden.Status < 400 {
+			t.Errorf("%s %s with a hidden event type through a portal token: %s", req.method, req.path, hidden)
+		}
+		same(req.method+" "+req.path, hidden, b.doAs(t, tok, req.method, req.path, req.body("nope.evt")))
+	}
+	same("GET", b.doAs(t, tok, "GET", "/api/v1/event-type/beta.evt", nil), b.doAs(t, tok, "GET", "/api/v1/event-type/nope.evt", nil))
+	if got := b.must(t, 200, "GET", epPath+"/"+ep, nil); got["eventTypes"] != nil {
+		t.Errorf("endpoint changed through refused requests: %v", got["eventTypes"])
+	}
+
+	// The operator sees and uses it.
+	got := b.must(t, 200, "PATCH", epPath+"/"+ep, map[string]any{"eventTypes": []string{"beta.evt"}})
+	if fmt.Sprint(got["eventTypes"]) != "[beta.evt]" {
+		t.Errorf("admin PATCH eventTypes = %v", got["eventTypes"])
+	}
+	b.must(t, 200, "POST", epPath+"/"+ep+"/send-example", map[string]any{"eventType": "beta.evt"})
+	// Types without a flag are open to the portal token.
+	b.doAs(t, tok, "PATCH", epPath+"/"+ep, map[string]any{"eventTypes": []string{"open.evt"}})
+	if got := b.must(t, 200, "GET", epPath+"/"+ep, nil); fmt.Sprint(got["eventTypes"]) != "[open.evt]" {
+		t.Errorf("portal PATCH eventTypes = %v", got["eventTypes"])
 	}
 }

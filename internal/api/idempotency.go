@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -25,19 +26,26 @@ const (
 // key runs, later ones within 12 hours get its response replayed, and one
 // that arrives while the first is still running waits for it. Only 2xx
 // responses are kept, so a request that failed can be retried under the same
-// key. Keys are scoped by token and path, and live in the store, so every
-// replica sees them.
+// key. Keys are scoped by token and live in the store, so every replica sees
+// them. A key is one request: reused with another route, query or body, it
+// is refused (422 idempotency_key_reused), as the IETF Idempotency-Key draft
+// recommends, instead of replaying an answer to a request that was not made.
 func (a *API) idempotent(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request) error) error {
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKey {
 		return invalid([]string{"header", "idempotency-key"}, "must be at most 256 characters", "value_error")
+	}
+	if strings.ContainsFunc(key, func(r rune) bool { return r < ' ' || r > '~' }) {
+		// The key is stored; keep it to what the Idempotency-Key draft
+		// allows (a string of printable ASCII), which every driver stores.
+		return invalid([]string{"header", "idempotency-key"}, "must be printable ASCII", "value_error")
 	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	scoped := principalFrom(r.Context()).TokenID + " " + r.URL.Path + " " + key
+	scoped := principalFrom(r.Context()).TokenID + " " + key
 	sum := sha256.Sum256(body)
 	fingerprint := r.Method + " " + r.URL.RequestURI() + " " + hex.EncodeToString(sum[:])
 
@@ -53,6 +61,9 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, h func(http.Res
 		}
 		if started {
 			break
+		}
+		if rec.Fingerprint != fingerprint {
+			return errKeyReused()
 		}
 		if rec.Done {
 			if len(rec.Body) > 0 {
@@ -93,6 +104,12 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, h func(http.Res
 		a.log.ErrorContext(ctx, "release idempotency key", "err", err)
 	}
 	return nil
+}
+
+func errKeyReused() error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
+		Detail: "This Idempotency-Key was used for a different request (another route, query or body) in the last 12 hours; " +
+			"send a new key with a new request"}
 }
 
 // responseRecorder passes a response through and keeps a copy.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -36,10 +37,9 @@ func TestIdempotency(t *testing.T) {
 		if n := b.countApps(t); n != 1 {
 			t.Errorf("%d apps, want 1", n)
 		}
-		// Another key, another path or another token runs again.
+		// Another key, or the same key of another token, runs again.
 		b.must(t, 201, "POST", "/api/v1/app", map[string]any{"name": "once"}, "Idempotency-Key", "k2")
 		app := first.object(t)["id"].(string)
-		b.must(t, 201, "POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://e.com/"}, "Idempotency-Key", "k1")
 		tok := b.portalToken(t, app, nil)
 		r := b.doAs(t, tok, "POST", "/api/v1/app/"+app+"/endpoint", map[string]any{"url": "https://e.com/"}, "Idempotency-Key", "k1")
 		if r.Status != 201 {
@@ -61,6 +61,45 @@ func TestIdempotency(t *testing.T) {
 		b.must(t, 200, "PATCH", "/api/v1/app/"+app, map[string]any{"name": "p1"}, "Idempotency-Key", "p")
 		if got := b.must(t, 200, "PATCH", "/api/v1/app/"+app, map[string]any{"name": "p2"}, "Idempotency-Key", "p"); got["name"] != "p2" {
 			t.Errorf("PATCH replayed: %v", got)
+		}
+	})
+
+	t.Run("a key is one request", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		app := b.createApp(t, map[string]any{"name": "reuse"})
+		msgs := "/api/v1/app/" + app + "/msg"
+		first := b.must(t, 202, "POST", msgs, map[string]any{"eventType": "a", "payload": map[string]any{"n": 1}}, "Idempotency-Key", "k")
+		// Another body, route or query under the same key is refused, and
+		// nothing is created.
+		for _, req := range []struct {
+			path string
+			body map[string]any
+		}{
+			{msgs, map[string]any{"eventType": "a", "payload": map[string]any{"n": 2}}},
+			{msgs + "?with_content=false", map[string]any{"eventType": "a", "payload": map[string]any{"n": 1}}},
+			{"/api/v1/app/" + app + "/endpoint", map[string]any{"url": "https://e.com/"}},
+			{"/api/v1/app", map[string]any{"name": "other"}},
+		} {
+			r := b.do(t, "POST", req.path, req.body, "Idempotency-Key", "k")
+			wantError(t, r, http.StatusUnprocessableEntity, "idempotency_key_reused")
+			if !strings.Contains(string(r.Body), "different request") || r.Header.Get("Idempotent-Replayed") != "" {
+				t.Errorf("POST %s: %s", req.path, r)
+			}
+		}
+		if env := b.list(t, msgs); len(env.Data) != 1 {
+			t.Errorf("%d messages, want 1 (the second was dropped before; now refused)", len(env.Data))
+		}
+		if env := b.list(t, "/api/v1/app/"+app+"/endpoint"); len(env.Data) != 0 {
+			t.Errorf("an endpoint was created under a used key")
+		}
+		if n := b.countApps(t); n != 1 {
+			t.Errorf("%d apps, want 1", n)
+		}
+		// The same request still replays, the refusals notwithstanding.
+		r := b.do(t, "POST", msgs, map[string]any{"eventType": "a", "payload": map[string]any{"n": 1}}, "Idempotency-Key", "k")
+		if r.Status != 202 || r.object(t)["id"] != first["id"] || r.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay after refusals: %s", r)
 		}
 	})
 

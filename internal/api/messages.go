@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -76,15 +77,9 @@ func validateMessage(in *messageIn) (time.Duration, error) {
 	}
 	retention := defaultRetention
 	if days, ok := in.PayloadRetentionPeriod.Value(); ok {
-		if days < 5 || days > 90 {
-			v.body("payloadRetentionPeriod", "must be between 5 and 90 days", "value_error.number")
-		}
-		retention = time.Duration(days) * 24 * time.Hour
+		retention = v.duration("payloadRetentionPeriod", days, 5, 90, 24*time.Hour, "days")
 	} else if hours, ok := in.PayloadRetentionHours.Value(); ok {
-		if hours < 1 || hours > 90*24 {
-			v.body("payloadRetentionHours", "must be between 1 and 2160 hours", "value_error.number")
-		}
-		retention = time.Duration(hours) * time.Hour
+		retention = v.duration("payloadRetentionHours", hours, 1, 90*24, time.Hour, "hours")
 	}
 	return retention, v.err()
 }
@@ -255,6 +250,10 @@ func channelAndTypes(r *http.Request) (string, []string, error) {
 		v.ident([]string{"query", "channel"}, channel, 128)
 	}
 	types := queryList(q, "event_types")
+	if len(types) > maxEventTypes {
+		v.add([]string{"query", "event_types"}, fmt.Sprintf("must have at most %d items", maxEventTypes), "value_error.list.max_items")
+		types = nil
+	}
 	for _, t := range types {
 		v.ident([]string{"query", "event_types"}, t, 256)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
@@ -30,10 +31,7 @@ func (a *API) appPortalAccess(w http.ResponseWriter, r *http.Request) error {
 	}
 	ttl := a.PortalTokenTTL
 	if n, ok := in.Expiry.Value(); ok {
-		if n < 60 || n > 365*24*3600 {
-			v.body("expiry", "must be between 60 seconds and one year", "value_error.number")
-		}
-		ttl = secondsDuration(n)
+		ttl = v.duration("expiry", n, 60, 365*24*3600, time.Second, "seconds (one year)")
 	}
 	if err := v.err(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,5 +75,23 @@ func TestStatusKB(t *testing.T) {
 	}
 	if got := statusKB(b, "VmSwap:"); got != 0 {
 		t.Errorf("VmSwap = %d", got)
+	}
+}
+
+// TestEchoedDatabaseHasNoPassword checks that the database a result records
+// carries no password, in whatever form the setting gave it.
+func TestEchoedDatabaseHasNoPassword(t *testing.T) {
+	t.Parallel()
+	for _, db := range []string{
+		"postgres://bench:hunter2@db/herald",
+		"postgres://bench@db/herald?sslmode=require&password=hunter2",
+		"postgresql://bench@db/herald?sslpassword=hunter2",
+		"postgres://bench:hun ter2@db/herald",
+		"host=db user=bench password=hunter2",
+	} {
+		e := echoConfig(&Config{Database: db})
+		if strings.Contains(e.Database, "hunter2") || strings.Contains(e.Database, "ter2") || !strings.Contains(e.Database, "db") {
+			t.Errorf("database %q recorded as %q", db, e.Database)
+		}
 	}
 }

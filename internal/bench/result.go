@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"runtime"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/buildinfo"
+	"github.com/heraldhq/herald/internal/config"
 )
 
 // Result is what a run measured; `herald bench --json` prints it.
@@ -177,14 +177,8 @@ func echoConfig(c *Config) ConfigEcho {
 		e.Database = "unknown (--url " + c.URL + ")"
 	case c.Database == "":
 		e.Database = "sqlite (temporary file)"
-	case strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://"):
-		if u, err := url.Parse(c.Database); err == nil {
-			e.Database = u.Redacted()
-		} else {
-			e.Database = "postgresql"
-		}
 	default:
-		e.Database = c.Database
+		e.Database = config.RedactDatabase(c.Database)
 	}
 	return e
 }

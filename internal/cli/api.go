@@ -364,6 +364,9 @@ func parseKeyValues(flag string, list []string) (map[string]string, error) {
 	return m, nil
 }
 
+// maxAgeDays is the longest age parseWhen takes in days (about 273 years).
+const maxAgeDays = 100000
+
 // parseWhen parses a point in time given as RFC 3339 ("2024-05-06T07:08:09Z"),
 // a date ("2024-05-06", UTC) or an age ("90m", "36h", "7d": that long ago).
 func parseWhen(flag, s string, now time.Time) (time.Time, error) {
@@ -374,8 +377,11 @@ func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+		// Checked before it is multiplied: 106752d would wrap around.
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= maxAgeDays {
 			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		} else if err == nil {
+			return time.Time{}, &UsageError{Err: fmt.Errorf("--%s %q: an age in days must be between 0d and %dd", flag, s, maxAgeDays)}
 		}
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {

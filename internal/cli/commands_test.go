@@ -238,7 +238,7 @@ func TestCommandErrors(t *testing.T) {
 	t.Run("422", func(t *testing.T) {
 		ok(t, e, "app", "create", "A", "--uid", "a422")
 		msg := fails(t, e, "endpoint", "create", "--app", "a422", "ftp://example.com/", "--event-type", "no.such.type")
-		contains(t, msg, "the server rejected the request (422 validation_error):", "\n  url: scheme must be http or https")
+		contains(t, msg, "the server rejected the request (422 validation_error):", "\n  url: URL scheme \"ftp\" is not supported; use https or http")
 	})
 	t.Run("409", func(t *testing.T) {
 		ok(t, e, "app", "create", "B", "--uid", "b409")

@@ -22,9 +22,15 @@ func TestMigrateAndTokensPostgres(t *testing.T) {
 // (without its password).
 func TestMigrateUnreachablePostgres(t *testing.T) {
 	t.Parallel()
-	out := fails(t, env(), "migrate", "--database", "postgres://herald:hunter2@127.0.0.1:1/herald?connect_timeout=2")
-	contains(t, out, "127.0.0.1:1")
-	if strings.Contains(out, "hunter2") {
-		t.Errorf("error shows the password: %s", out)
+	for _, db := range []string{
+		"postgres://herald:hunter2@127.0.0.1:1/herald?connect_timeout=2",
+		"postgres://herald@127.0.0.1:1/herald?connect_timeout=2&password=hunter2",
+		"postgresql://herald@127.0.0.1:1/herald?sslmode=disable&sslpassword=hunter2&connect_timeout=2",
+	} {
+		out := fails(t, env(), "migrate", "--database", db)
+		contains(t, out, "127.0.0.1:1")
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("error shows the password: %s", out)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -95,6 +96,10 @@ token. It is shown only this once.`,
 				return err
 			}
 			name, _ := cmd.Flags().GetString("name")
+			if !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
+				// Stored as text, which PostgreSQL refuses otherwise.
+				return &UsageError{Err: fmt.Errorf("--name %q: must be UTF-8 text", name)}
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
 			st, err := server.OpenStore(ctx, &cfg)

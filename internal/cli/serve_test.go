@@ -27,6 +27,9 @@ func TestMigrateAndTokens(t *testing.T) {
 	// HERALD_DATABASE_URL works as well as --database.
 	contains(t, ok(t, env("HERALD_DATABASE_URL", db), "token", "revoke", token), "Revoked token tok_", "(ci)")
 	contains(t, fails(t, env(), "token", "revoke", token, "--database", db), "no such token")
+	// A name is stored as text: both drivers refuse what PostgreSQL's
+	// text cannot hold.
+	contains(t, fails(t, env(), "token", "create", "--database", db, "--name", "ci\xff"), "--name", "UTF-8")
 }
 
 // TestServe runs `herald serve` until its context is canceled, and uses

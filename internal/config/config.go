@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,8 +41,9 @@ type Config struct {
 	EncryptionKey string
 	// RequestTimeout bounds each delivery request. Default 15s.
 	RequestTimeout time.Duration
-	// RetrySchedule is the wait before each retry after the first attempt.
-	// Default 5s,5m,30m,2h,5h,10h,10h (8 attempts in all).
+	// RetrySchedule is the wait before each retry after the first attempt,
+	// each at most MaxRetryWait. Default 5s,5m,30m,2h,5h,10h,10h (8
+	// attempts in all).
 	RetrySchedule []time.Duration
 	// RetryJitter is the random spread applied to each retry delay, as a
 	// fraction. Default 0.2 (±20%).
@@ -92,6 +94,11 @@ type Config struct {
 	// private address. Default empty: no admin listener.
 	AdminListen string
 }
+
+// MaxRetryWait is the longest wait of a retry schedule: 30 days. Jitter
+// scales a wait by up to 2 before it is used, which a far longer one (more
+// than 146 years) would overflow.
+const MaxRetryWait = 30 * 24 * time.Hour
 
 // DefaultRetrySchedule is the Svix schedule after the first attempt.
 var DefaultRetrySchedule = []time.Duration{
@@ -254,11 +261,16 @@ func (s *Setting) Set(c *Config, v string) error {
 	return nil
 }
 
-// Value returns the current value of the setting in c, redacted for secrets.
+// Value returns the current value of the setting in c, redacted for secrets:
+// a secret setting is hidden, and the database setting shows no password
+// (RedactDatabase).
 func (s *Setting) Value(c *Config) string {
 	v := s.get(c)
 	if s.Secret && v != "" {
 		return "(redacted)"
+	}
+	if s.Flag == "database" {
+		return RedactDatabase(v)
 	}
 	return v
 }
@@ -337,6 +349,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.RetrySchedule) > 50 {
 		bad("retry-schedule", "at most 50 retries, got %d", len(c.RetrySchedule))
+	}
+	if i := slices.IndexFunc(c.RetrySchedule, func(d time.Duration) bool { return d > MaxRetryWait }); i >= 0 {
+		bad("retry-schedule", "each wait must be at most %s, got %s", MaxRetryWait, c.RetrySchedule[i])
 	}
 	if c.RetryJitter < 0 || c.RetryJitter >= 1 {
 		bad("retry-jitter", "must be in [0, 1), got %g", c.RetryJitter)

@@ -74,6 +74,7 @@ func TestSecretsRedacted(t *testing.T) {
 	c := Default()
 	c.AdminToken = "very-secret"
 	c.EncryptionKey = "also-secret"
+	c.Database = "postgres://herald@db/herald?sslmode=require&password=db-secret"
 	for _, s := range Settings {
 		if v := s.Value(&c); strings.Contains(v, "secret") {
 			t.Errorf("%s shows %q", s.Env, v)
@@ -163,6 +164,23 @@ func TestObservabilitySettings(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), k) {
 				t.Errorf("%v: error %v, want one naming %s", bad, err, k)
 			}
+		}
+	}
+}
+
+// TestRetryWaitBounded checks that a retry wait long enough to overflow once
+// jitter scales it (2562047h is about 292 years) is refused, naming the
+// setting and the bound.
+func TestRetryWaitBounded(t *testing.T) {
+	t.Parallel()
+	for sched, okay := range map[string]bool{"5s,720h": true, "5s,721h": false, "2562047h": false, "1s,1600000h,1s": false} {
+		env := map[string]string{"HERALD_RETRY_SCHEDULE": sched}
+		_, err := Load(Source{Getenv: func(k string) string { return env[k] }}, nil)
+		if okay && err != nil {
+			t.Errorf("%s: %v", sched, err)
+		}
+		if !okay && (err == nil || !strings.Contains(err.Error(), "HERALD_RETRY_SCHEDULE") || !strings.Contains(err.Error(), "at most 720h")) {
+			t.Errorf("%s: error %v, want one naming HERALD_RETRY_SCHEDULE and 720h", sched, err)
 		}
 	}
 }

@@ -78,12 +78,18 @@ func NewAt(prefix string, t time.Time) string {
 	return b.String()
 }
 
+// maxMillis is the largest time part of an id: 48 bits of milliseconds since
+// the Unix epoch (the year 10889).
+const maxMillis = 1<<48 - 1
+
 // Lower returns the smallest id with the given prefix whose time part is at
-// or after t, for range queries by time ("after").
+// or after t, for range queries by time ("after"). A time before the Unix
+// epoch gives the smallest id of all, one after the largest time part the
+// largest.
 func Lower(prefix string, t time.Time) string {
 	var r raw
 	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], uint64(t.UnixMilli()))
+	binary.BigEndian.PutUint64(buf[:], uint64(min(max(t.UnixMilli(), 0), maxMillis)))
 	copy(r[:6], buf[2:])
 	return prefix + encode(r)
 }

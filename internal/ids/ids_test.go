@@ -70,3 +70,24 @@ func BenchmarkNew(b *testing.B) {
 		New(Message)
 	}
 }
+
+// TestLowerOutOfRange checks that times an id cannot encode (before the
+// epoch, after the year 10889) give the bounds of the id space instead of
+// wrapping around: a query "after 1960" must find today's ids, one "after
+// the year 20000" none.
+func TestLowerOutOfRange(t *testing.T) {
+	t.Parallel()
+	now := New(Message)
+	first := Lower(Message, time.Unix(0, 0))
+	for _, at := range []time.Time{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(-1, 0), {}} {
+		if got := Lower(Message, at); got != first || got > now {
+			t.Errorf("Lower(%v) = %q, want %q (at most %q)", at, got, first, now)
+		}
+	}
+	last := Lower(Message, time.UnixMilli(1<<48-1))
+	for _, at := range []time.Time{time.UnixMilli(1 << 48), time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if got := Lower(Message, at); got != last || got < now {
+			t.Errorf("Lower(%v) = %q, want %q (after %q)", at, got, last, now)
+		}
+	}
+}

@@ -1,14 +1,19 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 )
 
@@ -142,4 +147,52 @@ func TestListenFailuresMetric(t *testing.T) {
 			t.Errorf("%s: herald_store_listen_failures_total = %v (present %v), want present %v at 0", c.name, v, ok, c.present)
 		}
 	}
+}
+
+// The database setting is logged without its password, whichever parameter
+// carries it (PostgreSQL here trusts the test's connections, so the
+// password is never asked for).
+func TestStartupLogHidesDatabasePassword(t *testing.T) {
+	t.Parallel()
+	for _, param := range []string{"password", "sslpassword"} {
+		var buf syncBuffer
+		cfg := config.Default()
+		cfg.Listen = "127.0.0.1:0"
+		cfg.Database = pgtest.Schema(t) + "&" + param + "=hunter2"
+		cfg.AdminToken = adminToken
+		srv, err := server.New(t.Context(), cfg, server.Options{Stderr: io.Discard, Log: slog.New(slog.NewTextHandler(&buf, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		cancel()
+		logs := buf.String()
+		if !strings.Contains(logs, param+"=xxxxx") || strings.Contains(logs, "hunter2") {
+			t.Errorf("%s: logs show the password, or not the database:\n%s", param, logs)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

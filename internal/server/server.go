@@ -88,7 +88,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	if cfg.IsPostgres() {
 		s, err := postgres.Open(ctx, cfg.Database, postgres.WithMaxConns(cfg.DBMaxConns), postgres.WithLogger(log))
 		if err != nil {
-			return nil, fmt.Errorf("open PostgreSQL database %s: %w", redactDatabase(cfg.Database), err)
+			return nil, fmt.Errorf("open PostgreSQL database %s: %w", config.RedactDatabase(cfg.Database), err)
 		}
 		return s, nil
 	}
@@ -364,7 +364,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.cluster.Start(ctx)
 	go func() { s.served <- s.http.Serve(ln) }()
 	attrs := []any{"addr", ln.Addr().String(), "version", buildinfo.Version(),
-		"database", redactDatabase(s.cfg.Database), "metrics", s.cfg.Metrics, "tracing", s.tracing.Enabled()}
+		"database", config.RedactDatabase(s.cfg.Database), "metrics", s.cfg.Metrics, "tracing", s.tracing.Enabled()}
 	if s.adminListener != nil {
 		aln := s.adminListener
 		go func() {
@@ -455,21 +455,4 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	return errors.Join(serveErr, s.Shutdown(sctx))
-}
-
-// redactDatabase hides a password in a database URL.
-func redactDatabase(db string) string {
-	if !config.IsPostgresURL(db) {
-		return db
-	}
-	at := strings.LastIndex(db, "@")
-	scheme := strings.Index(db, "://")
-	if at < 0 || scheme < 0 {
-		return db
-	}
-	userinfo := db[scheme+3 : at]
-	if user, _, ok := strings.Cut(userinfo, ":"); ok {
-		return db[:scheme+3] + user + ":xxxxx" + db[at:]
-	}
-	return db
 }

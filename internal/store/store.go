@@ -40,7 +40,9 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors drivers return; compare with errors.Is.
@@ -71,6 +73,17 @@ func (storageFull) Error() string { return "cannot write: storage full" }
 
 // Is makes errors.Is(ErrStorageFull, ErrUnavailable) true.
 func (storageFull) Is(target error) bool { return target == ErrUnavailable }
+
+// Text returns s as every driver stores text: valid UTF-8 without U+0000,
+// each U+0000 and each run of bytes that are not UTF-8 replaced by U+FFFD.
+// PostgreSQL's text holds nothing else; drivers apply it to text that comes
+// from outside and cannot be refused (Attempt.Response, a receiver's body).
+func Text(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
 
 // Truncate returns t in UTC truncated to the precision drivers keep.
 func Truncate(t time.Time) time.Time {
@@ -134,6 +147,11 @@ type Store interface {
 	CreateEventType(ctx context.Context, et *EventType) error
 	// GetEventType returns the event type called name, archived or not.
 	GetEventType(ctx context.Context, name string) (*EventType, error)
+	// GetEventTypes returns, in one query, the event types among names
+	// (archived or not) ordered by name; names that do not exist are left
+	// out, and a name given twice is returned once. Callers bound the list
+	// (the API takes at most 1,000 names).
+	GetEventTypes(ctx context.Context, names []string) ([]*EventType, error)
 	// ListEventTypes returns event types ordered by name.
 	ListEventTypes(ctx context.Context, p ListEventTypesParams) ([]*EventType, error)
 	// UpdateEventType sets the fields p names of the event type called
@@ -690,7 +708,8 @@ type Attempt struct {
 	Status     DeliveryStatus
 	StatusCode int // 0 when no response was received
 	// Response is the start of the response body, or the error when no
-	// response was received; empty once expunged.
+	// response was received; empty once expunged. It is stored as Text:
+	// U+0000 and bytes that are not UTF-8 read back as U+FFFD.
 	Response    string
 	DurationMs  int64
 	TriggerType TriggerType

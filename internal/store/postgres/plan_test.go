@@ -51,6 +51,7 @@ func TestQueryPlans(t *testing.T) {
 		"recover":                  recoverQuery(store.RecoverParams{AppID: "app_x", EndpointID: "ep_x", Since: now, AfterMsgID: "msg_x", Limit: 100, Now: now}),
 		"stats":                    statsQuery("ep_x", now, now),
 		"stats, all time":          statsQuery("ep_x", time.Time{}, time.Time{}),
+		"get event types":          getEventTypesQuery([]string{"a", "b"}),
 	}
 	ids, lease := []string{"msg_x"}, []int64{1}
 	stmts := map[string]struct {

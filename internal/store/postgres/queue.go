@@ -524,7 +524,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		aURL = append(aURL, a.URL)
 		aStatus = append(aStatus, int16(a.Status))
 		aCode = append(aCode, int32(a.StatusCode))
-		aResp = append(aResp, a.Response)
+		aResp = append(aResp, store.Text(a.Response))
 		aDur = append(aDur, a.DurationMs)
 		aTrigger = append(aTrigger, int16(a.TriggerType))
 		aType = append(aType, a.EventType)

@@ -239,6 +239,22 @@ func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType
 	return et, nil
 }
 
+// getEventTypesQuery reads the event types named in an array, by primary
+// key.
+func getEventTypesQuery(names []string) *query {
+	q := &query{}
+	q.add(`SELECT `+eventTypeCols+` FROM event_types WHERE name = ANY(?) ORDER BY name`, names)
+	return q
+}
+
+// GetEventTypes returns the event types among names, ordered by name.
+func (s *Store) GetEventTypes(ctx context.Context, names []string) ([]*store.EventType, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	return queryList(ctx, s, "get event types", getEventTypesQuery(names), scanEventType)
+}
+
 // ListEventTypes returns a page of event types ordered by name.
 func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams) ([]*store.EventType, error) {
 	q := &query{}

@@ -39,6 +39,7 @@ func TestQueryPlans(t *testing.T) {
 		"recover":          recoverQuery(store.RecoverParams{AppID: "a", EndpointID: "e", Since: now, Until: now, AfterMsgID: "m", Now: now}),
 		"stats":            statsQuery("e", now, now),
 		"stats, all time":  statsQuery("e", time.Time{}, time.Time{}),
+		"get event types":  getEventTypesQuery([]string{"a", "b"}),
 		"claim task":       {args: []any{1, 1}},
 		"delete expired":   {args: []any{1, 1}},
 		"delete endpoint":  {args: []any{"e", "a"}},

@@ -447,7 +447,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 			}
 			at := tsv(a.CreatedAt)
 			if _, err := insertAttempt.ExecContext(ctx, a.ID, a.AppID, c.MsgID, c.EndpointID, a.URL, int(a.Status), a.StatusCode,
-				a.Response, a.DurationMs, int(a.TriggerType), a.EventType, at); err != nil {
+				store.Text(a.Response), a.DurationMs, int(a.TriggerType), a.EventType, at); err != nil {
 				return err
 			}
 			if _, err := complete.ExecContext(ctx, int(c.Status), next, at, a.StatusCode, at, c.MsgID, c.EndpointID, c.Lease); err != nil {

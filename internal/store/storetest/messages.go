@@ -454,6 +454,38 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 }
 
 func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
+
+	run(t, newStore, "ResponseBytes", func(t *testing.T, e *env) {
+		// A receiver's body may hold any bytes (a NUL, bytes that are
+		// not UTF-8, a character cut by the size limit): every driver
+		// records it, as text, each such byte replaced by U+FFFD, and
+		// records the other attempts of the batch.
+		a := e.app()
+		for range 4 {
+			e.endpoint(a.ID)
+		}
+		e.send(a.ID)
+		jobs := e.claim(store.ClaimParams{Now: e.now})
+		eq(t, "claimed", len(jobs), 4)
+		bodies := map[string]string{"a\x00b": "a\uFFFDb", "a\xffb": "a\uFFFDb", "\xe2\x82": "\uFFFD", "ok é": "ok é"}
+		var cs []store.Completion
+		want := map[string]string{}
+		i := 0
+		for in, out := range bodies {
+			att := attemptFor(jobs[i], e.now, 500)
+			att.Response = in
+			want[att.ID] = out
+			cs = append(cs, store.Completion{MsgID: jobs[i].MsgID, EndpointID: jobs[i].EndpointID, Lease: jobs[i].Lease, Attempt: att, Status: store.StatusFail})
+			i++
+		}
+		e.complete(cs...)
+		ats, err := e.s.ListAttempts(e.ctx, store.ListAttemptsParams{AppID: a.ID, MsgID: jobs[0].MsgID, WithContent: true})
+		ok(t, err, "list attempts")
+		eq(t, "attempts", len(ats), 4)
+		for _, at := range ats {
+			eq(t, "response of "+at.ID, at.Response, want[at.ID])
+		}
+	})
 	for _, c := range []struct {
 		name   string
 		status store.DeliveryStatus
@@ -696,6 +728,59 @@ func exerciseRecover(t *testing.T, newStore func(t *testing.T) store.Store) {
 		last, err = e.s.RecoverDeliveries(e.ctx, store.RecoverParams{AppID: a.ID, EndpointID: ep.ID, Since: ms[0].CreatedAt, Now: now})
 		ok(t, err, "recover without upper bound")
 		eq(t, "open window", last, ms[5].ID)
+	})
+}
+
+// exerciseFarTimes pins that time bounds an id cannot encode (before the
+// Unix epoch; after the year 10889) bound by time alone: every view filtered
+// "since 1960" sees today's rows, and one "since the year 9999" none.
+func exerciseFarTimes(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, "BeforeTheEpoch", func(t *testing.T, e *env) {
+		a := e.app()
+		live := e.endpoint(a.ID)
+		off := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.Disabled = true })
+		m1, _ := e.send(a.ID)
+		m2, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(time.Second) })
+		for _, j := range e.claim(store.ClaimParams{Now: e.now.Add(time.Second)}) {
+			e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease,
+				Attempt: attemptFor(j, e.now.Add(time.Second), 500), Status: store.StatusFail})
+		}
+		for _, c := range []struct {
+			at   time.Time
+			want int
+		}{
+			{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), 2},
+			{time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), 2},
+			{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), 0},
+		} {
+			what := c.at.Format(time.RFC3339)
+			msgs, err := e.s.ListMessages(e.ctx, store.ListMessagesParams{AppID: a.ID, After: c.at})
+			ok(t, err, "list messages")
+			eq(t, "messages after "+what, len(msgs), c.want)
+			ems, err := e.s.ListEndpointMessages(e.ctx, store.ListEndpointMessagesParams{AppID: a.ID, EndpointID: live.ID, After: c.at})
+			ok(t, err, "list endpoint messages")
+			eq(t, "endpoint messages after "+what, len(ems), c.want)
+			ats, err := e.s.ListAttempts(e.ctx, store.ListAttemptsParams{AppID: a.ID, EndpointID: live.ID, After: c.at})
+			ok(t, err, "list attempts")
+			eq(t, "attempts after "+what, len(ats), c.want)
+			st, err := e.s.EndpointStats(e.ctx, live.ID, c.at, time.Time{})
+			ok(t, err, "endpoint stats")
+			eq(t, "failed since "+what, st.Fail, int64(c.want))
+		}
+		// Recovering changes the deliveries: the empty window first.
+		for _, c := range []struct {
+			at   time.Time
+			want string
+		}{
+			{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), ""},
+			{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), m2.ID},
+		} {
+			last, err := e.s.RecoverDeliveries(e.ctx, store.RecoverParams{AppID: a.ID, EndpointID: off.ID, Since: c.at, Limit: 10, Now: e.now})
+			ok(t, err, "recover")
+			if last != c.want {
+				t.Fatalf("recover since %v: last %q, want %q (first %q)", c.at, last, c.want, m1.ID)
+			}
+		}
 	})
 }
 

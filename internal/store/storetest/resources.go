@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -400,6 +401,42 @@ func exerciseEventTypes(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "without archived", names(store.ListEventTypesParams{}), []string{"a", "c"})
 		eq(t, "with archived", names(store.ListEventTypesParams{IncludeArchived: true}), []string{"a", "b", "c"})
 		eq(t, "desc", names(store.ListEventTypesParams{IncludeArchived: true, Page: store.Page{Desc: true}}), []string{"c", "b", "a"})
+	})
+	run(t, newStore, "GetMany", func(t *testing.T, e *env) {
+		var all []*store.EventType
+		for _, n := range []string{"b", "a.archived", "C", "c", "d"} {
+			et := newET(e, n)
+			et.Archived = n == "a.archived"
+			et.FeatureFlag = map[string]string{"d": "beta"}[n]
+			ok(t, e.s.CreateEventType(e.ctx, et), "create")
+			all = append(all, et)
+		}
+		get := func(names []string) []*store.EventType {
+			got, err := e.s.GetEventTypes(e.ctx, names)
+			ok(t, err, "get event types")
+			return got
+		}
+		// Existing names, archived or not, in name (byte) order; missing
+		// ones and repeats left out; the rows as GetEventType reads them.
+		got := get([]string{"d", "missing", "a.archived", "c", "C", "d", "b"})
+		want := []*store.EventType{all[2], all[1], all[0], all[3], all[4]}
+		eq(t, "count", len(got), len(want))
+		for i := range got {
+			one, err := e.s.GetEventType(e.ctx, want[i].Name)
+			ok(t, err, "get event type")
+			eq(t, "event type "+want[i].Name, *got[i], *one)
+		}
+		eq(t, "none asked", len(get(nil)), 0)
+		eq(t, "none exists", len(get([]string{"x", "y"})), 0)
+		// A thousand names, the most an endpoint filters on, in one call.
+		many := make([]string, 1000)
+		for i := range many {
+			many[i] = fmt.Sprintf("n%04d", i)
+		}
+		many[500] = "b"
+		if got := get(many); len(got) != 1 || got[0].Name != "b" {
+			t.Fatalf("1000 names: got %d event types", len(got))
+		}
 	})
 }
 

@@ -58,6 +58,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Complete", exerciseComplete},
 		{"Resend", exerciseResend},
 		{"Recover", exerciseRecover},
+		{"FarTimes", exerciseFarTimes},
 		{"Views", exerciseViews},
 		{"Attempts", exerciseAttempts},
 		{"Paging", exercisePaging},
