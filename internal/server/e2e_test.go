@@ -668,6 +668,29 @@ func TestSSRFGuardRefusesLoopbackName(t *testing.T) {
 	if rc.count() != 0 {
 		t.Errorf("the receiver was reached")
 	}
+
+	// The endpoint's owner, through a portal token, sees why in plain
+	// words, not the name-to-address mapping behind it.
+	var portal struct {
+		Token string `json:"token"`
+	}
+	h.do("POST", "/api/v1/auth/app-portal-access/"+app, map[string]any{}, 200, &portal)
+	req, _ := http.NewRequest("GET", h.base+"/api/v1/app/"+app+"/attempt/endpoint/"+ep, nil)
+	req.Header.Set("Authorization", "Bearer "+portal.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Data []attempt `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != 200 || len(list.Data) == 0 {
+		t.Fatalf("attempts through a portal token: %d, %v", resp.StatusCode, err)
+	}
+	if got := list.Data[0].Response; got != "the endpoint's address is not allowed" {
+		t.Errorf("a portal token reads %q, want the plain reason alone", got)
+	}
 }
 
 func TestHangingEndpointDoesNotBlockHealthyOne(t *testing.T) {
