@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -316,4 +317,62 @@ func TestEngineRefusedCompletionFailsAlone(t *testing.T) {
 	if as := f.attempts(m2.ID); len(as) != 0 {
 		t.Errorf("attempts of the refused message: %v", as)
 	}
+}
+
+// failingReads is the real store, except that reading an endpoint by id
+// fails from the second read on (the first fills the engine's cache).
+type failingReads struct {
+	store.Store
+	reads atomic.Int64
+}
+
+func (f *failingReads) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
+	if f.reads.Add(1) > 1 {
+		return nil, errors.New("connection reset by peer")
+	}
+	return f.Store.GetEndpointByID(ctx, id)
+}
+
+// batches counts the store batches the engine reports, by kind and error.
+type batches struct {
+	mu     sync.Mutex
+	failed map[string]int
+}
+
+func (b *batches) Attempt(string, time.Duration) {}
+func (b *batches) Batch(kind string, _ int, _ time.Duration, err error) {
+	if err != nil {
+		b.mu.Lock()
+		b.failed[kind]++
+		b.mu.Unlock()
+	}
+}
+
+func (b *batches) failures(kind string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failed[kind]
+}
+
+// The check that disables an endpoint failing for days does not swallow a
+// store error: it is logged and counted, and the delivery is still
+// recorded.
+func TestEngineCountsAFailedDisableCheck(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	t.Cleanup(srv.Close)
+	f.endpoint(srv.URL)
+	obs := &batches{failed: map[string]int{}}
+	e := f.engine(&failingReads{Store: f.store}, func(c *delivery.Config) {
+		c.RetrySchedule = nil // the first failure exhausts the message
+		c.Observer = obs
+	})
+	if err := e.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	m := f.message()
+	waitFor(t, "the attempt", func() bool { return len(f.attempts(m.ID)) == 1 })
+	waitFor(t, "the failed check counted", func() bool { return obs.failures("disable_check") == 1 })
 }
