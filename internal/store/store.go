@@ -122,9 +122,10 @@ type Store interface {
 
 	// Endpoints.
 
-	// CreateEndpoint inserts ep. ErrNotFound when its app does not exist,
-	// ErrConflict when its UID is taken within the app.
-	CreateEndpoint(ctx context.Context, ep *Endpoint) error
+	// CreateEndpoint inserts ep, and events (see Events) in the same
+	// transaction. ErrNotFound when its app does not exist, ErrConflict
+	// when its UID is taken within the app.
+	CreateEndpoint(ctx context.Context, ep *Endpoint, events ...*Message) error
 	// GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*Endpoint, error)
 	// GetEndpointByID returns the endpoint with id, whatever its app.
@@ -137,8 +138,14 @@ type Store interface {
 	// and returns the endpoint as written. ErrConflict when the new UID is
 	// taken within the app.
 	UpdateEndpoint(ctx context.Context, p UpdateEndpointParams) (*Endpoint, error)
-	// DeleteEndpoint deletes the endpoint, its deliveries and its attempts.
-	DeleteEndpoint(ctx context.Context, appID, id string) error
+	// DeleteEndpoint deletes the endpoint, its deliveries and its
+	// attempts, and writes events (see Events) in the same transaction
+	// (none when the endpoint does not exist: ErrNotFound).
+	DeleteEndpoint(ctx context.Context, appID, id string, events ...*Message) error
+	// SetEndpointCircuit stores the state of an endpoint's circuit
+	// breaker (what the delivery engine decided), without changing its
+	// UpdatedAt. ErrNotFound when the endpoint does not exist.
+	SetEndpointCircuit(ctx context.Context, id string, c Circuit) error
 
 	// Event types (global, not per app).
 
@@ -249,8 +256,9 @@ type Store interface {
 	// ClaimTask leases the oldest running task that is not leased (or whose
 	// lease expired) until leaseUntil; ErrNotFound when there is none.
 	ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*Task, error)
-	// UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
-	UpdateTask(ctx context.Context, t *Task) error
+	// UpdateTask saves the cursor, status, lease and UpdatedAt of a task,
+	// and writes events (see Events) in the same transaction.
+	UpdateTask(ctx context.Context, t *Task, events ...*Message) error
 	// GetTask returns a task.
 	GetTask(ctx context.Context, id string) (*Task, error)
 
@@ -331,6 +339,8 @@ type UpdateAppParams struct {
 	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
 	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time
+	// Events are written in the same transaction (see Events).
+	Events []*Message
 }
 
 // Endpoint is a URL registered by an app to receive messages.
@@ -360,9 +370,37 @@ type Endpoint struct {
 	// FailingSince is when the endpoint started failing without a success
 	// since (zero when it is not failing); it drives auto-disable.
 	FailingSince time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Circuit is the state of the endpoint's circuit breaker as last
+	// stored by a delivery engine; zero: closed, never opened.
+	Circuit   Circuit
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Circuit is the state of an endpoint's circuit breaker. The delivery
+// engine decides it (each process keeps its own breaker) and stores the
+// latest change so that the API, the CLI and the portal can show it.
+type Circuit struct {
+	// Open is true while no new attempts are made to the endpoint but
+	// probes.
+	Open bool
+	// Failures counts the consecutive failed attempts that opened it (or
+	// so far, while closed).
+	Failures int
+	// Since is when it last opened or closed; zero: never opened.
+	Since time.Time
+	// NextProbe is when the next probe may go, while open.
+	NextProbe time.Time
+}
+
+// Events, in the methods that take them, are messages written in the same
+// transaction as the change they report (Herald's operational webhooks:
+// the change and its event are stored together or not at all). Each event
+// is a complete Message (ID, AppID, EventType, Payload, PayloadExpiresAt,
+// CreatedAt) written as CreateMessages writes one without a lease: with one
+// delivery per endpoint of its app that accepts it (Endpoint.Accepts),
+// pending and due at its CreatedAt for enabled endpoints, skipped for
+// disabled ones.
 
 // UpdateEndpointParams names the fields UpdateEndpoint sets; a nil field is
 // left as stored, so that a write changes only what its caller asked for.
@@ -543,6 +581,9 @@ type Job struct {
 	// EndpointThrottleRate is the endpoint's ThrottleRate, so that a worker
 	// throttles from the first job it sees of an endpoint.
 	EndpointThrottleRate int
+	// MsgEventID is the message's EventID ("" when none), for the
+	// operational events that name it.
+	MsgEventID string
 }
 
 // CreateMessageParams is one message for CreateMessages.
@@ -623,6 +664,9 @@ type Completion struct {
 	NextAttemptAt time.Time
 	// DisableEndpoint disables the endpoint (it answered 410 Gone).
 	DisableEndpoint bool
+	// Events are written in the same transaction, whatever the lease (see
+	// Events): the operational events this outcome causes.
+	Events []*Message
 }
 
 // Release gives back a leased delivery unattempted.

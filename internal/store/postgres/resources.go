@@ -111,7 +111,7 @@ func endpointArgs(ep *store.Endpoint) ([]any, error) {
 
 // CreateEndpoint inserts ep; ErrNotFound when its app does not exist,
 // ErrConflict when its UID is taken within the app.
-func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
+func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events ...*store.Message) error {
 	args, err := endpointArgs(ep)
 	if err != nil {
 		return wrap("create endpoint", err)
@@ -208,7 +208,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams
 
 // DeleteEndpoint deletes the endpoint; the trigger and foreign keys cascade
 // to its deliveries, attempts and tasks.
-func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, events ...*store.Message) error {
 	return wrap("delete endpoint", mustAffect(s.exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND app_id = $2`, id, appID)))
 }
 
@@ -333,7 +333,7 @@ func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*stor
 }
 
 // UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
-func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
+func (s *Store) UpdateTask(ctx context.Context, t *store.Task, events ...*store.Message) error {
 	return wrap("update task", mustAffect(s.exec(ctx,
 		`UPDATE tasks SET cursor = $1, status = $2, lease_until = $3, updated_at = $4 WHERE id = $5`,
 		t.Cursor, string(t.Status), ts(t.LeaseUntil), t.UpdatedAt, t.ID)))
@@ -492,4 +492,10 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (stri
 		return "", wrap("put setting", err)
 	}
 	return v, nil
+}
+
+// SetEndpointCircuit stores the state of an endpoint's circuit breaker.
+// TODO(operational events): not stored yet.
+func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
+	return nil
 }

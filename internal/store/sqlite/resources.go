@@ -174,7 +174,7 @@ func oldSecretsArg(l []store.OldSecret) (any, error) {
 
 // CreateEndpoint inserts ep; ErrNotFound when its app does not exist,
 // ErrConflict when its UID is taken within the app.
-func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
+func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events ...*store.Message) error {
 	args, err := endpointArgs(ep)
 	if err != nil {
 		return wrap("create endpoint", err)
@@ -302,7 +302,7 @@ func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
 
 // DeleteEndpoint deletes the endpoint; foreign keys cascade to its
 // deliveries, attempts and tasks.
-func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string) error {
+func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, events ...*store.Message) error {
 	return wrap("delete endpoint", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND app_id = ?`, id, appID))
 	}))
@@ -443,7 +443,7 @@ func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*stor
 }
 
 // UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
-func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
+func (s *Store) UpdateTask(ctx context.Context, t *store.Task, events ...*store.Message) error {
 	return wrap("update task", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE tasks SET cursor = ?, status = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
 			t.Cursor, string(t.Status), ts(t.LeaseUntil), tsv(t.UpdatedAt), t.ID))
@@ -639,4 +639,10 @@ func list[T any](ctx context.Context, db *sql.DB, what string, q *query, scan fu
 		return nil, wrap(what, err)
 	}
 	return out, nil
+}
+
+// SetEndpointCircuit stores the state of an endpoint's circuit breaker.
+// TODO(operational events): not stored yet.
+func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
+	return nil
 }
