@@ -339,8 +339,6 @@ type UpdateAppParams struct {
 	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
 	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time
-	// Events are written in the same transaction (see Events).
-	Events []*Message
 }
 
 // Endpoint is a URL registered by an app to receive messages.
@@ -431,6 +429,8 @@ type UpdateEndpointParams struct {
 	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
 	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time
+	// Events are written in the same transaction (see Events).
+	Events []*Message
 }
 
 // OldSecret is a rotated-out secret kept valid for a grace period.
