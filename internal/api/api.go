@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -70,6 +71,10 @@ type Options struct {
 	// route), the method, the status written and the time the handler
 	// took (for metrics). It must be fast and safe for concurrent use.
 	Observe func(route, method string, status int, d time.Duration)
+	// Events builds the operational events of endpoint changes, and names
+	// the operational application (hidden from the tenant routes, reached
+	// through /api/v1/operational-webhook); nil: none.
+	Events *operational.Events
 }
 
 // API is the HTTP API.

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,7 +133,9 @@ func (a *API) loadApp(r *http.Request) (*store.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p := principalFrom(r.Context()); p.AppID != "" && p.AppID != app.ID {
+	if p := principalFrom(r.Context()); p.AppID != "" && p.AppID != app.ID || a.Events.Is(app.ID) != operationalRoute(r) {
+		// The operational application is reached through its own routes
+		// (/api/v1/operational-webhook) only.
 		return nil, errNotFound()
 	}
 	return app, nil
@@ -143,11 +146,20 @@ func (a *API) listApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	apps, err := a.store.ListApps(r.Context(), lq.page())
+	// The operational application is not listed: read one row more, in
+	// case it is among them.
+	page := lq.page()
+	page.Limit++
+	apps, err := a.store.ListApps(r.Context(), page)
 	if err != nil {
 		return err
 	}
-	return writeList(w, finish(lq, apps, func(x *store.App) string { return x.ID }, func(x *store.App) any { return appJSON(r, x) }))
+	apps = slices.DeleteFunc(apps, func(x *store.App) bool { return a.Events.Is(x.ID) })
+	if len(apps) > lq.limit+1 {
+		apps = apps[:lq.limit+1]
+	}
+	resp := finish(lq, apps, func(x *store.App) string { return x.ID }, func(x *store.App) any { return appJSON(r, x) })
+	return writeList(w, resp)
 }
 
 func (a *API) createApp(w http.ResponseWriter, r *http.Request) error {

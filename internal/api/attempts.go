@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,6 +33,8 @@ type attemptOut struct {
 	StatusText         string    `json:"statusText,omitempty"`
 	TriggerType        int       `json:"triggerType"`
 	Timestamp          time.Time `json:"timestamp"`
+	// Msg is the attempt's message, with with_msg=true.
+	Msg *messageOut `json:"msg,omitempty"`
 }
 
 func attemptJSON(r *http.Request, at *store.Attempt, withContent bool) attemptOut {
@@ -126,13 +129,39 @@ func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p store.ListA
 	if err := attemptFilters(r, &p); err != nil {
 		return err
 	}
+	withMsg, err := queryBool(r.URL.Query(), "with_msg", false)
+	if err != nil {
+		return err
+	}
 	p.Page = lq.page()
 	rows, err := a.store.ListAttempts(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	return writeList(w, finish(lq, rows, func(x *store.Attempt) string { return x.ID },
-		func(x *store.Attempt) attemptOut { return attemptJSON(r, x, p.WithContent) }))
+	resp := finish(lq, rows, func(x *store.Attempt) string { return x.ID },
+		func(x *store.Attempt) attemptOut { return attemptJSON(r, x, p.WithContent) })
+	if withMsg {
+		// Each message of the page once; a message whose payload has
+		// expired still names itself.
+		msgs := map[string]*messageOut{}
+		for i := range resp.Data {
+			id := resp.Data[i].MsgID
+			m, ok := msgs[id]
+			if !ok {
+				stored, err := a.store.GetMessage(r.Context(), p.AppID, id)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if stored != nil {
+					out := messageJSON(stored, p.WithContent)
+					m = &out
+				}
+				msgs[id] = m
+			}
+			resp.Data[i].Msg = m
+		}
+	}
+	return writeList(w, resp)
 }
 
 func (a *API) listAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) error {

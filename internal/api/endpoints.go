@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -126,9 +127,14 @@ func (a *API) validateEndpoint(r *http.Request, in *endpointIn, full bool) (rate
 	if err := v.err(); err != nil {
 		return rate, types, err
 	}
-	// Filters must name event types that exist and are not archived.
+	// Filters must name event types that exist and are not archived (for
+	// operational webhook endpoints: operational event types).
 	if list, ok := types.Value(); ok {
-		if err := a.checkEventTypes(r, list); err != nil {
+		check := a.checkEventTypes
+		if operationalRoute(r) {
+			check = checkOperationalTypes
+		}
+		if err := check(r, list); err != nil {
 			return rate, types, err
 		}
 	}
@@ -271,7 +277,7 @@ func (a *API) createEndpointFrom(r *http.Request, app *store.App, in *endpointIn
 	}
 	p := endpointUpdate(in, rate, types, true)
 	applyEndpoint(ep, &p)
-	err = a.store.CreateEndpoint(r.Context(), ep)
+	err = a.store.CreateEndpoint(r.Context(), ep, a.Events.Endpoint(operational.EndpointCreated, app, ep)...)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, errConflict("An endpoint with that uid already exists in this application")
 	}
@@ -312,7 +318,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ep, err = a.saveEndpoint(r, ep, endpointUpdate(&in, rate, types, true))
+	ep, err = a.saveEndpoint(r, app, ep, endpointUpdate(&in, rate, types, true))
 	if err != nil {
 		return err
 	}
@@ -329,11 +335,11 @@ func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, ep, err := a.loadEndpoint(r)
+	app, ep, err := a.loadEndpoint(r)
 	if err != nil {
 		return err
 	}
-	ep, err = a.saveEndpoint(r, ep, endpointUpdate(&in, rate, types, false))
+	ep, err = a.saveEndpoint(r, app, ep, endpointUpdate(&in, rate, types, false))
 	if err != nil {
 		return err
 	}
@@ -407,12 +413,20 @@ func set[T any](dst *T, v *T) {
 	}
 }
 
-// saveEndpoint writes the change p to the endpoint ep (as loaded), tells
-// the engine, and returns the endpoint as written. The store makes the new
-// UpdatedAt strictly later than the stored one, so the delivery engine's
-// cache notices.
-func (a *API) saveEndpoint(r *http.Request, ep *store.Endpoint, p store.UpdateEndpointParams) (*store.Endpoint, error) {
+// saveEndpoint writes the change p to the endpoint ep (as loaded) of app,
+// with its operational events (endpoint.updated, and endpoint.disabled or
+// endpoint.enabled when p changes that), tells the engine, and returns the
+// endpoint as written. The store makes the new UpdatedAt strictly later than
+// the stored one, so the delivery engine's cache notices.
+func (a *API) saveEndpoint(r *http.Request, app *store.App, ep *store.Endpoint, p store.UpdateEndpointParams) (*store.Endpoint, error) {
 	p.ID, p.AppID, p.UpdatedAt = ep.ID, ep.AppID, a.now()
+	p.Events = a.Events.Endpoint(operational.EndpointUpdated, app, ep)
+	switch {
+	case p.Disabled != nil && *p.Disabled && !ep.Disabled:
+		p.Events = append(p.Events, a.Events.Disabled(app, ep, operational.TriggerManual, ep.FailingSince)...)
+	case p.Disabled != nil && !*p.Disabled && ep.Disabled:
+		p.Events = append(p.Events, a.Events.Endpoint(operational.EndpointEnabled, app, ep)...)
+	}
 	saved, err := a.store.UpdateEndpoint(r.Context(), p)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, errConflict("An endpoint with that uid already exists in this application")
@@ -435,7 +449,7 @@ func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.DeleteEndpoint(r.Context(), app.ID, ep.ID); err != nil {
+	if err := a.store.DeleteEndpoint(r.Context(), app.ID, ep.ID, a.Events.Endpoint(operational.EndpointDeleted, app, ep)...); err != nil {
 		return err
 	}
 	a.endpointChanged(ep.ID)
@@ -625,7 +639,7 @@ func (a *API) updateEndpointHeaders(w http.ResponseWriter, r *http.Request) erro
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, ep, err := a.loadEndpoint(r)
+	app, ep, err := a.loadEndpoint(r)
 	if err != nil {
 		return err
 	}
@@ -633,7 +647,7 @@ func (a *API) updateEndpointHeaders(w http.ResponseWriter, r *http.Request) erro
 	for _, f := range fields {
 		headers[f.Name] = f.Value
 	}
-	if _, err := a.saveEndpoint(r, ep, store.UpdateEndpointParams{Headers: &headers}); err != nil {
+	if _, err := a.saveEndpoint(r, app, ep, store.UpdateEndpointParams{Headers: &headers}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -661,7 +675,7 @@ func (a *API) patchEndpointHeaders(w http.ResponseWriter, r *http.Request) error
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, ep, err := a.loadEndpoint(r)
+	app, ep, err := a.loadEndpoint(r)
 	if err != nil {
 		return err
 	}
@@ -679,7 +693,7 @@ func (a *API) patchEndpointHeaders(w http.ResponseWriter, r *http.Request) error
 	if len(ep.Headers) > maxHeaders {
 		return invalid([]string{"body", "headers"}, fmt.Sprintf("at most %d headers", maxHeaders), "value_error")
 	}
-	if _, err := a.saveEndpoint(r, ep, store.UpdateEndpointParams{Headers: &ep.Headers}); err != nil {
+	if _, err := a.saveEndpoint(r, app, ep, store.UpdateEndpointParams{Headers: &ep.Headers}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -739,7 +753,7 @@ func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) error
 	if err := v.err(); err != nil {
 		return err
 	}
-	_, ep, err := a.loadEndpoint(r)
+	app, ep, err := a.loadEndpoint(r)
 	if err != nil {
 		return err
 	}
@@ -772,7 +786,7 @@ func (a *API) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) error
 		newKey = newEndpointSecret(isEd25519Secret(current))
 	}
 	sealed := a.Box.Seal(newKey)
-	if _, err := a.saveEndpoint(r, ep, store.UpdateEndpointParams{Secret: &sealed, OldSecrets: &old}); err != nil {
+	if _, err := a.saveEndpoint(r, app, ep, store.UpdateEndpointParams{Secret: &sealed, OldSecrets: &old}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -110,3 +110,10 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// dashboardAccess is the deprecated form of appPortalAccess that older Svix
+// SDKs still call (POST /api/v1/auth/dashboard-access/{app_id}): the same
+// answer, {url, token}.
+func (a *API) dashboardAccess(w http.ResponseWriter, r *http.Request) error {
+	return a.appPortalAccess(w, r)
+}

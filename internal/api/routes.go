@@ -63,4 +63,16 @@ var routes = []route{
 	{"DELETE", "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", "v1.message-attempt.expunge-content", authAdmin, (*API).expungeAttempt},
 	{"GET", "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", "v1.message-attempt.list-by-endpoint", authApp, (*API).listAttemptsByEndpoint},
 	{"GET", "/api/v1/app/{app_id}/attempt/msg/{msg_id}", "v1.message-attempt.list-by-msg", authApp, (*API).listAttemptsByMsg},
+
+	{"GET", "/api/v1/operational-webhook/endpoint", "v1.operational-webhook-endpoint.list", authAdmin, onOperational((*API).listOperationalEndpoints)},
+	{"POST", "/api/v1/operational-webhook/endpoint", "v1.operational-webhook-endpoint.create", authAdmin, onOperational((*API).createOperationalEndpoint)},
+	{"GET", "/api/v1/operational-webhook/endpoint/{endpoint_id}", "v1.operational-webhook-endpoint.get", authAdmin, onOperational((*API).getOperationalEndpoint)},
+	{"PUT", "/api/v1/operational-webhook/endpoint/{endpoint_id}", "v1.operational-webhook-endpoint.update", authAdmin, onOperational((*API).updateOperationalEndpoint)},
+	{"DELETE", "/api/v1/operational-webhook/endpoint/{endpoint_id}", "v1.operational-webhook-endpoint.delete", authAdmin, onOperational((*API).deleteEndpoint)},
+	{"GET", "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers", "v1.operational-webhook-endpoint.get-headers", authAdmin, onOperational((*API).getEndpointHeaders)},
+	{"PUT", "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers", "v1.operational-webhook-endpoint.update-headers", authAdmin, onOperational((*API).updateEndpointHeaders)},
+	{"GET", "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret", "v1.operational-webhook-endpoint.get-secret", authAdmin, onOperational((*API).getEndpointSecret)},
+	{"POST", "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate", "v1.operational-webhook-endpoint.rotate-secret", authAdmin, onOperational((*API).rotateEndpointSecret)},
+
+	{"POST", "/api/v1/auth/dashboard-access/{app_id}", "v1.authentication.dashboard-access", authAdmin, (*API).dashboardAccess},
 }

@@ -86,6 +86,15 @@ type Config struct {
 	PollInterval time.Duration
 	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
 	ShutdownTimeout time.Duration
+	// BreakerFailures is how many consecutive failed attempts to an
+	// endpoint (no connection, a timeout, a 5xx) open its circuit: no
+	// attempts but probes until it answers again. 0 turns the breaker
+	// off. Default 5.
+	BreakerFailures int
+	// BreakerMaxProbe is the longest wait between two probes of an open
+	// circuit (the first comes after 10s and the wait doubles). Default
+	// 5m.
+	BreakerMaxProbe time.Duration
 	// Metrics serves Prometheus metrics at /metrics on the API listener,
 	// without authentication. Default true.
 	Metrics bool
@@ -124,6 +133,8 @@ func Default() Config {
 		LogLevel:            "info",
 		ShutdownTimeout:     20 * time.Second,
 		PollInterval:        250 * time.Millisecond,
+		BreakerFailures:     5,
+		BreakerMaxProbe:     5 * time.Minute,
 		Metrics:             true,
 	}
 }
@@ -232,6 +243,12 @@ var Settings = []Setting{
 	{Flag: "poll-interval", Env: "HERALD_POLL_INTERVAL", Usage: "longest wait before looking for due deliveries when nothing wakes the engine",
 		set: func(c *Config, v string) error { return setDuration(&c.PollInterval, v) },
 		get: func(c *Config) string { return c.PollInterval.String() }},
+	{Flag: "breaker-failures", Env: "HERALD_BREAKER_FAILURES", Usage: "consecutive failed attempts (no connection, timeout, 5xx) that open an endpoint's circuit; 0: no breaker",
+		set: func(c *Config, v string) error { return setInt(&c.BreakerFailures, v) },
+		get: func(c *Config) string { return strconv.Itoa(c.BreakerFailures) }},
+	{Flag: "breaker-max-probe", Env: "HERALD_BREAKER_MAX_PROBE", Usage: "longest wait between two probes of an open circuit (the first after 10s, doubling)",
+		set: func(c *Config, v string) error { return setDuration(&c.BreakerMaxProbe, v) },
+		get: func(c *Config) string { return c.BreakerMaxProbe.String() }},
 	{Flag: "shutdown-timeout", Env: "HERALD_SHUTDOWN_TIMEOUT", Usage: "bound on a graceful shutdown",
 		set: func(c *Config, v string) error { return setDuration(&c.ShutdownTimeout, v) },
 		get: func(c *Config) string { return c.ShutdownTimeout.String() }},
@@ -384,6 +401,12 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log-level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.BreakerFailures < 0 || c.BreakerFailures > 1000 {
+		bad("breaker-failures", "must be between 0 (no breaker) and 1000, got %d", c.BreakerFailures)
+	}
+	if c.BreakerMaxProbe < 10*time.Second || c.BreakerMaxProbe > 24*time.Hour {
+		bad("breaker-max-probe", "must be between 10s and 24h, got %s", c.BreakerMaxProbe)
 	}
 	if c.PollInterval < 10*time.Millisecond || c.PollInterval > time.Hour {
 		bad("poll-interval", "must be between 10ms and 1h, got %s", c.PollInterval)

@@ -20,11 +20,13 @@ import (
 	"errors"
 	"log/slog"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/groupcommit"
@@ -79,12 +81,35 @@ type Config struct {
 	UserAgent string
 	// Observer, when set, is told about every attempt (for metrics).
 	Observer Observer
+	// Events builds the operational events the engine's outcomes cause
+	// (message.attempt.*, endpoint.disabled); nil sends none.
+	Events *operational.Events
+	// BreakerFailures is how many consecutive failed attempts (no
+	// connection, a timeout, a 5xx) open an endpoint's circuit. Zero
+	// means 5; negative turns the breaker off.
+	BreakerFailures int
+	// BreakerProbe is the first wait before a probe of an open circuit;
+	// it doubles while probes fail, up to BreakerMaxProbe. Zero means 10s.
+	BreakerProbe time.Duration
+	// BreakerMaxProbe is the longest wait between probes. Zero means 5m.
+	BreakerMaxProbe time.Duration
+	// FailureLogInterval is how often failed deliveries are summed up in
+	// the log, one line per endpoint. Zero means 30s.
+	FailureLogInterval time.Duration
 }
 
 // Observer receives events for metrics. Methods must be fast and safe for
 // concurrent use.
 type Observer interface {
-	Attempt(outcome string, d time.Duration)
+	// Attempt is an attempt's outcome ("success", "failure", "timeout",
+	// "error") and duration; operational is true for the operational
+	// application's (operational webhooks).
+	Attempt(outcome string, d time.Duration, operational bool)
+	// Failure is a failed attempt's class: an egress.Class, or "3xx",
+	// "4xx", "5xx" (and "1xx") for an answer.
+	Failure(class string)
+	// Circuit is an endpoint's circuit opening or closing.
+	Circuit(open bool)
 	Batch(kind string, size int, d time.Duration, err error)
 }
 
@@ -97,6 +122,9 @@ type Engine struct {
 	margin time.Duration // lease left after a request's timeout
 
 	sched     *scheduler
+	breaker   *breaker
+	failures  *failureLog
+	appUIDs   *appCache
 	endpoints *endpointCache
 	// complete writes attempt records in batches; each item's result is
 	// its own error (a completion the store refuses fails alone).
@@ -164,6 +192,18 @@ func New(cfg Config) *Engine {
 	if cfg.ClaimBatch <= 0 {
 		cfg.ClaimBatch = 512
 	}
+	if cfg.BreakerFailures == 0 {
+		cfg.BreakerFailures = 5
+	}
+	if cfg.BreakerProbe <= 0 {
+		cfg.BreakerProbe = 10 * time.Second
+	}
+	if cfg.BreakerMaxProbe <= 0 {
+		cfg.BreakerMaxProbe = 5 * time.Minute
+	}
+	if cfg.FailureLogInterval <= 0 {
+		cfg.FailureLogInterval = 30 * time.Second
+	}
 	var seed [32]byte
 	_, _ = rand.Read(seed[:])
 	e := &Engine{
@@ -188,6 +228,9 @@ func New(cfg Config) *Engine {
 		EndpointQueue: cfg.EndpointQueue, AppQueue: cfg.AppQueue, MaxQueued: cfg.MaxQueued,
 	})
 	e.sched.onRoom = e.Wake
+	e.breaker = newBreaker(max(cfg.BreakerFailures, 0), cfg.BreakerProbe, cfg.BreakerMaxProbe)
+	e.failures = newFailureLog()
+	e.appUIDs = newAppCache(cfg.Store)
 	e.endpoints = newEndpointCache(cfg.Store, cfg.Box, cfg.UserAgent)
 	e.complete = groupcommit.New(e.writeCompletions, groupcommit.Options{MaxBatch: 1024})
 	return e
@@ -329,7 +372,24 @@ func (e *Engine) FastLease() (int64, time.Time, []string, bool) {
 	if e.stopping() || !e.sched.hasRoom() {
 		return 0, time.Time{}, nil, false
 	}
-	return e.newLease(), store.Truncate(e.now().Add(e.lease)), e.sched.saturated(), true
+	return e.newLease(), store.Truncate(e.now().Add(e.lease)), e.excluded(e.now()), true
+}
+
+// excluded lists the endpoints this engine takes no more deliveries of now,
+// sorted: those whose memory queue is full, and those whose circuit is open
+// (with no probe due).
+func (e *Engine) excluded(now time.Time) []string {
+	full := e.sched.saturated()
+	open, _ := e.breaker.openEndpoints(now)
+	if len(open) == 0 {
+		return full
+	}
+	if len(full) == 0 {
+		return open
+	}
+	out := append(full, open...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Dispatch queues jobs created under a FastLease (jobs created unleased are
@@ -410,6 +470,13 @@ func (e *Engine) EndpointChanged(id string) {
 	e.endpoints.drop(id)
 }
 
+// OpenCircuits is the number of endpoints whose circuit is open in this
+// process (for metrics).
+func (e *Engine) OpenCircuits() int {
+	_, n := e.breaker.openEndpoints(e.now())
+	return n
+}
+
 // release gives jobs back to the store, due now.
 func (e *Engine) release(ctx context.Context, jobs []*store.Job) {
 	now := store.Truncate(e.now())
@@ -436,7 +503,12 @@ func (e *Engine) run(ctx context.Context) {
 		defer close(releaserDone)
 		e.releaser(ctx)
 	}()
-	defer func() { <-senderDone; <-releaserDone }()
+	loggerDone := make(chan struct{})
+	go func() {
+		defer close(loggerDone)
+		e.logFailures(ctx)
+	}()
+	defer func() { <-senderDone; <-releaserDone; <-loggerDone }()
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -493,7 +565,7 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 		}
 		now := store.Truncate(e.now())
 		start := time.Now()
-		exclude := e.sched.saturated()
+		exclude := e.excluded(now)
 		cur := &e.cursors[k]
 		since := cur.since(exclude, now)
 		jobs, err := e.cfg.Store.ClaimDeliveries(ctx, store.ClaimParams{

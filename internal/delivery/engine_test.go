@@ -339,7 +339,9 @@ type batches struct {
 	failed map[string]int
 }
 
-func (b *batches) Attempt(string, time.Duration) {}
+func (b *batches) Attempt(string, time.Duration, bool) {}
+func (b *batches) Failure(string)                      {}
+func (b *batches) Circuit(bool)                        {}
 func (b *batches) Batch(kind string, _ int, _ time.Duration, err error) {
 	if err != nil {
 		b.mu.Lock()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/groupcommit"
@@ -50,6 +51,14 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 		return
 	}
 
+	allowed, probe := e.breaker.allow(j.EndpointID, now)
+	if !allowed {
+		// Its circuit is open: the delivery waits, unattempted, for the
+		// circuit to close (claims skip the endpoint meanwhile).
+		e.releaseLater([]*store.Job{j})
+		return
+	}
+
 	h := ep.headers.Clone()
 	signer := webhook.Signer{Secrets: ep.secrets, SvixHeaders: e.cfg.SvixHeaders}
 	if err := signer.SetHeaders(h, j.MsgID, now, j.Payload); err != nil {
@@ -64,7 +73,14 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	if ctx.Err() != nil {
 		// Cut off by Stop: the request was aborted, not answered. The
 		// delivery stays leased and is sent again when the lease ends.
+		if probe {
+			e.breaker.record(j.EndpointID, false, false, true, e.now())
+		}
 		return
+	}
+	failure, alive := counts(res)
+	if tr := e.breaker.record(j.EndpointID, failure, alive, probe, e.now()); tr.changed() {
+		e.circuitChanged(ctx, j, tr)
 	}
 
 	outcome := egress.Classify(res)
@@ -92,15 +108,23 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 		attempt.Response = res.ErrorText()
 	}
 	d := decide(outcome, j.Attempts+1, j.Manual, store.Truncate(e.now()), e.cfg.RetrySchedule, e.cfg.Jitter, e.random)
+	failSince := ep.ep.FailingSince
 	if d.status == store.StatusFail && !d.disable && !j.Manual {
-		d.disable = e.failingTooLong(ctx, j.EndpointID, now)
+		d.disable, failSince = e.failingTooLong(ctx, j.EndpointID, now)
 	}
 	if e.cfg.Observer != nil {
-		e.cfg.Observer.Attempt(outcomeLabel(outcome, res), res.Duration)
+		e.cfg.Observer.Attempt(outcomeLabel(outcome, res), res.Duration, e.cfg.Events.Is(j.AppID))
+		if !outcome.Success {
+			e.cfg.Observer.Failure(failureClass(res))
+		}
+	}
+	if !outcome.Success {
+		e.failures.add(j.AppID, j.EndpointID, res)
 	}
 	e.finish(ctx, store.Completion{
 		MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attempt,
 		Status: d.status, NextAttemptAt: d.next, DisableEndpoint: d.disable,
+		Events: e.events(ctx, j, ep.ep, attempt, outcome.Success, d, failSince),
 	}, leaseEnd)
 	if d.disable {
 		e.endpoints.drop(j.EndpointID)
@@ -108,21 +132,79 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 		if res.StatusCode != 410 {
 			reason = "no success for " + e.cfg.DisableAfter.String() + " and a message exhausted its retries"
 		}
-		e.log.InfoContext(ctx, "endpoint disabled", "endpoint_id", j.EndpointID, "app_id", j.AppID, "reason", reason)
+		e.log.WarnContext(ctx, "endpoint disabled", "endpoint_id", j.EndpointID, "app_id", j.AppID, "reason", reason)
+	}
+}
+
+// events returns the operational events an attempt's outcome causes: a
+// success after failures recovers the message; its FailingAfter-th failure
+// is failing; a final failure (retries exhausted, or 410) is exhausted; and
+// an automatic disable is endpoint.disabled.
+func (e *Engine) events(ctx context.Context, j *store.Job, ep *store.Endpoint, a *store.Attempt, success bool, d decision, failSince time.Time) []*store.Message {
+	ev := e.cfg.Events
+	if ev == nil || ev.Is(j.AppID) {
+		return nil
+	}
+	var types []string
+	switch {
+	case success && j.Attempts > 0:
+		types = append(types, operational.AttemptRecovered)
+	case !success && j.Attempts+1 == operational.FailingAfter:
+		types = append(types, operational.AttemptFailing)
+	}
+	if !success && d.status == store.StatusFail && !j.Manual {
+		types = append(types, operational.AttemptExhausted)
+	}
+	if len(types) == 0 && !d.disable {
+		return nil
+	}
+	appUID := e.appUIDs.uid(ctx, j.AppID)
+	var out []*store.Message
+	for _, t := range types {
+		out = append(out, ev.Attempt(t, appUID, j, a)...)
+	}
+	if d.disable {
+		out = append(out, ev.Disabled(&store.App{ID: j.AppID, UID: appUID}, ep, operational.TriggerAutomatic, failSince)...)
+	}
+	return out
+}
+
+// circuitChanged logs a change of an endpoint's circuit, stores it (for the
+// API and the portal to show) and, when it closed, looks for the deliveries
+// that waited.
+func (e *Engine) circuitChanged(ctx context.Context, j *store.Job, tr transition) {
+	c := store.Circuit{Open: !tr.closed, Failures: tr.failures, Since: store.Truncate(tr.since), NextProbe: store.Truncate(tr.nextProbe)}
+	switch {
+	case tr.opened:
+		e.log.WarnContext(ctx, "circuit opened: no attempts to the endpoint but probes", "endpoint_id", j.EndpointID,
+			"app_id", j.AppID, "consecutive_failures", tr.failures, "next_probe", c.NextProbe)
+	case tr.probeFailed:
+		e.log.InfoContext(ctx, "circuit stays open: the probe failed", "endpoint_id", j.EndpointID, "app_id", j.AppID,
+			"next_probe", c.NextProbe)
+	case tr.closed:
+		e.log.InfoContext(ctx, "circuit closed: the endpoint answers again", "endpoint_id", j.EndpointID, "app_id", j.AppID)
+		c.NextProbe = time.Time{}
+		e.Wake()
+	}
+	if e.cfg.Observer != nil && (tr.opened || tr.closed) {
+		e.cfg.Observer.Circuit(tr.opened)
+	}
+	if err := e.cfg.Store.SetEndpointCircuit(ctx, j.EndpointID, c); err != nil && !errors.Is(err, store.ErrNotFound) {
+		e.log.WarnContext(ctx, "store circuit state", "endpoint_id", j.EndpointID, "err", err)
 	}
 }
 
 // failingTooLong reports whether an endpoint whose message just exhausted its
-// retries has had no success for DisableAfter. It reads the endpoint from
+// retries has had no success for DisableAfter, and since when it fails. It reads the endpoint from
 // the store: the failure clock is kept there (and reset by any success),
 // not in the cached copy.
-func (e *Engine) failingTooLong(ctx context.Context, endpointID string, now time.Time) bool {
+func (e *Engine) failingTooLong(ctx context.Context, endpointID string, now time.Time) (bool, time.Time) {
 	if e.cfg.DisableAfter < 0 {
-		return false
+		return false, time.Time{}
 	}
 	ep, err := e.cfg.Store.GetEndpointByID(ctx, endpointID)
 	if errors.Is(err, store.ErrNotFound) {
-		return false
+		return false, time.Time{}
 	}
 	if err != nil {
 		// Not fatal: the next message to exhaust its retries checks again.
@@ -130,9 +212,9 @@ func (e *Engine) failingTooLong(ctx context.Context, endpointID string, now time
 		if e.cfg.Observer != nil {
 			e.cfg.Observer.Batch("disable_check", 1, 0, err)
 		}
-		return false
+		return false, time.Time{}
 	}
-	return !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) >= e.cfg.DisableAfter
+	return !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) >= e.cfg.DisableAfter, ep.FailingSince
 }
 
 func outcomeLabel(o egress.Outcome, r egress.Result) string {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	CleanupInterval time.Duration
 	// PageSize is the deliveries a task handles per step. Zero means 1000.
 	PageSize int
+	// Events builds background_task.finished, written with the task's
+	// last update; nil sends none.
+	Events *operational.Events
 }
 
 // Service runs tasks and retention.
@@ -180,7 +184,11 @@ func (s *Service) step(ctx context.Context) (bool, error) {
 	}
 	t.LeaseUntil = time.Time{}
 	t.UpdatedAt = store.Truncate(s.cfg.Now())
-	if uerr := s.cfg.Store.UpdateTask(ctx, t); uerr != nil {
+	var events []*store.Message
+	if t.Status == store.TaskFinished || t.Status == store.TaskFailed {
+		events = s.cfg.Events.TaskFinished(t, nil)
+	}
+	if uerr := s.cfg.Store.UpdateTask(ctx, t, events...); uerr != nil {
 		return true, errors.Join(err, fmt.Errorf("update task %s: %w", t.ID, uerr))
 	}
 	return true, err

@@ -26,6 +26,11 @@ import (
 // counted as "other".
 var outcomes = []string{"success", "failure", "timeout", "error"}
 
+// Failure classes of delivery attempts: no usable answer (the egress
+// classes), or the class of the status answered. Anything else is counted
+// as "other".
+var failureClasses = []string{"connect", "dns", "timeout", "tls", "ssrf", "closed", "protocol", "url", "other", "1xx", "3xx", "4xx", "5xx"}
+
 // Store batch kinds: messages written by the API (ingest), deliveries
 // claimed, attempts recorded (complete), and the read of an endpoint's
 // failure clock when a message exhausts its retries (disable_check).
@@ -55,6 +60,9 @@ type Metrics struct {
 
 	attempts        *prometheus.CounterVec
 	attemptDuration *prometheus.HistogramVec
+	operational     *prometheus.CounterVec
+	failures        *prometheus.CounterVec
+	circuits        *prometheus.CounterVec
 	apiRequests     *prometheus.CounterVec
 	apiDuration     *prometheus.HistogramVec
 	batchSize       *prometheus.HistogramVec
@@ -80,6 +88,18 @@ func New(version string) *Metrics {
 			Help:    "Duration of delivery attempts, from sending the request to reading the kept part of the response, by outcome.",
 			Buckets: attemptBuckets,
 		}, []string{"outcome"}),
+		operational: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_operational_attempts_total",
+			Help: "Delivery attempts of operational webhooks (also counted in herald_delivery_attempts_total), by outcome.",
+		}, []string{"outcome"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_delivery_failures_total",
+			Help: "Failed delivery attempts by class: connect, dns, timeout, tls, ssrf, closed (connection ended before an answer), protocol (not a valid HTTP answer), url, other; or the class of the status answered (3xx, 4xx, 5xx).",
+		}, []string{"class"}),
+		circuits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_circuit_transitions_total",
+			Help: "Endpoint circuits that opened (after consecutive failures) or closed (the endpoint answered again), in this process.",
+		}, []string{"to"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_api_requests_total",
 			Help: "API requests by route pattern, method and status code; route is \"unmatched\" for paths that match no route.",
@@ -127,7 +147,7 @@ func New(version string) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.reg.MustRegister(
-		m.attempts, m.attemptDuration, m.apiRequests, m.apiDuration,
+		m.attempts, m.attemptDuration, m.operational, m.failures, m.circuits, m.apiRequests, m.apiDuration,
 		m.batchSize, m.batchDuration, m.batchErrors,
 		m.queueDue, m.queueOldestAge, m.queueErrors, m.queueSampled,
 		buildInfo,
@@ -139,7 +159,13 @@ func New(version string) *Metrics {
 	for _, o := range outcomes {
 		m.attempts.WithLabelValues(o)
 		m.attemptDuration.WithLabelValues(o)
+		m.operational.WithLabelValues(o)
 	}
+	for _, c := range failureClasses {
+		m.failures.WithLabelValues(c)
+	}
+	m.circuits.WithLabelValues("open")
+	m.circuits.WithLabelValues("closed")
 	for _, k := range batchKinds {
 		m.batchSize.WithLabelValues(k)
 		m.batchDuration.WithLabelValues(k)
@@ -163,10 +189,28 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Attempt counts a delivery attempt (delivery.Observer).
-func (m *Metrics) Attempt(outcome string, d time.Duration) {
+func (m *Metrics) Attempt(outcome string, d time.Duration, operational bool) {
 	outcome = oneOf(outcome, outcomes)
 	m.attempts.WithLabelValues(outcome).Inc()
 	m.attemptDuration.WithLabelValues(outcome).Observe(d.Seconds())
+	if operational {
+		m.operational.WithLabelValues(outcome).Inc()
+	}
+}
+
+// Failure counts a failed attempt by class (delivery.Observer).
+func (m *Metrics) Failure(class string) {
+	m.failures.WithLabelValues(oneOf(class, failureClasses)).Inc()
+}
+
+// Circuit counts an endpoint's circuit opening or closing
+// (delivery.Observer).
+func (m *Metrics) Circuit(open bool) {
+	to := "closed"
+	if open {
+		to = "open"
+	}
+	m.circuits.WithLabelValues(to).Inc()
 }
 
 // Batch records a store batch of size items that took d (delivery.Observer).
@@ -192,9 +236,13 @@ func (m *Metrics) APIRequest(route, method string, status int, d time.Duration) 
 
 // WatchDelivery adds gauges read at each scrape from the delivery engine:
 // load returns the jobs held in memory waiting to be sent and the requests
-// in flight.
-func (m *Metrics) WatchDelivery(load func() (queued, inFlight int)) {
+// in flight, open the endpoints whose circuit is open.
+func (m *Metrics) WatchDelivery(load func() (queued, inFlight int), open func() int) {
 	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_circuits_open",
+			Help: "Endpoints whose circuit is open in this process: no attempts but probes, their deliveries waiting.",
+		}, func() float64 { return float64(open()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_delivery_in_flight_requests",
 			Help: "Delivery requests in flight in this process.",

@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/maintenance"
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/groupcommit"
@@ -42,6 +43,7 @@ type Server struct {
 	ingest   *groupcommit.Committer[store.CreateMessageParams, store.CreateMessageResult]
 	cluster  *cluster // nil unless the store is shared by replicas
 	metrics  *metrics.Metrics
+	events   *operational.Events
 	queue    *metrics.QueueSampler
 	tracing  *tracing.Tracing
 	http     *http.Server
@@ -135,6 +137,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		return nil, err
 	}
 
+	opsApp, err := operational.Bootstrap(ctx, s.store, opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.events = &operational.Events{AppID: opsApp, Now: opts.Now}
+
 	s.metrics = metrics.New(buildinfo.Version())
 	s.tracing, err = tracing.New(ctx, tracing.Options{Version: buildinfo.Version(), Console: opts.Stdout})
 	if err != nil {
@@ -157,11 +165,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		RequestTimeout: cfg.RequestTimeout, RetrySchedule: cfg.RetrySchedule, Jitter: cfg.RetryJitter,
 		EndpointConcurrency: cfg.EndpointConcurrency, AppConcurrency: cfg.AppConcurrency, MaxInFlight: cfg.MaxInFlight, PollInterval: cfg.PollInterval,
 		SvixHeaders: cfg.SvixHeaders, UserAgent: buildinfo.UserAgent(),
-		Observer: s.metrics,
+		Observer: s.metrics, Events: s.events,
+		BreakerFailures: breakerFailures(cfg.BreakerFailures), BreakerMaxProbe: cfg.BreakerMaxProbe,
 	})
-	s.metrics.WatchDelivery(s.engine.Load)
+	s.metrics.WatchDelivery(s.engine.Load, s.engine.OpenCircuits)
 	s.queue = s.metrics.NewQueueSampler(metrics.QueueSamplerConfig{Store: s.store, Log: s.log, Now: opts.Now})
-	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake})
+	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake, Events: s.events})
 	s.cluster = newCluster(s.store, s.engine, s.log, opts.Now)
 	if s.cluster != nil {
 		s.metrics.WatchListenFailures(s.cluster.store.ListenFailures)
@@ -186,6 +195,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		PortalTokenTTL: cfg.PortalTokenTTL,
 		Version:        buildinfo.Version(),
 		Observe:        s.metrics.APIRequest,
+		Events:         s.events,
 	})
 	var root http.Handler = s.tracing.Handler(handler)
 	if cfg.Metrics {
@@ -213,6 +223,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		}
 	}
 	return s, nil
+}
+
+// breakerFailures maps the setting (0: off) to the engine's (negative: off).
+func breakerFailures(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // writeMessages writes a batch of messages for the ingest group committer,

@@ -1,0 +1,169 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/operational"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Operational webhook endpoints (/api/v1/operational-webhook/endpoint) are
+// the endpoints of the operational application, with Svix's
+// OperationalWebhookEndpoint representation. Their handlers are the
+// endpoint handlers, run on a request whose app is the operational
+// application: loadApp lets such a request, and only such a request, reach
+// it.
+
+type operationalKey struct{}
+
+// operationalRoute reports whether r came through an operational webhook
+// route.
+func operationalRoute(r *http.Request) bool {
+	on, _ := r.Context().Value(operationalKey{}).(bool)
+	return on
+}
+
+// onOperational runs h on the operational application.
+func onOperational(h func(a *API, w http.ResponseWriter, r *http.Request) error) func(a *API, w http.ResponseWriter, r *http.Request) error {
+	return func(a *API, w http.ResponseWriter, r *http.Request) error {
+		if a.Events == nil {
+			return errNotFound()
+		}
+		r = r.WithContext(context.WithValue(r.Context(), operationalKey{}, true))
+		r.SetPathValue("app_id", a.Events.AppID)
+		return h(a, w, r)
+	}
+}
+
+// checkOperationalTypes refuses filters naming no operational event type.
+func checkOperationalTypes(_ *http.Request, names []string) error {
+	var missing []string
+	for _, n := range names {
+		if !slices.Contains(operational.Types, n) {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return invalid([]string{"body", "filterTypes"}, "The following event types don't exist: "+strings.Join(missing, ", ")+
+			" (operational webhooks: "+strings.Join(operational.Types, ", ")+")", "value_error")
+	}
+	return nil
+}
+
+// operationalEndpointOut is OperationalWebhookEndpointOut.
+type operationalEndpointOut struct {
+	ID          string            `json:"id"`
+	UID         *string           `json:"uid,omitempty"`
+	URL         string            `json:"url"`
+	Description string            `json:"description"`
+	Disabled    bool              `json:"disabled"`
+	FilterTypes []string          `json:"filterTypes,omitempty"`
+	RateLimit   *int              `json:"rateLimit,omitempty"`
+	Metadata    map[string]string `json:"metadata"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+}
+
+func operationalEndpointJSON(ep *store.Endpoint) operationalEndpointOut {
+	return operationalEndpointOut{ID: ep.ID, UID: optString(ep.UID), URL: ep.URL, Description: ep.Description,
+		Disabled: ep.Disabled, FilterTypes: ep.EventTypes, RateLimit: optInt(ep.ThrottleRate), Metadata: ep.Metadata,
+		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+}
+
+func (a *API) listOperationalEndpoints(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	lq, err := parseList(r.URL.Query(), true, true, func(s string) bool { return strings.HasPrefix(s, ids.Endpoint) })
+	if err != nil {
+		return err
+	}
+	eps, err := a.store.ListEndpoints(r.Context(), app.ID, lq.page())
+	if err != nil {
+		return err
+	}
+	return writeList(w, finish(lq, eps, func(x *store.Endpoint) string { return x.ID },
+		func(x *store.Endpoint) operationalEndpointOut { return operationalEndpointJSON(x) }))
+}
+
+func (a *API) createOperationalEndpoint(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	var in endpointIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if err := noChannels(&in); err != nil {
+		return err
+	}
+	rate, types, err := a.validateEndpoint(r, &in, true)
+	if err != nil {
+		return err
+	}
+	ep, err := a.createEndpointFrom(r, app, &in, rate, types)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, operationalEndpointJSON(ep))
+	return nil
+}
+
+func (a *API) getOperationalEndpoint(w http.ResponseWriter, r *http.Request) error {
+	_, ep, err := a.loadEndpoint(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, operationalEndpointJSON(ep))
+	return nil
+}
+
+// updateOperationalEndpoint replaces an operational webhook endpoint, or
+// creates it when missing (its uid then comes from the body).
+func (a *API) updateOperationalEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var in endpointIn
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if err := noChannels(&in); err != nil {
+		return err
+	}
+	rate, types, err := a.validateEndpoint(r, &in, true)
+	if err != nil {
+		return err
+	}
+	app, ep, err := a.loadEndpoint(r)
+	if errors.Is(err, store.ErrNotFound) && app != nil {
+		ep, err := a.createEndpointFrom(r, app, &in, rate, types)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, operationalEndpointJSON(ep))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ep, err = a.saveEndpoint(r, app, ep, endpointUpdate(&in, rate, types, true))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, operationalEndpointJSON(ep))
+	return nil
+}
+
+// noChannels refuses channels, which operational events do not have.
+func noChannels(in *endpointIn) error {
+	if in.Channels.Set && !in.Channels.Null {
+		return invalid([]string{"body", "channels"}, "operational webhook endpoints have no channels", "value_error")
+	}
+	return nil
+}
