@@ -22,8 +22,9 @@ To restore: stop Herald, delete the database's -wal and -shm files, copy FILE
 over the database and FILE.key over <database>.key, and start Herald.
 
 A PostgreSQL database is backed up with pg_dump.`,
-		Example: `  herald backup --database /var/lib/herald/herald.db /var/backups/herald-$(date +%F).db
-  podman exec herald herald backup /data/backup.db   # in the container image`,
+		Example: `  herald backup --database ./herald.db ./herald-$(date +%F).db
+  sudo -u herald herald backup --config /etc/herald/herald.conf /var/lib/herald/backup.db
+  podman exec herald /herald backup /data/backup.db   # in the container`,
 		Args: args("FILE"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			cfg, err := loadConfig(cmd, s)
