@@ -1,6 +1,6 @@
 // Package cli implements Herald's command line: `herald serve`, `herald
-// migrate`, `herald token`, `herald version`, the local receiver `herald
-// listen`, and the API commands (`herald app`, `endpoint`, `event-type`,
+// migrate`, `herald backup`, `herald healthcheck`, `herald token`, `herald
+// version`, the local receiver `herald listen`, and the API commands (`herald app`, `endpoint`, `event-type`,
 // `msg`, `send`, `attempt`) built on the public client package. Commands
 // are built by New and run by Main over explicit streams, so tests call them
 // like any function; only cmd/herald turns errors into exit codes.
@@ -97,6 +97,8 @@ retrying until it lands, and recording every attempt.`,
 	root.AddCommand(
 		newServeCmd(s),
 		newMigrateCmd(s),
+		newBackupCmd(s),
+		newHealthcheckCmd(s),
 		newTokenCmd(s),
 		newVersionCmd(s),
 		newListenCmd(s),

@@ -144,9 +144,15 @@ type testServer struct {
 // receivers listen there). It stops when the test ends.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerOn(t, filepath.Join(t.TempDir(), "herald.db"))
+}
+
+// startServerOn is startServer on the SQLite database at db.
+func startServerOn(t *testing.T, db string) *testServer {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Database = filepath.Join(t.TempDir(), "herald.db")
+	cfg.Database = db
 	cfg.AdminToken = testAdminToken
 	cfg.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	cfg.RequestTimeout = 5 * time.Second

@@ -165,12 +165,28 @@ HERALD_ADMIN_TOKEN is not stored; remove it from the configuration instead.`,
 
 func newVersionCmd(s Streams) *cobra.Command {
 	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print Herald's version",
-		Example: `  herald version`,
-		Args:    cobra.NoArgs,
+		Use:   "version",
+		Short: "Print Herald's version, the commit it was built from, and its Go version",
+		Long: `Print Herald's version on the first line ("herald 1.2.3"), then the commit it
+was built from, the commit's date, and the Go version and platform it was built
+for. A source build without release stamping reports "dev-<commit>".`,
+		Example: `  herald version
+  herald version | head -n1`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintln(s.Stdout, "herald", buildinfo.Version())
+			bi := buildinfo.Get()
+			fmt.Fprintln(s.Stdout, "herald", bi.Version)
+			commit := bi.Commit
+			if commit == "" {
+				commit = "unknown"
+			} else if bi.Modified {
+				commit += " (modified)"
+			}
+			fmt.Fprintln(s.Stdout, "commit:", commit)
+			if bi.Date != "" {
+				fmt.Fprintln(s.Stdout, "date:  ", bi.Date)
+			}
+			fmt.Fprintln(s.Stdout, "go:    ", bi.GoVersion, bi.Platform)
 			return nil
 		},
 	}

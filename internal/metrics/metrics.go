@@ -74,9 +74,16 @@ type Metrics struct {
 	queueSampled    prometheus.Gauge
 }
 
+// Build names the running binary in herald_build_info.
+type Build struct {
+	// Version is Herald's version; Revision the commit it was built from
+	// (empty when unknown).
+	Version, Revision string
+}
+
 // New returns the metrics, registered with a new registry together with the
-// Go runtime and process collectors and herald_build_info for version.
-func New(version string) *Metrics {
+// Go runtime and process collectors and herald_build_info for build.
+func New(build Build) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -142,8 +149,8 @@ func New(version string) *Metrics {
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "herald_build_info",
-		Help:        "Always 1; labels carry the Herald version and the Go version it was built with.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+		Help:        "Always 1; labels carry the Herald version, the commit it was built from and the Go version it was built with.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "goversion": runtime.Version()},
 	})
 	buildInfo.Set(1)
 	m.reg.MustRegister(

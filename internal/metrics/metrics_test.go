@@ -67,14 +67,14 @@ func want(t *testing.T, text string, v float64, name string, labels ...string) {
 
 func TestObserverAndAPI(t *testing.T) {
 	t.Parallel()
-	m := metrics.New("v1.2.3")
+	m := metrics.New(metrics.Build{Version: "v1.2.3", Revision: "0123abc"})
 	text := scrape(t, m)
 	// The fixed label sets exist before any event.
 	want(t, text, 0, "herald_delivery_attempts_total", `outcome="success"`)
 	want(t, text, 0, "herald_delivery_attempts_total", `outcome="timeout"`)
 	want(t, text, 0, "herald_store_batch_size_count", `kind="ingest"`)
 	want(t, text, 0, "herald_queue_due_deliveries", `queue="retry"`)
-	want(t, text, 1, "herald_build_info", `version="v1.2.3"`)
+	want(t, text, 1, "herald_build_info", `version="v1.2.3"`, `revision="0123abc"`)
 	if _, ok := value(text, "go_goroutines"); !ok {
 		t.Error("no Go runtime metrics")
 	}
@@ -151,7 +151,7 @@ func (f *fakeQueue) QueueStats(ctx context.Context, now time.Time) (*store.Queue
 
 func TestQueueSampler(t *testing.T) {
 	t.Parallel()
-	m := metrics.New("test")
+	m := metrics.New(metrics.Build{Version: "test"})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	q := &fakeQueue{stats: store.QueueStats{DueFirst: 5, DueRetry: 2, OldestDue: now.Add(-90 * time.Second)}}
 	s := m.NewQueueSampler(metrics.QueueSamplerConfig{Store: q, Now: func() time.Time { return now }})
@@ -184,7 +184,7 @@ func TestQueueSampler(t *testing.T) {
 
 func TestQueueSamplerStartStop(t *testing.T) {
 	t.Parallel()
-	m := metrics.New("test")
+	m := metrics.New(metrics.Build{Version: "test"})
 	q := &fakeQueue{}
 	s := m.NewQueueSampler(metrics.QueueSamplerConfig{Store: q, Interval: time.Millisecond})
 	ctx := t.Context()
@@ -237,7 +237,7 @@ func TestQueueSamplerStartStop(t *testing.T) {
 // The listener's failures are read from the store at each scrape.
 func TestListenFailures(t *testing.T) {
 	t.Parallel()
-	m := metrics.New("test")
+	m := metrics.New(metrics.Build{Version: "test"})
 	var n atomic.Int64
 	m.WatchListenFailures(n.Load)
 	want(t, scrape(t, m), 0, "herald_store_listen_failures_total")

@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	}
 	s.events = &operational.Events{AppID: opsApp, Now: opts.Now}
 
-	s.metrics = metrics.New(buildinfo.Version())
+	s.metrics = metrics.New(metrics.Build{Version: buildinfo.Version(), Revision: buildinfo.Get().Commit})
 	s.tracing, err = tracing.New(ctx, tracing.Options{Version: buildinfo.Version(), Console: opts.Stdout})
 	if err != nil {
 		return nil, err
