@@ -378,3 +378,68 @@ func TestEngineCountsAFailedDisableCheck(t *testing.T) {
 	waitFor(t, "the attempt", func() bool { return len(f.attempts(m.ID)) == 1 })
 	waitFor(t, "the failed check counted", func() bool { return obs.failures("disable_check") == 1 })
 }
+
+// An endpoint that fails opens its circuit: the deliveries behind it wait
+// without being attempted (their retry schedule untouched) until a probe,
+// at the first probe interval, finds it answering; then they all go.
+func TestEngineCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var up atomic.Bool
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if !up.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		w.WriteHeader(204)
+	}))
+	t.Cleanup(srv.Close)
+	ep := f.endpoint(srv.URL)
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	obs := &batches{failed: map[string]int{}}
+	e := f.engine(f.store, func(c *delivery.Config) {
+		c.Now = clock
+		c.EndpointConcurrency = 1 // one at a time, so that the count is exact
+		c.BreakerFailures = 3
+		c.BreakerProbe = 10 * time.Second
+		c.Observer = obs
+	})
+	var msgs []*store.Message
+	for range 10 {
+		msgs = append(msgs, f.message())
+	}
+	if err := e.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+
+	waitFor(t, "the circuit to open", func() bool { return e.OpenCircuits() == 1 })
+	waitFor(t, "the others to wait unattempted", func() bool {
+		waiting := 0
+		for _, m := range msgs {
+			d, err := f.store.GetDelivery(t.Context(), m.ID, ep.ID)
+			if err == nil && d.Status == store.StatusPending && d.Attempts == 0 && d.Lease == 0 {
+				waiting++
+			}
+		}
+		return waiting == 7
+	})
+	if n := hits.Load(); n != 3 {
+		t.Errorf("%d requests to the failing endpoint, want 3 (the threshold)", n)
+	}
+
+	// The endpoint is back; the probe is due after 10s.
+	up.Store(true)
+	offset.Store(int64(11 * time.Second))
+	e.Wake()
+	waitFor(t, "the circuit to close", func() bool { return e.OpenCircuits() == 0 })
+	waitFor(t, "the waiting deliveries", func() bool { return hits.Load() == 10 })
+	for _, m := range msgs[3:] {
+		if as := f.attempts(m.ID); len(as) != 1 || as[0].Status != store.StatusSuccess {
+			t.Errorf("message %s: attempts %v, want one success", m.ID, as)
+		}
+	}
+}
