@@ -197,7 +197,7 @@ func (e *Events) Attempt(eventType, appUID string, job *store.Job, a *store.Atte
 	}
 	return []*store.Message{e.message(eventType, attemptData{
 		AppID: job.AppID, AppUID: optional(appUID), MsgID: job.MsgID, MsgEventID: optional(job.MsgEventID),
-		EndpointID: job.EndpointID,
+		EndpointID:  job.EndpointID,
 		LastAttempt: lastAttempt{ID: a.ID, ResponseStatusCode: a.StatusCode, Timestamp: a.CreatedAt.UTC()},
 	})}
 }
