@@ -34,6 +34,9 @@ type Endpoint struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// UpdatedAt is when the endpoint last changed.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Circuit is the state of the endpoint's circuit breaker (a Herald
+	// extension); nil when it never opened.
+	Circuit *Circuit `json:"circuit,omitempty"`
 }
 
 // EndpointIn is the body of CreateEndpoint and UpdateEndpoint.
@@ -285,4 +288,18 @@ func (c *Client) RecoverEndpoint(ctx context.Context, appID, endpointID string, 
 	var out Task
 	err := c.do(ctx, http.MethodPost, []string{"app", appID, "endpoint", endpointID, "recover"}, nil, in, &out)
 	return ret(&out, err)
+}
+
+// Circuit is the state of an endpoint's circuit breaker, as the delivery
+// engine last stored it.
+type Circuit struct {
+	// State is "open" (no attempts but probes: the endpoint failed
+	// Failures times in a row) or "closed".
+	State string `json:"state"`
+	// Failures counts the consecutive failed attempts.
+	Failures int `json:"failures"`
+	// Since is when it last opened or closed.
+	Since time.Time `json:"since"`
+	// NextProbe is when the next probe may go while open; nil when closed.
+	NextProbe *time.Time `json:"nextProbe,omitempty"`
 }

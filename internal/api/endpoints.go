@@ -46,6 +46,9 @@ type endpointOut struct {
 	Metadata     map[string]string `json:"metadata"`
 	CreatedAt    time.Time         `json:"createdAt"`
 	UpdatedAt    time.Time         `json:"updatedAt"`
+	// Circuit is the state of the endpoint's circuit breaker, a Herald
+	// extension; absent when it never opened.
+	Circuit *circuitOut `json:"circuit,omitempty"`
 	// Older names, sent as the Svix server does.
 	Version     int      `json:"version"`
 	RateLimit   *int     `json:"rateLimit"`
@@ -77,7 +80,31 @@ func endpointJSON(r *http.Request, ep *store.Endpoint) any {
 	}
 	return endpointOut{ID: ep.ID, UID: uid, URL: ep.URL, Description: ep.Description, Disabled: ep.Disabled,
 		EventTypes: ep.EventTypes, Channels: ep.Channels, ThrottleRate: rate, Metadata: ep.Metadata,
-		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt, Version: 1, RateLimit: rate, FilterTypes: ep.EventTypes}
+		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt, Circuit: circuitJSON(ep.Circuit),
+		Version: 1, RateLimit: rate, FilterTypes: ep.EventTypes}
+}
+
+// circuitOut is the state of an endpoint's circuit breaker.
+type circuitOut struct {
+	State     string     `json:"state"`
+	Failures  int        `json:"failures"`
+	Since     time.Time  `json:"since"`
+	NextProbe *time.Time `json:"nextProbe,omitempty"`
+}
+
+func circuitJSON(c store.Circuit) *circuitOut {
+	if c.Since.IsZero() {
+		return nil
+	}
+	out := &circuitOut{State: "closed", Failures: c.Failures, Since: c.Since}
+	if c.Open {
+		out.State = "open"
+		if !c.NextProbe.IsZero() {
+			next := c.NextProbe
+			out.NextProbe = &next
+		}
+	}
+	return out
 }
 
 // validateEndpoint checks an endpoint body; full is true for create and PUT.

@@ -79,6 +79,11 @@ type Config struct {
 	// isolation between applications (the healthy endpoints' latency
 	// beside a noisy neighbour). Zero means none.
 	NoisyAppEndpoints int
+	// Outage, when positive, makes the healthy endpoints answer 503 for
+	// that long from the start of the load (the receiver is down), then
+	// 200: it measures the requests made to an endpoint that is down and
+	// the drain once it is back. Zero means none.
+	Outage time.Duration
 	// PayloadBytes is the size of each message's JSON payload. Zero means
 	// 1024.
 	PayloadBytes int
@@ -342,6 +347,9 @@ func (r *run) runLoad(ctx context.Context, res *Result) error {
 	g := r.newGenerator()
 	start := time.Now()
 	r.stats.loadStart.Store(start.UnixNano())
+	if r.cfg.Outage > 0 {
+		r.recv.outageUntil.Store(start.Add(r.cfg.Outage).UnixNano())
+	}
 	if r.cfg.Rate > 0 {
 		g.openLoop(ctx, start, r.cfg.Duration, r.cfg.Rate)
 	} else {
@@ -356,6 +364,14 @@ func (r *run) runLoad(ctx context.Context, res *Result) error {
 		res.Notes = append(res.Notes, fmt.Sprintf("drain timeout (%s) reached before every delivery arrived", r.cfg.DrainTimeout))
 	}
 	g.report(res, start, loadEnd)
+	if r.cfg.Outage > 0 {
+		back := start.Add(r.cfg.Outage)
+		o := &OutageResult{Sec: r.cfg.Outage.Seconds(), Requests: r.recv.outageHits.Load()}
+		if last := r.recv.lastAt.Load(); drained && last > back.UnixNano() {
+			o.DrainSec = round(time.Duration(last-back.UnixNano()).Seconds(), 3)
+		}
+		res.Outage = o
+	}
 	return ctx.Err()
 }
 

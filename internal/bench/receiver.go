@@ -43,6 +43,11 @@ type receiver struct {
 	mu   sync.Mutex
 	recs []sample // first deliveries, in arrival order
 
+	// outageUntil (unix ns) makes the healthy endpoints answer 503 until
+	// then; outageHits counts those requests.
+	outageUntil atomic.Int64
+	outageHits  atomic.Int64
+
 	held     atomic.Pointer[chan struct{}]
 	slow     chan struct{}
 	slowOnce sync.Once
@@ -144,6 +149,11 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if ep < 0 || ep >= r.endpoints {
 		http.NotFound(w, req)
+		return
+	}
+	if at < r.outageUntil.Load() {
+		r.outageHits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	buf := r.bufs.Get().(*bytes.Buffer)

@@ -71,6 +71,8 @@ type Result struct {
 	Slow *SlowResult `json:"slow_endpoints,omitempty"`
 	// Backlog reports the drain, with --backlog.
 	Backlog *BacklogResult `json:"backlog,omitempty"`
+	// Outage reports an outage run (--outage).
+	Outage *OutageResult `json:"outage,omitempty"`
 	// Timeline counts messages accepted and deliveries received in each
 	// second from the start of the load.
 	Timeline *Timeline `json:"timeline,omitempty"`
@@ -122,6 +124,17 @@ type SlowResult struct {
 	Endpoints int `json:"endpoints"`
 	// Received counts the requests they got (each hangs).
 	Received int64 `json:"requests_received"`
+}
+
+// OutageResult reports a run whose receiver was down for a while.
+type OutageResult struct {
+	// Sec is how long the healthy endpoints answered 503.
+	Sec float64 `json:"sec"`
+	// Requests counts the requests they got meanwhile (attempts spent on
+	// an endpoint that is down).
+	Requests int64 `json:"requests_during"`
+	// DrainSec is from the end of the outage to the last delivery.
+	DrainSec float64 `json:"drain_after_sec"`
 }
 
 // BacklogResult reports a backlog run.
@@ -275,6 +288,10 @@ func WriteText(w io.Writer, res *Result) {
 		res.Host.BusyCores, res.Host.ServerCores, res.Host.BenchCores, res.Host.OtherCores, res.Host.CPUPressurePct)
 	if s := res.Slow; s != nil {
 		fmt.Fprintf(w, "  hanging       %d endpoint(s) got %d requests (latency above is the healthy endpoints')\n", s.Endpoints, s.Received)
+	}
+	if o := res.Outage; o != nil {
+		fmt.Fprintf(w, "  outage        %.0f s down: %d requests meanwhile; every delivery arrived %.1f s after it was back\n",
+			o.Sec, o.Requests, o.DrainSec)
 	}
 	if b := res.Backlog; b != nil {
 		fmt.Fprintf(w, "  backlog       %d deliveries queued in %.1f s (%.0f/s); drained in %.1f s (%.0f/s; 99%% in %.1f s)\n",

@@ -65,6 +65,7 @@ the configuration and the machine.`,
   herald bench --slow-endpoints 10 --rate 500
   herald bench --noisy-app-endpoints 50 --rate 500
   herald bench --backlog 200000
+  herald bench --rate 10 --duration 65m --outage 60m --drain-timeout 4h
   herald bench --database postgres://postgres@127.0.0.1/herald_bench
   herald bench --url http://127.0.0.1:8071 --token hsk_... --rate 100
   herald bench --cpuprofile server.pprof && go tool pprof -top server.pprof`,
@@ -105,6 +106,7 @@ the configuration and the machine.`,
 	f.Int("endpoints", 1, "healthy endpoints each message goes to")
 	f.Int("slow-endpoints", 0, "extra endpoints, getting the same messages, that hang until the run ends")
 	f.Int("noisy-app-endpoints", 0, "a second application with this many endpoints, all hanging, sent every message too")
+	f.Duration("outage", 0, "the healthy endpoints answer 503 for this long from the start, then 200: attempts while down, drain once back")
 	f.Int("payload-bytes", 1024, "size of each message's JSON payload")
 	f.Int("backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")
 	f.Duration("drain-timeout", 0, "longest wait for deliveries after the load (0: 5m, or 30m with --backlog)")
@@ -139,6 +141,7 @@ func benchConfig(cmd *cobra.Command, s Streams) (bench.Config, bool, error) {
 	cfg.Endpoints, _ = f.GetInt("endpoints")
 	cfg.SlowEndpoints, _ = f.GetInt("slow-endpoints")
 	cfg.NoisyAppEndpoints, _ = f.GetInt("noisy-app-endpoints")
+	cfg.Outage, _ = f.GetDuration("outage")
 	cfg.PayloadBytes, _ = f.GetInt("payload-bytes")
 	cfg.Backlog, _ = f.GetInt("backlog")
 	cfg.DrainTimeout, _ = f.GetDuration("drain-timeout")

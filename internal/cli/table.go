@@ -123,9 +123,9 @@ func writeApp(w io.Writer, a *client.App) {
 
 func writeEndpoints(w io.Writer, eps []client.Endpoint) {
 	tw := newTable(w)
-	row(tw, "ID", "UID", "URL", "EVENT TYPES", "CHANNELS", "DISABLED", "CREATED")
+	row(tw, "ID", "UID", "URL", "EVENT TYPES", "CHANNELS", "DISABLED", "CIRCUIT", "CREATED")
 	for _, e := range eps {
-		row(tw, e.ID, orDash(e.UID), e.URL, fmtList(e.EventTypes), fmtList(e.Channels), yesNo(e.Disabled), fmtTime(e.CreatedAt))
+		row(tw, e.ID, orDash(e.UID), e.URL, fmtList(e.EventTypes), fmtList(e.Channels), yesNo(e.Disabled), fmtCircuit(e.Circuit), fmtTime(e.CreatedAt))
 	}
 	tw.Flush()
 }
@@ -138,6 +138,7 @@ func writeEndpoint(w io.Writer, e *client.Endpoint, secret string) {
 		"URL", e.URL,
 		"Description", orDash(e.Description),
 		"Disabled", yesNo(e.Disabled),
+		"Circuit", fmtCircuit(e.Circuit),
 		"Event types", orAll(e.EventTypes),
 		"Channels", orAll(e.Channels),
 		"Throttle", fmtRate(e.ThrottleRate),
@@ -261,4 +262,16 @@ func writeAttempt(w io.Writer, a *client.Attempt) {
 	)
 	fmt.Fprintln(w, "Response:")
 	fmt.Fprintln(w, indent(prettyJSON([]byte(a.Response)), "  "))
+}
+
+// fmtCircuit shows an endpoint's circuit: "closed", or "open" with the next
+// probe.
+func fmtCircuit(c *client.Circuit) string {
+	switch {
+	case c == nil || c.State != "open":
+		return "closed"
+	case c.NextProbe != nil:
+		return "open (probe " + fmtTime(*c.NextProbe) + ")"
+	}
+	return "open"
 }
