@@ -26,8 +26,8 @@ func (a *API) loadAppCached(r *http.Request) (*store.App, error) {
 		}
 		a.apps.put(key, app, now.Add(appCacheTTL))
 	}
-	if p := principalFrom(r.Context()); p.AppID != "" && p.AppID != app.ID {
-		return nil, errNotFound()
+	if p := principalFrom(r.Context()); p.AppID != "" && p.AppID != app.ID || a.Events.Is(app.ID) {
+		return nil, errNotFound() // the operational application takes no messages from outside
 	}
 	return app, nil
 }

@@ -392,6 +392,16 @@ func TestSvixGoSDK(t *testing.T) {
 	if _, err := client.MessageAttempt.ListByEndpoint(ctx, appID, ep.Id, &svix.MessageAttemptListOptions{Status: ptr(svix.MessageStatus(0))}); err != nil {
 		t.Errorf("MessageAttempt.ListByEndpoint: %v", err)
 	}
+	withMsg, err := client.MessageAttempt.ListByEndpoint(ctx, appID, ep.Id, &svix.MessageAttemptListOptions{WithMsg: ptr(true)})
+	if err != nil || len(withMsg.Data) == 0 || withMsg.Data[0].Msg == nil || withMsg.Data[0].Msg.Id != msg.Id {
+		t.Errorf("MessageAttempt.ListByEndpoint with_msg: %+v, %v", withMsg, err)
+	}
+	if l, err := client.MessageAttempt.ListByEndpoint(ctx, appID, ep.Id, nil); err != nil || len(l.Data) == 0 || l.Data[0].Msg != nil {
+		t.Errorf("MessageAttempt.ListByEndpoint without with_msg carries the message: %+v, %v", l, err)
+	}
+	if d, err := client.Authentication.DashboardAccess(ctx, appID); err != nil || d.Token == "" || !strings.Contains(d.Url, "/portal/") {
+		t.Errorf("Authentication.DashboardAccess: %+v, %v", d, err)
+	}
 	if l, err := client.MessageAttempt.ListAttemptedMessages(ctx, appID, ep.Id, nil); err != nil || len(l.Data) == 0 {
 		t.Errorf("MessageAttempt.ListAttemptedMessages: %+v, %v", l, err)
 	}
@@ -465,3 +475,76 @@ func TestSvixGoSDK(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The operational webhook endpoint API, driven by the official SDK:
+// create, get, list, update, secret, rotation, delete; filters name
+// operational event types only; a portal token cannot reach it.
+func TestSvixGoSDKOperationalWebhookEndpoints(t *testing.T) {
+	t.Parallel()
+	base, token := startServer(t)
+	ctx := context.Background()
+	client := svix.New(token, &svix.SvixOptions{ServerUrl: base})
+	ops := client.OperationalWebhookEndpoint
+
+	ep, err := ops.Create(ctx, &svix.OperationalWebhookEndpointIn{
+		Url: "https://ops.example.com/herald", Uid: ptr("ops-1"), Description: ptr("on call"),
+		FilterTypes: []string{"endpoint.disabled", "message.attempt.exhausted"},
+	})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if ep.Url != "https://ops.example.com/herald" || len(ep.FilterTypes) != 2 || ep.Uid == nil || *ep.Uid != "ops-1" {
+		t.Errorf("created %+v", ep)
+	}
+	if got, err := ops.Get(ctx, "ops-1"); err != nil || got.Id != ep.Id {
+		t.Errorf("Get by uid: %+v, %v", got, err)
+	}
+	list, err := ops.List(ctx, nil)
+	if err != nil || len(list.Data) != 1 || list.Data[0].Id != ep.Id {
+		t.Errorf("List: %+v, %v", list, err)
+	}
+	up, err := ops.Update(ctx, ep.Id, &svix.OperationalWebhookEndpointUpdate{Url: "https://ops.example.com/v2", Disabled: ptr(true)})
+	if err != nil || up.Url != "https://ops.example.com/v2" || up.Disabled == nil || !*up.Disabled {
+		t.Errorf("Update: %+v, %v", up, err)
+	}
+	sec, err := ops.GetSecret(ctx, ep.Id)
+	if err != nil || !strings.HasPrefix(sec.Key, "whsec_") {
+		t.Fatalf("GetSecret: %+v, %v", sec, err)
+	}
+	if err := ops.RotateSecret(ctx, ep.Id, &svix.OperationalWebhookEndpointSecretIn{}); err != nil {
+		t.Errorf("RotateSecret: %v", err)
+	}
+	if again, err := ops.GetSecret(ctx, ep.Id); err != nil || again.Key == sec.Key {
+		t.Errorf("secret after rotation: %+v, %v", again, err)
+	}
+	_, err = ops.Create(ctx, &svix.OperationalWebhookEndpointIn{Url: "https://ops.example.com/", FilterTypes: []string{"invoice.paid"}})
+	sdkError(t, err, http.StatusUnprocessableEntity)
+
+	// The operational application is not a tenant's: no tenant route
+	// reaches it, and the app list does not show it.
+	apps, err := client.Application.List(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apps.Data {
+		if a.Name == "Herald operational webhooks" {
+			t.Errorf("the app list shows the operational application %s", a.Id)
+		}
+	}
+	app, err := client.Application.Create(ctx, &svix.ApplicationIn{Name: "tenant"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	portal, err := client.Authentication.AppPortalAccess(ctx, app.Id, &svix.AppPortalAccessIn{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svix.New(portal.Token, &svix.SvixOptions{ServerUrl: base}).OperationalWebhookEndpoint.List(ctx, nil)
+	sdkError(t, err, http.StatusNotFound) // as every admin route answers a portal token
+
+	if err := ops.Delete(ctx, ep.Id); err != nil {
+		t.Errorf("Delete: %v", err)
+	}
+	_, err = ops.Get(ctx, ep.Id)
+	sdkError(t, err, http.StatusNotFound)
+}
