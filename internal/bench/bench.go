@@ -74,10 +74,11 @@ type Config struct {
 	// messages, whose receiver hangs until the run ends. Zero means none.
 	SlowEndpoints int
 	// NoisyAppEndpoints, when positive, adds a second application with
-	// that many endpoints, all hanging until the run ends; every message
-	// sent to the measured application is also sent to it. It measures
-	// isolation between applications (the healthy endpoints' latency
-	// beside a noisy neighbour). Zero means none.
+	// that many endpoints, all hanging until the run ends; one message in
+	// NoisyAppEndpoints sent to the measured application is also sent to
+	// it, so that it asks for as many deliveries. It measures isolation
+	// between applications (the healthy endpoints' latency beside a noisy
+	// neighbour), not the cost of its fan-out. Zero means none.
 	NoisyAppEndpoints int
 	// Outage, when positive, makes the healthy endpoints answer 503 for
 	// that long from the start of the load (the receiver is down), then

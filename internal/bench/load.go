@@ -162,7 +162,9 @@ func (w *worker) post(ctx context.Context, seq int64) {
 	g.stats.accAt.at(seq).Store(at)
 	g.stats.accepted.Add(1)
 	w.lat = append(w.lat, d)
-	if g.r.noisyURL != "" {
+	// The noisy neighbour gets one message for every NoisyAppEndpoints:
+	// as many deliveries as the measured application, all hanging.
+	if g.r.noisyURL != "" && seq%int64(g.r.cfg.NoisyAppEndpoints) == 0 {
 		w.postNoisy(ctx, body)
 	}
 }

@@ -38,8 +38,8 @@ as fast as the API accepts them with --concurrency requests in flight. Each
 message goes to --endpoints endpoints, and to --slow-endpoints more whose
 receiver never answers until the run ends (the latency reported is the healthy
 endpoints'). --noisy-app-endpoints N adds a second application with N endpoints
-that all hang, and sends it every message too: the healthy endpoints' latency
-beside a noisy neighbour. Each endpoint is a port of its own on the receiver, as endpoints of
+that all hang, and sends it one message in N (as many deliveries as the measured
+application asks for): the healthy endpoints' latency beside a noisy neighbour. Each endpoint is a port of its own on the receiver, as endpoints of
 different customers are different hosts. --backlog N replaces the timed load: N messages are sent while the
 receiver hangs (it takes each request and answers none), so their deliveries
 queue up in the server; then the receiver answers again and the drain is
@@ -105,7 +105,7 @@ the configuration and the machine.`,
 	f.Int("concurrency", 64, "most API requests in flight")
 	f.Int("endpoints", 1, "healthy endpoints each message goes to")
 	f.Int("slow-endpoints", 0, "extra endpoints, getting the same messages, that hang until the run ends")
-	f.Int("noisy-app-endpoints", 0, "a second application with this many endpoints, all hanging, sent every message too")
+	f.Int("noisy-app-endpoints", 0, "a second application with this many endpoints, all hanging, sent one message in this many (as many deliveries)")
 	f.Duration("outage", 0, "the healthy endpoints answer 503 for this long from the start, then 200: attempts while down, drain once back")
 	f.Int("payload-bytes", 1024, "size of each message's JSON payload")
 	f.Int("backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")

@@ -63,7 +63,10 @@ type epQueue struct {
 	first    fifo // first attempts
 	retry    fifo // retries and manual attempts
 	inflight int
-	inReady  bool
+	// limit is the endpoint's in-flight cap as the slow start has grown it
+	// (see scheduler.done); never above the configured cap.
+	limit   int
+	inReady bool
 	// Throttle: a token bucket of one token refilled at rate per second.
 	rate float64
 	// part is the share of rate this process may use (see
@@ -200,7 +203,7 @@ func (s *scheduler) add(jobs []*store.Job) (over []*store.Job) {
 // makeReady puts q in its application's turn order if it can send, and the
 // application in the process's.
 func (s *scheduler) makeReady(q *epQueue) {
-	if !q.inReady && !q.waiting && q.len() > 0 && q.inflight < s.endpointCap() {
+	if !q.inReady && !q.waiting && q.len() > 0 && q.inflight < s.capOf(q) {
 		q.inReady = true
 		q.app.ready = append(q.app.ready, q)
 	}
@@ -233,6 +236,17 @@ func (s *scheduler) setShare(n int) {
 // the configured cap, at least 1.
 func (s *scheduler) endpointCap() int {
 	return max(1, s.perEndpoint/s.share)
+}
+
+// startLimit is where an endpoint's in-flight cap starts: an endpoint
+// earns more slots by answering, so that one that hangs never holds more
+// than this many (a slow start, as TCP's).
+const startLimit = 4
+
+// capOf is q's in-flight cap now: its slow-start limit within the
+// configured cap.
+func (s *scheduler) capOf(q *epQueue) int {
+	return min(max(q.limit, startLimit), s.endpointCap())
 }
 
 // setRate sets an endpoint's throttle (messages per second; 0: none).
@@ -305,7 +319,7 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 			a.ready[0] = nil
 			a.ready = a.ready[1:]
 			q.inReady = false
-			if q.len() == 0 || q.inflight >= s.endpointCap() {
+			if q.len() == 0 || q.inflight >= s.capOf(q) {
 				s.makeAppReady(a)
 				continue
 			}
@@ -363,11 +377,20 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 	}
 }
 
-// done marks a send to an endpoint finished.
-func (s *scheduler) done(id string) {
+// done marks a send to an endpoint finished. An answer in time (answered)
+// grows the endpoint's in-flight cap by one, up to the configured cap; a
+// request that ran out of time halves it (down to startLimit), so that an
+// endpoint that hangs holds few slots, one that answers soon gets all its
+// own.
+func (s *scheduler) done(id string, answered bool) {
 	s.mu.Lock()
 	q := s.eps[id]
 	a := q.app
+	if answered {
+		q.limit = min(max(q.limit, startLimit)+1, s.endpointCap())
+	} else {
+		q.limit = max(q.limit/2, startLimit)
+	}
 	q.inflight--
 	a.inflight--
 	s.inflight--

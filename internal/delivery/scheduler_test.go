@@ -49,8 +49,9 @@ func TestSchedulerEndpointsTakeTurns(t *testing.T) {
 	for _, j := range got {
 		order += j.EndpointID[3:]
 	}
-	if order != "ababaaa" {
-		t.Errorf("send order %q, want endpoints to alternate (ababaaa)", order)
+	// a's fifth waits for one of its first four to answer (slow start).
+	if order != "ababaa" {
+		t.Errorf("send order %q, want endpoints to alternate (ababaa)", order)
 	}
 }
 
@@ -74,7 +75,7 @@ func TestSchedulerInFlightCaps(t *testing.T) {
 	}
 	// A slow send finishing frees a slot for the fast endpoint, not for
 	// the slow one that is already at its cap.
-	s.done("ep_fast")
+	s.done("ep_fast", true)
 	got = takeReady(s)
 	if len(got) != 1 || got[0].EndpointID != "ep_fast" {
 		t.Fatalf("after a fast send finished, took %v", got)
@@ -199,8 +200,8 @@ func TestSchedulerApplicationsTakeTurnsWithinTheirCaps(t *testing.T) {
 		t.Fatalf("%d jobs of the other application did not fit", len(over))
 	}
 	sent = takeReady(s)
-	if len(sent) != 32 { // its one endpoint's cap
-		t.Errorf("the other application sent %d, want 32 (its endpoint's cap)", len(sent))
+	if len(sent) != startLimit { // its one endpoint's slow start
+		t.Errorf("the other application sent %d, want %d (its endpoint's slow start)", len(sent), startLimit)
 	}
 	for _, j := range sent {
 		if j.AppID != "app_ok" {
@@ -224,5 +225,52 @@ func TestSchedulerApplicationsTakeTurnsWithinTheirCaps(t *testing.T) {
 	}
 	if order != "abababaaa" {
 		t.Errorf("send order %q, want applications to alternate", order)
+	}
+}
+
+// An endpoint starts with a few slots and earns more by answering: one that
+// hangs never holds more than startLimit, one that answers gets its whole
+// cap; a timeout halves what it earned.
+func TestSchedulerSlowStart(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(limits{EndpointConcurrency: 32, AppConcurrency: 1000, MaxInFlight: 1000, EndpointQueue: 1000, AppQueue: 1000, MaxQueued: 10000})
+	var jobs []*store.Job
+	for i := range 200 {
+		jobs = append(jobs, job("ep_fast", i, 0), job("ep_hang", 1000+i, 0))
+	}
+	s.add(jobs)
+	inflight := map[string]int{}
+	for _, j := range takeReady(s) {
+		inflight[j.EndpointID]++
+	}
+	if inflight["ep_fast"] != startLimit || inflight["ep_hang"] != startLimit {
+		t.Fatalf("first sends %v, want %d each", inflight, startLimit)
+	}
+	// The fast endpoint answers, again and again: its cap grows to 32; the
+	// hanging one's requests never end.
+	for range 100 {
+		s.done("ep_fast", true)
+		for _, j := range takeReady(s) {
+			if j.EndpointID != "ep_fast" {
+				t.Fatalf("the hanging endpoint got a slot: it never answered")
+			}
+		}
+	}
+	s.mu.Lock()
+	fast, hang := s.eps["ep_fast"].inflight, s.eps["ep_hang"].inflight
+	s.mu.Unlock()
+	if fast != 32 || hang != startLimit {
+		t.Errorf("in flight: fast %d, hanging %d; want 32 and %d", fast, hang, startLimit)
+	}
+	// Timeouts halve the cap, never below the start.
+	for range 3 {
+		s.done("ep_fast", false)
+	}
+	s.mu.Lock()
+	q := s.eps["ep_fast"]
+	limit := s.capOf(q)
+	s.mu.Unlock()
+	if limit != startLimit {
+		t.Errorf("cap after three timeouts: %d, want %d", limit, startLimit)
 	}
 }

@@ -18,11 +18,11 @@ import (
 
 // send makes one attempt of a job and records it.
 func (e *Engine) send(ctx context.Context, j *store.Job) {
-	released := false
+	released, answered := false, true
 	doneSending := func() {
 		if !released {
 			released = true
-			e.sched.done(j.EndpointID)
+			e.sched.done(j.EndpointID, answered)
 		}
 	}
 	defer doneSending()
@@ -69,6 +69,7 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	res := e.cfg.Client.Send(ctx, egress.Request{
 		URL: ep.ep.URL, Headers: h, Body: j.Payload, Deadline: leaseEnd.Add(-e.margin),
 	})
+	answered = !res.Timeout
 	doneSending()
 	if ctx.Err() != nil {
 		// Cut off by Stop: the request was aborted, not answered. The

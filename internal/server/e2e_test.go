@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -32,14 +33,21 @@ func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 type harness struct {
-	t     *testing.T
-	base  string
-	clock *clock
-	srv   *server.Server
+	t        *testing.T
+	base     string
+	clock    *clock
+	srv      *server.Server
+	stopOnce sync.Once
 }
 
 // start runs a real Herald server on loopback with a temporary SQLite file.
 func start(t *testing.T, mod func(*config.Config)) *harness {
+	t.Helper()
+	return startLogging(t, testLogger(t), mod)
+}
+
+// startLogging is start with the server's logs going to log.
+func startLogging(t *testing.T, log *slog.Logger, mod func(*config.Config)) *harness {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -54,21 +62,27 @@ func start(t *testing.T, mod func(*config.Config)) *harness {
 	}
 	c := &clock{}
 	ctx := context.Background()
-	srv, err := server.New(ctx, cfg, server.Options{Stderr: io.Discard, Now: c.Now, Log: testLogger(t)})
+	srv, err := server.New(ctx, cfg, server.Options{Stderr: io.Discard, Now: c.Now, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	h := &harness{t: t, base: "http://" + srv.Addr(), clock: c, srv: srv}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// stop shuts the server down (once).
+func (h *harness) stop() {
+	h.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+		if err := h.srv.Shutdown(ctx); err != nil {
+			h.t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &harness{t: t, base: "http://" + srv.Addr(), clock: c, srv: srv}
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil),
