@@ -31,7 +31,7 @@ type scheduler struct {
 	mu   sync.Mutex
 	eps  map[string]*epQueue
 	apps map[string]*appQueue
-	full map[string]bool // endpoints whose queue holds endpointQueue jobs
+	full map[string]bool // endpoints whose queue is full (queueCap)
 	// fullApps are applications holding appQueue jobs: claims skip all
 	// their endpoints.
 	fullApps map[string]*appQueue
@@ -175,7 +175,7 @@ func (s *scheduler) add(jobs []*store.Job) (over []*store.Job) {
 		// The job carries the endpoint's rate as of its claim; sends
 		// refresh it from the endpoint cache.
 		q.rate = float64(j.EndpointThrottleRate)
-		if q.len() >= s.endpointQueue || a.queued >= s.appQueue || s.queued >= s.maxQueued {
+		if q.len() >= s.queueCap(q) || a.queued >= s.appQueue || s.queued >= s.maxQueued {
 			over = append(over, j)
 			if s.fullApps[a.id] == nil {
 				s.forget(q)
@@ -189,7 +189,7 @@ func (s *scheduler) add(jobs []*store.Job) (over []*store.Job) {
 		}
 		s.queued++
 		a.queued++
-		if q.len() >= s.endpointQueue {
+		if q.len() >= s.queueCap(q) {
 			s.full[q.id] = true
 		}
 		if a.queued >= s.appQueue {
@@ -247,6 +247,16 @@ const startLimit = 4
 // configured cap.
 func (s *scheduler) capOf(q *epQueue) int {
 	return min(max(q.limit, startLimit), s.endpointCap())
+}
+
+// queuePerSlot is how many jobs an endpoint may hold in memory per slot of
+// its in-flight cap: enough to keep its slots busy, no more (jobs held
+// longer than their lease are wasted). An endpoint that hangs holds few.
+const queuePerSlot = 32
+
+// queueCap is how many jobs q may hold in memory now.
+func (s *scheduler) queueCap(q *epQueue) int {
+	return min(s.endpointQueue, s.capOf(q)*queuePerSlot)
 }
 
 // setRate sets an endpoint's throttle (messages per second; 0: none).
@@ -335,7 +345,7 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 			j := q.pop()
 			s.queued--
 			a.queued--
-			if q.len() < s.endpointQueue {
+			if q.len() < s.queueCap(q) {
 				delete(s.full, q.id)
 			}
 			if a.queued < s.appQueue && s.fullApps[a.id] != nil {
@@ -349,7 +359,7 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 			a.inflight++
 			s.inflight++
 			s.makeReady(q)
-			room := q.len() == s.endpointQueue/2 || a.queued == s.appQueue/2
+			room := q.len() == s.queueCap(q)/2 || a.queued == s.appQueue/2
 			s.mu.Unlock()
 			if room && s.onRoom != nil {
 				s.onRoom()
@@ -390,6 +400,11 @@ func (s *scheduler) done(id string, answered bool) {
 		q.limit = min(max(q.limit, startLimit)+1, s.endpointCap())
 	} else {
 		q.limit = max(q.limit/2, startLimit)
+	}
+	if q.len() < s.queueCap(q) {
+		delete(s.full, q.id)
+	} else {
+		s.full[q.id] = true
 	}
 	q.inflight--
 	a.inflight--

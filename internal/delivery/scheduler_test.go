@@ -235,7 +235,7 @@ func TestSchedulerSlowStart(t *testing.T) {
 	t.Parallel()
 	s := newScheduler(limits{EndpointConcurrency: 32, AppConcurrency: 1000, MaxInFlight: 1000, EndpointQueue: 1000, AppQueue: 1000, MaxQueued: 10000})
 	var jobs []*store.Job
-	for i := range 200 {
+	for i := range 100 {
 		jobs = append(jobs, job("ep_fast", i, 0), job("ep_hang", 1000+i, 0))
 	}
 	s.add(jobs)
@@ -248,8 +248,9 @@ func TestSchedulerSlowStart(t *testing.T) {
 	}
 	// The fast endpoint answers, again and again: its cap grows to 32; the
 	// hanging one's requests never end.
-	for range 100 {
+	for i := range 100 {
 		s.done("ep_fast", true)
+		s.add([]*store.Job{job("ep_fast", 5000+i, 0)}) // more keeps coming
 		for _, j := range takeReady(s) {
 			if j.EndpointID != "ep_fast" {
 				t.Fatalf("the hanging endpoint got a slot: it never answered")
@@ -272,5 +273,31 @@ func TestSchedulerSlowStart(t *testing.T) {
 	s.mu.Unlock()
 	if limit != startLimit {
 		t.Errorf("cap after three timeouts: %d, want %d", limit, startLimit)
+	}
+}
+
+// An endpoint holds in memory only as many jobs as its slots can use: one
+// that hangs (4 slots) holds 128, not the 1000 of the configured queue, so
+// that hanging endpoints do not fill their application's share of memory.
+func TestSchedulerQueueFollowsTheCap(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(limits{EndpointConcurrency: 32, AppConcurrency: 1000, MaxInFlight: 1000, EndpointQueue: 1000, AppQueue: 100000, MaxQueued: 100000})
+	var jobs []*store.Job
+	for i := range 1000 {
+		jobs = append(jobs, job("ep_hang", i, 0))
+	}
+	if over := s.add(jobs); len(over) != 1000-startLimit*queuePerSlot {
+		t.Errorf("a new endpoint took %d jobs, want %d", 1000-len(over), startLimit*queuePerSlot)
+	}
+	if sat := s.saturated(); len(sat) != 1 {
+		t.Errorf("saturated = %v, want the full endpoint", sat)
+	}
+	takeReady(s)
+	for range 40 {
+		s.done("ep_hang", true)
+		takeReady(s)
+	}
+	if sat := s.saturated(); len(sat) != 0 {
+		t.Errorf("saturated = %v after the endpoint earned a larger cap", sat)
 	}
 }
