@@ -50,6 +50,13 @@ func TestQueryPlans(t *testing.T) {
 		"app endpoints":    {args: []any{"a"}},
 		"destinations":     {args: []any{"m", "a", "e", 10}},
 		"expire idem keys": {args: []any{1, 1}},
+		"msgs by status":   listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Status: &st}),
+		"expire tokens":    {args: []any{1, 1}},
+		"expire stats":     {args: []any{1, 1}},
+		"add stats":        {args: []any{"e", 1, 1, 1}},
+		"endpoint hours":   {args: []any{`["e"]`, 1}},
+		"failing eps":      {args: []any{"e", 10}},
+		"count since":      {args: []any{"a", 1, "m", 10}},
 	}
 	raw := map[string]string{
 		"claim first":      sqlClaimFirst,
@@ -67,10 +74,17 @@ func TestQueryPlans(t *testing.T) {
 		"get attempt":      sqlGetAttempt,
 		"app endpoints":    sqlAppEndpoints,
 		"destinations":     sqlDestinations + ` AND d.endpoint_id > ? ORDER BY d.endpoint_id LIMIT ?`,
+		"expire tokens":    sqlExpireTokens,
+		"expire stats":     sqlExpireStats,
+		"add stats":        sqlAddStats,
+		"endpoint hours":   sqlEndpointHours,
+		"failing eps":      sqlFailingEndpoints + ` AND e.id > ? ORDER BY e.id LIMIT ?`,
+		"count since":      `SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE m.app_id = ? AND m.created_at >= ? AND m.id >= ? LIMIT ?)`,
 	}
 	sorts := map[string]bool{"get app": true, "get message": true}
 	// Claiming a task walks the partial index of running tasks in order.
-	scans := map[string]bool{"claim task": true}
+	// A bounded count reads its subquery's rows, at most the bound.
+	scans := map[string]bool{"claim task": true, "count since": true}
 	for name, q := range queries {
 		text := q.String()
 		if text == "" {
