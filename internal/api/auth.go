@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -59,13 +60,7 @@ const (
 )
 
 // principal is who made a request.
-type principal struct {
-	// TokenID identifies the token ("config" for the configured admin
-	// token); idempotency keys are scoped by it.
-	TokenID string
-	// AppID is set for portal tokens: the only app they reach.
-	AppID string
-}
+type principal = service.Caller
 
 type principalKey struct{}
 
@@ -108,6 +103,10 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if t.Session {
+		// A browser session of the portal or the console is no API token.
+		return nil, errUnauthorized(unauthorizedDetail)
 	}
 	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
 		return nil, errUnauthorized("API token expired")

@@ -9,61 +9,20 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/service"
 )
 
-// Opt is a request field that may be absent, null, or set: PATCH needs all
-// three.
-type Opt[T any] struct {
-	Set  bool // the field was present
-	Null bool // the field was null
-	V    T
-}
+// Opt is a request field that may be absent, null, or set.
+type Opt[T any] = service.Opt[T]
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (o *Opt[T]) UnmarshalJSON(b []byte) error {
-	o.Set = true
-	if string(b) == "null" {
-		o.Null = true
-		return nil
-	}
-	err := json.Unmarshal(b, &o.V)
-	var typeErr *json.UnmarshalTypeError
-	if err != nil && !errors.As(err, &typeErr) {
-		// A value that does not parse as T (a date-time that is not RFC
-		// 3339): report it as a type error, which the decoder labels
-		// with the field's name.
-		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeOf(o.V)}
-	}
-	return err
-}
-
-// jsonKind names the kind of a JSON value for error messages.
-func jsonKind(b []byte) string {
-	switch b = bytes.TrimSpace(b); {
-	case len(b) == 0:
-		return "nothing"
-	case b[0] == '"':
-		return "string " + string(b)
-	case b[0] == '{':
-		return "object"
-	case b[0] == '[':
-		return "array"
-	case b[0] == 't' || b[0] == 'f':
-		return "bool"
-	}
-	return "number " + string(b)
-}
-
-// Value returns the value when set and not null.
-func (o Opt[T]) Value() (T, bool) {
-	return o.V, o.Set && !o.Null
-}
+// validator collects problems with a request so all are reported at once.
+type validator = service.Validator
 
 // readBody reads the request body; the size limit is set by the server's
 // middleware (http.MaxBytesReader), so a too-large body surfaces here as a
@@ -133,101 +92,6 @@ func decodeJSON(b []byte, v any) error {
 	return nil
 }
 
-// validator collects problems with a request so all are reported at once.
-type validator struct {
-	items []ValidationItem
-}
-
-func (v *validator) add(loc []string, msg, typ string) {
-	v.items = append(v.items, ValidationItem{Loc: loc, Msg: msg, Type: typ})
-}
-
-func (v *validator) body(field string, msg, typ string) {
-	v.add([]string{"body", field}, msg, typ)
-}
-
-func (v *validator) err() error {
-	if len(v.items) == 0 {
-		return nil
-	}
-	return &ValidationError{Items: v.items}
-}
-
-var idPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.]+$`)
-
-// ident checks a uid-like string: 1..max characters of [a-zA-Z0-9-_.].
-func (v *validator) ident(loc []string, s string, max int) {
-	switch {
-	case s == "":
-		v.add(loc, "must not be empty", "value_error.any_str.min_length")
-	case len(s) > max:
-		v.add(loc, fmt.Sprintf("must be at most %d characters", max), "value_error.any_str.max_length")
-	case !idPattern.MatchString(s):
-		v.add(loc, `must match ^[a-zA-Z0-9\-_.]+$`, "value_error.str.regex")
-	}
-}
-
-// identList checks a list of identifiers: items valid, unique, count bounds.
-func (v *validator) identList(field string, list []string, itemMax, minItems, maxItems int) {
-	if len(list) < minItems {
-		v.body(field, fmt.Sprintf("must have at least %d item(s)", minItems), "value_error.list.min_items")
-	}
-	if maxItems > 0 && len(list) > maxItems {
-		// Reported alone: the items of an oversized list are not worth
-		// an error each.
-		v.body(field, fmt.Sprintf("must have at most %d items", maxItems), "value_error.list.max_items")
-		return
-	}
-	seen := make(map[string]bool, len(list))
-	for i, s := range list {
-		loc := []string{"body", field, strconv.Itoa(i)}
-		v.ident(loc, s, itemMax)
-		if seen[s] {
-			v.add(loc, "items must be unique", "value_error.list.unique_items")
-		}
-		seen[s] = true
-	}
-}
-
-func (v *validator) text(field, s string, min, max int) {
-	if strings.ContainsFunc(s, func(r rune) bool { return r <= 0x08 }) {
-		// As the Svix server: no control characters 0x00-0x08.
-		v.body(field, "must not contain control characters U+0000 to U+0008", "value_error")
-	}
-	n := utf8.RuneCountInString(s)
-	if n < min {
-		v.body(field, fmt.Sprintf("must be at least %d character(s)", min), "value_error.any_str.min_length")
-	}
-	if max > 0 && n > max {
-		v.body(field, fmt.Sprintf("must be at most %d characters", max), "value_error.any_str.max_length")
-	}
-}
-
-func (v *validator) metadata(field string, m map[string]string) {
-	if len(m) > 100 {
-		v.body(field, "must have at most 100 keys", "value_error")
-	}
-	for k, val := range m {
-		if len(k) > 256 || len(val) > 4096 {
-			v.body(field, "keys must be at most 256 and values at most 4096 bytes", "value_error")
-			return
-		}
-	}
-	for k, val := range m {
-		if strings.ContainsRune(k, 0) || strings.ContainsRune(val, 0) {
-			v.body(field, nulMessage("keys and values"), "value_error")
-			return
-		}
-	}
-}
-
-// nulMessage says that what must not contain U+0000. No stored string may:
-// PostgreSQL's text and jsonb cannot hold it, and both drivers accept the
-// same input.
-func nulMessage(what string) string {
-	return what + " must not contain the NUL character (U+0000)"
-}
-
 // storableText reports whether s can be stored as text by every driver:
 // valid UTF-8 without U+0000. Strings decoded from a JSON body are always
 // valid UTF-8; path, query and header values need not be.
@@ -280,7 +144,7 @@ func jsonStringProblem(b []byte, i int) (int, string) {
 			case !ok:
 				return i, "contains a malformed \\u escape"
 			case r == 0:
-				return i, nulMessage("strings")
+				return i, service.NULMessage("strings")
 			case utf16.IsSurrogate(r):
 				low, ok := rune(0), false
 				if r < 0xdc00 && i+2 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
@@ -382,17 +246,4 @@ func queryInt(q url.Values, name string) (*int, error) {
 		return nil, invalid([]string{"query", name}, "must be an integer", "type_error.integer")
 	}
 	return &n, nil
-}
-
-// duration turns a count of units taken from the body into a Duration,
-// checking that it is within [lo, hi] first: a count multiplied before it
-// was checked could wrap around (18446744074 seconds is 0.29 s) and pass.
-// unitName names the unit in the message ("seconds"). Out of range, it
-// records the problem and returns 0.
-func (v *validator) duration(field string, n, lo, hi int64, unit time.Duration, unitName string) time.Duration {
-	if n < lo || n > hi {
-		v.body(field, fmt.Sprintf("must be between %d and %d %s", lo, hi, unitName), "value_error.number")
-		return 0
-	}
-	return time.Duration(n) * unit
 }

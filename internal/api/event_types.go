@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -45,37 +46,37 @@ func eventTypeJSON(et *store.EventType, withSchemas bool) eventTypeOut {
 func validateEventType(in *eventTypeIn, full bool) error {
 	var v validator
 	if full && !in.Description.Set || in.Description.Null {
-		v.body("description", "field required", "value_error.missing")
+		v.Body("description", "field required", "value_error.missing")
 	} else if d, ok := in.Description.Value(); ok {
-		v.text("description", d, 0, 8192)
+		v.Text("description", d, 0, 8192)
 	}
 	if in.Archived.Null {
-		v.body("archived", "must be a boolean", "type_error")
+		v.Body("archived", "must be a boolean", "type_error")
 	}
 	if in.Deprecated.Null {
-		v.body("deprecated", "must be a boolean", "type_error")
+		v.Body("deprecated", "must be a boolean", "type_error")
 	}
 	if f, ok := in.FeatureFlag.Value(); ok {
-		v.ident([]string{"body", "featureFlag"}, f, 256)
+		v.Ident([]string{"body", "featureFlag"}, f, 256)
 	}
 	if s, ok := in.Schemas.Value(); ok {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(s, &m); err != nil {
-			v.body("schemas", "must be an object mapping a version to a JSON schema", "type_error.dict")
+			v.Body("schemas", "must be an object mapping a version to a JSON schema", "type_error.dict")
 		} else {
 			for version, schema := range m {
 				if t := bytes.TrimSpace(schema); len(t) == 0 || t[0] != '{' {
-					v.add([]string{"body", "schemas", version}, "must be a JSON schema object", "type_error.dict")
+					v.Add([]string{"body", "schemas", version}, "must be a JSON schema object", "type_error.dict")
 				}
 			}
 		}
 		if len(s) > 256<<10 {
-			v.body("schemas", "must be at most 256 KiB", "value_error")
+			v.Body("schemas", "must be at most 256 KiB", "value_error")
 		} else if problem := jsonProblem(s); problem != "" {
-			v.body("schemas", "cannot be stored: "+problem, "value_error")
+			v.Body("schemas", "cannot be stored: "+problem, "value_error")
 		}
 	}
-	return v.err()
+	return v.Err()
 }
 
 // eventTypeUpdate is the change an event type body asks for. With full
@@ -115,18 +116,9 @@ func newEventType(name string, in *eventTypeIn, now time.Time) *store.EventType 
 	return et
 }
 
-// visible reports whether the caller may see et: portal tokens see only
-// event types without a feature flag. It is the one rule for every route:
-// an event type the caller may not see behaves, for that caller, as one
-// that does not exist, whether it is read (eventTypeFor, the list) or named
-// (an endpoint's filter, send-example).
-func visible(r *http.Request, et *store.EventType) bool {
-	return principalFrom(r.Context()).AppID == "" || et.FeatureFlag == ""
-}
-
 func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	lq, err := parseList(q, false, false, func(s string) bool { return len(s) <= 256 && idPattern.MatchString(s) })
+	lq, err := parseList(q, false, false, func(s string) bool { return len(s) <= 256 && service.IDPattern.MatchString(s) })
 	if err != nil {
 		return err
 	}
@@ -148,7 +140,7 @@ func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		for _, et := range batch {
-			if visible(r, et) {
+			if service.Visible(*principalFrom(r.Context()), et) {
 				rows = append(rows, et)
 			}
 		}
@@ -168,12 +160,12 @@ func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
 	}
 	var v validator
 	if name, ok := in.Name.Value(); ok {
-		v.ident([]string{"body", "name"}, name, 256)
+		v.Ident([]string{"body", "name"}, name, 256)
 	} else {
-		v.body("name", "field required", "value_error.missing")
+		v.Body("name", "field required", "value_error.missing")
 	}
-	v.items = append(v.items, validationItems(validateEventType(&in, true))...)
-	if err := v.err(); err != nil {
+	v.Items = append(v.Items, validationItems(validateEventType(&in, true))...)
+	if err := v.Err(); err != nil {
 		return err
 	}
 	now := a.now()
@@ -216,20 +208,7 @@ func validationItems(err error) []ValidationItem {
 }
 
 func (a *API) loadEventType(r *http.Request) (*store.EventType, error) {
-	return a.eventTypeFor(r, r.PathValue("event_type_name"))
-}
-
-// eventTypeFor returns the event type called name as the caller sees it:
-// not found when it does not exist or is not visible.
-func (a *API) eventTypeFor(r *http.Request, name string) (*store.EventType, error) {
-	et, err := a.store.GetEventType(r.Context(), name)
-	if err != nil {
-		return nil, err
-	}
-	if !visible(r, et) {
-		return nil, errNotFound()
-	}
-	return et, nil
+	return a.svc.EventTypeFor(r.Context(), *principalFrom(r.Context()), r.PathValue("event_type_name"))
 }
 
 func (a *API) getEventType(w http.ResponseWriter, r *http.Request) error {
@@ -248,9 +227,9 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := r.PathValue("event_type_name")
 	var v validator
-	v.ident([]string{"path", "event_type_name"}, name, 256)
-	v.items = append(v.items, validationItems(validateEventType(&in, true))...)
-	if err := v.err(); err != nil {
+	v.Ident([]string{"path", "event_type_name"}, name, 256)
+	v.Items = append(v.Items, validationItems(validateEventType(&in, true))...)
+	if err := v.Err(); err != nil {
 		return err
 	}
 	now := a.now()
