@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/service"
@@ -97,97 +96,6 @@ func decodeJSON(b []byte, v any) error {
 // valid UTF-8; path, query and header values need not be.
 func storableText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
-// maxJSONNumber is the longest number kept in a stored JSON document.
-const maxJSONNumber = 100
-
-// jsonProblem says why the valid JSON document b cannot be stored as it is
-// by every driver, or returns "" when it can. PostgreSQL keeps JSON
-// documents (event type schemas) as jsonb, which refuses \u0000, a UTF-16
-// surrogate escape without its pair, bytes that are not UTF-8, and numbers
-// beyond its numeric type; SQLite would keep them all. The rule here is the
-// same for both drivers: no U+0000, valid UTF-8 and escapes, and numbers of
-// at most 100 characters within the range of a 64-bit float.
-func jsonProblem(b []byte) string {
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			end, problem := jsonStringProblem(b, i+1)
-			if problem != "" {
-				return problem
-			}
-			i = end
-		case c == '-' || '0' <= c && c <= '9':
-			end := i
-			for end < len(b) && strings.IndexByte("+-.0123456789eE", b[end]) >= 0 {
-				end++
-			}
-			if problem := jsonNumberProblem(string(b[i:end])); problem != "" {
-				return problem
-			}
-			i = end - 1
-		}
-	}
-	return ""
-}
-
-// jsonStringProblem checks the JSON string whose contents start at b[i]; it
-// returns the index of the closing quote.
-func jsonStringProblem(b []byte, i int) (int, string) {
-	for ; i < len(b) && b[i] != '"'; i++ {
-		switch {
-		case b[i] == '\\' && i+1 < len(b) && b[i+1] == 'u':
-			r, ok := hex4(b, i+2)
-			i += 5
-			switch {
-			case !ok:
-				return i, "contains a malformed \\u escape"
-			case r == 0:
-				return i, service.NULMessage("strings")
-			case utf16.IsSurrogate(r):
-				low, ok := rune(0), false
-				if r < 0xdc00 && i+2 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
-					low, ok = hex4(b, i+3)
-				}
-				if !ok || utf16.DecodeRune(r, low) == utf8.RuneError {
-					return i, "contains a UTF-16 surrogate escape without its pair"
-				}
-				i += 6
-			}
-		case b[i] == '\\':
-			i++
-		case b[i] >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && size == 1 {
-				return i, "contains bytes that are not UTF-8"
-			}
-			i += size - 1
-		}
-	}
-	return i, ""
-}
-
-// hex4 reads the four hex digits at b[i:].
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
-	return rune(n), err == nil
-}
-
-func jsonNumberProblem(num string) string {
-	const msg = "numbers must be at most 100 characters and within the range of a 64-bit float"
-	if len(num) > maxJSONNumber {
-		return msg
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	mantissa, _, _ := strings.Cut(strings.ToLower(num), "e")
-	if err != nil || f == 0 && strings.ContainsAny(mantissa, "123456789") {
-		return msg
-	}
-	return ""
 }
 
 // query helpers

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -10,16 +9,6 @@ import (
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
-
-// eventTypeIn is EventTypeIn, EventTypeUpdate and EventTypePatch.
-type eventTypeIn struct {
-	Name        Opt[string]          `json:"name"`
-	Description Opt[string]          `json:"description"`
-	Archived    Opt[bool]            `json:"archived"`
-	Deprecated  Opt[bool]            `json:"deprecated"`
-	FeatureFlag Opt[string]          `json:"featureFlag"`
-	Schemas     Opt[json.RawMessage] `json:"schemas"`
-}
 
 type eventTypeOut struct {
 	Name        string          `json:"name"`
@@ -39,81 +28,6 @@ func eventTypeJSON(et *store.EventType, withSchemas bool) eventTypeOut {
 		out.Schemas = et.Schemas
 	}
 	return out
-}
-
-// validateEventType checks a body; full is true for create and PUT. The name
-// is checked by the caller when it comes from the body.
-func validateEventType(in *eventTypeIn, full bool) error {
-	var v validator
-	if full && !in.Description.Set || in.Description.Null {
-		v.Body("description", "field required", "value_error.missing")
-	} else if d, ok := in.Description.Value(); ok {
-		v.Text("description", d, 0, 8192)
-	}
-	if in.Archived.Null {
-		v.Body("archived", "must be a boolean", "type_error")
-	}
-	if in.Deprecated.Null {
-		v.Body("deprecated", "must be a boolean", "type_error")
-	}
-	if f, ok := in.FeatureFlag.Value(); ok {
-		v.Ident([]string{"body", "featureFlag"}, f, 256)
-	}
-	if s, ok := in.Schemas.Value(); ok {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(s, &m); err != nil {
-			v.Body("schemas", "must be an object mapping a version to a JSON schema", "type_error.dict")
-		} else {
-			for version, schema := range m {
-				if t := bytes.TrimSpace(schema); len(t) == 0 || t[0] != '{' {
-					v.Add([]string{"body", "schemas", version}, "must be a JSON schema object", "type_error.dict")
-				}
-			}
-		}
-		if len(s) > 256<<10 {
-			v.Body("schemas", "must be at most 256 KiB", "value_error")
-		} else if problem := jsonProblem(s); problem != "" {
-			v.Body("schemas", "cannot be stored: "+problem, "value_error")
-		}
-	}
-	return v.Err()
-}
-
-// eventTypeUpdate is the change an event type body asks for. With full
-// (create and PUT) it names every field the body carries, absent optional
-// fields taking their defaults; otherwise (PATCH) only the fields present.
-func eventTypeUpdate(in *eventTypeIn, full bool) store.UpdateEventTypeParams {
-	var p store.UpdateEventTypeParams
-	if full || in.Description.Set {
-		p.Description = &in.Description.V
-	}
-	if full || in.Archived.Set {
-		p.Archived = &in.Archived.V
-	}
-	if full || in.Deprecated.Set {
-		p.Deprecated = &in.Deprecated.V
-	}
-	if full || in.FeatureFlag.Set {
-		p.FeatureFlag = &in.FeatureFlag.V
-	}
-	if full || in.Schemas.Set {
-		s, _ := in.Schemas.Value()
-		p.Schemas = &s
-	}
-	return p
-}
-
-// newEventType is the event type called name that a create or PUT body
-// describes.
-func newEventType(name string, in *eventTypeIn, now time.Time) *store.EventType {
-	et := &store.EventType{Name: name, CreatedAt: now, UpdatedAt: now}
-	p := eventTypeUpdate(in, true)
-	set(&et.Description, p.Description)
-	set(&et.Archived, p.Archived)
-	set(&et.Deprecated, p.Deprecated)
-	set(&et.FeatureFlag, p.FeatureFlag)
-	set(&et.Schemas, p.Schemas)
-	return et
 }
 
 func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
@@ -154,7 +68,7 @@ func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
-	var in eventTypeIn
+	var in service.EventTypeIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
@@ -164,34 +78,11 @@ func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		v.Body("name", "field required", "value_error.missing")
 	}
-	v.Items = append(v.Items, validationItems(validateEventType(&in, true))...)
+	v.Items = append(v.Items, validationItems(service.ValidateEventType(&in, true))...)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	now := a.now()
-	existing, err := a.store.GetEventType(r.Context(), in.Name.V)
-	switch {
-	case err == nil && !existing.Archived:
-		return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
-	case err == nil:
-		// Creating an archived event type brings it back.
-		p := eventTypeUpdate(&in, true)
-		unarchived := false
-		p.Name, p.Archived, p.UpdatedAt = existing.Name, &unarchived, now
-		et, err := a.store.UpdateEventType(r.Context(), p)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusCreated, eventTypeJSON(et, true))
-		return nil
-	case !errors.Is(err, store.ErrNotFound):
-		return err
-	}
-	et := newEventType(in.Name.V, &in, now)
-	err = a.store.CreateEventType(r.Context(), et)
-	if errors.Is(err, store.ErrConflict) {
-		return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
-	}
+	et, err := a.svc.CreateEventType(r.Context(), in.Name.V, &in)
 	if err != nil {
 		return err
 	}
@@ -221,21 +112,21 @@ func (a *API) getEventType(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
-	var in eventTypeIn
+	var in service.EventTypeIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
 	name := r.PathValue("event_type_name")
 	var v validator
 	v.Ident([]string{"path", "event_type_name"}, name, 256)
-	v.Items = append(v.Items, validationItems(validateEventType(&in, true))...)
+	v.Items = append(v.Items, validationItems(service.ValidateEventType(&in, true))...)
 	if err := v.Err(); err != nil {
 		return err
 	}
 	now := a.now()
 	et, err := a.store.GetEventType(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
-		et = newEventType(name, &in, now)
+		et = service.NewEventType(name, &in, now)
 		err := a.store.CreateEventType(r.Context(), et)
 		if errors.Is(err, store.ErrConflict) {
 			return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
@@ -249,7 +140,7 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := eventTypeUpdate(&in, true)
+	p := service.EventTypeUpdate(&in, true)
 	p.Name, p.UpdatedAt = et.Name, now
 	et, err = a.store.UpdateEventType(r.Context(), p)
 	if err != nil {
@@ -260,18 +151,18 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) patchEventType(w http.ResponseWriter, r *http.Request) error {
-	var in eventTypeIn
+	var in service.EventTypeIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	if err := validateEventType(&in, false); err != nil {
+	if err := service.ValidateEventType(&in, false); err != nil {
 		return err
 	}
 	et, err := a.loadEventType(r)
 	if err != nil {
 		return err
 	}
-	p := eventTypeUpdate(&in, false)
+	p := service.EventTypeUpdate(&in, false)
 	p.Name, p.UpdatedAt = et.Name, a.now()
 	et, err = a.store.UpdateEventType(r.Context(), p)
 	if err != nil {
