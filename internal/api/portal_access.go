@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -48,17 +49,12 @@ func (a *API) appPortalAccess(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	now := a.now()
-	token, hash := NewToken(PortalTokenPrefix)
-	err = a.store.CreateToken(r.Context(), &store.Token{
-		ID: ids.NewAt(ids.Token, now), Hash: hash, AppID: app.ID, Name: "app portal",
-		ExpiresAt: now.Add(ttl), CreatedAt: now,
-	})
+	token, err := a.svc.CreatePortalToken(r.Context(), app.ID, ttl)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{
-		"url":   strings.TrimRight(a.PublicURL, "/") + "/portal/#token=" + token,
+		"url":   service.PortalURL(a.PublicURL, token),
 		"token": token,
 	})
 	return nil

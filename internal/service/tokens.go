@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
@@ -44,4 +45,32 @@ func CreateAdminToken(ctx context.Context, s store.Store, name string, now time.
 		return "", nil, err
 	}
 	return token, t, nil
+}
+
+// CreatePortalToken makes an app portal token that reaches appID only and
+// expires after ttl, stores its hash, and returns it.
+func (s *Service) CreatePortalToken(ctx context.Context, appID string, ttl time.Duration) (string, error) {
+	now := s.Now()
+	token, hash := NewToken(PortalTokenPrefix)
+	err := s.store.CreateToken(ctx, &store.Token{
+		ID: ids.NewAt(ids.Token, now), Hash: hash, AppID: appID, Name: "app portal",
+		ExpiresAt: now.Add(ttl), CreatedAt: now,
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// PortalURL is the link that opens the portal signed in with token, on the
+// server reached at publicURL. The token is in the fragment, which browsers
+// never send to servers.
+func PortalURL(publicURL, token string) string {
+	return strings.TrimRight(publicURL, "/") + "/portal/#token=" + token
+}
+
+// RevokeAPIToken revokes the admin API token with id. Servers stop
+// accepting it within the API's token cache time (2 s).
+func (s *Service) RevokeAPIToken(ctx context.Context, id string) error {
+	return s.store.DeleteAPIToken(ctx, id)
 }

@@ -319,6 +319,9 @@ type Store interface {
 	// ListAPITokens returns the admin API tokens (no AppID, not a
 	// session), ordered by ID.
 	ListAPITokens(ctx context.Context, p Page) ([]*Token, error)
+	// DeleteAPIToken revokes the admin API token with id; ErrNotFound
+	// when there is none (a portal token or a session is none).
+	DeleteAPIToken(ctx context.Context, id string) error
 }
 
 // EndpointHour counts the attempts recorded for an endpoint in one hour.

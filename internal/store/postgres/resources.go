@@ -387,6 +387,11 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 	return wrap("delete token", mustAffect(s.exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)))
 }
 
+// DeleteAPIToken revokes an admin API token.
+func (s *Store) DeleteAPIToken(ctx context.Context, id string) error {
+	return wrap("delete token", mustAffect(s.exec(ctx, `DELETE FROM tokens WHERE id = $1 AND app_id IS NULL AND NOT session`, id)))
+}
+
 // CountAdminTokens counts the tokens with no app, sessions aside.
 func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
 	var n int

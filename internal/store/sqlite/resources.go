@@ -502,6 +502,13 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 	}))
 }
 
+// DeleteAPIToken revokes an admin API token.
+func (s *Store) DeleteAPIToken(ctx context.Context, id string) error {
+	return wrap("delete token", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? AND app_id IS NULL AND session = 0`, id))
+	}))
+}
+
 // CountAdminTokens counts the tokens with no app, sessions aside.
 func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
 	var n int

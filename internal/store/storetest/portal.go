@@ -169,6 +169,10 @@ func exercisePortal(t *testing.T, newStore func(t *testing.T) store.Store) {
 		n, err := e.s.CountAdminTokens(e.ctx)
 		ok(t, err, "count admin tokens")
 		eq(t, "admin tokens (sessions aside)", n, 1)
+		// Only API tokens are revoked as such.
+		for _, tk := range []*store.Token{console, portal, link} {
+			isErr(t, e.s.DeleteAPIToken(e.ctx, tk.ID), store.ErrNotFound, "revoke a token that is no API token")
+		}
 		// Retention deletes expired tokens and sessions only.
 		_, err = e.s.DeleteExpired(e.ctx, e.now.Add(time.Hour))
 		ok(t, err, "delete expired")
@@ -178,6 +182,10 @@ func exercisePortal(t *testing.T, newStore func(t *testing.T) store.Store) {
 			_, err := e.s.GetTokenByHash(e.ctx, tk.Hash)
 			ok(t, err, "live token kept")
 		}
+		ok(t, e.s.DeleteAPIToken(e.ctx, api.ID), "revoke the API token")
+		_, err = e.s.GetTokenByHash(e.ctx, api.Hash)
+		isErr(t, err, store.ErrNotFound, "revoked token")
+		isErr(t, e.s.DeleteAPIToken(e.ctx, api.ID), store.ErrNotFound, "revoke again")
 	})
 
 	run(t, newStore, "MessagesByStatus", func(t *testing.T, e *env) {
