@@ -92,7 +92,7 @@ func (p *Portal) endpoints(w http.ResponseWriter, r *http.Request, v *view) erro
 	if nextID != "" {
 		data.Next = withQuery(v.base()+"/", url.Values{"after": {nextID}})
 	}
-	p.render(w, r, http.StatusOK, "endpoints", v, page{Title: "Endpoints", Nav: "endpoints", Data: data})
+	p.render(w, r, http.StatusOK, "endpoints", v, page{Title: "Endpoints", Nav: "endpoints", Flash: done[r.URL.Query().Get("done")], Data: data})
 	return nil
 }
 

@@ -84,17 +84,18 @@ func csrfToken(session string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// sameOrigin refuses a request that says it comes from another origin.
-// Browsers send Origin with every POST (and Sec-Fetch-Site with every
-// request); a form on another site that posts here is refused before its
-// CSRF token is even looked at.
+// sameOrigin refuses a request that says it comes from another site.
+// Browsers send Sec-Fetch-Site with every request; older ones send Origin
+// with a POST (as "null" under Referrer-Policy: no-referrer, which the
+// pages set, so "null" proves nothing either way). A form on another site
+// that posts here is refused before its CSRF token is even looked at.
 func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" || origin == "null" {
-		return origin == ""
+		return true
 	}
 	u, err := url.Parse(origin)
 	return err == nil && u.Host == r.Host
