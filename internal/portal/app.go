@@ -18,6 +18,10 @@ import (
 // pageSize is the rows of a list page.
 const pageSize = 50
 
+// attemptsShown is the attempts of a page of an endpoint, below its
+// secret, chart and tools.
+const attemptsShown = 25
+
 // after reads the keyset iterator of a list page: a row id, or "".
 func after(r *http.Request, prefix string) string {
 	it := r.URL.Query().Get("after")
@@ -424,7 +428,7 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, v *view, s
 		return err
 	}
 	d.Day, d.Week = dayChart(hours, now), weekChart(hours, now)
-	lp := store.ListAttemptsParams{AppID: v.app.ID, EndpointID: ep.ID, Page: store.Page{Limit: pageSize + 1, After: after(r, ids.Attempt), Desc: true}}
+	lp := store.ListAttemptsParams{AppID: v.app.ID, EndpointID: ep.ID, Page: store.Page{Limit: attemptsShown + 1, After: after(r, ids.Attempt), Desc: true}}
 	switch d.Status {
 	case "success":
 		lp.Status = ptr(store.StatusSuccess)
@@ -441,7 +445,7 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, v *view, s
 		return err
 	}
 	var nextID string
-	d.Attempts, nextID = next(rows, pageSize, func(a *store.Attempt) string { return a.ID })
+	d.Attempts, nextID = next(rows, attemptsShown, func(a *store.Attempt) string { return a.ID })
 	if nextID != "" {
 		d.Next = withQuery(v.base()+"/endpoint/"+ep.ID, url.Values{"status": {d.Status}, "event_type": {d.EventType}, "after": {nextID}})
 	}

@@ -3,6 +3,7 @@ package portal
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,10 +32,14 @@ func (p *Portal) consoleHome(w http.ResponseWriter, r *http.Request) {
 
 // liveView is the overview's numbers, as shown.
 type liveView struct {
-	Available      bool
-	PerSecond      string
-	SuccessRate    string
+	Available   bool
+	PerSecond   string
+	SuccessRate string
+	// Window says what the rates cover: the last seconds, or (before a
+	// second sample) the time since the process started.
+	Window         string
 	Attempts       string
+	Outcomes       string
 	Due, DueFirst  string
 	DueRetry       string
 	OldestDue      string
@@ -57,7 +62,9 @@ func (p *Portal) liveNumbers() liveView {
 	}
 	now := time.Now()
 	cur := rateSample{at: now, total: total, success: l.Attempts["success"]}
-	v := liveView{Available: true, PerSecond: "—", SuccessRate: "—", Attempts: fmtFloat(total, 0),
+	v := liveView{Available: true, PerSecond: "—", SuccessRate: "—", Window: "since the process started", Attempts: fmtFloat(total, 0),
+		Outcomes: fmt.Sprintf("%s succeeded · %s failed · %s timed out · %s errors", fmtFloat(l.Attempts["success"], 0),
+			fmtFloat(l.Attempts["failure"], 0), fmtFloat(l.Attempts["timeout"], 0), fmtFloat(l.Attempts["error"], 0)),
 		Due: fmtFloat(l.DueFirst+l.DueRetry, 0), DueFirst: fmtFloat(l.DueFirst, 0), DueRetry: fmtFloat(l.DueRetry, 0),
 		OldestDue: l.OldestDueAge.Round(time.Second).String(), InFlight: fmtFloat(l.InFlight, 0), Queued: fmtFloat(l.Queued, 0),
 		SampledAtEpoch: now.Unix()}
@@ -75,12 +82,16 @@ func (p *Portal) liveNumbers() liveView {
 	if d := now.Sub(first.at); d >= time.Second {
 		v.PerSecond = fmtFloat((total-first.total)/d.Seconds(), 1)
 		v.WindowSeconds = int(d.Seconds())
+		v.Window = fmt.Sprintf("over the last %d s", v.WindowSeconds)
 		if n := total - first.total; n > 0 {
 			v.SuccessRate = fmtFloat((cur.success-first.success)*100/n, 1) + " %"
 		}
 	}
 	if v.SuccessRate == "—" && total > 0 {
-		v.SuccessRate = fmtFloat(l.Attempts["success"]*100/total, 1) + " % (since start)"
+		v.SuccessRate = fmtFloat(l.Attempts["success"]*100/total, 1) + " %"
+		if v.WindowSeconds > 0 {
+			v.Window += " (success rate since the process started: no attempt in that time)"
+		}
 	}
 	return v
 }

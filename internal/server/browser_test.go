@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -190,10 +190,10 @@ func (p *page) colorScheme(scheme string) {
 	}))
 }
 
-// screenshot saves the whole page as a PNG into dir.
+// screenshot saves what the viewport shows as a PNG into dir.
 func (p *page) screenshot(dir, name string) {
 	p.t.Helper()
-	b, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	b, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		p.t.Fatalf("screenshot: %v", err)
 	}
@@ -216,3 +216,7 @@ func (h *harness) portalLink(app string, body map[string]any) string {
 	return h.base + "/portal/#" + fragment
 }
 
+// chromedpViewport sizes the page as a device width wide.
+func chromedpViewport(width, height int64) chromedp.Action[chromedp.Void] {
+	return chromedp.EmulateViewport(width, height)
+}

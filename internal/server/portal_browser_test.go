@@ -266,3 +266,39 @@ func TestBrowserPortalLogoutAndExpiry(t *testing.T) {
 		t.Errorf("expired page: %s", q.text("main"))
 	}
 }
+
+// TestBrowserPortalAccessible checks, on every page of the portal: no
+// horizontal scrolling at 360 px wide, a label for every form control, a
+// visible focus ring from the keyboard's first Tab (the skip link), and a
+// dark theme when the system asks for one.
+func TestBrowserPortalAccessible(t *testing.T) {
+	t.Parallel()
+	f := newPortalFixture(t)
+	epID, _ := f.h.endpoint(f.app, map[string]any{"url": f.receiver.srv.URL + "/webhooks/a-rather-long-path/that-goes-on", "eventTypes": []string{"invoice.paid"}})
+	msgID := f.h.send(f.app, "invoice.paid", `{"invoice":"in_1"}`, nil)
+	eventually(t, "an attempt", func() bool { return len(f.h.attempts(f.app, epID)) == 1 })
+	at := f.h.attempts(f.app, epID)[0]
+	p := f.signIn(t)
+	p.do(chromedp.EmulateViewport(360, 740))
+	base := "/portal/app/" + f.app
+	for _, path := range []string{"/", "/endpoints/new", "/endpoint/" + epID, "/endpoint/" + epID + "/edit", "/endpoint/" + epID + "/delete",
+		"/activity", "/msg/" + msgID, "/msg/" + msgID + "/attempt/" + at.ID, "/event-types"} {
+		p.open(base + path)
+		if w := eval[float64](p, "document.documentElement.scrollWidth"); w > 360 {
+			t.Errorf("%s is %v px wide at 360 px", path, w)
+		}
+		if unlabelled := eval[string](p, `Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+			.filter(e => !e.labels.length && !e.getAttribute("aria-label")).map(e => e.name).join(",")`); unlabelled != "" {
+			t.Errorf("%s: controls without a label: %s", path, unlabelled)
+		}
+	}
+	p.do(chromedp.KeyEvent("\t"))
+	if got := eval[string](p, `document.activeElement.className + " " + getComputedStyle(document.activeElement).outlineStyle`); got != "skip solid" {
+		t.Errorf("first Tab focuses %q, want the skip link with a solid outline", got)
+	}
+	light := eval[string](p, `getComputedStyle(document.body).backgroundColor`)
+	p.colorScheme("dark")
+	if dark := eval[string](p, `getComputedStyle(document.body).backgroundColor`); dark == light {
+		t.Errorf("the dark scheme keeps the background %s", dark)
+	}
+}
