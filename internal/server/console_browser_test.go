@@ -111,4 +111,3 @@ func TestBrowserConsole(t *testing.T) {
 	p.open("/console/failing")
 	p.waitText("h1", "Sign in to the console")
 }
-
