@@ -122,8 +122,9 @@ type appsData struct {
 // appEndpointsShown bounds the endpoints read per app on the list.
 const appEndpointsShown = 250
 
-// messagesShown bounds the count of an app's messages of the last 24 h.
-const messagesShown = 10000
+// messagesShown bounds the count of an app's messages of the last 24 h:
+// beyond it the list says "1000+", and no page counts more rows.
+const messagesShown = 1000
 
 func (p *Portal) apps(w http.ResponseWriter, r *http.Request, v *view) error {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))

@@ -51,6 +51,7 @@ func TestQueryPlans(t *testing.T) {
 		"destinations":     {args: []any{"m", "a", "e", 10}},
 		"expire idem keys": {args: []any{1, 1}},
 		"msgs by status":   listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Status: &st}),
+		"failed attempts":  listAttemptsQuery(store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Status: &st}),
 		"expire tokens":    {args: []any{1, 1}},
 		"expire stats":     {args: []any{1, 1}},
 		"add stats":        {args: []any{"e", 1, 1, 1}},
@@ -104,6 +105,9 @@ func TestQueryPlans(t *testing.T) {
 			plan = append(plan, detail)
 		}
 		rows.Close()
+		if name == "failed attempts" && !strings.Contains(strings.Join(plan, "\n"), "attempts_endpoint_failed") {
+			t.Errorf("failed attempts do not use their index:\n  %s", strings.Join(plan, "\n  "))
+		}
 		for _, step := range plan {
 			scan := strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "VIRTUAL TABLE") && !scans[name]
 			sort := strings.HasPrefix(step, "USE TEMP B-TREE") && !sorts[name]

@@ -756,7 +756,13 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 		q.add(` AND a.msg_id = ?`, p.MsgID)
 	}
 	if p.Status != nil {
-		q.add(` AND a.status = ?`, int(*p.Status))
+		if *p.Status == store.StatusFail {
+			// Written out, so that the planner may use the partial
+			// index of failed attempts (a bound value would not).
+			q.add(` AND a.status = 2`)
+		} else {
+			q.add(` AND a.status = ?`, int(*p.Status))
+		}
 	}
 	if c := p.StatusCodeClass; c != nil {
 		if *c == 0 {

@@ -27,6 +27,11 @@ END $$;
 CREATE TRIGGER endpoints_stats_cascade AFTER DELETE ON endpoints
     FOR EACH ROW EXECUTE FUNCTION herald_endpoint_stats_cascade();
 
+-- An endpoint's failed attempts, newest first: the portal's "show me what
+-- failed" without walking the successes. Partial, so that only failed
+-- attempts (the few, on a healthy endpoint) pay for it.
+CREATE INDEX attempts_endpoint_failed ON attempts (endpoint_id, id) WHERE status = 2;
+
 -- The failing endpoints of every application (the console), without a scan
 -- of the healthy ones.
 CREATE INDEX endpoints_failing ON endpoints (id) WHERE failing_since IS NOT NULL OR disabled;

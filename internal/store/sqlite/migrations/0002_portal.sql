@@ -21,6 +21,11 @@ CREATE TRIGGER endpoints_stats_cascade AFTER DELETE ON endpoints BEGIN
     DELETE FROM endpoint_stats WHERE endpoint_id = old.id;
 END;
 
+-- An endpoint's failed attempts, newest first: the portal's "show me what
+-- failed" without walking the successes. Partial, so that only failed
+-- attempts (the few, on a healthy endpoint) pay for it.
+CREATE INDEX attempts_endpoint_failed ON attempts (endpoint_id, id) WHERE status = 2;
+
 -- The failing endpoints of every application (the console), without a scan
 -- of the healthy ones.
 CREATE INDEX endpoints_failing ON endpoints (id) WHERE failing_since IS NOT NULL OR disabled = 1;
