@@ -145,9 +145,13 @@ func seed(ctx context.Context, st store.Store, box *secretbox.Box, now time.Time
 			return err
 		}
 	}
+	// Ids are time-sortable and made in increasing order in a process, as
+	// Herald makes them at the time of the row: everything is written in
+	// time order, from 7 days back.
+	first := now.Add(-7 * 24 * time.Hour)
 	var big *store.App
 	for i := range benchApps {
-		a := &store.App{ID: ids.NewAt(ids.App, now), Name: fmt.Sprintf("small %02d", i), Metadata: map[string]string{}, CreatedAt: now, UpdatedAt: now}
+		a := &store.App{ID: ids.NewAt(ids.App, first), Name: fmt.Sprintf("small %02d", i), Metadata: map[string]string{}, CreatedAt: first, UpdatedAt: first}
 		if i == 0 {
 			a.Name, a.UID = "big", "big"
 			big = a
@@ -157,59 +161,61 @@ func seed(ctx context.Context, st store.Store, box *secretbox.Box, now time.Time
 		}
 	}
 	for i := range benchEndpoints {
-		ep := &store.Endpoint{ID: ids.NewAt(ids.Endpoint, now), AppID: big.ID, URL: fmt.Sprintf("https://example.com/hooks/%d", i),
+		ep := &store.Endpoint{ID: ids.NewAt(ids.Endpoint, first), AppID: big.ID, URL: fmt.Sprintf("https://example.com/hooks/%d", i),
 			Metadata: map[string]string{}, Headers: map[string]string{}, Secret: box.Seal("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-			CreatedAt: now, UpdatedAt: now}
+			CreatedAt: first, UpdatedAt: first}
 		if err := st.CreateEndpoint(ctx, ep); err != nil {
 			return err
 		}
 	}
-	// Messages over the last 7 days, oldest first, in batches of 1,000.
-	first := now.Add(-7 * 24 * time.Hour)
+	// Messages in batches of 200 (20 minutes of traffic), each batch's
+	// deliveries attempted once right after it: claimed and completed.
 	step := 7 * 24 * time.Hour / benchMessages
-	const batch = 1000
+	const batch = 200
+	lease := int64(0)
 	for i := 0; i < benchMessages; i += batch {
 		ps := make([]store.CreateMessageParams, 0, batch)
+		var last time.Time
 		for j := i; j < i+batch; j++ {
-			at := first.Add(time.Duration(j) * step)
+			last = first.Add(time.Duration(j) * step)
 			ps = append(ps, store.CreateMessageParams{Message: &store.Message{
-				ID: ids.NewAt(ids.Message, at), AppID: big.ID, EventType: types[j%len(types)],
+				ID: ids.NewAt(ids.Message, last), AppID: big.ID, EventType: types[j%len(types)],
 				EventID: fmt.Sprintf("evt-%06d", j), Payload: []byte(fmt.Sprintf(`{"n":%d,"amount":4200}`, j)),
-				PayloadExpiresAt: now.Add(90 * 24 * time.Hour), CreatedAt: at,
+				PayloadExpiresAt: now.Add(90 * 24 * time.Hour), CreatedAt: last,
 			}})
 		}
 		if _, err := st.CreateMessages(ctx, ps); err != nil {
 			return err
 		}
-	}
-	// Every delivery attempted once: claimed and completed in batches.
-	for lease := int64(1); ; lease++ {
-		jobs, err := st.ClaimDeliveries(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Hour), Lease: lease, Limit: 5000})
-		if err != nil {
-			return err
-		}
-		if len(jobs) == 0 {
-			return nil
-		}
-		cs := make([]store.Completion, len(jobs))
-		for k, j := range jobs {
-			at := j.MsgCreatedAt.Add(time.Second)
-			a := &store.Attempt{ID: ids.NewAt(ids.Attempt, at), AppID: j.AppID, MsgID: j.MsgID, EndpointID: j.EndpointID,
-				URL: "https://example.com/hooks", Status: store.StatusSuccess, StatusCode: 200, Response: `{"ok":true}`,
-				DurationMs: 35, EventType: j.EventType, CreatedAt: at}
-			status := store.StatusSuccess
-			if fnv(j.MsgID+j.EndpointID)%10 == 0 {
-				a.Status, a.StatusCode, a.Response, status = store.StatusFail, 500, `{"error":"boom"}`, store.StatusFail
+		for {
+			lease++
+			jobs, err := st.ClaimDeliveries(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Hour), Lease: lease, Limit: 5000})
+			if err != nil {
+				return err
 			}
-			cs[k] = store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: lease, Attempt: a, Status: status}
-		}
-		if err := st.CompleteDeliveries(ctx, cs); err != nil {
-			return err
+			if len(jobs) == 0 {
+				break
+			}
+			cs := make([]store.Completion, len(jobs))
+			for k, j := range jobs {
+				at := last.Add(time.Second)
+				a := &store.Attempt{ID: ids.NewAt(ids.Attempt, at), AppID: j.AppID, MsgID: j.MsgID, EndpointID: j.EndpointID,
+					URL: "https://example.com/hooks", Status: store.StatusSuccess, StatusCode: 200, Response: `{"ok":true}`,
+					DurationMs: 35, EventType: j.EventType, CreatedAt: at}
+				status := store.StatusSuccess
+				if fnv(j.MsgID+j.EndpointID)%10 == 0 {
+					a.Status, a.StatusCode, a.Response, status = store.StatusFail, 500, `{"error":"boom"}`, store.StatusFail
+				}
+				cs[k] = store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: lease, Attempt: a, Status: status}
+			}
+			if err := st.CompleteDeliveries(ctx, cs); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
-// fnv hashes s (FNV-1a), to fail one delivery in ten on every endpoint.
 func fnv(s string) uint32 {
 	h := uint32(2166136261)
 	for i := 0; i < len(s); i++ {

@@ -203,6 +203,12 @@ func TestSessionCookie(t *testing.T) {
 			t.Errorf("cookie over plain HTTP: %q", c)
 		}
 	}
+	// Behind a proxy that ends TLS, an https:// public URL makes it Secure.
+	b := setup(t, func(o *portal.Options) { o.PublicURL = "https://hooks.example.com" })
+	r := b.browser().do("POST", "/portal/session", url.Values{"token": {b.portalToken(b.app, time.Hour)}}, "X-Requested-With", "herald")
+	if c := r.header.Get("Set-Cookie"); !strings.Contains(c, "Secure") || !strings.Contains(c, "SameSite=Lax") {
+		t.Errorf("cookie with an https public URL: %q", c)
+	}
 }
 
 func TestSignIn(t *testing.T) {

@@ -169,10 +169,11 @@ func (p *Portal) withApp(h handler) handler {
 // another site's frame needs the cookie in a third-party context: then it
 // is SameSite=None, Secure and Partitioned (CHIPS), which browsers accept
 // over HTTPS only; otherwise SameSite=Lax. It is Secure whenever the
-// request came over TLS.
+// request came over TLS, or the public URL is https:// (TLS ends at a proxy
+// in front: Herald trusts no forwarded header to tell it so).
 func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, a area, value string, expires time.Time) {
 	c := &http.Cookie{Name: a.cookie, Value: value, Path: a.prefix + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil}
+		Secure: r.TLS != nil || strings.HasPrefix(p.opts.PublicURL, "https://")}
 	if expires.IsZero() {
 		c.MaxAge = -1
 	} else {

@@ -161,8 +161,18 @@ func TestBrowserPortalResendFailedAttempt(t *testing.T) {
 	}
 	epID, _ := f.h.endpoint(f.app, map[string]any{"url": f.receiver.srv.URL})
 	f.h.send(f.app, "user.created", `{"user":"u_1"}`, nil)
+	f.h.send(f.app, "user.created", `{"user":"u_2"}`, nil)
 	// Every scheduled attempt fails (two retries 50 ms apart).
-	eventually(t, "three failed attempts", func() bool { return len(f.h.attempts(f.app, epID)) == 3 })
+	eventually(t, "six failed attempts", func() bool { return len(f.h.attempts(f.app, epID)) == 6 })
+	succeeded := func() int {
+		n := 0
+		for _, a := range f.h.attempts(f.app, epID) {
+			if a.Status == 0 {
+				n++
+			}
+		}
+		return n
+	}
 
 	p := f.signIn(t)
 	p.open("/portal/app/" + f.app + "/endpoint/" + epID + "?status=fail")
@@ -170,14 +180,20 @@ func TestBrowserPortalResendFailedAttempt(t *testing.T) {
 	f.receiver.mu.Lock()
 	failing = false
 	f.receiver.mu.Unlock()
+	// The newest failed attempt's message is resent...
 	p.submit("table.attempts button")
 	p.waitText(".flash", "Message sent again.")
+	eventually(t, "the resent message delivered", func() bool { return succeeded() == 1 })
+	// ...and the other one is recovered: what failed since yesterday.
+	p.submit("form[action$='/recover'] button")
+	p.waitText(".flash", "Recovery started")
+	eventually(t, "the recovered message delivered", func() bool { return succeeded() == 2 })
 	p.open("/portal/app/" + f.app + "/endpoint/" + epID + "?status=success")
 	p.reloadUntil("table.attempts", "200")
 	// The attempt's page shows the receiver's answer and the payload sent.
 	p.click("table.attempts td a")
 	p.waitText("h1", "Attempt")
-	if got := p.text("main"); !strings.Contains(got, `"user": "u_1"`) || !strings.Contains(got, "manual") {
+	if got := p.text("main"); !strings.Contains(got, `"user": "u_`) || !strings.Contains(got, "manual") {
 		t.Errorf("attempt page: %s", got)
 	}
 }
