@@ -22,6 +22,12 @@ const pageSize = 50
 // secret, chart and tools.
 const attemptsShown = 25
 
+// scanWindow is the most rows a filtered list examines for one page: a
+// filter that matches little (an event type never sent, a channel) would
+// otherwise walk every message of a big application. A page that found
+// less than a page in its window links to the next window.
+const scanWindow = 5000
+
 // after reads the keyset iterator of a list page: a row id, or "".
 func after(r *http.Request, prefix string) string {
 	it := r.URL.Query().Get("after")
@@ -396,6 +402,9 @@ type endpointData struct {
 	Catalogue         []*store.EventType
 	TestMsg           string
 	RecoverSince      string
+	// Searched is the window a filtered page examined when it found less
+	// than a page in it (0 otherwise).
+	Searched int
 	Errors            fieldErrors
 }
 
@@ -440,12 +449,21 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, v *view, s
 	if d.EventType != "" {
 		lp.EventTypes = []string{d.EventType}
 	}
+	if lp.Status != nil || lp.EventTypes != nil {
+		// A filtered page examines a window of attempts, not all of them.
+		if lp.Last, err = p.store.NthEndpointAttemptID(r.Context(), ep.ID, lp.Page, scanWindow); err != nil {
+			return err
+		}
+	}
 	rows, err := p.store.ListAttempts(r.Context(), lp)
 	if err != nil {
 		return err
 	}
 	var nextID string
 	d.Attempts, nextID = next(rows, attemptsShown, func(a *store.Attempt) string { return a.ID })
+	if nextID == "" && lp.Last != "" {
+		nextID, d.Searched = lp.Last, scanWindow
+	}
 	if nextID != "" {
 		d.Next = withQuery(v.base()+"/endpoint/"+ep.ID, url.Values{"status": {d.Status}, "event_type": {d.EventType}, "after": {nextID}})
 	}
@@ -616,6 +634,9 @@ type activityData struct {
 	NotFound                                  bool
 	Catalogue                                 []*store.EventType
 	Errors                                    fieldErrors
+	// Searched is the window a filtered page examined when it found less
+	// than a page in it (0 otherwise).
+	Searched int
 }
 
 var statuses = map[string]store.DeliveryStatus{
@@ -680,12 +701,27 @@ func (p *Portal) activity(w http.ResponseWriter, r *http.Request, v *view) error
 	if len(d.Errors) > 0 {
 		status = http.StatusUnprocessableEntity
 	} else {
+		if !lp.Before.IsZero() && lp.Page.After == "" {
+			// Start at the bound's id rather than walk the newer
+			// messages (ids are made at their message's time; a minute
+			// of slack, as the store allows).
+			lp.Page.After = ids.Lower(ids.Message, lp.Before.Add(time.Minute))
+		}
+		if lp.Status != nil || lp.EventTypes != nil || lp.Channel != "" || !lp.Before.IsZero() {
+			// A filtered page examines a window of messages, not all.
+			if lp.Last, err = p.store.NthMessageID(r.Context(), v.app.ID, lp.Page, scanWindow); err != nil {
+				return err
+			}
+		}
 		rows, err := p.store.ListMessages(r.Context(), lp)
 		if err != nil {
 			return err
 		}
 		var nextID string
 		d.Messages, nextID = next(rows, pageSize, func(m *store.Message) string { return m.ID })
+		if nextID == "" && lp.Last != "" {
+			nextID, d.Searched = lp.Last, scanWindow
+		}
 		if nextID != "" {
 			d.Next = withQuery(v.base()+"/activity", url.Values{"event_type": {d.EventType}, "channel": {d.Channel},
 				"status": {d.Status}, "since": {d.Since}, "before": {d.Before}, "after": {nextID}})

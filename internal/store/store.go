@@ -316,6 +316,13 @@ type Store interface {
 	// FindApps returns the apps whose name or UID contains text (ignoring
 	// ASCII case), ordered by ID.
 	FindApps(ctx context.Context, text string, p Page) ([]*App, error)
+	// NthMessageID returns the ID of the n-th message of an app in the
+	// order and after the bound of p (p.Limit is ignored), reading the
+	// app's index of messages only; "" when there are fewer than n. With
+	// ListMessagesParams.Last it bounds the rows a filtered page examines.
+	NthMessageID(ctx context.Context, appID string, p Page, n int) (string, error)
+	// NthEndpointAttemptID is NthMessageID for the attempts of an endpoint.
+	NthEndpointAttemptID(ctx context.Context, endpointID string, p Page, n int) (string, error)
 	// ListAPITokens returns the admin API tokens (no AppID, not a
 	// session), ordered by ID.
 	ListAPITokens(ctx context.Context, p Page) ([]*Token, error)
@@ -636,6 +643,9 @@ type ListMessagesParams struct {
 	// delivery (skipped ones aside) in that state as reported (see
 	// Delivery.ReportedStatus); nil: any.
 	Status *DeliveryStatus
+	// Last, when set, is the last ID the page may reach, inclusive, in
+	// its direction (see NthMessageID); empty: no bound.
+	Last string
 }
 
 // ClaimParams selects due deliveries to lease.
@@ -784,6 +794,9 @@ type ListAttemptsParams struct {
 	Channel         string
 	Before, After   time.Time
 	WithContent     bool
+	// Last, when set, is the last ID the page may reach, inclusive, in
+	// its direction (see NthEndpointAttemptID); empty: no bound.
+	Last string
 }
 
 // TaskStatus is the state of a background task.

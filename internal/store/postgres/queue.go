@@ -418,6 +418,7 @@ func listMessagesQuery(p store.ListMessagesParams) *query {
 		deliveryStatus(q, *p.Status)
 		q.add(`)`)
 	}
+	last(q, "m.id", p.Page, p.Last)
 	q.page("m.id", p.Page)
 	return q
 }
@@ -872,6 +873,7 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 	}
 	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
 	q.before("a.created_at", p.Before)
+	last(q, "a.id", p.Page, p.Last)
 	q.page("a.id", p.Page)
 	return q
 }

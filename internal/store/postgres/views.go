@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/heraldhq/herald/internal/ids"
@@ -96,4 +98,54 @@ func (s *Store) FindApps(ctx context.Context, text string, p store.Page) ([]*sto
 // asciiLower is the SQL that lowers the ASCII letters of expr only.
 func asciiLower(expr string) string {
 	return `translate(` + expr + `, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`
+}
+
+// last appends the bound of a page's last row on col: inclusive, in the
+// page's direction.
+func last(q *query, col string, p store.Page, id string) {
+	if id == "" {
+		return
+	}
+	if p.Desc {
+		q.add(" AND "+col+" >= ?", id)
+	} else {
+		q.add(" AND "+col+" <= ?", id)
+	}
+}
+
+// NthMessageID returns the ID of the n-th message of an app in p's order.
+func (s *Store) NthMessageID(ctx context.Context, appID string, p store.Page, n int) (string, error) {
+	return s.nthID(ctx, "nth message", "messages WHERE app_id = ?", appID, p, n)
+}
+
+// NthEndpointAttemptID returns the ID of the n-th attempt of an endpoint in
+// p's order.
+func (s *Store) NthEndpointAttemptID(ctx context.Context, endpointID string, p store.Page, n int) (string, error) {
+	return s.nthID(ctx, "nth attempt", "attempts WHERE endpoint_id = ?", endpointID, p, n)
+}
+
+// nthID reads the n-th id of the rows that from (with its one argument)
+// selects, in p's order.
+func (s *Store) nthID(ctx context.Context, what, from string, arg any, p store.Page, n int) (string, error) {
+	q := &query{}
+	q.add(`SELECT id FROM `+from, arg)
+	if p.After != "" {
+		if p.Desc {
+			q.add(" AND id < ?", p.After)
+		} else {
+			q.add(" AND id > ?", p.After)
+		}
+	}
+	if p.Desc {
+		q.add(" ORDER BY id DESC")
+	} else {
+		q.add(" ORDER BY id")
+	}
+	q.add(" LIMIT 1 OFFSET ?", max(n-1, 0))
+	var id string
+	err := s.queryRow(ctx, q.String(), q.args...).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return id, wrap(what, err)
 }

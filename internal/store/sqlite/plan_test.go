@@ -58,6 +58,9 @@ func TestQueryPlans(t *testing.T) {
 		"endpoint hours":   {args: []any{`["e"]`, 1}},
 		"failing eps":      {args: []any{"e", 10}},
 		"count since":      {args: []any{"a", 1, "m", 10}},
+		"nth message":      nth("id", "messages WHERE app_id = ?", store.Page{Desc: true, After: "m"}, 5000, "a"),
+		"nth attempt":      nth("id", "attempts WHERE endpoint_id = ?", store.Page{Desc: true, After: "a"}, 5000, "e"),
+		"msgs in a window": listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Channel: "c", Last: "m"}),
 	}
 	raw := map[string]string{
 		"claim first":      sqlClaimFirst,

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
@@ -123,4 +124,24 @@ func (s *Store) FindApps(ctx context.Context, text string, p store.Page) ([]*sto
 	// The page's placeholders follow ?1.
 	q.page("id", p)
 	return list(ctx, s.r, "find apps", &q, scanApp)
+}
+
+// NthMessageID returns the ID of the n-th message of an app in p's order.
+func (s *Store) NthMessageID(ctx context.Context, appID string, p store.Page, n int) (string, error) {
+	return s.nthID(ctx, "nth message", nth("id", "messages WHERE app_id = ?", p, n, appID))
+}
+
+// NthEndpointAttemptID returns the ID of the n-th attempt of an endpoint in
+// p's order.
+func (s *Store) NthEndpointAttemptID(ctx context.Context, endpointID string, p store.Page, n int) (string, error) {
+	return s.nthID(ctx, "nth attempt", nth("id", "attempts WHERE endpoint_id = ?", p, n, endpointID))
+}
+
+func (s *Store) nthID(ctx context.Context, what string, q *query) (string, error) {
+	var id string
+	err := s.queryRow(ctx, q.String(), q.args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, wrap(what, err)
 }

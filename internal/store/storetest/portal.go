@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -219,5 +220,64 @@ func exercisePortal(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "fail", by(store.StatusFail), []string{failed.ID})
 		eq(t, "pending", by(store.StatusPending), []string{pending.ID})
 		eq(t, "sending", by(store.StatusSending), []string(nil))
+	})
+
+	run(t, newStore, "Windows", func(t *testing.T, e *env) {
+		a := e.app()
+		ep := e.endpoint(a.ID)
+		other := e.app()
+		e.endpoint(other.ID)
+		var msgs []string
+		for i := range 5 {
+			m, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(time.Duration(i) * time.Second) })
+			msgs = append(msgs, m.ID)
+			e.send(other.ID)
+		}
+		nthMsg := func(p store.Page, n int) string {
+			t.Helper()
+			id, err := e.s.NthMessageID(e.ctx, a.ID, p, n)
+			ok(t, err, "nth message")
+			return id
+		}
+		eq(t, "2nd newest", nthMsg(store.Page{Desc: true}, 2), msgs[3])
+		eq(t, "2nd older than the 4th", nthMsg(store.Page{Desc: true, After: msgs[3]}, 2), msgs[1])
+		eq(t, "1st oldest", nthMsg(store.Page{}, 1), msgs[0])
+		eq(t, "beyond the end", nthMsg(store.Page{Desc: true}, 6), "")
+		page := func(p store.Page, last string) []string {
+			t.Helper()
+			rows, err := e.s.ListMessages(e.ctx, store.ListMessagesParams{AppID: a.ID, Page: p, Last: last})
+			ok(t, err, "list messages")
+			var out []string
+			for _, m := range rows {
+				out = append(out, m.ID)
+			}
+			return out
+		}
+		eq(t, "newest down to the 3rd", page(store.Page{Desc: true, Limit: 10}, msgs[2]), []string{msgs[4], msgs[3], msgs[2]})
+		eq(t, "oldest up to the 2nd", page(store.Page{Limit: 10}, msgs[1]), []string{msgs[0], msgs[1]})
+
+		// Attempts of an endpoint, alike.
+		var atts []string
+		for i, j := range e.claim(store.ClaimParams{Now: e.now.Add(time.Minute)}) {
+			if j.EndpointID != ep.ID {
+				continue
+			}
+			at := attemptFor(j, e.now.Add(time.Duration(i)*time.Millisecond), 200)
+			e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: at, Status: store.StatusSuccess})
+			atts = append(atts, at.ID)
+		}
+		slices.Sort(atts)
+		eq(t, "attempts", len(atts), 5)
+		id, err := e.s.NthEndpointAttemptID(e.ctx, ep.ID, store.Page{Desc: true, After: atts[4]}, 3)
+		ok(t, err, "nth attempt")
+		eq(t, "3rd older than the newest", id, atts[1])
+		rows, err := e.s.ListAttempts(e.ctx, store.ListAttemptsParams{AppID: a.ID, EndpointID: ep.ID,
+			Page: store.Page{Desc: true, Limit: 10, After: atts[4]}, Last: id})
+		ok(t, err, "list attempts")
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.ID)
+		}
+		eq(t, "the window", got, []string{atts[3], atts[2], atts[1]})
 	})
 }
