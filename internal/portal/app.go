@@ -405,7 +405,7 @@ type endpointData struct {
 	// Searched is the window a filtered page examined when it found less
 	// than a page in it (0 otherwise).
 	Searched int
-	Errors            fieldErrors
+	Errors   fieldErrors
 }
 
 func (p *Portal) endpoint(w http.ResponseWriter, r *http.Request, v *view) error {
