@@ -19,6 +19,8 @@ import (
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -35,7 +37,20 @@ type bundle struct {
 
 func setup(t *testing.T, mod func(*portal.Options)) *bundle {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "herald.db"))
+	return setupOn(t, "sqlite", mod)
+}
+
+// setupOn builds the bundle on the store driver named ("sqlite" or
+// "postgres", which needs the server of pgtest).
+func setupOn(t *testing.T, driver string, mod func(*portal.Options)) *bundle {
+	t.Helper()
+	var st store.Store
+	var err error
+	if driver == "postgres" {
+		st, err = postgres.Open(t.Context(), pgtest.Schema(t))
+	} else {
+		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "herald.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +271,15 @@ func TestSignIn(t *testing.T) {
 
 func TestScopeAndCSRF(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testScopeAndCSRF(t, setupOn(t, driver, nil))
+		})
+	}
+}
+
+func testScopeAndCSRF(t *testing.T, b *bundle) {
 	w := b.browser()
 	csrf := w.signIn(b.portalToken(b.app, time.Hour))
 	// Another app's pages are not found, by id, alike for every page.

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 )
 
 // portalFixture is a server with an application, its event types and a
@@ -19,7 +22,14 @@ type portalFixture struct {
 
 func newPortalFixture(t *testing.T) *portalFixture {
 	t.Helper()
-	h := start(t, nil)
+	return newPortalFixtureOn(t, nil)
+}
+
+// newPortalFixtureOn is newPortalFixture with the configuration changed by
+// mod (another database).
+func newPortalFixtureOn(t *testing.T, mod func(*config.Config)) *portalFixture {
+	t.Helper()
+	h := start(t, mod)
 	var app idOut
 	h.do("POST", "/api/v1/app", map[string]any{"name": "Acme Inc", "uid": "acme"}, 201, &app)
 	h.do("POST", "/api/v1/event-type", map[string]any{"name": "invoice.paid", "description": "An invoice was paid",
@@ -317,4 +327,27 @@ func TestBrowserPortalAccessible(t *testing.T) {
 	if dark := eval[string](p, `getComputedStyle(document.body).backgroundColor`); dark == light {
 		t.Errorf("the dark scheme keeps the background %s", dark)
 	}
+}
+
+// TestBrowserPortalOnPostgreSQL runs the portal's main path on a replica of
+// a PostgreSQL database: sign in, an endpoint through the form, a test
+// event and its attempt, the activity.
+func TestBrowserPortalOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	f := newPortalFixtureOn(t, func(c *config.Config) { c.Database = pgtest.Schema(t) })
+	p := f.signIn(t)
+	p.click("a.button[href$='/endpoints/new']")
+	p.waitText("h1", "New endpoint")
+	p.fill("#url", f.receiver.srv.URL+"/pg")
+	p.click("#et-invoice\\.paid")
+	p.submit("form.card button[type=submit]")
+	p.waitText(".flash", "Endpoint created.")
+	p.do(setSelect("#test-type", "invoice.paid"))
+	p.submit("form[action$='/test'] button")
+	p.waitText(".flash", "Test event sent.")
+	p.reloadUntil("table.attempts", "200")
+	p.open("/portal/app/" + f.app + "/activity?event_type=invoice.paid")
+	p.waitText("main tbody", "invoice.paid")
+	p.open("/portal/app/" + f.app + "/")
+	p.waitText("main table", "100.0 %")
 }
