@@ -167,11 +167,28 @@ func (p *Portal) editEndpoint(w http.ResponseWriter, r *http.Request, v *view) e
 		return err
 	}
 	f := &endpointForm{EP: ep, URL: ep.URL, Description: ep.Description, EventTypes: ep.EventTypes,
-		Channels: strings.Join(ep.Channels, ", "), Headers: formatPairs(ep.Headers, ": "), Metadata: formatPairs(ep.Metadata, "=")}
+		Channels: strings.Join(ep.Channels, ", "), Headers: formatPairs(shownHeaders(ep.Headers), ": "), Metadata: formatPairs(ep.Metadata, "=")}
 	if ep.ThrottleRate > 0 {
 		f.RateLimit = strconv.Itoa(ep.ThrottleRate)
 	}
 	return p.showEndpointForm(w, r, v, http.StatusOK, f)
+}
+
+// hiddenValue stands for the value of a sensitive header (Authorization,
+// X-Api-Key...) in the edit form, which never shows it, as the API never
+// does; saved unchanged, the stored value is kept.
+const hiddenValue = "(hidden: unchanged)"
+
+// shownHeaders is an endpoint's headers as the edit form shows them.
+func shownHeaders(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if slices.Contains(service.SensitiveHeaders, strings.ToLower(k)) {
+			v = hiddenValue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // formatPairs writes a map as sorted "key<sep>value" lines.
@@ -311,6 +328,15 @@ func (p *Portal) updateEndpoint(w http.ResponseWriter, r *http.Request, v *view)
 	}
 	f, in, headers, errs := readEndpointForm(r)
 	f.EP = ep
+	for i, h := range headers {
+		if h.Value == hiddenValue {
+			for name, stored := range ep.Headers {
+				if strings.EqualFold(name, h.Name) {
+					headers[i].Value = stored
+				}
+			}
+		}
+	}
 	rate, types, hm, err := p.checkEndpointForm(r, v, in, headers, errs)
 	var fe *formError
 	if errors.As(err, &fe) {

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -336,6 +337,26 @@ func testScopeAndCSRF(t *testing.T, b *bundle) {
 	if len(eps) != 1 || eps[0].URL != "https://example.com/" || eps[0].Headers["X-Tenant"] != "acme" || eps[0].Metadata["team"] != "billing" {
 		t.Fatalf("created: %+v", eps)
 	}
+	// A sensitive header's value is never shown in the edit form, and
+	// saving the form unchanged keeps it.
+	secret := map[string]string{"Authorization": "Bearer s3cret", "X-Tenant": "acme"}
+	if _, err := b.svc.SaveEndpoint(context.Background(), eps[0], store.UpdateEndpointParams{Headers: &secret}); err != nil {
+		t.Fatal(err)
+	}
+	edit := w.do("GET", "/portal/app/"+b.app.ID+"/endpoint/"+eps[0].ID+"/edit", nil)
+	if edit.status != 200 || strings.Contains(edit.body, "s3cret") || !strings.Contains(edit.body, "X-Tenant: acme") {
+		t.Fatalf("edit form: %d, shows the secret header: %v", edit.status, strings.Contains(edit.body, "s3cret"))
+	}
+	headers := regexp.MustCompile(`(?s)<textarea id="headers"[^>]*>(.*?)</textarea>`).FindStringSubmatch(edit.body)[1]
+	save := url.Values{"csrf": {csrf}, "url": {"https://example.com/"}, "headers": {html.UnescapeString(headers)}}
+	if r := w.do("POST", "/portal/app/"+b.app.ID+"/endpoint/"+eps[0].ID, save); r.status != 303 {
+		t.Fatalf("save: %d %s", r.status, r.body)
+	}
+	got, _ := b.store.GetEndpoint(context.Background(), b.app.ID, eps[0].ID)
+	if got.Headers["Authorization"] != "Bearer s3cret" || got.Headers["X-Tenant"] != "acme" {
+		t.Errorf("headers after saving the form unchanged: %v", got.Headers)
+	}
+
 	// Logout deletes the session: its cookie no longer signs in.
 	saved := w.c.Jar.Cookies(mustURL(b.srv.URL + "/portal/"))
 	if r := w.do("POST", "/portal/logout", url.Values{"csrf": {csrf}}); r.status != 303 || r.header.Get("Location") != "/portal/signed-out" {

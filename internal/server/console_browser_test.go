@@ -34,6 +34,8 @@ func TestBrowserConsole(t *testing.T) {
 	// The overview shows the same numbers as /metrics: three failed
 	// attempts so far.
 	p.waitText("[data-live=Attempts]", "3")
+	// The page polls them: after a second sample the rates cover a window.
+	p.waitText("[data-live=Window]", "over the last")
 
 	// The failing endpoint is in the failing view, one click from its
 	// failed attempts.

@@ -45,7 +45,7 @@
         return r.ok ? r.json() : null;
       }).then(function (data) {
         if (!data) return;
-        live.querySelectorAll("[data-live]").forEach(function (el) {
+        document.querySelectorAll("[data-live]").forEach(function (el) {
           var k = el.getAttribute("data-live");
           if (data[k] !== undefined) el.textContent = data[k];
         });
