@@ -74,8 +74,12 @@ func TestBrowserScreenshots(t *testing.T) {
 
 	c := signInConsole(t, h)
 	c.do(chromedpViewport(1280, 800))
-	// The second sample (the page polls every 2 s) gives a rate.
-	c.waitFor(`document.querySelector("[data-live=PerSecond]").innerText !== "—"`, "a rate")
+	// Some traffic while the page polls (every 2 s), so that the rates
+	// have something to show.
+	for i := range 200 {
+		h.send(f.app, "invoice.paid", fmt.Sprintf(`{"invoice":"in_live_%d"}`, i), nil)
+	}
+	c.waitFor(`parseFloat(document.querySelector("[data-live=PerSecond]").innerText) > 0`, "a rate")
 	c.screenshot(dir, "console-overview.png")
 	c.open("/console/failing")
 	c.screenshot(dir, "console-failing.png")
