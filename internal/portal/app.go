@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -450,7 +451,7 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, v *view, s
 			return err
 		}
 	}
-	for _, k := range slices.Sorted(mapKeys(ep.Headers)) {
+	for _, k := range slices.Sorted(maps.Keys(ep.Headers)) {
 		val := ep.Headers[k]
 		if slices.Contains(service.SensitiveHeaders, strings.ToLower(k)) {
 			val = "(hidden)"
@@ -502,16 +503,6 @@ func (p *Portal) showEndpoint(w http.ResponseWriter, r *http.Request, v *view, s
 	d.RecoverSince = now.Add(-24 * time.Hour).Format("2006-01-02T15:04")
 	p.render(w, r, status, "endpoint", v, page{Title: "Endpoint", Nav: "endpoints", Flash: done[q.Get("done")], Data: d})
 	return nil
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func ptr[T any](x T) *T { return &x }
