@@ -96,14 +96,18 @@ type Validator struct {
 	Items []ValidationItem
 }
 
+// Add records a problem at loc ("body", then the field's path).
 func (v *Validator) Add(loc []string, msg, typ string) {
 	v.Items = append(v.Items, ValidationItem{Loc: loc, Msg: msg, Type: typ})
 }
 
+// Body records a problem with a field of the body.
 func (v *Validator) Body(field string, msg, typ string) {
 	v.Add([]string{"body", field}, msg, typ)
 }
 
+// Err returns the problems as a *ValidationError, or nil when there are
+// none.
 func (v *Validator) Err() error {
 	if len(v.Items) == 0 {
 		return nil
@@ -111,6 +115,7 @@ func (v *Validator) Err() error {
 	return &ValidationError{Items: v.Items}
 }
 
+// IDPattern is what uids, event type names and channels are made of.
 var IDPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.]+$`)
 
 // Ident checks a uid-like string: 1..max characters of [a-zA-Z0-9-_.].
@@ -147,6 +152,8 @@ func (v *Validator) IdentList(field string, list []string, itemMax, minItems, ma
 	}
 }
 
+// Text checks a free-text field: no control characters U+0000 to U+0008,
+// and min..max characters (max 0: no bound).
 func (v *Validator) Text(field, s string, min, max int) {
 	if strings.ContainsFunc(s, func(r rune) bool { return r <= 0x08 }) {
 		// As the Svix server: no control characters 0x00-0x08.
@@ -161,6 +168,8 @@ func (v *Validator) Text(field, s string, min, max int) {
 	}
 }
 
+// Metadata checks a metadata map: at most 100 keys, keys of at most 256
+// and values of at most 4096 bytes, no U+0000.
 func (v *Validator) Metadata(field string, m map[string]string) {
 	if len(m) > 100 {
 		v.Body(field, "must have at most 100 keys", "value_error")
