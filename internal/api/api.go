@@ -4,7 +4,6 @@
 package api
 
 import (
-	"context"
 	"crypto/sha256"
 	"log/slog"
 	"maps"
@@ -15,29 +14,16 @@ import (
 
 	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // Dispatcher is the delivery engine as the API sees it.
-type Dispatcher interface {
-	// FastLease returns a lease for deliveries the API is about to create
-	// and hand over with Dispatch, and the endpoints whose deliveries must
-	// not be leased (the engine holds as many as it can for them); ok =
-	// false when the engine cannot take more now (the deliveries are then
-	// left for its poller).
-	FastLease() (lease int64, until time.Time, noLease []string, ok bool)
-	// Dispatch hands over jobs created under a FastLease; jobs created
-	// unleased (Lease 0) are ignored.
-	Dispatch(jobs []*store.Job)
-	// Wake tells the engine that deliveries became due.
-	Wake()
-	// EndpointChanged drops what the engine cached about an endpoint.
-	EndpointChanged(id string)
-}
+type Dispatcher = service.Dispatcher
 
 // MessageWriter writes one message with its deliveries; the server passes a
 // group committer so that concurrent requests share a transaction.
-type MessageWriter func(ctx context.Context, p store.CreateMessageParams) (store.CreateMessageResult, error)
+type MessageWriter = service.MessageWriter
 
 // Options configure the API.
 type Options struct {
@@ -81,7 +67,9 @@ type Options struct {
 type API struct {
 	Options
 	store store.Store
-	log   *slog.Logger
+	// svc holds the rules the API shares with the portal.
+	svc *service.Service
+	log *slog.Logger
 	// tokens and apps cache lookups for the ingest path: token hash to
 	// caller, and the app_id of a path (id or uid) to the app.
 	tokens *cache[[sha256.Size]byte, *principal]
@@ -103,16 +91,9 @@ func New(opts Options) *API {
 	if opts.PortalTokenTTL == 0 {
 		opts.PortalTokenTTL = 7 * 24 * time.Hour
 	}
-	if opts.WriteMessage == nil {
-		opts.WriteMessage = func(ctx context.Context, p store.CreateMessageParams) (store.CreateMessageResult, error) {
-			rs, err := opts.Store.CreateMessages(ctx, []store.CreateMessageParams{p})
-			if err != nil {
-				return store.CreateMessageResult{}, err
-			}
-			return rs[0], nil
-		}
-	}
-	a := &API{Options: opts, store: opts.Store, log: opts.Log, tokens: newCache[[sha256.Size]byte, *principal](), apps: newCache[string, *store.App]()}
+	svc := service.New(service.Config{Store: opts.Store, Box: opts.Box, WriteMessage: opts.WriteMessage,
+		Dispatcher: opts.Dispatcher, KickTasks: opts.KickTasks, Now: opts.Now, Events: opts.Events})
+	a := &API{Options: opts, store: opts.Store, svc: svc, log: opts.Log, tokens: newCache[[sha256.Size]byte, *principal](), apps: newCache[string, *store.App]()}
 	a.mux = http.NewServeMux()
 	for _, rt := range routes {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))
@@ -122,6 +103,9 @@ func New(opts Options) *API {
 	}))
 	return a
 }
+
+// Service is the domain code the API runs on, for the portal to share.
+func (a *API) Service() *service.Service { return a.svc }
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,16 +181,16 @@ func checkRequestText(r *http.Request, params []string) error {
 	var v validator
 	for _, name := range params {
 		if !storableText(r.PathValue(name)) {
-			v.add([]string{"path", name}, msg, "value_error")
+			v.Add([]string{"path", name}, msg, "value_error")
 		}
 	}
 	q := r.URL.Query()
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if !storableText(name) || slices.ContainsFunc(q[name], func(s string) bool { return !storableText(s) }) {
-			v.add([]string{"query", name}, msg, "value_error")
+			v.Add([]string{"query", name}, msg, "value_error")
 		}
 	}
-	return v.err()
+	return v.Err()
 }
 
 // observe calls Options.Observe after h, with the status h wrote.

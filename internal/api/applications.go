@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -59,6 +60,13 @@ func optString(s string) *string {
 	return &s
 }
 
+// set sets *dst to *v when v is not nil.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
 func optInt(n int) *int {
 	if n == 0 {
 		return nil
@@ -66,38 +74,25 @@ func optInt(n int) *int {
 	return &n
 }
 
-// throttle merges throttleRate and its older name rateLimit; throttleRate
-// wins.
-func throttle(v *validator, rate, legacy Opt[int]) Opt[int] {
-	o := rate
-	if !o.Set {
-		o = legacy
-	}
-	if n, ok := o.Value(); ok && (n < 1 || n > 65535) {
-		v.body("throttleRate", "must be between 1 and 65535", "value_error.number")
-	}
-	return o
-}
-
 // validateApp checks an application body; full is true for create and PUT.
 func validateApp(in *appIn, full bool) (Opt[int], error) {
 	var v validator
 	if full && !in.Name.Set || in.Name.Null {
-		v.body("name", "field required", "value_error.missing")
+		v.Body("name", "field required", "value_error.missing")
 	} else if name, ok := in.Name.Value(); ok {
-		v.text("name", name, 1, 256)
+		v.Text("name", name, 1, 256)
 	}
 	if uid, ok := in.UID.Value(); ok {
-		v.ident([]string{"body", "uid"}, uid, 256)
+		v.Ident([]string{"body", "uid"}, uid, 256)
 		if strings.HasPrefix(uid, ids.App) {
-			v.body("uid", "Uids are not allowed to have the same prefix as the ID. Prefix with _?", "value_error")
+			v.Body("uid", "Uids are not allowed to have the same prefix as the ID. Prefix with _?", "value_error")
 		}
 	}
-	rate := throttle(&v, in.ThrottleRate, in.RateLimit)
+	rate := service.Throttle(&v, in.ThrottleRate, in.RateLimit)
 	if m, ok := in.Metadata.Value(); ok {
-		v.metadata("metadata", m)
+		v.Metadata("metadata", m)
 	}
-	return rate, v.err()
+	return rate, v.Err()
 }
 
 // appUpdate is the change an application body asks for. With full (create

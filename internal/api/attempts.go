@@ -1,16 +1,13 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/ids"
-	"github.com/heraldhq/herald/internal/maintenance"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -38,7 +35,7 @@ type attemptOut struct {
 }
 
 func attemptJSON(r *http.Request, at *store.Attempt, withContent bool) attemptOut {
-	out := attemptOut{ID: at.ID, MsgID: at.MsgID, EndpointID: at.EndpointID, URL: at.URL, Response: attemptResponse(r, at),
+	out := attemptOut{ID: at.ID, MsgID: at.MsgID, EndpointID: at.EndpointID, URL: at.URL, Response: service.AttemptResponse(*principalFrom(r.Context()), at),
 		ResponseStatusCode: at.StatusCode, ResponseDurationMs: at.DurationMs, Status: int(at.Status),
 		TriggerType: int(at.TriggerType), Timestamp: at.CreatedAt}
 	if !legacyClient(r) {
@@ -48,18 +45,6 @@ func attemptJSON(r *http.Request, at *store.Attempt, withContent bool) attemptOu
 		out.Response = "{}"
 	}
 	return out
-}
-
-// attemptResponse is an attempt's response as the caller may see it. An
-// attempt that got no status code records the transport error as "<plain
-// reason>: <detail>"; the detail names addresses, host names and the
-// resolver, which are the operator's to see. Portal tokens (an endpoint's
-// owner) get the plain reason; admin tokens the text as recorded.
-func attemptResponse(r *http.Request, at *store.Attempt) string {
-	if at.StatusCode != 0 || at.Response == "" || principalFrom(r.Context()).AppID == "" {
-		return at.Response
-	}
-	return egress.PublicReason(at.Response)
 }
 
 // filters are the query filters shared by the attempt and endpoint message
@@ -350,66 +335,28 @@ func (a *API) resend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if msg.Payload == nil {
-		return &Error{Status: http.StatusBadRequest, Code: "missing_payload",
-			Detail: "Unable to resend message. Payload is missing (probably expired)."}
-	}
-	if ep.Disabled {
-		return &Error{Status: http.StatusConflict, Code: "endpoint_disabled",
-			Detail: "The endpoint is disabled; enable it before resending"}
-	}
-	if err := a.store.ResendDelivery(r.Context(), app.ID, msg.ID, ep.ID, a.now()); err != nil {
+	if err := a.svc.Resend(r.Context(), msg, ep); err != nil {
 		return err
 	}
-	a.wake()
 	writeJSON(w, http.StatusAccepted, struct{}{})
 	return nil
 }
 
-func (a *API) wake() {
-	if a.Dispatcher != nil {
-		a.Dispatcher.Wake()
-	}
-}
-
 func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Since Opt[time.Time] `json:"since"`
-		Until Opt[time.Time] `json:"until"`
-	}
+	var in service.RecoverIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	var v validator
-	now := a.now()
-	since, ok := in.Since.Value()
-	if !ok {
-		v.body("since", "field required", "value_error.missing")
-	}
-	until, hasUntil := in.Until.Value()
-	if hasUntil && !until.After(since) {
-		v.body("until", "must be after since", "value_error")
-	}
-	if since.After(now) {
-		v.body("since", "must not be in the future", "value_error")
-	}
-	if err := v.err(); err != nil {
+	if err := a.svc.ValidateRecover(&in); err != nil {
 		return err
 	}
-	app, ep, err := a.loadEndpoint(r)
+	_, ep, err := a.loadEndpoint(r)
 	if err != nil {
 		return err
 	}
-	params, _ := json.Marshal(maintenance.RecoverParams{Since: store.Truncate(since), Until: store.Truncate(until)})
-	task := &store.Task{
-		ID: ids.NewAt(ids.Task, now), Kind: maintenance.TaskRecover, AppID: app.ID, EndpointID: ep.ID,
-		Params: params, Status: store.TaskRunning, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := a.store.CreateTask(r.Context(), task); err != nil {
+	task, err := a.svc.Recover(r.Context(), ep, &in)
+	if err != nil {
 		return err
-	}
-	if a.KickTasks != nil {
-		a.KickTasks()
 	}
 	out := map[string]any{"id": task.ID, "status": string(task.Status), "task": task.Kind}
 	if !legacyClient(r) {
@@ -430,67 +377,23 @@ func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 	}
 	eventType, ok := in.EventType.Value()
 	if !ok {
-		eventType = "svix.ping"
+		eventType = service.PingEventType
 	}
 	var v validator
-	v.ident([]string{"body", "eventType"}, eventType, 256)
-	if err := v.err(); err != nil {
+	v.Ident([]string{"body", "eventType"}, eventType, 256)
+	if err := v.Err(); err != nil {
 		return err
 	}
-	app, ep, err := a.loadEndpoint(r)
+	_, ep, err := a.loadEndpoint(r)
 	if err != nil {
 		return err
 	}
-	payload := json.RawMessage(`{"success":true}`)
-	if eventType != "svix.ping" {
-		et, err := a.eventTypeFor(r, eventType)
-		if err != nil {
-			return err
-		}
-		ex, ok := schemaExample(et.Schemas)
-		if !ok {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid_scheme",
-				Detail: "Unable to generate example message from event-type schema"}
-		}
-		payload = ex
-	}
-	now := a.now()
-	msg := &store.Message{
-		ID: ids.NewAt(ids.Message, now), AppID: app.ID, EventType: eventType,
-		Payload: payload, PayloadExpiresAt: now.Add(defaultRetention), CreatedAt: now,
-	}
-	if err := a.writeMessage(r, store.CreateMessageParams{Message: msg, EndpointID: ep.ID}); err != nil {
+	msg, err := a.svc.SendExample(r.Context(), *principalFrom(r.Context()), ep, eventType)
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, messageJSON(msg, true))
 	return nil
-}
-
-// schemaExample returns the first example object of the newest schema
-// version that has one.
-func schemaExample(schemas json.RawMessage) (json.RawMessage, bool) {
-	var versions map[string]struct {
-		Examples []json.RawMessage `json:"examples"`
-		Example  json.RawMessage   `json:"example"`
-	}
-	if len(schemas) == 0 || json.Unmarshal(schemas, &versions) != nil {
-		return nil, false
-	}
-	best, bestN := json.RawMessage(nil), -1
-	for k, s := range versions {
-		n, err := strconv.Atoi(k)
-		if err != nil {
-			n = 0
-		}
-		ex := s.Example
-		if len(s.Examples) > 0 {
-			ex = s.Examples[0]
-		}
-		if len(ex) > 0 && ex[0] == '{' && n > bestN {
-			best, bestN = ex, n
-		}
-	}
-	return best, best != nil
 }
 
 // Stats.

@@ -2,51 +2,33 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // Token prefixes: admin tokens and app portal tokens.
 const (
-	AdminTokenPrefix  = "hsk_"
-	PortalTokenPrefix = "hpt_"
+	AdminTokenPrefix  = service.AdminTokenPrefix
+	PortalTokenPrefix = service.PortalTokenPrefix
 )
 
 // NewToken returns a new random token with prefix and the hash to store.
-func NewToken(prefix string) (token string, hash []byte) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("api: crypto/rand failed: " + err.Error())
-	}
-	token = prefix + base64.RawURLEncoding.EncodeToString(b)
-	return token, HashToken(token)
-}
+func NewToken(prefix string) (token string, hash []byte) { return service.NewToken(prefix) }
 
 // HashToken is the hash under which a token is stored.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
+func HashToken(token string) []byte { return service.HashToken(token) }
 
 // CreateAdminToken makes a new admin token, stores its hash, and returns it.
 func CreateAdminToken(ctx context.Context, s store.Store, name string, now time.Time) (string, error) {
-	token, hash := NewToken(AdminTokenPrefix)
-	err := s.CreateToken(ctx, &store.Token{
-		ID: ids.New(ids.Token), Hash: hash, Name: name, CreatedAt: store.Truncate(now),
-	})
-	if err != nil {
-		return "", err
-	}
-	return token, nil
+	token, _, err := service.CreateAdminToken(ctx, s, name, now)
+	return token, err
 }
 
 type authKind int
@@ -59,13 +41,7 @@ const (
 )
 
 // principal is who made a request.
-type principal struct {
-	// TokenID identifies the token ("config" for the configured admin
-	// token); idempotency keys are scoped by it.
-	TokenID string
-	// AppID is set for portal tokens: the only app they reach.
-	AppID string
-}
+type principal = service.Caller
 
 type principalKey struct{}
 
@@ -108,6 +84,10 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if t.Session {
+		// A browser session of the portal or the console is no API token.
+		return nil, errUnauthorized(unauthorizedDetail)
 	}
 	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
 		return nil, errUnauthorized("API token expired")

@@ -9,61 +9,19 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/service"
 )
 
-// Opt is a request field that may be absent, null, or set: PATCH needs all
-// three.
-type Opt[T any] struct {
-	Set  bool // the field was present
-	Null bool // the field was null
-	V    T
-}
+// Opt is a request field that may be absent, null, or set.
+type Opt[T any] = service.Opt[T]
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (o *Opt[T]) UnmarshalJSON(b []byte) error {
-	o.Set = true
-	if string(b) == "null" {
-		o.Null = true
-		return nil
-	}
-	err := json.Unmarshal(b, &o.V)
-	var typeErr *json.UnmarshalTypeError
-	if err != nil && !errors.As(err, &typeErr) {
-		// A value that does not parse as T (a date-time that is not RFC
-		// 3339): report it as a type error, which the decoder labels
-		// with the field's name.
-		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeOf(o.V)}
-	}
-	return err
-}
-
-// jsonKind names the kind of a JSON value for error messages.
-func jsonKind(b []byte) string {
-	switch b = bytes.TrimSpace(b); {
-	case len(b) == 0:
-		return "nothing"
-	case b[0] == '"':
-		return "string " + string(b)
-	case b[0] == '{':
-		return "object"
-	case b[0] == '[':
-		return "array"
-	case b[0] == 't' || b[0] == 'f':
-		return "bool"
-	}
-	return "number " + string(b)
-}
-
-// Value returns the value when set and not null.
-func (o Opt[T]) Value() (T, bool) {
-	return o.V, o.Set && !o.Null
-}
+// validator collects problems with a request so all are reported at once.
+type validator = service.Validator
 
 // readBody reads the request body; the size limit is set by the server's
 // middleware (http.MaxBytesReader), so a too-large body surfaces here as a
@@ -133,197 +91,11 @@ func decodeJSON(b []byte, v any) error {
 	return nil
 }
 
-// validator collects problems with a request so all are reported at once.
-type validator struct {
-	items []ValidationItem
-}
-
-func (v *validator) add(loc []string, msg, typ string) {
-	v.items = append(v.items, ValidationItem{Loc: loc, Msg: msg, Type: typ})
-}
-
-func (v *validator) body(field string, msg, typ string) {
-	v.add([]string{"body", field}, msg, typ)
-}
-
-func (v *validator) err() error {
-	if len(v.items) == 0 {
-		return nil
-	}
-	return &ValidationError{Items: v.items}
-}
-
-var idPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.]+$`)
-
-// ident checks a uid-like string: 1..max characters of [a-zA-Z0-9-_.].
-func (v *validator) ident(loc []string, s string, max int) {
-	switch {
-	case s == "":
-		v.add(loc, "must not be empty", "value_error.any_str.min_length")
-	case len(s) > max:
-		v.add(loc, fmt.Sprintf("must be at most %d characters", max), "value_error.any_str.max_length")
-	case !idPattern.MatchString(s):
-		v.add(loc, `must match ^[a-zA-Z0-9\-_.]+$`, "value_error.str.regex")
-	}
-}
-
-// identList checks a list of identifiers: items valid, unique, count bounds.
-func (v *validator) identList(field string, list []string, itemMax, minItems, maxItems int) {
-	if len(list) < minItems {
-		v.body(field, fmt.Sprintf("must have at least %d item(s)", minItems), "value_error.list.min_items")
-	}
-	if maxItems > 0 && len(list) > maxItems {
-		// Reported alone: the items of an oversized list are not worth
-		// an error each.
-		v.body(field, fmt.Sprintf("must have at most %d items", maxItems), "value_error.list.max_items")
-		return
-	}
-	seen := make(map[string]bool, len(list))
-	for i, s := range list {
-		loc := []string{"body", field, strconv.Itoa(i)}
-		v.ident(loc, s, itemMax)
-		if seen[s] {
-			v.add(loc, "items must be unique", "value_error.list.unique_items")
-		}
-		seen[s] = true
-	}
-}
-
-func (v *validator) text(field, s string, min, max int) {
-	if strings.ContainsFunc(s, func(r rune) bool { return r <= 0x08 }) {
-		// As the Svix server: no control characters 0x00-0x08.
-		v.body(field, "must not contain control characters U+0000 to U+0008", "value_error")
-	}
-	n := utf8.RuneCountInString(s)
-	if n < min {
-		v.body(field, fmt.Sprintf("must be at least %d character(s)", min), "value_error.any_str.min_length")
-	}
-	if max > 0 && n > max {
-		v.body(field, fmt.Sprintf("must be at most %d characters", max), "value_error.any_str.max_length")
-	}
-}
-
-func (v *validator) metadata(field string, m map[string]string) {
-	if len(m) > 100 {
-		v.body(field, "must have at most 100 keys", "value_error")
-	}
-	for k, val := range m {
-		if len(k) > 256 || len(val) > 4096 {
-			v.body(field, "keys must be at most 256 and values at most 4096 bytes", "value_error")
-			return
-		}
-	}
-	for k, val := range m {
-		if strings.ContainsRune(k, 0) || strings.ContainsRune(val, 0) {
-			v.body(field, nulMessage("keys and values"), "value_error")
-			return
-		}
-	}
-}
-
-// nulMessage says that what must not contain U+0000. No stored string may:
-// PostgreSQL's text and jsonb cannot hold it, and both drivers accept the
-// same input.
-func nulMessage(what string) string {
-	return what + " must not contain the NUL character (U+0000)"
-}
-
 // storableText reports whether s can be stored as text by every driver:
 // valid UTF-8 without U+0000. Strings decoded from a JSON body are always
 // valid UTF-8; path, query and header values need not be.
 func storableText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
-// maxJSONNumber is the longest number kept in a stored JSON document.
-const maxJSONNumber = 100
-
-// jsonProblem says why the valid JSON document b cannot be stored as it is
-// by every driver, or returns "" when it can. PostgreSQL keeps JSON
-// documents (event type schemas) as jsonb, which refuses \u0000, a UTF-16
-// surrogate escape without its pair, bytes that are not UTF-8, and numbers
-// beyond its numeric type; SQLite would keep them all. The rule here is the
-// same for both drivers: no U+0000, valid UTF-8 and escapes, and numbers of
-// at most 100 characters within the range of a 64-bit float.
-func jsonProblem(b []byte) string {
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			end, problem := jsonStringProblem(b, i+1)
-			if problem != "" {
-				return problem
-			}
-			i = end
-		case c == '-' || '0' <= c && c <= '9':
-			end := i
-			for end < len(b) && strings.IndexByte("+-.0123456789eE", b[end]) >= 0 {
-				end++
-			}
-			if problem := jsonNumberProblem(string(b[i:end])); problem != "" {
-				return problem
-			}
-			i = end - 1
-		}
-	}
-	return ""
-}
-
-// jsonStringProblem checks the JSON string whose contents start at b[i]; it
-// returns the index of the closing quote.
-func jsonStringProblem(b []byte, i int) (int, string) {
-	for ; i < len(b) && b[i] != '"'; i++ {
-		switch {
-		case b[i] == '\\' && i+1 < len(b) && b[i+1] == 'u':
-			r, ok := hex4(b, i+2)
-			i += 5
-			switch {
-			case !ok:
-				return i, "contains a malformed \\u escape"
-			case r == 0:
-				return i, nulMessage("strings")
-			case utf16.IsSurrogate(r):
-				low, ok := rune(0), false
-				if r < 0xdc00 && i+2 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
-					low, ok = hex4(b, i+3)
-				}
-				if !ok || utf16.DecodeRune(r, low) == utf8.RuneError {
-					return i, "contains a UTF-16 surrogate escape without its pair"
-				}
-				i += 6
-			}
-		case b[i] == '\\':
-			i++
-		case b[i] >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && size == 1 {
-				return i, "contains bytes that are not UTF-8"
-			}
-			i += size - 1
-		}
-	}
-	return i, ""
-}
-
-// hex4 reads the four hex digits at b[i:].
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
-	return rune(n), err == nil
-}
-
-func jsonNumberProblem(num string) string {
-	const msg = "numbers must be at most 100 characters and within the range of a 64-bit float"
-	if len(num) > maxJSONNumber {
-		return msg
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	mantissa, _, _ := strings.Cut(strings.ToLower(num), "e")
-	if err != nil || f == 0 && strings.ContainsAny(mantissa, "123456789") {
-		return msg
-	}
-	return ""
 }
 
 // query helpers
@@ -382,17 +154,4 @@ func queryInt(q url.Values, name string) (*int, error) {
 		return nil, invalid([]string{"query", name}, "must be an integer", "type_error.integer")
 	}
 	return &n, nil
-}
-
-// duration turns a count of units taken from the body into a Duration,
-// checking that it is within [lo, hi] first: a count multiplied before it
-// was checked could wrap around (18446744074 seconds is 0.29 s) and pass.
-// unitName names the unit in the message ("seconds"). Out of range, it
-// records the problem and returns 0.
-func (v *validator) duration(field string, n, lo, hi int64, unit time.Duration, unitName string) time.Duration {
-	if n < lo || n > hi {
-		v.body(field, fmt.Sprintf("must be between %d and %d %s", lo, hi, unitName), "value_error.number")
-		return 0
-	}
-	return time.Duration(n) * unit
 }

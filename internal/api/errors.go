@@ -9,41 +9,21 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // Error is an error with an HTTP status and the Svix error body
 // {"code", "detail"}.
-type Error struct {
-	Status int
-	Code   string
-	Detail string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Detail) }
+type Error = service.Error
 
 // ValidationError is a 422 with the Svix validation body {"detail": [...]}.
-type ValidationError struct {
-	Items []ValidationItem
-}
+type ValidationError = service.ValidationError
 
 // ValidationItem is one problem with the request.
-type ValidationItem struct {
-	Loc  []string `json:"loc"`
-	Msg  string   `json:"msg"`
-	Type string   `json:"type"`
-}
+type ValidationItem = service.ValidationItem
 
-func (e *ValidationError) Error() string {
-	if len(e.Items) == 0 {
-		return "validation error"
-	}
-	return fmt.Sprintf("validation error: %v: %s", e.Items[0].Loc, e.Items[0].Msg)
-}
-
-func errNotFound() error {
-	return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "Entity not found"}
-}
+func errNotFound() error { return service.ErrNotFound() }
 
 func errConflict(detail string) error {
 	return &Error{Status: http.StatusConflict, Code: "conflict", Detail: detail}
@@ -59,7 +39,7 @@ func errUnauthorized(detail string) error {
 
 // invalid returns a 422 for one field.
 func invalid(loc []string, msg, typ string) error {
-	return &ValidationError{Items: []ValidationItem{{Loc: loc, Msg: msg, Type: typ}}}
+	return service.Invalid(loc, msg, typ)
 }
 
 // retryAfter is the Retry-After of a 503, in seconds: long enough for a

@@ -1,24 +1,14 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
-
-// eventTypeIn is EventTypeIn, EventTypeUpdate and EventTypePatch.
-type eventTypeIn struct {
-	Name        Opt[string]          `json:"name"`
-	Description Opt[string]          `json:"description"`
-	Archived    Opt[bool]            `json:"archived"`
-	Deprecated  Opt[bool]            `json:"deprecated"`
-	FeatureFlag Opt[string]          `json:"featureFlag"`
-	Schemas     Opt[json.RawMessage] `json:"schemas"`
-}
 
 type eventTypeOut struct {
 	Name        string          `json:"name"`
@@ -40,93 +30,9 @@ func eventTypeJSON(et *store.EventType, withSchemas bool) eventTypeOut {
 	return out
 }
 
-// validateEventType checks a body; full is true for create and PUT. The name
-// is checked by the caller when it comes from the body.
-func validateEventType(in *eventTypeIn, full bool) error {
-	var v validator
-	if full && !in.Description.Set || in.Description.Null {
-		v.body("description", "field required", "value_error.missing")
-	} else if d, ok := in.Description.Value(); ok {
-		v.text("description", d, 0, 8192)
-	}
-	if in.Archived.Null {
-		v.body("archived", "must be a boolean", "type_error")
-	}
-	if in.Deprecated.Null {
-		v.body("deprecated", "must be a boolean", "type_error")
-	}
-	if f, ok := in.FeatureFlag.Value(); ok {
-		v.ident([]string{"body", "featureFlag"}, f, 256)
-	}
-	if s, ok := in.Schemas.Value(); ok {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(s, &m); err != nil {
-			v.body("schemas", "must be an object mapping a version to a JSON schema", "type_error.dict")
-		} else {
-			for version, schema := range m {
-				if t := bytes.TrimSpace(schema); len(t) == 0 || t[0] != '{' {
-					v.add([]string{"body", "schemas", version}, "must be a JSON schema object", "type_error.dict")
-				}
-			}
-		}
-		if len(s) > 256<<10 {
-			v.body("schemas", "must be at most 256 KiB", "value_error")
-		} else if problem := jsonProblem(s); problem != "" {
-			v.body("schemas", "cannot be stored: "+problem, "value_error")
-		}
-	}
-	return v.err()
-}
-
-// eventTypeUpdate is the change an event type body asks for. With full
-// (create and PUT) it names every field the body carries, absent optional
-// fields taking their defaults; otherwise (PATCH) only the fields present.
-func eventTypeUpdate(in *eventTypeIn, full bool) store.UpdateEventTypeParams {
-	var p store.UpdateEventTypeParams
-	if full || in.Description.Set {
-		p.Description = &in.Description.V
-	}
-	if full || in.Archived.Set {
-		p.Archived = &in.Archived.V
-	}
-	if full || in.Deprecated.Set {
-		p.Deprecated = &in.Deprecated.V
-	}
-	if full || in.FeatureFlag.Set {
-		p.FeatureFlag = &in.FeatureFlag.V
-	}
-	if full || in.Schemas.Set {
-		s, _ := in.Schemas.Value()
-		p.Schemas = &s
-	}
-	return p
-}
-
-// newEventType is the event type called name that a create or PUT body
-// describes.
-func newEventType(name string, in *eventTypeIn, now time.Time) *store.EventType {
-	et := &store.EventType{Name: name, CreatedAt: now, UpdatedAt: now}
-	p := eventTypeUpdate(in, true)
-	set(&et.Description, p.Description)
-	set(&et.Archived, p.Archived)
-	set(&et.Deprecated, p.Deprecated)
-	set(&et.FeatureFlag, p.FeatureFlag)
-	set(&et.Schemas, p.Schemas)
-	return et
-}
-
-// visible reports whether the caller may see et: portal tokens see only
-// event types without a feature flag. It is the one rule for every route:
-// an event type the caller may not see behaves, for that caller, as one
-// that does not exist, whether it is read (eventTypeFor, the list) or named
-// (an endpoint's filter, send-example).
-func visible(r *http.Request, et *store.EventType) bool {
-	return principalFrom(r.Context()).AppID == "" || et.FeatureFlag == ""
-}
-
 func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	lq, err := parseList(q, false, false, func(s string) bool { return len(s) <= 256 && idPattern.MatchString(s) })
+	lq, err := parseList(q, false, false, func(s string) bool { return len(s) <= 256 && service.IDPattern.MatchString(s) })
 	if err != nil {
 		return err
 	}
@@ -148,7 +54,7 @@ func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		for _, et := range batch {
-			if visible(r, et) {
+			if service.Visible(*principalFrom(r.Context()), et) {
 				rows = append(rows, et)
 			}
 		}
@@ -162,44 +68,21 @@ func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
-	var in eventTypeIn
+	var in service.EventTypeIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
 	var v validator
 	if name, ok := in.Name.Value(); ok {
-		v.ident([]string{"body", "name"}, name, 256)
+		v.Ident([]string{"body", "name"}, name, 256)
 	} else {
-		v.body("name", "field required", "value_error.missing")
+		v.Body("name", "field required", "value_error.missing")
 	}
-	v.items = append(v.items, validationItems(validateEventType(&in, true))...)
-	if err := v.err(); err != nil {
+	v.Items = append(v.Items, validationItems(service.ValidateEventType(&in, true))...)
+	if err := v.Err(); err != nil {
 		return err
 	}
-	now := a.now()
-	existing, err := a.store.GetEventType(r.Context(), in.Name.V)
-	switch {
-	case err == nil && !existing.Archived:
-		return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
-	case err == nil:
-		// Creating an archived event type brings it back.
-		p := eventTypeUpdate(&in, true)
-		unarchived := false
-		p.Name, p.Archived, p.UpdatedAt = existing.Name, &unarchived, now
-		et, err := a.store.UpdateEventType(r.Context(), p)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusCreated, eventTypeJSON(et, true))
-		return nil
-	case !errors.Is(err, store.ErrNotFound):
-		return err
-	}
-	et := newEventType(in.Name.V, &in, now)
-	err = a.store.CreateEventType(r.Context(), et)
-	if errors.Is(err, store.ErrConflict) {
-		return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
-	}
+	et, err := a.svc.CreateEventType(r.Context(), in.Name.V, &in)
 	if err != nil {
 		return err
 	}
@@ -216,20 +99,7 @@ func validationItems(err error) []ValidationItem {
 }
 
 func (a *API) loadEventType(r *http.Request) (*store.EventType, error) {
-	return a.eventTypeFor(r, r.PathValue("event_type_name"))
-}
-
-// eventTypeFor returns the event type called name as the caller sees it:
-// not found when it does not exist or is not visible.
-func (a *API) eventTypeFor(r *http.Request, name string) (*store.EventType, error) {
-	et, err := a.store.GetEventType(r.Context(), name)
-	if err != nil {
-		return nil, err
-	}
-	if !visible(r, et) {
-		return nil, errNotFound()
-	}
-	return et, nil
+	return a.svc.EventTypeFor(r.Context(), *principalFrom(r.Context()), r.PathValue("event_type_name"))
 }
 
 func (a *API) getEventType(w http.ResponseWriter, r *http.Request) error {
@@ -242,21 +112,21 @@ func (a *API) getEventType(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
-	var in eventTypeIn
+	var in service.EventTypeIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
 	name := r.PathValue("event_type_name")
 	var v validator
-	v.ident([]string{"path", "event_type_name"}, name, 256)
-	v.items = append(v.items, validationItems(validateEventType(&in, true))...)
-	if err := v.err(); err != nil {
+	v.Ident([]string{"path", "event_type_name"}, name, 256)
+	v.Items = append(v.Items, validationItems(service.ValidateEventType(&in, true))...)
+	if err := v.Err(); err != nil {
 		return err
 	}
 	now := a.now()
 	et, err := a.store.GetEventType(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
-		et = newEventType(name, &in, now)
+		et = service.NewEventType(name, &in, now)
 		err := a.store.CreateEventType(r.Context(), et)
 		if errors.Is(err, store.ErrConflict) {
 			return &Error{Status: http.StatusConflict, Code: "event_type_exists", Detail: "An event_type with this name already exists"}
@@ -270,7 +140,7 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := eventTypeUpdate(&in, true)
+	p := service.EventTypeUpdate(&in, true)
 	p.Name, p.UpdatedAt = et.Name, now
 	et, err = a.store.UpdateEventType(r.Context(), p)
 	if err != nil {
@@ -281,18 +151,18 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) patchEventType(w http.ResponseWriter, r *http.Request) error {
-	var in eventTypeIn
+	var in service.EventTypeIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	if err := validateEventType(&in, false); err != nil {
+	if err := service.ValidateEventType(&in, false); err != nil {
 		return err
 	}
 	et, err := a.loadEventType(r)
 	if err != nil {
 		return err
 	}
-	p := eventTypeUpdate(&in, false)
+	p := service.EventTypeUpdate(&in, false)
 	p.Name, p.UpdatedAt = et.Name, a.now()
 	et, err = a.store.UpdateEventType(r.Context(), p)
 	if err != nil {

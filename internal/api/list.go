@@ -43,9 +43,9 @@ func parseList(q url.Values, defaultDesc, withOrder bool, validIter func(string)
 		n, err := strconv.Atoi(s)
 		switch {
 		case err != nil || n < 0:
-			v.add([]string{"query", "limit"}, "must be a non-negative integer", "type_error.integer")
+			v.Add([]string{"query", "limit"}, "must be a non-negative integer", "type_error.integer")
 		case n > maxLimit:
-			v.add([]string{"query", "limit"}, "Given limit must not exceed 250", "value_error")
+			v.Add([]string{"query", "limit"}, "Given limit must not exceed 250", "value_error")
 		default:
 			lq.limit = n
 		}
@@ -53,7 +53,7 @@ func parseList(q url.Values, defaultDesc, withOrder bool, validIter func(string)
 	if it := q.Get("iterator"); it != "" {
 		lq.after, lq.back = strings.CutPrefix(it, "-")
 		if validIter != nil && !validIter(lq.after) {
-			v.add([]string{"query", "iterator"}, "Invalid iterator", "value_error")
+			v.Add([]string{"query", "iterator"}, "Invalid iterator", "value_error")
 		}
 	}
 	if withOrder {
@@ -64,10 +64,10 @@ func parseList(q url.Values, defaultDesc, withOrder bool, validIter func(string)
 		case "descending":
 			lq.desc = true
 		default:
-			v.add([]string{"query", "order"}, "must be ascending or descending", "type_error.enum")
+			v.Add([]string{"query", "order"}, "must be ascending or descending", "type_error.enum")
 		}
 	}
-	return lq, v.err()
+	return lq, v.Err()
 }
 
 // page returns the store page to fetch: one row more than the limit, in the

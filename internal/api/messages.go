@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -50,38 +51,38 @@ func messageJSON(m *store.Message, withContent bool) messageOut {
 }
 
 const (
-	defaultRetention = 90 * 24 * time.Hour
+	defaultRetention = service.DefaultRetention
 	minRetention     = 5 * 24 * time.Hour
 )
 
 func validateMessage(in *messageIn) (time.Duration, error) {
 	var v validator
 	if et, ok := in.EventType.Value(); ok {
-		v.ident([]string{"body", "eventType"}, et, 256)
+		v.Ident([]string{"body", "eventType"}, et, 256)
 	} else {
-		v.body("eventType", "field required", "value_error.missing")
+		v.Body("eventType", "field required", "value_error.missing")
 	}
 	if p, ok := in.Payload.Value(); !ok {
-		v.body("payload", "field required", "value_error.missing")
+		v.Body("payload", "field required", "value_error.missing")
 	} else if t := bytes.TrimSpace(p); len(t) == 0 || t[0] != '{' {
-		v.body("payload", "Payload must be an object.", "value_error")
+		v.Body("payload", "Payload must be an object.", "value_error")
 	}
 	if id, ok := in.EventID.Value(); ok {
-		v.ident([]string{"body", "eventId"}, id, 256)
+		v.Ident([]string{"body", "eventId"}, id, 256)
 		if strings.HasPrefix(id, ids.Message) {
-			v.body("eventId", "Uids are not allowed to have the same prefix as the ID. Prefix with _?", "value_error")
+			v.Body("eventId", "Uids are not allowed to have the same prefix as the ID. Prefix with _?", "value_error")
 		}
 	}
 	if list, ok := in.Channels.Value(); ok {
-		v.identList("channels", list, 128, 1, 5)
+		v.IdentList("channels", list, 128, 1, 5)
 	}
 	retention := defaultRetention
 	if days, ok := in.PayloadRetentionPeriod.Value(); ok {
-		retention = v.duration("payloadRetentionPeriod", days, 5, 90, 24*time.Hour, "days")
+		retention = v.Duration("payloadRetentionPeriod", days, 5, 90, 24*time.Hour, "days")
 	} else if hours, ok := in.PayloadRetentionHours.Value(); ok {
-		retention = v.duration("payloadRetentionHours", hours, 1, 90*24, time.Hour, "hours")
+		retention = v.Duration("payloadRetentionHours", hours, 1, 90*24, time.Hour, "hours")
 	}
-	return retention, v.err()
+	return retention, v.Err()
 }
 
 func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
@@ -120,7 +121,7 @@ func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
 		PayloadExpiresAt: now.Add(retention),
 		CreatedAt:        now,
 	}
-	if err := a.writeMessage(r, store.CreateMessageParams{Message: msg}); err != nil {
+	if err := a.svc.WriteMessage(r.Context(), store.CreateMessageParams{Message: msg}); err != nil {
 		return err
 	}
 	writeMessageJSON(w, http.StatusAccepted, msg, withContent)
@@ -163,36 +164,6 @@ func writeMessageJSON(w http.ResponseWriter, status int, m *store.Message, withC
 // received, less surrounding whitespace.
 func compactPayload(p json.RawMessage) []byte {
 	return bytes.TrimSpace(p)
-}
-
-// writeMessage stores a message with its deliveries (sharing a transaction
-// with concurrent requests) and hands the deliveries to the engine.
-func (a *API) writeMessage(r *http.Request, p store.CreateMessageParams) error {
-	if a.Dispatcher != nil {
-		if lease, until, noLease, ok := a.Dispatcher.FastLease(); ok {
-			p.Lease, p.LeaseUntil, p.NoLease = lease, until, noLease
-		}
-	}
-	res, err := a.WriteMessage(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	switch {
-	case errors.Is(res.Err, store.ErrConflict):
-		return errConflict("A message with this eventId already exists in this application")
-	case errors.Is(res.Err, store.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "Application not found"}
-	case res.Err != nil:
-		return res.Err
-	}
-	if a.Dispatcher != nil && len(res.Jobs) > 0 {
-		if p.Lease != 0 {
-			a.Dispatcher.Dispatch(res.Jobs)
-		} else {
-			a.Dispatcher.Wake()
-		}
-	}
-	return nil
 }
 
 func (a *API) loadMessage(r *http.Request, app *store.App) (*store.Message, error) {
@@ -247,17 +218,17 @@ func channelAndTypes(r *http.Request) (string, []string, error) {
 	var v validator
 	channel := q.Get("channel")
 	if channel != "" {
-		v.ident([]string{"query", "channel"}, channel, 128)
+		v.Ident([]string{"query", "channel"}, channel, 128)
 	}
 	types := queryList(q, "event_types")
-	if len(types) > maxEventTypes {
-		v.add([]string{"query", "event_types"}, fmt.Sprintf("must have at most %d items", maxEventTypes), "value_error.list.max_items")
+	if len(types) > service.MaxEventTypes {
+		v.Add([]string{"query", "event_types"}, fmt.Sprintf("must have at most %d items", service.MaxEventTypes), "value_error.list.max_items")
 		types = nil
 	}
 	for _, t := range types {
-		v.ident([]string{"query", "event_types"}, t, 256)
+		v.Ident([]string{"query", "event_types"}, t, 256)
 	}
-	return channel, types, v.err()
+	return channel, types, v.Err()
 }
 
 func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {

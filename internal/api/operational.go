@@ -1,15 +1,13 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
-	"github.com/heraldhq/herald/internal/operational"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -20,40 +18,23 @@ import (
 // application: loadApp lets such a request, and only such a request, reach
 // it.
 
-type operationalKey struct{}
-
 // operationalRoute reports whether r came through an operational webhook
 // route.
-func operationalRoute(r *http.Request) bool {
-	on, _ := r.Context().Value(operationalKey{}).(bool)
-	return on
-}
+func operationalRoute(r *http.Request) bool { return principalFrom(r.Context()).Operational }
 
-// onOperational runs h on the operational application.
+// onOperational runs h on the operational application, for a caller marked
+// Operational (whose filters name operational event types).
 func onOperational(h func(a *API, w http.ResponseWriter, r *http.Request) error) func(a *API, w http.ResponseWriter, r *http.Request) error {
 	return func(a *API, w http.ResponseWriter, r *http.Request) error {
 		if a.Events == nil {
 			return errNotFound()
 		}
-		r = r.WithContext(context.WithValue(r.Context(), operationalKey{}, true))
+		caller := *principalFrom(r.Context())
+		caller.Operational = true
+		r = r.WithContext(withPrincipal(r.Context(), &caller))
 		r.SetPathValue("app_id", a.Events.AppID)
 		return h(a, w, r)
 	}
-}
-
-// checkOperationalTypes refuses filters naming no operational event type.
-func checkOperationalTypes(_ *http.Request, names []string) error {
-	var missing []string
-	for _, n := range names {
-		if !slices.Contains(operational.Types, n) {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		return invalid([]string{"body", "filterTypes"}, "The following event types don't exist: "+strings.Join(missing, ", ")+
-			" (operational webhooks: "+strings.Join(operational.Types, ", ")+")", "value_error")
-	}
-	return nil
 }
 
 // operationalEndpointOut is OperationalWebhookEndpointOut.
@@ -98,18 +79,18 @@ func (a *API) createOperationalEndpoint(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	var in endpointIn
+	var in service.EndpointIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
 	if err := noChannels(&in); err != nil {
 		return err
 	}
-	rate, types, err := a.validateEndpoint(r, &in, true)
+	rate, types, err := a.svc.ValidateEndpoint(r.Context(), *principalFrom(r.Context()), &in, true)
 	if err != nil {
 		return err
 	}
-	ep, err := a.createEndpointFrom(r, app, &in, rate, types)
+	ep, err := a.svc.CreateEndpoint(r.Context(), app, &in, rate, types)
 	if err != nil {
 		return err
 	}
@@ -129,20 +110,20 @@ func (a *API) getOperationalEndpoint(w http.ResponseWriter, r *http.Request) err
 // updateOperationalEndpoint replaces an operational webhook endpoint, or
 // creates it when missing (its uid then comes from the body).
 func (a *API) updateOperationalEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var in endpointIn
+	var in service.EndpointIn
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
 	if err := noChannels(&in); err != nil {
 		return err
 	}
-	rate, types, err := a.validateEndpoint(r, &in, true)
+	rate, types, err := a.svc.ValidateEndpoint(r.Context(), *principalFrom(r.Context()), &in, true)
 	if err != nil {
 		return err
 	}
 	app, ep, err := a.loadEndpoint(r)
 	if errors.Is(err, store.ErrNotFound) && app != nil {
-		ep, err := a.createEndpointFrom(r, app, &in, rate, types)
+		ep, err := a.svc.CreateEndpoint(r.Context(), app, &in, rate, types)
 		if err != nil {
 			return err
 		}
@@ -152,7 +133,7 @@ func (a *API) updateOperationalEndpoint(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	ep, err = a.saveEndpoint(r, app, ep, endpointUpdate(&in, rate, types, true))
+	ep, err = a.svc.SaveEndpoint(r.Context(), ep, service.EndpointUpdate(&in, rate, types, true))
 	if err != nil {
 		return err
 	}
@@ -161,7 +142,7 @@ func (a *API) updateOperationalEndpoint(w http.ResponseWriter, r *http.Request) 
 }
 
 // noChannels refuses channels, which operational events do not have.
-func noChannels(in *endpointIn) error {
+func noChannels(in *service.EndpointIn) error {
 	if in.Channels.Set && !in.Channels.Null {
 		return invalid([]string{"body", "channels"}, "operational webhook endpoints have no channels", "value_error")
 	}

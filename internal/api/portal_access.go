@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/ids"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -27,13 +28,13 @@ func (a *API) appPortalAccess(w http.ResponseWriter, r *http.Request) error {
 	}
 	var v validator
 	if flags, ok := in.FeatureFlags.Value(); ok {
-		v.identList("featureFlags", flags, 256, 0, 0)
+		v.IdentList("featureFlags", flags, 256, 0, 0)
 	}
 	ttl := a.PortalTokenTTL
 	if n, ok := in.Expiry.Value(); ok {
-		ttl = v.duration("expiry", n, 60, 365*24*3600, time.Second, "seconds (one year)")
+		ttl = v.Duration("expiry", n, 60, 365*24*3600, time.Second, "seconds (one year)")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	app, err := a.loadApp(r)
@@ -48,17 +49,12 @@ func (a *API) appPortalAccess(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	now := a.now()
-	token, hash := NewToken(PortalTokenPrefix)
-	err = a.store.CreateToken(r.Context(), &store.Token{
-		ID: ids.NewAt(ids.Token, now), Hash: hash, AppID: app.ID, Name: "app portal",
-		ExpiresAt: now.Add(ttl), CreatedAt: now,
-	})
+	token, err := a.svc.CreatePortalToken(r.Context(), app.ID, ttl)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{
-		"url":   strings.TrimRight(a.PublicURL, "/") + "/portal/#token=" + token,
+		"url":   service.PortalURL(a.PublicURL, token),
 		"token": token,
 	})
 	return nil
@@ -70,14 +66,14 @@ func (a *API) appPortalAccess(w http.ResponseWriter, r *http.Request) error {
 func (a *API) autoCreateApp(r *http.Request, in *appIn) (*store.App, error) {
 	pathID := r.PathValue("app_id")
 	var v validator
-	v.ident([]string{"path", "app_id"}, pathID, 256)
+	v.Ident([]string{"path", "app_id"}, pathID, 256)
 	if strings.HasPrefix(pathID, ids.App) {
 		return nil, errNotFound()
 	}
 	if uid, ok := in.UID.Value(); ok && uid != pathID {
-		v.add([]string{"body", "application", "uid"}, "the application's uid must equal the app_id in the path", "application_uid_mismatch")
+		v.Add([]string{"body", "application", "uid"}, "the application's uid must equal the app_id in the path", "application_uid_mismatch")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	in.UID = Opt[string]{Set: true, V: pathID}

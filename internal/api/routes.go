@@ -23,6 +23,11 @@ var routes = []route{
 	{"POST", "/api/v1/auth/app-portal-access/{app_id}", "v1.authentication.app-portal-access", authAdmin, (*API).appPortalAccess},
 	{"POST", "/api/v1/auth/logout", "v1.authentication.logout", authRead, (*API).logout},
 
+	// Herald extensions: admin API tokens.
+	{"GET", "/api/v1/token", "v1.token.list", authAdmin, (*API).listTokens},
+	{"POST", "/api/v1/token", "v1.token.create", authAdmin, (*API).createToken},
+	{"DELETE", "/api/v1/token/{token_id}", "v1.token.delete", authAdmin, (*API).deleteToken},
+
 	{"GET", "/api/v1/app", "v1.application.list", authAdmin, (*API).listApps},
 	{"POST", "/api/v1/app", "v1.application.create", authAdmin, (*API).createApp},
 	{"GET", "/api/v1/app/{app_id}", "v1.application.get", authApp, (*API).getApp},

@@ -79,9 +79,53 @@ func newTokenCmd(s Streams) *cobra.Command {
 		Use:   "token",
 		Short: "Manage admin API tokens",
 		Example: `  herald token create --name ci
+  herald token list
   herald token revoke hsk_...`,
 		RunE: runGroup,
 	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the admin API tokens",
+		Long: `List the admin API tokens stored in the database: id, name and creation time
+(never the token, which only its creator saw). Portal tokens and browser
+sessions are not listed.`,
+		Example: `  herald token list --database /var/lib/herald/herald.db`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd, s)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			st, err := server.OpenStore(ctx, &cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.Migrate(ctx); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			tw := newTable(s.Stdout)
+			row(tw, "ID", "NAME", "CREATED")
+			page := store.Page{Limit: 250}
+			for {
+				rows, err := st.ListAPITokens(ctx, page)
+				if err != nil {
+					return fmt.Errorf("list tokens: %w", err)
+				}
+				for _, t := range rows {
+					row(tw, t.ID, t.Name, fmtTime(t.CreatedAt))
+				}
+				if len(rows) < page.Limit {
+					break
+				}
+				page.After = rows[len(rows)-1].ID
+			}
+			return tw.Flush()
+		},
+	}
+	addServerFlags(list, "database", "db-max-conns")
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an admin API token and print it",
@@ -159,7 +203,7 @@ HERALD_ADMIN_TOKEN is not stored; remove it from the configuration instead.`,
 		},
 	}
 	addServerFlags(revoke, "database", "db-max-conns")
-	cmd.AddCommand(create, revoke)
+	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
 

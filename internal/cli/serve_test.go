@@ -24,8 +24,12 @@ func TestMigrateAndTokens(t *testing.T) {
 	if !regexp.MustCompile(`^hsk_[A-Za-z0-9_-]{43}$`).MatchString(token) {
 		t.Fatalf("token create printed %q", token)
 	}
+	contains(t, ok(t, env(), "token", "list", "--database", db), "ID", "NAME", "tok_", "ci")
 	// HERALD_DATABASE_URL works as well as --database.
 	contains(t, ok(t, env("HERALD_DATABASE_URL", db), "token", "revoke", token), "Revoked token tok_", "(ci)")
+	if out := ok(t, env(), "token", "list", "--database", db); strings.Contains(out, "tok_") {
+		t.Errorf("token list after revoke: %s", out)
+	}
 	contains(t, fails(t, env(), "token", "revoke", token, "--database", db), "no such token")
 	// A name is stored as text: both drivers refuse what PostgreSQL's
 	// text cannot hold.

@@ -102,6 +102,10 @@ type Config struct {
 	// /debug/pprof/ and /metrics without authentication: bind it to a
 	// private address. Default empty: no admin listener.
 	AdminListen string
+	// PortalFrameAncestors are the origins (https://app.example.com) that
+	// may embed the consumer portal in a frame. Default empty: no site may
+	// frame it.
+	PortalFrameAncestors []string
 }
 
 // MaxRetryWait is the longest wait of a retry schedule: 30 days. Jitter
@@ -255,6 +259,17 @@ var Settings = []Setting{
 	{Flag: "metrics", Env: "HERALD_METRICS", Usage: "serve Prometheus metrics at /metrics on the API listener, without auth",
 		set: func(c *Config, v string) error { return setBool(&c.Metrics, v) },
 		get: func(c *Config) string { return strconv.FormatBool(c.Metrics) }},
+	{Flag: "portal-frame-ancestors", Env: "HERALD_PORTAL_FRAME_ANCESTORS", Usage: "comma-separated origins that may embed the consumer portal in a frame, e.g. https://app.example.com (needs HTTPS; empty: none)",
+		set: func(c *Config, v string) error {
+			c.PortalFrameAncestors = nil
+			for _, o := range strings.Split(v, ",") {
+				if o = strings.TrimSpace(o); o != "" {
+					c.PortalFrameAncestors = append(c.PortalFrameAncestors, strings.TrimRight(o, "/"))
+				}
+			}
+			return nil
+		},
+		get: func(c *Config) string { return strings.Join(c.PortalFrameAncestors, ",") }},
 	{Flag: "admin-listen", Env: "HERALD_ADMIN_LISTEN", Usage: "address of an admin listener serving /debug/pprof/ and /metrics, without auth (empty: off)",
 		set: func(c *Config, v string) error { c.AdminListen = v; return nil },
 		get: func(c *Config) string { return c.AdminListen }},
@@ -421,7 +436,29 @@ func (c *Config) Validate() error {
 			bad("admin-listen", "must differ from HERALD_LISTEN (--listen), both are %q", c.Listen)
 		}
 	}
+	for _, o := range c.PortalFrameAncestors {
+		if !validOrigin(o) {
+			bad("portal-frame-ancestors", "each must be an origin like https://app.example.com (scheme and host, no path), got %q", o)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// validOrigin reports whether s is an origin a Content-Security-Policy's
+// frame-ancestors can name: http(s), a host (whose leftmost label may be
+// *), an optional port, and nothing else; no character that would end the
+// directive.
+func validOrigin(s string) bool {
+	if strings.ContainsAny(s, " ;,'\"\t\n\r") {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return false
+	}
+	host := strings.TrimPrefix(u.Hostname(), "*.")
+	return host != "" && !strings.Contains(host, "*")
 }
 
 // IsPostgres reports whether Database names a PostgreSQL server.

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,6 +182,34 @@ func TestRetryWaitBounded(t *testing.T) {
 		}
 		if !okay && (err == nil || !strings.Contains(err.Error(), "HERALD_RETRY_SCHEDULE") || !strings.Contains(err.Error(), "at most 720h")) {
 			t.Errorf("%s: error %v, want one naming HERALD_RETRY_SCHEDULE and 720h", sched, err)
+		}
+	}
+}
+
+// TestPortalFrameAncestors checks that the origins allowed to frame the
+// portal are read as a list, and that anything but an origin (which would
+// end or widen the Content-Security-Policy directive) is refused.
+func TestPortalFrameAncestors(t *testing.T) {
+	t.Parallel()
+	load := func(v string) (Config, error) {
+		return Load(Source{Getenv: func(k string) string {
+			if k == "HERALD_PORTAL_FRAME_ANCESTORS" {
+				return v
+			}
+			return ""
+		}}, nil)
+	}
+	c, err := load("https://app.example.com, https://*.example.org:8443/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"https://app.example.com", "https://*.example.org:8443"}; !slices.Equal(c.PortalFrameAncestors, want) {
+		t.Errorf("PortalFrameAncestors = %q, want %q", c.PortalFrameAncestors, want)
+	}
+	for _, bad := range []string{"*", "app.example.com", "https://a.example.com/path", "https://a.example.com; script-src *",
+		"'self'", "javascript:alert(1)", "https://a.*.com", "https://user@a.example.com"} {
+		if _, err := load(bad); err == nil || !strings.Contains(err.Error(), "HERALD_PORTAL_FRAME_ANCESTORS") {
+			t.Errorf("%q: error %v, want one naming HERALD_PORTAL_FRAME_ANCESTORS", bad, err)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Attempt outcomes, as the delivery engine reports them. Anything else is
@@ -280,4 +281,41 @@ func oneOf(v string, set []string) string {
 		}
 	}
 	return "other"
+}
+
+// Snapshot is the current value of the metrics a live overview shows.
+type Snapshot struct {
+	// Attempts is herald_delivery_attempts_total by outcome.
+	Attempts map[string]float64
+	// DueFirst and DueRetry are herald_queue_due_deliveries, and
+	// OldestDueAge herald_queue_oldest_due_age_seconds.
+	DueFirst, DueRetry float64
+	OldestDueAge       time.Duration
+}
+
+// Snapshot reads the values /metrics would serve now.
+func (m *Metrics) Snapshot() Snapshot {
+	s := Snapshot{Attempts: make(map[string]float64, len(outcomes))}
+	for _, o := range outcomes {
+		s.Attempts[o] = value(m.attempts.WithLabelValues(o))
+	}
+	s.DueFirst = value(m.queueDue.WithLabelValues("first"))
+	s.DueRetry = value(m.queueDue.WithLabelValues("retry"))
+	s.OldestDueAge = time.Duration(value(m.queueOldestAge) * float64(time.Second))
+	return s
+}
+
+// value reads a counter or a gauge.
+func value(c prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := c.Write(&d); err != nil {
+		return 0
+	}
+	switch {
+	case d.Counter != nil:
+		return d.Counter.GetValue()
+	case d.Gauge != nil:
+		return d.Gauge.GetValue()
+	}
+	return 0
 }

@@ -244,3 +244,26 @@ func TestListenFailures(t *testing.T) {
 	n.Add(2)
 	want(t, scrape(t, m), 2, "herald_store_listen_failures_total")
 }
+
+// TestSnapshot checks that the console's overview reads the values /metrics
+// serves.
+func TestSnapshot(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Build{Version: "test"})
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	q := &fakeQueue{stats: store.QueueStats{DueFirst: 5, DueRetry: 2, OldestDue: now.Add(-90 * time.Second)}}
+	m.NewQueueSampler(metrics.QueueSamplerConfig{Store: q, Now: func() time.Time { return now }}).Sample(t.Context())
+	m.Attempt("success", time.Millisecond, false)
+	m.Attempt("success", time.Millisecond, false)
+	m.Attempt("timeout", time.Second, false)
+	s := m.Snapshot()
+	if s.Attempts["success"] != 2 || s.Attempts["timeout"] != 1 || s.Attempts["failure"] != 0 {
+		t.Errorf("attempts: %v", s.Attempts)
+	}
+	if s.DueFirst != 5 || s.DueRetry != 2 || s.OldestDueAge != 90*time.Second {
+		t.Errorf("queue: %+v", s)
+	}
+	text := scrape(t, m)
+	want(t, text, s.Attempts["success"], "herald_delivery_attempts_total", `outcome="success"`)
+	want(t, text, s.DueFirst, "herald_queue_due_deliveries", `queue="first"`)
+}

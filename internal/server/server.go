@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/maintenance"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/operational"
+	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/groupcommit"
@@ -197,7 +198,19 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Observe:        s.metrics.APIRequest,
 		Events:         s.events,
 	})
-	var root http.Handler = s.tracing.Handler(handler)
+	console, err := portal.New(portal.Options{
+		Service:        handler.Service(),
+		Log:            s.log,
+		AdminToken:     cfg.AdminToken,
+		PublicURL:      publicURL,
+		PortalTokenTTL: cfg.PortalTokenTTL,
+		FrameAncestors: cfg.PortalFrameAncestors,
+		Live:           s.live,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	var root http.Handler = withPortal(console, s.tracing.Handler(handler))
 	if cfg.Metrics {
 		root = withMetrics(s.metrics.Handler(), root)
 	}
@@ -240,6 +253,27 @@ func (s *Server) writeMessages(ctx context.Context, ps []store.CreateMessagePara
 	rs, err := s.store.CreateMessages(ctx, ps)
 	s.metrics.Batch("ingest", len(ps), time.Since(start), err)
 	return rs, err
+}
+
+// live is what the console's overview shows: the numbers /metrics serves,
+// from the same sources.
+func (s *Server) live() portal.Live {
+	snap := s.metrics.Snapshot()
+	queued, inFlight := s.engine.Load()
+	return portal.Live{Attempts: snap.Attempts, DueFirst: snap.DueFirst, DueRetry: snap.DueRetry,
+		OldestDueAge: snap.OldestDueAge, InFlight: float64(inFlight), Queued: float64(queued)}
+}
+
+// withPortal serves the consumer portal and the console (/portal/,
+// /console/) with p and everything else with next.
+func withPortal(p, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if portal.Handles(r.URL.Path) {
+			p.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withMetrics serves /metrics with m and everything else with next. It

@@ -291,8 +291,10 @@ type Store interface {
 
 	// Maintenance.
 
-	// DeleteExpired removes idempotency records that expired and payloads
-	// whose retention ended before now, and returns how many rows changed.
+	// DeleteExpired removes idempotency records that expired, payloads
+	// whose retention ended before now, tokens (portal tokens and
+	// sessions) that expired, and the EndpointHours older than
+	// StatsRetention, and returns how many rows changed.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 
 	// Settings: a small key-value table for installation-wide values.
@@ -302,7 +304,59 @@ type Store interface {
 	// PutSettingIfAbsent stores value under key unless the key exists, and
 	// returns the value stored under key afterwards.
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+
+	// Views of the portal and the console: each reads a bounded amount
+	// however large the app.
+
+	// EndpointHours returns the hourly attempt counters of the endpoints
+	// among ids, for the hours that start at or after since, ordered by
+	// endpoint ID then hour; hours without attempts are left out.
+	// CompleteDeliveries keeps the counters: each attempt it records counts
+	// once, in the hour of its CreatedAt (see HourOf). Callers bound the
+	// list of ids (a page of endpoints).
+	EndpointHours(ctx context.Context, ids []string, since time.Time) ([]EndpointHour, error)
+	// ListFailingEndpoints returns the endpoints of every app that are
+	// disabled or failing (FailingSince set), ordered by ID.
+	ListFailingEndpoints(ctx context.Context, p Page) ([]*Endpoint, error)
+	// CountMessagesSince counts the messages of an app created at or after
+	// since, up to max: it returns max when there are more.
+	CountMessagesSince(ctx context.Context, appID string, since time.Time, max int) (int, error)
+	// FindApps returns the apps whose name or UID contains text (ignoring
+	// ASCII case), ordered by ID.
+	FindApps(ctx context.Context, text string, p Page) ([]*App, error)
+	// NthMessageID returns the ID of the n-th message of an app in the
+	// order and after the bound of p (p.Limit is ignored), reading the
+	// app's index of messages only; "" when there are fewer than n. With
+	// ListMessagesParams.Last it bounds the rows a filtered page examines.
+	NthMessageID(ctx context.Context, appID string, p Page, n int) (string, error)
+	// NthEndpointAttemptID is NthMessageID for the attempts of an endpoint.
+	NthEndpointAttemptID(ctx context.Context, endpointID string, p Page, n int) (string, error)
+	// ListAPITokens returns the admin API tokens (no AppID, not a
+	// session), ordered by ID.
+	ListAPITokens(ctx context.Context, p Page) ([]*Token, error)
+	// DeleteAPIToken revokes the admin API token with id; ErrNotFound
+	// when there is none (a portal token or a session is none).
+	DeleteAPIToken(ctx context.Context, id string) error
 }
+
+// EndpointHour counts the attempts recorded for an endpoint in one hour.
+type EndpointHour struct {
+	EndpointID string
+	// Hour is the start of the hour, in UTC.
+	Hour    time.Time
+	Success int64
+	Fail    int64
+}
+
+// HourOf returns the start of the hour of t, in UTC: the hour an attempt made
+// at t counts in.
+func HourOf(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Hour)
+}
+
+// StatsRetention is how long the hourly endpoint counters (EndpointHours)
+// are kept.
+const StatsRetention = 31 * 24 * time.Hour
 
 // Page selects a page of a list ordered by a unique key.
 type Page struct {
@@ -626,6 +680,13 @@ type ListMessagesParams struct {
 	Before, After time.Time
 	// WithContent loads payloads.
 	WithContent bool
+	// Status, when set, keeps the messages that have at least one
+	// delivery (skipped ones aside) in that state as reported (see
+	// Delivery.ReportedStatus); nil: any.
+	Status *DeliveryStatus
+	// Last, when set, is the last ID the page may reach, inclusive, in
+	// its direction (see NthMessageID); empty: no bound.
+	Last string
 }
 
 // ClaimParams selects due deliveries to lease.
@@ -777,6 +838,9 @@ type ListAttemptsParams struct {
 	Channel         string
 	Before, After   time.Time
 	WithContent     bool
+	// Last, when set, is the last ID the page may reach, inclusive, in
+	// its direction (see NthEndpointAttemptID); empty: no bound.
+	Last string
 }
 
 // TaskStatus is the state of a background task.
@@ -815,6 +879,10 @@ type Token struct {
 	Name      string
 	ExpiresAt time.Time // zero: never
 	CreatedAt time.Time
+	// Session marks a browser session of the portal (AppID set) or the
+	// console, made when someone signs in: the API never accepts one as a
+	// bearer token, and ListAPITokens never lists one.
+	Session bool
 }
 
 // IdempotencyRecord is the first response to a request under an

@@ -413,6 +413,12 @@ func listMessagesQuery(p store.ListMessagesParams) *query {
 	q := &query{}
 	q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
 	messageFilters(q, p.Channel, p.EventTypes, p.Before, p.After)
+	if p.Status != nil {
+		q.add(` AND EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = m.id AND d.status <> 4`)
+		deliveryStatus(q, *p.Status)
+		q.add(`)`)
+	}
+	last(q, "m.id", p.Page, p.Last)
 	q.page("m.id", p.Page)
 	return q
 }
@@ -539,6 +545,9 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 	}
 	b := &pgx.Batch{}
 	if len(aID) > 0 {
+		// The counters first: they count the attempts the insert is about
+		// to record, and no other.
+		b.Queue(sqlAddStats, aID, aMsg, aEp, aStatus, hoursOf(aAt))
 		b.Queue(sqlInsertAttempts, aID, aApp, aMsg, aEp, aURL, aStatus, aCode, aResp, aDur, aTrigger, aType, aAt)
 	}
 	b.Queue(sqlCompleteDeliveries, dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode)
@@ -728,23 +737,30 @@ func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
 		FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status <> 4`, p.EndpointID, p.AppID)
 	if p.Status != nil {
-		switch *p.Status {
-		case store.StatusSuccess:
-			q.add(` AND d.status = 0`)
-		case store.StatusPending:
-			q.add(` AND d.status = 1 AND d.attempts = 0`)
-		case store.StatusSending:
-			q.add(` AND d.status = 1 AND d.attempts > 0`)
-		case store.StatusFail:
-			q.add(` AND d.status = 2`)
-		default:
-			q.add(` AND false`)
-		}
+		deliveryStatus(q, *p.Status)
 	}
 	messageFilters(q, p.Channel, p.EventTypes, p.Before, time.Time{})
 	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
 	q.page("d.msg_id", p.Page)
 	return q
+}
+
+// deliveryStatus appends the condition that a delivery aliased d is in the
+// reported state status (Delivery.ReportedStatus; skipped ones are left
+// out by the caller).
+func deliveryStatus(q *query, status store.DeliveryStatus) {
+	switch status {
+	case store.StatusSuccess:
+		q.add(` AND d.status = 0`)
+	case store.StatusPending:
+		q.add(` AND d.status = 1 AND d.attempts = 0`)
+	case store.StatusSending:
+		q.add(` AND d.status = 1 AND d.attempts > 0`)
+	case store.StatusFail:
+		q.add(` AND d.status = 2`)
+	default:
+		q.add(` AND false`)
+	}
 }
 
 // QueueStats counts the due deliveries of each claim queue and finds the
@@ -834,7 +850,13 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 		q.add(` AND a.msg_id = ?`, p.MsgID)
 	}
 	if p.Status != nil {
-		q.add(` AND a.status = ?`, int16(*p.Status))
+		if *p.Status == store.StatusFail {
+			// Written out, so that the planner may use the partial
+			// index of failed attempts (a bound value would not).
+			q.add(` AND a.status = 2`)
+		} else {
+			q.add(` AND a.status = ?`, int16(*p.Status))
+		}
 	}
 	if c := p.StatusCodeClass; c != nil {
 		if *c == 0 {
@@ -851,6 +873,7 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 	}
 	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
 	q.before("a.created_at", p.Before)
+	last(q, "a.id", p.Page, p.Last)
 	q.page("a.id", p.Page)
 	return q
 }

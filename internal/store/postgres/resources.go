@@ -352,20 +352,34 @@ func (s *Store) GetTask(ctx context.Context, id string) (*store.Task, error) {
 
 // CreateToken inserts a token; ErrConflict when the hash exists.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
-	_, err := s.exec(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.Hash, nstr(t.AppID), t.Name, ts(t.ExpiresAt), t.CreatedAt)
+	_, err := s.exec(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at, session) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Hash, nstr(t.AppID), t.Name, ts(t.ExpiresAt), t.CreatedAt, t.Session)
 	return wrap("create token", err)
 }
 
 // GetTokenByHash returns the token with that hash, expired or not.
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
-	t := &store.Token{}
-	err := s.queryRow(ctx, `SELECT id, hash, app_id, name, expires_at, created_at FROM tokens WHERE hash = $1`, hash).
-		Scan(&t.ID, &t.Hash, sscan{&t.AppID}, &t.Name, tscan{&t.ExpiresAt}, tscan{&t.CreatedAt})
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash))
 	if err != nil {
 		return nil, wrap("get token", err)
 	}
 	return t, nil
+}
+
+const tokenCols = `id, hash, app_id, name, expires_at, created_at, session`
+
+func scanToken(row pgx.Row) (*store.Token, error) {
+	t := &store.Token{}
+	err := row.Scan(&t.ID, &t.Hash, sscan{&t.AppID}, &t.Name, tscan{&t.ExpiresAt}, tscan{&t.CreatedAt}, &t.Session)
+	return t, err
+}
+
+// ListAPITokens returns a page of the admin API tokens, ordered by ID.
+func (s *Store) ListAPITokens(ctx context.Context, p store.Page) ([]*store.Token, error) {
+	q := &query{}
+	q.add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND NOT session`)
+	q.page("id", p)
+	return queryList(ctx, s, "list tokens", q, scanToken)
 }
 
 // DeleteToken revokes a token.
@@ -373,10 +387,15 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 	return wrap("delete token", mustAffect(s.exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)))
 }
 
-// CountAdminTokens counts the tokens with no app.
+// DeleteAPIToken revokes an admin API token.
+func (s *Store) DeleteAPIToken(ctx context.Context, id string) error {
+	return wrap("delete token", mustAffect(s.exec(ctx, `DELETE FROM tokens WHERE id = $1 AND app_id IS NULL AND NOT session`, id)))
+}
+
+// CountAdminTokens counts the tokens with no app, sessions aside.
 func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
 	var n int
-	if err := s.queryRow(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL`).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL AND NOT session`).Scan(&n); err != nil {
 		return 0, wrap("count admin tokens", err)
 	}
 	return n, nil
@@ -446,6 +465,11 @@ const (
 		SELECT key FROM idempotency WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 	sqlExpirePayloads = `UPDATE messages SET payload = NULL WHERE (app_id, id) IN (
 		SELECT app_id, id FROM messages WHERE payload IS NOT NULL AND payload_expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	sqlExpireTokens = `DELETE FROM tokens WHERE id IN (
+		SELECT id FROM tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	// $1 is the start of the oldest hour kept.
+	sqlExpireStats = `DELETE FROM endpoint_stats WHERE (endpoint_id, hour) IN (
+		SELECT endpoint_id, hour FROM endpoint_stats WHERE hour < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 )
 
 // expireBatch bounds the rows one DeleteExpired statement changes.
@@ -455,9 +479,15 @@ const expireBatch = 1000
 // statements of at most expireBatch rows each.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	for _, stmt := range []string{sqlExpireIdempotency, sqlExpirePayloads} {
+	for _, x := range []struct {
+		stmt string
+		at   time.Time
+	}{
+		{sqlExpireIdempotency, now}, {sqlExpirePayloads, now}, {sqlExpireTokens, now},
+		{sqlExpireStats, store.HourOf(now.Add(-store.StatsRetention))},
+	} {
 		for {
-			tag, err := s.exec(ctx, stmt, now, expireBatch)
+			tag, err := s.exec(ctx, x.stmt, x.at, expireBatch)
 			if err != nil {
 				return total, wrap("delete expired", err)
 			}

@@ -50,6 +50,17 @@ func TestQueryPlans(t *testing.T) {
 		"app endpoints":    {args: []any{"a"}},
 		"destinations":     {args: []any{"m", "a", "e", 10}},
 		"expire idem keys": {args: []any{1, 1}},
+		"msgs by status":   listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Status: &st}),
+		"failed attempts":  listAttemptsQuery(store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Status: &st}),
+		"expire tokens":    {args: []any{1, 1}},
+		"expire stats":     {args: []any{1, 1}},
+		"add stats":        {args: []any{"e", 1, 1, 1}},
+		"endpoint hours":   {args: []any{`["e"]`, 1}},
+		"failing eps":      {args: []any{"e", 10}},
+		"count since":      {args: []any{"a", 1, "m", 10}},
+		"nth message":      nth("id", "messages WHERE app_id = ?", store.Page{Desc: true, After: "m"}, 5000, "a"),
+		"nth attempt":      nth("id", "attempts WHERE endpoint_id = ?", store.Page{Desc: true, After: "a"}, 5000, "e"),
+		"msgs in a window": listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Channel: "c", Last: "m"}),
 	}
 	raw := map[string]string{
 		"claim first":      sqlClaimFirst,
@@ -67,10 +78,17 @@ func TestQueryPlans(t *testing.T) {
 		"get attempt":      sqlGetAttempt,
 		"app endpoints":    sqlAppEndpoints,
 		"destinations":     sqlDestinations + ` AND d.endpoint_id > ? ORDER BY d.endpoint_id LIMIT ?`,
+		"expire tokens":    sqlExpireTokens,
+		"expire stats":     sqlExpireStats,
+		"add stats":        sqlAddStats,
+		"endpoint hours":   sqlEndpointHours,
+		"failing eps":      sqlFailingEndpoints + ` AND e.id > ? ORDER BY e.id LIMIT ?`,
+		"count since":      `SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE m.app_id = ? AND m.created_at >= ? AND m.id >= ? LIMIT ?)`,
 	}
 	sorts := map[string]bool{"get app": true, "get message": true}
 	// Claiming a task walks the partial index of running tasks in order.
-	scans := map[string]bool{"claim task": true}
+	// A bounded count reads its subquery's rows, at most the bound.
+	scans := map[string]bool{"claim task": true, "count since": true}
 	for name, q := range queries {
 		text := q.String()
 		if text == "" {
@@ -90,6 +108,9 @@ func TestQueryPlans(t *testing.T) {
 			plan = append(plan, detail)
 		}
 		rows.Close()
+		if name == "failed attempts" && !strings.Contains(strings.Join(plan, "\n"), "attempts_endpoint_failed") {
+			t.Errorf("failed attempts do not use their index:\n  %s", strings.Join(plan, "\n  "))
+		}
 		for _, step := range plan {
 			scan := strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "VIRTUAL TABLE") && !scans[name]
 			sort := strings.HasPrefix(step, "USE TEMP B-TREE") && !sorts[name]

@@ -68,3 +68,37 @@ func (q *query) before(createdCol string, t time.Time) {
 		q.add(" AND "+createdCol+" < ?", tsv(t))
 	}
 }
+
+// last appends the bound of a page's last row on col: inclusive, in the
+// page's direction.
+func last(q *query, col string, p store.Page, id string) {
+	if id == "" {
+		return
+	}
+	if p.Desc {
+		q.add(" AND "+col+" >= ?", id)
+	} else {
+		q.add(" AND "+col+" <= ?", id)
+	}
+}
+
+// nth returns the query of the n-th key of col in p's order, from the rows
+// that where selects (a fragment with its arguments).
+func nth(col, from string, p store.Page, n int, args ...any) *query {
+	q := &query{}
+	q.add(`SELECT `+col+` FROM `+from, args...)
+	if p.After != "" {
+		if p.Desc {
+			q.add(" AND "+col+" < ?", p.After)
+		} else {
+			q.add(" AND "+col+" > ?", p.After)
+		}
+	}
+	if p.Desc {
+		q.add(" ORDER BY " + col + " DESC")
+	} else {
+		q.add(" ORDER BY " + col)
+	}
+	q.add(" LIMIT 1 OFFSET ?", max(n-1, 0))
+	return q
+}

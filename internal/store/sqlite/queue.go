@@ -315,6 +315,12 @@ func listMessagesQuery(p store.ListMessagesParams) *query {
 	q := &query{}
 	q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
 	messageFilters(q, p.Channel, p.EventTypes, p.Before, p.After)
+	if p.Status != nil {
+		q.add(` AND EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = m.id AND d.status != 4`)
+		deliveryStatus(q, *p.Status)
+		q.add(`)`)
+	}
+	last(q, "m.id", p.Page, p.Last)
 	q.page("m.id", p.Page)
 	return q
 }
@@ -428,6 +434,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		insertAttempt := tx.StmtContext(ctx, st.insertAttempt)
 		complete := tx.StmtContext(ctx, st.completeDelivery)
 		var skip *sql.Stmt
+		var hours hourCounts // the attempts inserted, for EndpointHours
 		for _, c := range cs {
 			var next any
 			if c.Status == store.StatusPending {
@@ -446,9 +453,13 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 				continue
 			}
 			at := tsv(a.CreatedAt)
-			if _, err := insertAttempt.ExecContext(ctx, a.ID, a.AppID, c.MsgID, c.EndpointID, a.URL, int(a.Status), a.StatusCode,
-				store.Text(a.Response), a.DurationMs, int(a.TriggerType), a.EventType, at); err != nil {
+			res, err := insertAttempt.ExecContext(ctx, a.ID, a.AppID, c.MsgID, c.EndpointID, a.URL, int(a.Status), a.StatusCode,
+				store.Text(a.Response), a.DurationMs, int(a.TriggerType), a.EventType, at)
+			if err != nil {
 				return err
+			}
+			if n, err := res.RowsAffected(); err == nil && n > 0 {
+				hours.add(c.EndpointID, a.CreatedAt, a.Status == store.StatusSuccess)
 			}
 			if _, err := complete.ExecContext(ctx, int(c.Status), next, at, a.StatusCode, at, c.MsgID, c.EndpointID, c.Lease); err != nil {
 				return err
@@ -474,7 +485,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 				}
 			}
 		}
-		return nil
+		return hours.write(ctx, tx)
 	}))
 }
 
@@ -629,23 +640,30 @@ func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
 	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status != 4`, p.EndpointID, p.AppID)
 	if p.Status != nil {
-		switch *p.Status {
-		case store.StatusSuccess:
-			q.add(` AND d.status = 0`)
-		case store.StatusPending:
-			q.add(` AND d.status = 1 AND d.attempts = 0`)
-		case store.StatusSending:
-			q.add(` AND d.status = 1 AND d.attempts > 0`)
-		case store.StatusFail:
-			q.add(` AND d.status = 2`)
-		default:
-			q.add(` AND 0`)
-		}
+		deliveryStatus(q, *p.Status)
 	}
 	messageFilters(q, p.Channel, p.EventTypes, p.Before, time.Time{})
 	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
 	q.page("d.msg_id", p.Page)
 	return q
+}
+
+// deliveryStatus appends the condition that a delivery aliased d is in the
+// reported state status (Delivery.ReportedStatus; skipped ones are left
+// out by the caller).
+func deliveryStatus(q *query, status store.DeliveryStatus) {
+	switch status {
+	case store.StatusSuccess:
+		q.add(` AND d.status = 0`)
+	case store.StatusPending:
+		q.add(` AND d.status = 1 AND d.attempts = 0`)
+	case store.StatusSending:
+		q.add(` AND d.status = 1 AND d.attempts > 0`)
+	case store.StatusFail:
+		q.add(` AND d.status = 2`)
+	default:
+		q.add(` AND 0`)
+	}
 }
 
 // EndpointStats counts the deliveries to an endpoint by state.
@@ -739,7 +757,13 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 		q.add(` AND a.msg_id = ?`, p.MsgID)
 	}
 	if p.Status != nil {
-		q.add(` AND a.status = ?`, int(*p.Status))
+		if *p.Status == store.StatusFail {
+			// Written out, so that the planner may use the partial
+			// index of failed attempts (a bound value would not).
+			q.add(` AND a.status = 2`)
+		} else {
+			q.add(` AND a.status = ?`, int(*p.Status))
+		}
 	}
 	if c := p.StatusCodeClass; c != nil {
 		if *c == 0 {
@@ -756,6 +780,7 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 	}
 	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
 	q.before("a.created_at", p.Before)
+	last(q, "a.id", p.Page, p.Last)
 	q.page("a.id", p.Page)
 	return q
 }

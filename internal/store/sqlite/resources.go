@@ -464,21 +464,35 @@ func (s *Store) GetTask(ctx context.Context, id string) (*store.Task, error) {
 // CreateToken inserts a token; ErrConflict when the hash exists.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 	return wrap("create token", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.ID, t.Hash, nstr(t.AppID), t.Name, ts(t.ExpiresAt), tsv(t.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, hash, app_id, name, expires_at, created_at, session) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Hash, nstr(t.AppID), t.Name, ts(t.ExpiresAt), tsv(t.CreatedAt), t.Session)
 		return err
 	}))
 }
 
 // GetTokenByHash returns the token with that hash, expired or not.
 func (s *Store) GetTokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
-	t := &store.Token{}
-	err := s.queryRow(ctx, `SELECT id, hash, app_id, name, expires_at, created_at FROM tokens WHERE hash = ?`, hash).
-		Scan(&t.ID, bscan{&t.Hash}, sscan{&t.AppID}, &t.Name, tscan{&t.ExpiresAt}, tscan{&t.CreatedAt})
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, wrap("get token", err)
 	}
 	return t, nil
+}
+
+const tokenCols = `id, hash, app_id, name, expires_at, created_at, session`
+
+func scanToken(sc scanner) (*store.Token, error) {
+	t := &store.Token{}
+	err := sc.Scan(&t.ID, bscan{&t.Hash}, sscan{&t.AppID}, &t.Name, tscan{&t.ExpiresAt}, tscan{&t.CreatedAt}, &t.Session)
+	return t, err
+}
+
+// ListAPITokens returns a page of the admin API tokens, ordered by ID.
+func (s *Store) ListAPITokens(ctx context.Context, p store.Page) ([]*store.Token, error) {
+	var q query
+	q.add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND session = 0`)
+	q.page("id", p)
+	return list(ctx, s.r, "list tokens", &q, scanToken)
 }
 
 // DeleteToken revokes a token.
@@ -488,10 +502,17 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 	}))
 }
 
-// CountAdminTokens counts the tokens with no app.
+// DeleteAPIToken revokes an admin API token.
+func (s *Store) DeleteAPIToken(ctx context.Context, id string) error {
+	return wrap("delete token", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? AND app_id IS NULL AND session = 0`, id))
+	}))
+}
+
+// CountAdminTokens counts the tokens with no app, sessions aside.
 func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
 	var n int
-	if err := s.queryRow(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL`).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM tokens WHERE app_id IS NULL AND session = 0`).Scan(&n); err != nil {
 		return 0, wrap("count admin tokens", err)
 	}
 	return n, nil
@@ -560,6 +581,10 @@ const (
 	sqlExpireIdempotency = `DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at <= ?1 LIMIT ?2)`
 	sqlExpirePayloads    = `UPDATE messages SET payload = NULL WHERE rowid IN (
 		SELECT rowid FROM messages WHERE payload IS NOT NULL AND payload_expires_at <= ?1 LIMIT ?2)`
+	sqlExpireTokens = `DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires_at <= ?1 LIMIT ?2)`
+	// ?1 is the start of the oldest hour kept.
+	sqlExpireStats = `DELETE FROM endpoint_stats WHERE (endpoint_id, hour) IN (
+		SELECT endpoint_id, hour FROM endpoint_stats WHERE hour < ?1 LIMIT ?2)`
 )
 
 // expireBatch bounds the rows one DeleteExpired transaction changes, so that
@@ -570,11 +595,18 @@ const expireBatch = 1000
 // transactions of at most expireBatch rows each.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	for _, stmt := range []string{sqlExpireIdempotency, sqlExpirePayloads} {
+	for _, x := range []struct {
+		stmt string
+		at   time.Time
+	}{
+		{sqlExpireIdempotency, now}, {sqlExpirePayloads, now}, {sqlExpireTokens, now},
+		{sqlExpireStats, store.HourOf(now.Add(-store.StatsRetention))},
+	} {
+		stmt := x.stmt
 		for {
 			var n int64
 			err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, stmt, tsv(now), expireBatch)
+				res, err := tx.ExecContext(ctx, stmt, tsv(x.at), expireBatch)
 				if err != nil {
 					return err
 				}
