@@ -75,6 +75,10 @@ type Options struct {
 	// the operational application (hidden from the tenant routes, reached
 	// through /api/v1/operational-webhook); nil: none.
 	Events *operational.Events
+	// ValidatePayloads validates the payload of each message against the
+	// newest schema of its event type, for event types whose own setting
+	// (validatePayloads, a Herald extension) is null. Default false.
+	ValidatePayloads bool
 }
 
 // API is the HTTP API.
@@ -86,7 +90,11 @@ type API struct {
 	// caller, and the app_id of a path (id or uid) to the app.
 	tokens *cache[[sha256.Size]byte, *principal]
 	apps   *cache[string, *store.App]
-	mux    *http.ServeMux
+	// rules caches, for the ingest path, each event type's payload
+	// validation (by name); compiled, its schemas compiled (by content).
+	rules    *cache[string, *payloadRule]
+	compiled *cache[[sha256.Size]byte, *compiledSchema]
+	mux      *http.ServeMux
 }
 
 // New returns the API.
@@ -112,7 +120,8 @@ func New(opts Options) *API {
 			return rs[0], nil
 		}
 	}
-	a := &API{Options: opts, store: opts.Store, log: opts.Log, tokens: newCache[[sha256.Size]byte, *principal](), apps: newCache[string, *store.App]()}
+	a := &API{Options: opts, store: opts.Store, log: opts.Log, tokens: newCache[[sha256.Size]byte, *principal](), apps: newCache[string, *store.App](),
+		rules: newCache[string, *payloadRule](), compiled: newCache[[sha256.Size]byte, *compiledSchema]()}
 	a.mux = http.NewServeMux()
 	for _, rt := range routes {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))

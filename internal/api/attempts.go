@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -420,7 +419,8 @@ func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sendExample sends a test message to one endpoint: svix.ping (payload
-// {"success": true}), or the first example of the event type's schema.
+// {"success": true}), or an example of the event type's schemas
+// (exampleFor: one that validates when payload validation is on for it).
 func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		EventType Opt[string] `json:"eventType"`
@@ -447,12 +447,9 @@ func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		ex, ok := schemaExample(et.Schemas)
-		if !ok {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid_scheme",
-				Detail: "Unable to generate example message from event-type schema"}
+		if payload, err = a.exampleFor(et); err != nil {
+			return err
 		}
-		payload = ex
 	}
 	now := a.now()
 	msg := &store.Message{
@@ -464,33 +461,6 @@ func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, messageJSON(msg, true))
 	return nil
-}
-
-// schemaExample returns the first example object of the newest schema
-// version that has one.
-func schemaExample(schemas json.RawMessage) (json.RawMessage, bool) {
-	var versions map[string]struct {
-		Examples []json.RawMessage `json:"examples"`
-		Example  json.RawMessage   `json:"example"`
-	}
-	if len(schemas) == 0 || json.Unmarshal(schemas, &versions) != nil {
-		return nil, false
-	}
-	best, bestN := json.RawMessage(nil), -1
-	for k, s := range versions {
-		n, err := strconv.Atoi(k)
-		if err != nil {
-			n = 0
-		}
-		ex := s.Example
-		if len(s.Examples) > 0 {
-			ex = s.Examples[0]
-		}
-		if len(ex) > 0 && ex[0] == '{' && n > bestN {
-			best, bestN = ex, n
-		}
-	}
-	return best, best != nil
 }
 
 // Stats.

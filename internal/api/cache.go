@@ -8,7 +8,7 @@ import (
 // maxCacheEntries bounds a cache; a full cache is emptied and refills.
 const maxCacheEntries = 10000
 
-// cache keeps recent lookups (tokens, apps) for the hot path, each until
+// cache keeps recent lookups (tokens, apps, event types) for the hot path, each until
 // its own expiry. It is safe for concurrent use.
 type cache[K comparable, V any] struct {
 	mu sync.Mutex
@@ -42,6 +42,13 @@ func (c *cache[K, V]) put(k K, v V, expires time.Time) {
 		clear(c.m)
 	}
 	c.m[k] = cacheEntry[V]{v: v, expires: expires}
+}
+
+// drop forgets the entry of k.
+func (c *cache[K, V]) drop(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, k)
 }
 
 // dropIf forgets every entry whose value matches.

@@ -18,6 +18,10 @@ type eventTypeIn struct {
 	Deprecated  Opt[bool]            `json:"deprecated"`
 	FeatureFlag Opt[string]          `json:"featureFlag"`
 	Schemas     Opt[json.RawMessage] `json:"schemas"`
+	// ValidatePayloads is a Herald extension: true or false, or null for
+	// the server's default. Absent, an update leaves it as it is (Svix
+	// clients do not know it) and a create takes null.
+	ValidatePayloads Opt[bool] `json:"validatePayloads"`
 }
 
 type eventTypeOut struct {
@@ -31,13 +35,30 @@ type eventTypeOut struct {
 	UpdatedAt   time.Time       `json:"updatedAt"`
 }
 
-func eventTypeJSON(et *store.EventType, withSchemas bool) eventTypeOut {
+// eventTypeOutExt is eventTypeOut with Herald's extension, sent to every
+// client but the older Svix SDKs, which refuse fields they do not know.
+type eventTypeOutExt struct {
+	eventTypeOut
+	// ValidatePayloads is the event type's setting; null: the server's
+	// default.
+	ValidatePayloads *bool `json:"validatePayloads"`
+}
+
+func eventTypeJSON(r *http.Request, et *store.EventType, withSchemas bool) any {
 	out := eventTypeOut{Name: et.Name, Description: et.Description, Archived: et.Archived, Deprecated: et.Deprecated,
 		FeatureFlag: optString(et.FeatureFlag), Schemas: json.RawMessage("null"), CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt}
 	if withSchemas && len(et.Schemas) > 0 {
 		out.Schemas = et.Schemas
 	}
-	return out
+	if legacyClient(r) {
+		return out
+	}
+	ext := eventTypeOutExt{eventTypeOut: out}
+	if et.ValidatePayloads != store.ValidationDefault {
+		on := et.ValidatePayloads == store.ValidationOn
+		ext.ValidatePayloads = &on
+	}
+	return ext
 }
 
 // validateEventType checks a body; full is true for create and PUT. The name
@@ -62,10 +83,13 @@ func validateEventType(in *eventTypeIn, full bool) error {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(s, &m); err != nil {
 			v.body("schemas", "must be an object mapping a version to a JSON schema", "type_error.dict")
-		} else {
-			for version, schema := range m {
+		} else if len(s) <= 256<<10 {
+			for _, version := range schemaVersions(m) {
+				schema := m[version]
 				if t := bytes.TrimSpace(schema); len(t) == 0 || t[0] != '{' {
 					v.add([]string{"body", "schemas", version}, "must be a JSON schema object", "type_error.dict")
+				} else if _, err := compileSchema(schema); err != nil {
+					v.add([]string{"body", "schemas", version}, err.Error(), "value_error.jsonschema")
 				}
 			}
 		}
@@ -99,6 +123,15 @@ func eventTypeUpdate(in *eventTypeIn, full bool) store.UpdateEventTypeParams {
 		s, _ := in.Schemas.Value()
 		p.Schemas = &s
 	}
+	if in.ValidatePayloads.Set {
+		v := store.ValidationDefault
+		if on, ok := in.ValidatePayloads.Value(); ok && on {
+			v = store.ValidationOn
+		} else if ok {
+			v = store.ValidationOff
+		}
+		p.ValidatePayloads = &v
+	}
 	return p
 }
 
@@ -112,6 +145,7 @@ func newEventType(name string, in *eventTypeIn, now time.Time) *store.EventType 
 	set(&et.Deprecated, p.Deprecated)
 	set(&et.FeatureFlag, p.FeatureFlag)
 	set(&et.Schemas, p.Schemas)
+	set(&et.ValidatePayloads, p.ValidatePayloads)
 	return et
 }
 
@@ -158,7 +192,7 @@ func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 		page.After = batch[len(batch)-1].Name
 	}
 	return writeList(w, finish(lq, rows, func(x *store.EventType) string { return x.Name },
-		func(x *store.EventType) eventTypeOut { return eventTypeJSON(x, withContent) }))
+		func(x *store.EventType) any { return eventTypeJSON(r, x, withContent) }))
 }
 
 func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
@@ -190,7 +224,8 @@ func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, eventTypeJSON(et, true))
+		a.dropRule(et.Name)
+		writeJSON(w, http.StatusCreated, eventTypeJSON(r, et, true))
 		return nil
 	case !errors.Is(err, store.ErrNotFound):
 		return err
@@ -203,7 +238,8 @@ func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, eventTypeJSON(et, true))
+	a.dropRule(et.Name)
+	writeJSON(w, http.StatusCreated, eventTypeJSON(r, et, true))
 	return nil
 }
 
@@ -237,7 +273,7 @@ func (a *API) getEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, eventTypeJSON(et, true))
+	writeJSON(w, http.StatusOK, eventTypeJSON(r, et, true))
 	return nil
 }
 
@@ -264,7 +300,8 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, eventTypeJSON(et, true))
+		a.dropRule(et.Name)
+		writeJSON(w, http.StatusCreated, eventTypeJSON(r, et, true))
 		return nil
 	}
 	if err != nil {
@@ -276,7 +313,8 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, eventTypeJSON(et, true))
+	a.dropRule(et.Name)
+	writeJSON(w, http.StatusOK, eventTypeJSON(r, et, true))
 	return nil
 }
 
@@ -298,7 +336,8 @@ func (a *API) patchEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, eventTypeJSON(et, true))
+	a.dropRule(et.Name)
+	writeJSON(w, http.StatusOK, eventTypeJSON(r, et, true))
 	return nil
 }
 
@@ -320,6 +359,7 @@ func (a *API) deleteEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.dropRule(et.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
