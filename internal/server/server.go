@@ -182,20 +182,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		publicURL = "http://" + cfg.Listen
 	}
 	handler := api.New(api.Options{
-		Store:          s.store,
-		WriteMessage:   s.ingest.Do,
-		Dispatcher:     s.engine,
-		KickTasks:      s.tasks.Kick,
-		Box:            box,
-		Log:            s.log,
-		Now:            opts.Now,
-		AdminToken:     cfg.AdminToken,
-		PublicURL:      publicURL,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		PortalTokenTTL: cfg.PortalTokenTTL,
-		Version:        buildinfo.Version(),
-		Observe:        s.metrics.APIRequest,
-		Events:         s.events,
+		Store:            s.store,
+		WriteMessage:     s.ingest.Do,
+		Dispatcher:       s.engine,
+		KickTasks:        s.tasks.Kick,
+		Box:              box,
+		Log:              s.log,
+		Now:              opts.Now,
+		AdminToken:       cfg.AdminToken,
+		PublicURL:        publicURL,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		PortalTokenTTL:   cfg.PortalTokenTTL,
+		Version:          buildinfo.Version(),
+		Observe:          s.metrics.APIRequest,
+		Events:           s.events,
+		ValidatePayloads: cfg.ValidatePayloads,
 	})
 	var root http.Handler = s.tracing.Handler(handler)
 	if cfg.Metrics {
