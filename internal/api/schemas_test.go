@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,54 +18,13 @@ import (
 
 // orderSchema is a typical event type schema (draft 2020-12, the default):
 // an order with nested objects and an array of items.
-const orderSchema = `{
-	"title": "Order created",
-	"type": "object",
-	"required": ["id", "customer", "currency", "total", "items", "createdAt"],
-	"additionalProperties": false,
-	"properties": {
-		"id": {"type": "string", "pattern": "^ord_[a-zA-Z0-9]+$"},
-		"customer": {
-			"type": "object",
-			"required": ["id", "email"],
-			"properties": {
-				"id": {"type": "string"},
-				"email": {"type": "string", "minLength": 3},
-				"name": {"type": "string"}
-			}
-		},
-		"currency": {"enum": ["EUR", "USD", "GBP"]},
-		"total": {"type": "number", "minimum": 0},
-		"status": {"enum": ["pending", "paid", "shipped"]},
-		"note": {"type": ["string", "null"], "maxLength": 500},
-		"createdAt": {"type": "string"},
-		"shipping": {
-			"type": "object",
-			"properties": {
-				"line1": {"type": "string"},
-				"city": {"type": "string"},
-				"country": {"type": "string", "minLength": 2, "maxLength": 2}
-			},
-			"required": ["country"]
-		},
-		"items": {
-			"type": "array",
-			"minItems": 1,
-			"items": {"$ref": "#/$defs/item"}
-		}
-	},
-	"$defs": {
-		"item": {
-			"type": "object",
-			"required": ["sku", "quantity", "price"],
-			"properties": {
-				"sku": {"type": "string"},
-				"quantity": {"type": "integer", "minimum": 1},
-				"price": {"type": "number", "minimum": 0}
-			}
-		}
+var orderSchema = func() string {
+	b, err := os.ReadFile("testdata/order.schema.json")
+	if err != nil {
+		panic(err)
 	}
-}`
+	return string(b)
+}()
 
 // validOrder validates against orderSchema.
 const validOrder = `{"id": "ord_1", "customer": {"id": "cus_1", "email": "ada@example.com", "name": "Ada"},
