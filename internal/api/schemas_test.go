@@ -163,6 +163,10 @@ func TestPayloadValidation(t *testing.T) {
 			t.Errorf("after a schema change: %s", r)
 		}
 		wantValidation(t, b.sendMessage(t, app, "order.created", validOrder), "body", "payload")
+		// An archived event type keeps validating.
+		b.must(t, 204, "DELETE", "/api/v1/event-type/order.created", nil)
+		wantValidation(t, b.sendMessage(t, app, "order.created", validOrder), "body", "payload")
+		b.must(t, 200, "PATCH", "/api/v1/event-type/order.created", map[string]any{"archived": false})
 		// No schema: nothing to validate against.
 		b.must(t, 200, "PATCH", "/api/v1/event-type/order.created", map[string]any{"schemas": nil})
 		if r := b.sendMessage(t, app, "order.created", bad); r.Status != 202 {
@@ -264,6 +268,16 @@ func TestPayloadValidationDialects(t *testing.T) {
 			if !slices.Equal(locs, want) {
 				t.Errorf("%s violations at %v, want %v: %+v", name, locs, want, got)
 			}
+		}
+
+		// format is asserted under draft-07, an annotation under 2020-12.
+		b.must(t, 201, "POST", "/api/v1/event-type", map[string]any{"name": "f07", "description": "d", "validatePayloads": true,
+			"schemas": schemasOf(`{"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"email": {"format": "email"}}}`)})
+		b.must(t, 201, "POST", "/api/v1/event-type", map[string]any{"name": "f2020", "description": "d", "validatePayloads": true,
+			"schemas": schemasOf(`{"properties": {"email": {"format": "email"}}}`)})
+		wantValidation(t, b.sendMessage(t, app, "f07", `{"email": "not an address"}`), "body", "payload", "email")
+		if r := b.sendMessage(t, app, "f2020", `{"email": "not an address"}`); r.Status != 202 {
+			t.Errorf("format under 2020-12: %s", r)
 		}
 
 		// The newest version is the highest number: "10" after "2".
