@@ -195,7 +195,7 @@ func (a *API) compiledNewest(schemas json.RawMessage) *compiledSchema {
 		return nil
 	}
 	key := sha256.Sum256(raw)
-	now := time.Now()
+	now := a.Now()
 	if c, ok := a.compiled.get(key, now); ok && c.version == version {
 		return c
 	}
@@ -269,7 +269,7 @@ func (a *API) checkPayload(ctx context.Context, eventType string, payload json.R
 func (c *compiledSchema) check(eventType string, payload json.RawMessage) error {
 	if c.err != nil {
 		return invalid([]string{"body", "eventType"},
-			fmt.Sprintf("the payload cannot be validated: schema version %s of event type %s is %v; fix the schema or turn validation off for the event type",
+			fmt.Sprintf("the payload cannot be validated: schema version %s of event type %s does not compile (%v); fix the schema or turn validation off for the event type",
 				c.version, eventType, c.err), "value_error.jsonschema")
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))

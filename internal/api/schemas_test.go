@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // orderSchema is a typical event type schema (draft 2020-12, the default):
@@ -214,6 +216,18 @@ func TestPayloadValidationDefault(t *testing.T) {
 		}
 		if r := b.sendMessage(t, app, "no.schema", `{"anything": true}`); r.Status != 202 {
 			t.Errorf("event type without a schema: %s", r)
+		}
+		// A schema stored before schemas were checked, that does not
+		// compile: its messages are refused, saying why.
+		now := b.clock.Now()
+		err := b.store.CreateEventType(context.Background(), &store.EventType{Name: "old.schema", Schemas: json.RawMessage(`{"1": {"type": "foo"}}`),
+			CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := violationsOf(t, b.sendMessage(t, app, "old.schema", `{}`))
+		if len(got) != 1 || !slices.Equal(got[0].Loc, []string{"body", "eventType"}) || !strings.Contains(got[0].Msg, "does not compile") {
+			t.Errorf("a stored schema that does not compile: %+v", got)
 		}
 	}, func(o *api.Options) { o.ValidatePayloads = true })
 }
