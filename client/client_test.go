@@ -396,6 +396,25 @@ func TestEventTypes(t *testing.T) {
 		t.Errorf("PatchEventType = %+v, %v", p, err)
 	}
 
+	// Payload validation, a Herald extension: unset, on, off, back to the
+	// server's default.
+	if got.ValidatePayloads != nil {
+		t.Errorf("ValidatePayloads = %v, want nil (the server's default)", *got.ValidatePayloads)
+	}
+	for _, c2 := range []struct {
+		set  client.Validation
+		want *bool
+	}{{client.ValidationOn, new(true)}, {client.ValidationUnset, new(true)}, {client.ValidationOff, new(false)}, {client.ValidationDefault, nil}} {
+		p, err := c.PatchEventType(ctx, "invoice.voided", client.EventTypePatch{ValidatePayloads: c2.set})
+		if err != nil || (p.ValidatePayloads == nil) != (c2.want == nil) || p.ValidatePayloads != nil && *p.ValidatePayloads != *c2.want {
+			t.Errorf("PatchEventType(ValidatePayloads: %d) = %v, %v; want %v", c2.set, p.ValidatePayloads, err, c2.want)
+		}
+	}
+	u, err := c.UpdateEventType(ctx, "invoice.voided", client.EventTypeUpdate{Description: "voided", ValidatePayloads: client.ValidationOn})
+	if err != nil || u.ValidatePayloads == nil || !*u.ValidatePayloads {
+		t.Errorf("UpdateEventType(ValidationOn) = %+v, %v", u, err)
+	}
+
 	list, err := c.ListEventTypes(ctx, nil)
 	if err != nil || len(list.Data) != 2 || string(list.Data[0].Schemas) != "null" {
 		t.Errorf("ListEventTypes = %+v, %v", list, err)

@@ -26,6 +26,10 @@ type EventType struct {
 	// is JSON null when there is none or the list was asked without
 	// content.
 	Schemas json.RawMessage `json:"schemas"`
+	// ValidatePayloads (a Herald extension) says whether the payloads of
+	// the event type's messages are validated against its newest schema;
+	// nil follows the server's --validate-payloads.
+	ValidatePayloads *bool `json:"validatePayloads"`
 	// CreatedAt is when the event type was created.
 	CreatedAt time.Time `json:"createdAt"`
 	// UpdatedAt is when the event type last changed.
@@ -49,6 +53,10 @@ type EventTypeIn struct {
 	// Schemas maps a version ("1") to a JSON schema; an "examples" entry
 	// in it is what SendExample sends. Nil means none.
 	Schemas json.RawMessage `json:"schemas,omitempty"`
+	// ValidatePayloads (a Herald extension) turns payload validation on or
+	// off for the event type. ValidationUnset, the zero value, and
+	// ValidationDefault follow the server's default.
+	ValidatePayloads Validation `json:"validatePayloads,omitempty"`
 }
 
 // EventTypeUpdate is the body of UpdateEventType: every field replaces the
@@ -65,6 +73,10 @@ type EventTypeUpdate struct {
 	FeatureFlag string `json:"featureFlag,omitempty"`
 	// Schemas maps a version to a JSON schema. Nil means none.
 	Schemas json.RawMessage `json:"schemas,omitempty"`
+	// ValidatePayloads (a Herald extension), unless ValidationUnset (the
+	// zero value), replaces the event type's payload validation setting;
+	// ValidationUnset leaves it as it is.
+	ValidatePayloads Validation `json:"validatePayloads,omitempty"`
 }
 
 // EventTypePatch is the body of PatchEventType: nil fields are left
@@ -80,6 +92,39 @@ type EventTypePatch struct {
 	FeatureFlag *string `json:"featureFlag,omitempty"`
 	// Schemas, when not nil, replaces the schemas.
 	Schemas json.RawMessage `json:"schemas,omitempty"`
+	// ValidatePayloads (a Herald extension), unless ValidationUnset (the
+	// zero value), replaces the payload validation setting.
+	ValidatePayloads Validation `json:"validatePayloads,omitempty"`
+}
+
+// Validation is an event type's payload validation setting in a request (a
+// Herald extension): when it is on, a message whose payload does not
+// validate against the event type's newest schema is refused with a 422
+// listing each violation.
+type Validation int
+
+const (
+	// ValidationUnset sends nothing: a create follows the server's
+	// default, an update leaves the setting as it is.
+	ValidationUnset Validation = iota
+	// ValidationDefault follows the server's --validate-payloads (JSON
+	// null).
+	ValidationDefault
+	// ValidationOn validates payloads (true).
+	ValidationOn
+	// ValidationOff does not validate payloads (false).
+	ValidationOff
+)
+
+// MarshalJSON implements json.Marshaler: null, true or false.
+func (v Validation) MarshalJSON() ([]byte, error) {
+	switch v {
+	case ValidationOn:
+		return []byte("true"), nil
+	case ValidationOff:
+		return []byte("false"), nil
+	}
+	return []byte("null"), nil
 }
 
 // ListEventTypesOptions selects a page of event types. A nil pointer means

@@ -61,6 +61,10 @@ type Options struct {
 	// the operational application (hidden from the tenant routes, reached
 	// through /api/v1/operational-webhook); nil: none.
 	Events *operational.Events
+	// ValidatePayloads validates the payload of each message against the
+	// newest schema of its event type, for event types whose own setting
+	// (validatePayloads, a Herald extension) is null. Default false.
+	ValidatePayloads bool
 }
 
 // API is the HTTP API.
@@ -72,8 +76,8 @@ type API struct {
 	log *slog.Logger
 	// tokens and apps cache lookups for the ingest path: token hash to
 	// caller, and the app_id of a path (id or uid) to the app.
-	tokens *cache[[sha256.Size]byte, *principal]
-	apps   *cache[string, *store.App]
+	tokens *service.Cache[[sha256.Size]byte, *principal]
+	apps   *service.Cache[string, *store.App]
 	mux    *http.ServeMux
 }
 
@@ -92,8 +96,9 @@ func New(opts Options) *API {
 		opts.PortalTokenTTL = 7 * 24 * time.Hour
 	}
 	svc := service.New(service.Config{Store: opts.Store, Box: opts.Box, WriteMessage: opts.WriteMessage,
-		Dispatcher: opts.Dispatcher, KickTasks: opts.KickTasks, Now: opts.Now, Events: opts.Events})
-	a := &API{Options: opts, store: opts.Store, svc: svc, log: opts.Log, tokens: newCache[[sha256.Size]byte, *principal](), apps: newCache[string, *store.App]()}
+		Dispatcher: opts.Dispatcher, KickTasks: opts.KickTasks, Now: opts.Now, Events: opts.Events,
+		ValidatePayloads: opts.ValidatePayloads})
+	a := &API{Options: opts, store: opts.Store, svc: svc, log: opts.Log, tokens: service.NewCache[[sha256.Size]byte, *principal](), apps: service.NewCache[string, *store.App]()}
 	a.mux = http.NewServeMux()
 	for _, rt := range routes {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))

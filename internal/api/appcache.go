@@ -18,13 +18,13 @@ const appCacheTTL = time.Second
 func (a *API) loadAppCached(r *http.Request) (*store.App, error) {
 	key := r.PathValue("app_id")
 	now := time.Now()
-	app, ok := a.apps.get(key, now)
+	app, ok := a.apps.Get(key, now)
 	if !ok {
 		var err error
 		if app, err = a.store.GetApp(r.Context(), key); err != nil {
 			return nil, err
 		}
-		a.apps.put(key, app, now.Add(appCacheTTL))
+		a.apps.Put(key, app, now.Add(appCacheTTL))
 	}
 	if p := principalFrom(r.Context()); p.AppID != "" && p.AppID != app.ID || a.Events.Is(app.ID) {
 		return nil, errNotFound() // the operational application takes no messages from outside
@@ -34,5 +34,5 @@ func (a *API) loadAppCached(r *http.Request) (*store.App, error) {
 
 // dropApp forgets every cached lookup of the app with id.
 func (a *API) dropApp(id string) {
-	a.apps.dropIf(func(app *store.App) bool { return app.ID == id })
+	a.apps.DropIf(func(app *store.App) bool { return app.ID == id })
 }

@@ -75,7 +75,7 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 	}
 	hash := HashToken(token)
 	now := a.Now()
-	if p, ok := a.tokens.get([sha256.Size]byte(hash), now); ok {
+	if p, ok := a.tokens.Get([sha256.Size]byte(hash), now); ok {
 		return p, nil
 	}
 	t, err := a.store.GetTokenByHash(r.Context(), hash)
@@ -97,7 +97,7 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 	if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(expiry) {
 		expiry = t.ExpiresAt
 	}
-	a.tokens.put([sha256.Size]byte(hash), p, expiry)
+	a.tokens.Put([sha256.Size]byte(hash), p, expiry)
 	return p, nil
 }
 

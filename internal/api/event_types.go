@@ -21,13 +21,30 @@ type eventTypeOut struct {
 	UpdatedAt   time.Time       `json:"updatedAt"`
 }
 
-func eventTypeJSON(et *store.EventType, withSchemas bool) eventTypeOut {
+// eventTypeOutExt is eventTypeOut with Herald's extension, sent to every
+// client but the older Svix SDKs, which refuse fields they do not know.
+type eventTypeOutExt struct {
+	eventTypeOut
+	// ValidatePayloads is the event type's setting; null: the server's
+	// default.
+	ValidatePayloads *bool `json:"validatePayloads"`
+}
+
+func eventTypeJSON(r *http.Request, et *store.EventType, withSchemas bool) any {
 	out := eventTypeOut{Name: et.Name, Description: et.Description, Archived: et.Archived, Deprecated: et.Deprecated,
 		FeatureFlag: optString(et.FeatureFlag), Schemas: json.RawMessage("null"), CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt}
 	if withSchemas && len(et.Schemas) > 0 {
 		out.Schemas = et.Schemas
 	}
-	return out
+	if legacyClient(r) {
+		return out
+	}
+	ext := eventTypeOutExt{eventTypeOut: out}
+	if et.ValidatePayloads != store.ValidationDefault {
+		on := et.ValidatePayloads == store.ValidationOn
+		ext.ValidatePayloads = &on
+	}
+	return ext
 }
 
 func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
@@ -64,7 +81,7 @@ func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 		page.After = batch[len(batch)-1].Name
 	}
 	return writeList(w, finish(lq, rows, func(x *store.EventType) string { return x.Name },
-		func(x *store.EventType) eventTypeOut { return eventTypeJSON(x, withContent) }))
+		func(x *store.EventType) any { return eventTypeJSON(r, x, withContent) }))
 }
 
 func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
@@ -86,7 +103,7 @@ func (a *API) createEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, eventTypeJSON(et, true))
+	writeJSON(w, http.StatusCreated, eventTypeJSON(r, et, true))
 	return nil
 }
 
@@ -107,7 +124,7 @@ func (a *API) getEventType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, eventTypeJSON(et, true))
+	writeJSON(w, http.StatusOK, eventTypeJSON(r, et, true))
 	return nil
 }
 
@@ -134,7 +151,7 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, eventTypeJSON(et, true))
+		writeJSON(w, http.StatusCreated, eventTypeJSON(r, et, true))
 		return nil
 	}
 	if err != nil {
@@ -143,10 +160,11 @@ func (a *API) updateEventType(w http.ResponseWriter, r *http.Request) error {
 	p := service.EventTypeUpdate(&in, true)
 	p.Name, p.UpdatedAt = et.Name, now
 	et, err = a.store.UpdateEventType(r.Context(), p)
+	a.svc.DropRule(r.PathValue("event_type_name"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, eventTypeJSON(et, true))
+	writeJSON(w, http.StatusOK, eventTypeJSON(r, et, true))
 	return nil
 }
 
@@ -165,10 +183,11 @@ func (a *API) patchEventType(w http.ResponseWriter, r *http.Request) error {
 	p := service.EventTypeUpdate(&in, false)
 	p.Name, p.UpdatedAt = et.Name, a.now()
 	et, err = a.store.UpdateEventType(r.Context(), p)
+	a.svc.DropRule(r.PathValue("event_type_name"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, eventTypeJSON(et, true))
+	writeJSON(w, http.StatusOK, eventTypeJSON(r, et, true))
 	return nil
 }
 
@@ -187,6 +206,7 @@ func (a *API) deleteEventType(w http.ResponseWriter, r *http.Request) error {
 		archived := true
 		_, err = a.store.UpdateEventType(r.Context(), store.UpdateEventTypeParams{Name: et.Name, Archived: &archived, UpdatedAt: a.now()})
 	}
+	a.svc.DropRule(et.Name)
 	if err != nil {
 		return err
 	}

@@ -98,6 +98,11 @@ func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Before the app is looked up (or created with the message): a payload
+	// its event type's schema refuses creates nothing.
+	if err := a.svc.CheckPayload(r.Context(), in.EventType.V, in.Payload.V); err != nil {
+		return err
+	}
 	app, err := a.loadAppCached(r)
 	if errors.Is(err, store.ErrNotFound) {
 		ain, ok := in.Application.Value()

@@ -102,7 +102,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.DeleteToken(r.Context(), p.TokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	a.tokens.dropIf(func(c *principal) bool { return c.TokenID == p.TokenID })
+	a.tokens.DropIf(func(c *principal) bool { return c.TokenID == p.TokenID })
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -70,7 +70,7 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	if err := a.svc.RevokeAPIToken(r.Context(), id); err != nil {
 		return err
 	}
-	a.tokens.dropIf(func(c *principal) bool { return c.TokenID == id })
+	a.tokens.DropIf(func(c *principal) bool { return c.TokenID == id })
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -85,7 +85,8 @@ func newEventTypeCreateCmd(s Streams) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create an event type",
 		Example: `  herald event-type create invoice.paid --description "An invoice was paid"
-  herald event-type create invoice.paid --schema @invoice-paid.schema.json`,
+  herald event-type create invoice.paid --schema @invoice-paid.schema.json
+  herald event-type create invoice.paid --schema @invoice-paid.schema.json --validate-payloads on`,
 		Args: args("NAME"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			a, err := newAPICall(cmd, s)
@@ -97,6 +98,9 @@ func newEventTypeCreateCmd(s Streams) *cobra.Command {
 			in.Deprecated, _ = cmd.Flags().GetBool("deprecated")
 			in.FeatureFlag, _ = cmd.Flags().GetString("feature-flag")
 			if in.Schemas, err = schemaFlag(cmd, s); err != nil {
+				return err
+			}
+			if in.ValidatePayloads, err = validationFlag(cmd); err != nil {
 				return err
 			}
 			et, err := a.c.CreateEventType(a.ctx, in)
@@ -113,6 +117,25 @@ func addEventTypeFlags(cmd *cobra.Command) {
 	f.Bool("deprecated", false, "mark the event type deprecated")
 	f.String("feature-flag", "", "show the event type only to portal tokens with this flag")
 	f.String("schema", "", "JSON schema of the payload, or @file; its \"examples\" feed `herald endpoint test`")
+	f.String("validate-payloads", "", "refuse messages whose payload does not validate against the schema: on, off, or default (the server's --validate-payloads)")
+}
+
+// validationFlag reads --validate-payloads: on, off or default; unset when
+// the flag is not given.
+func validationFlag(cmd *cobra.Command) (client.Validation, error) {
+	if !cmd.Flags().Changed("validate-payloads") {
+		return client.ValidationUnset, nil
+	}
+	v, _ := cmd.Flags().GetString("validate-payloads")
+	switch v {
+	case "on", "true":
+		return client.ValidationOn, nil
+	case "off", "false":
+		return client.ValidationOff, nil
+	case "default":
+		return client.ValidationDefault, nil
+	}
+	return client.ValidationUnset, &UsageError{Err: fmt.Errorf("--validate-payloads must be on, off or default, not %q", v)}
 }
 
 func newEventTypeGetCmd(s Streams) *cobra.Command {
@@ -139,7 +162,8 @@ func newEventTypeUpdateCmd(s Streams) *cobra.Command {
 		Short: "Change the given fields of an event type",
 		Example: `  herald event-type update invoice.paid --description "An invoice was paid in full"
   herald event-type update invoice.paid --deprecated
-  herald event-type update invoice.paid --archived=false`,
+  herald event-type update invoice.paid --archived=false
+  herald event-type update invoice.paid --validate-payloads default`,
 		Args:              args("NAME"),
 		ValidArgsFunction: completeEventTypeArg(s),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -147,7 +171,7 @@ func newEventTypeUpdateCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !anyChanged(cmd, "description", "deprecated", "archived", "feature-flag", "schema") {
+			if !anyChanged(cmd, "description", "deprecated", "archived", "feature-flag", "schema", "validate-payloads") {
 				return &UsageError{Err: errors.New("nothing to change: give at least one flag, such as --description")}
 			}
 			f := cmd.Flags()
@@ -157,6 +181,9 @@ func newEventTypeUpdateCmd(s Streams) *cobra.Command {
 			p.Archived = changed(f, "archived", f.GetBool)
 			p.FeatureFlag = changed(f, "feature-flag", f.GetString)
 			if p.Schemas, err = schemaFlag(cmd, s); err != nil {
+				return err
+			}
+			if p.ValidatePayloads, err = validationFlag(cmd); err != nil {
 				return err
 			}
 			et, err := a.c.PatchEventType(a.ctx, argv[0], p)

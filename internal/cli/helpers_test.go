@@ -142,13 +142,14 @@ type testServer struct {
 // startServer starts a Herald server on a free port with a fresh SQLite
 // database, an admin token, and deliveries to 127.0.0.1 allowed (the test
 // receivers listen there). It stops when the test ends.
-func startServer(t *testing.T) *testServer {
+func startServer(t *testing.T, opts ...func(*config.Config)) *testServer {
 	t.Helper()
-	return startServerOn(t, filepath.Join(t.TempDir(), "herald.db"))
+	return startServerOn(t, filepath.Join(t.TempDir(), "herald.db"), opts...)
 }
 
-// startServerOn is startServer on the SQLite database at db.
-func startServerOn(t *testing.T, db string) *testServer {
+// startServerOn is startServer on the SQLite database at db; opts change
+// the configuration.
+func startServerOn(t *testing.T, db string, opts ...func(*config.Config)) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -158,6 +159,9 @@ func startServerOn(t *testing.T, db string) *testServer {
 	cfg.RequestTimeout = 5 * time.Second
 	cfg.RetrySchedule = []time.Duration{time.Second}
 	cfg.ShutdownTimeout = 5 * time.Second
+	for _, o := range opts {
+		o(&cfg)
+	}
 	ctx := context.Background()
 	srv, err := server.New(ctx, cfg, server.Options{Stderr: io.Discard})
 	if err != nil {

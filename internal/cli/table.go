@@ -201,6 +201,7 @@ func writeEventType(w io.Writer, e *client.EventType) {
 		"Deprecated", yesNo(e.Deprecated),
 		"Archived", yesNo(e.Archived),
 		"Feature flag", orDash(e.FeatureFlag),
+		"Validation", validation(e.ValidatePayloads),
 		"Created", fmtTime(e.CreatedAt),
 		"Updated", fmtTime(e.UpdatedAt),
 	)
@@ -208,6 +209,17 @@ func writeEventType(w io.Writer, e *client.EventType) {
 		fmt.Fprintln(w, "Schemas:")
 		fmt.Fprintln(w, indent(prettyJSON(s), "  "))
 	}
+}
+
+// validation shows an event type's payload validation setting.
+func validation(v *bool) string {
+	switch {
+	case v == nil:
+		return "server default"
+	case *v:
+		return "on"
+	}
+	return "off"
 }
 
 func writeMessages(w io.Writer, msgs []client.Message) {

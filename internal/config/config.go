@@ -106,6 +106,11 @@ type Config struct {
 	// may embed the consumer portal in a frame. Default empty: no site may
 	// frame it.
 	PortalFrameAncestors []string
+	// ValidatePayloads validates the payload of each message against the
+	// newest JSON Schema of its event type (when it has one), for event
+	// types whose own validatePayloads is null; a payload that does not
+	// validate is refused with 422. Default false, as Svix does.
+	ValidatePayloads bool
 }
 
 // MaxRetryWait is the longest wait of a retry schedule: 30 days. Jitter
@@ -229,6 +234,9 @@ var Settings = []Setting{
 			return nil
 		},
 		get: func(c *Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) }},
+	{Flag: "validate-payloads", Env: "HERALD_VALIDATE_PAYLOADS", Usage: "refuse (422) a message whose payload does not validate against its event type's schema, for event types that do not choose (validatePayloads null)",
+		set: func(c *Config, v string) error { return setBool(&c.ValidatePayloads, v) },
+		get: func(c *Config) string { return strconv.FormatBool(c.ValidatePayloads) }},
 	{Flag: "portal-token-ttl", Env: "HERALD_PORTAL_TOKEN_TTL", Usage: "lifetime of app portal tokens",
 		set: func(c *Config, v string) error { return setDuration(&c.PortalTokenTTL, v) },
 		get: func(c *Config) string { return c.PortalTokenTTL.String() }},

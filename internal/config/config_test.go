@@ -213,3 +213,24 @@ func TestPortalFrameAncestors(t *testing.T) {
 		}
 	}
 }
+
+// TestValidatePayloads checks the server-wide default of payload
+// validation: off unless asked for, from the environment or the flag.
+func TestValidatePayloads(t *testing.T) {
+	t.Parallel()
+	load := func(env, flags map[string]string) (Config, error) {
+		return Load(Source{Getenv: func(k string) string { return env[k] }}, flags)
+	}
+	if c, err := load(nil, nil); err != nil || c.ValidatePayloads {
+		t.Errorf("default: ValidatePayloads = %v, %v; want false", c.ValidatePayloads, err)
+	}
+	if c, err := load(map[string]string{"HERALD_VALIDATE_PAYLOADS": "true"}, nil); err != nil || !c.ValidatePayloads {
+		t.Errorf("from the environment: ValidatePayloads = %v, %v; want true", c.ValidatePayloads, err)
+	}
+	if c, err := load(map[string]string{"HERALD_VALIDATE_PAYLOADS": "true"}, map[string]string{"validate-payloads": "false"}); err != nil || c.ValidatePayloads {
+		t.Errorf("flag over the environment: ValidatePayloads = %v, %v; want false", c.ValidatePayloads, err)
+	}
+	if _, err := load(map[string]string{"HERALD_VALIDATE_PAYLOADS": "sometimes"}, nil); err == nil || !strings.Contains(err.Error(), "HERALD_VALIDATE_PAYLOADS") {
+		t.Errorf("a bad value: error %v, want one naming HERALD_VALIDATE_PAYLOADS", err)
+	}
+}

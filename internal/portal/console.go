@@ -362,7 +362,9 @@ func (p *Portal) updateEventType(w http.ResponseWriter, r *http.Request, v *view
 	}
 	up := service.EventTypeUpdate(in, false)
 	up.Name, up.UpdatedAt = et.Name, p.svc.Now()
-	if _, err := p.store.UpdateEventType(r.Context(), up); err != nil {
+	_, err = p.store.UpdateEventType(r.Context(), up)
+	p.svc.DropRule(et.Name)
+	if err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/console/event-types", http.StatusSeeOther)
@@ -375,7 +377,9 @@ func (p *Portal) archiveEventType(w http.ResponseWriter, r *http.Request, v *vie
 		return notFound(err)
 	}
 	archived := r.PostForm.Get("archived") != "false"
-	if _, err := p.store.UpdateEventType(r.Context(), store.UpdateEventTypeParams{Name: et.Name, Archived: &archived, UpdatedAt: p.svc.Now()}); err != nil {
+	_, err = p.store.UpdateEventType(r.Context(), store.UpdateEventTypeParams{Name: et.Name, Archived: &archived, UpdatedAt: p.svc.Now()})
+	p.svc.DropRule(et.Name)
+	if err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/console/event-types?done=archived", http.StatusSeeOther)

@@ -24,6 +24,10 @@ type EventTypeIn struct {
 	Deprecated  Opt[bool]            `json:"deprecated"`
 	FeatureFlag Opt[string]          `json:"featureFlag"`
 	Schemas     Opt[json.RawMessage] `json:"schemas"`
+	// ValidatePayloads is a Herald extension: true or false, or null for
+	// the server's default. Absent, an update leaves it as it is (Svix
+	// clients do not know it) and a create takes null.
+	ValidatePayloads Opt[bool] `json:"validatePayloads"`
 }
 
 // ValidateEventType checks a body; full is true for create and PUT. The name
@@ -48,10 +52,13 @@ func ValidateEventType(in *EventTypeIn, full bool) error {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(s, &m); err != nil {
 			v.Body("schemas", "must be an object mapping a version to a JSON schema", "type_error.dict")
-		} else {
-			for version, schema := range m {
+		} else if len(s) <= 256<<10 {
+			for _, version := range schemaVersions(m) {
+				schema := m[version]
 				if t := bytes.TrimSpace(schema); len(t) == 0 || t[0] != '{' {
 					v.Add([]string{"body", "schemas", version}, "must be a JSON schema object", "type_error.dict")
+				} else if _, err := compileSchema(schema); err != nil {
+					v.Add([]string{"body", "schemas", version}, err.Error(), "value_error.jsonschema")
 				}
 			}
 		}
@@ -85,6 +92,15 @@ func EventTypeUpdate(in *EventTypeIn, full bool) store.UpdateEventTypeParams {
 		s, _ := in.Schemas.Value()
 		p.Schemas = &s
 	}
+	if in.ValidatePayloads.Set {
+		v := store.ValidationDefault
+		if on, ok := in.ValidatePayloads.Value(); ok && on {
+			v = store.ValidationOn
+		} else if ok {
+			v = store.ValidationOff
+		}
+		p.ValidatePayloads = &v
+	}
 	return p
 }
 
@@ -98,6 +114,7 @@ func NewEventType(name string, in *EventTypeIn, now time.Time) *store.EventType 
 	set(&et.Deprecated, p.Deprecated)
 	set(&et.FeatureFlag, p.FeatureFlag)
 	set(&et.Schemas, p.Schemas)
+	set(&et.ValidatePayloads, p.ValidatePayloads)
 	return et
 }
 
@@ -114,11 +131,13 @@ func (s *Service) CreateEventType(ctx context.Context, name string, in *EventTyp
 		p := EventTypeUpdate(in, true)
 		unarchived := false
 		p.Name, p.Archived, p.UpdatedAt = existing.Name, &unarchived, now
+		defer s.DropRule(name)
 		return s.store.UpdateEventType(ctx, p)
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
 	et := NewEventType(name, in, now)
+	defer s.DropRule(name)
 	err = s.store.CreateEventType(ctx, et)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, errEventTypeExists

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald/internal/egress"
@@ -164,7 +163,8 @@ func (s *Service) Recover(ctx context.Context, ep *store.Endpoint, in *RecoverIn
 const PingEventType = "svix.ping"
 
 // SendExample sends a test message to ep only: svix.ping (payload
-// {"success": true}), or the first example of the event type's schema,
+// {"success": true}), or an example of the event type's schemas
+// (exampleFor: one that validates when payload validation is on for it),
 // which the caller must be able to see.
 func (s *Service) SendExample(ctx context.Context, c Caller, ep *store.Endpoint, eventType string) (*store.Message, error) {
 	payload := json.RawMessage(`{"success":true}`)
@@ -173,12 +173,9 @@ func (s *Service) SendExample(ctx context.Context, c Caller, ep *store.Endpoint,
 		if err != nil {
 			return nil, err
 		}
-		ex, ok := SchemaExample(et.Schemas)
-		if !ok {
-			return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_scheme",
-				Detail: "Unable to generate example message from event-type schema"}
+		if payload, err = s.exampleFor(et); err != nil {
+			return nil, err
 		}
-		payload = ex
 	}
 	now := s.Now()
 	msg := &store.Message{
@@ -191,29 +188,12 @@ func (s *Service) SendExample(ctx context.Context, c Caller, ep *store.Endpoint,
 	return msg, nil
 }
 
-// SchemaExample returns the first example object of the newest schema
-// version that has one.
+// SchemaExample returns the first example object of an event type's
+// schemas, the newest version's first (see schemaExamples).
 func SchemaExample(schemas json.RawMessage) (json.RawMessage, bool) {
-	var versions map[string]struct {
-		Examples []json.RawMessage `json:"examples"`
-		Example  json.RawMessage   `json:"example"`
-	}
-	if len(schemas) == 0 || json.Unmarshal(schemas, &versions) != nil {
+	examples := schemaExamples(schemas)
+	if len(examples) == 0 {
 		return nil, false
 	}
-	best, bestN := json.RawMessage(nil), -1
-	for k, s := range versions {
-		n, err := strconv.Atoi(k)
-		if err != nil {
-			n = 0
-		}
-		ex := s.Example
-		if len(s.Examples) > 0 {
-			ex = s.Examples[0]
-		}
-		if len(ex) > 0 && ex[0] == '{' && n > bestN {
-			best, bestN = ex, n
-		}
-	}
-	return best, best != nil
+	return examples[0], true
 }

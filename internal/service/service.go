@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"time"
@@ -49,6 +50,10 @@ type Config struct {
 	// Events builds the operational events of endpoint changes; nil
 	// sends none.
 	Events *operational.Events
+	// ValidatePayloads validates the payload of each message against the
+	// newest schema of its event type, for event types whose own setting
+	// (validatePayloads, a Herald extension) is null. Default false.
+	ValidatePayloads bool
 }
 
 // Service is the domain code shared by the API and the portal. It is safe
@@ -61,6 +66,11 @@ type Service struct {
 	kickTasks    func()
 	now          func() time.Time
 	events       *operational.Events
+	// Payload validation: the server's default, each event type's rule
+	// (by name, briefly) and compiled schemas (by content).
+	validatePayloads bool
+	rules            *Cache[string, *payloadRule]
+	compiled         *Cache[[sha256.Size]byte, *compiledSchema]
 }
 
 // New returns a Service.
@@ -79,7 +89,8 @@ func New(c Config) *Service {
 		}
 	}
 	return &Service{store: c.Store, box: c.Box, writeMessage: c.WriteMessage, dispatcher: c.Dispatcher, kickTasks: c.KickTasks,
-		now: c.Now, events: c.Events}
+		now: c.Now, events: c.Events, validatePayloads: c.ValidatePayloads,
+		rules: NewCache[string, *payloadRule](), compiled: NewCache[[sha256.Size]byte, *compiledSchema]()}
 }
 
 // Events is the builder of operational events (nil when there are none).

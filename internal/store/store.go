@@ -520,10 +520,27 @@ type EventType struct {
 	Deprecated  bool
 	FeatureFlag string // empty: none
 	// Schemas maps a version to a JSON schema; nil when none.
-	Schemas   json.RawMessage
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Schemas json.RawMessage
+	// ValidatePayloads says whether message payloads are validated against
+	// the newest schema; ValidationDefault (the zero value) follows the
+	// server's default.
+	ValidatePayloads PayloadValidation
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
+
+// PayloadValidation is an event type's choice about validating the payloads
+// of its messages against its schema.
+type PayloadValidation int8
+
+const (
+	// ValidationDefault follows the server's default (--validate-payloads).
+	ValidationDefault PayloadValidation = iota
+	// ValidationOn validates payloads whatever the server's default.
+	ValidationOn
+	// ValidationOff never validates payloads.
+	ValidationOff
+)
 
 // UpdateEventTypeParams names the fields UpdateEventType sets; a nil field
 // is left as stored.
@@ -534,6 +551,9 @@ type UpdateEventTypeParams struct {
 	Deprecated  *bool
 	FeatureFlag *string          // "": none
 	Schemas     *json.RawMessage // nil RawMessage: none
+	// ValidatePayloads, when not nil, replaces the setting
+	// (ValidationDefault: the server's default).
+	ValidatePayloads *PayloadValidation
 	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
 	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time

@@ -214,19 +214,20 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, events ...
 
 // Event types.
 
-const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at`
+const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, validate_payloads, created_at, updated_at`
 
 func scanEventType(row pgx.Row) (*store.EventType, error) {
 	et := &store.EventType{}
 	err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas},
-		tscan{&et.CreatedAt}, tscan{&et.UpdatedAt})
+		vscan{&et.ValidatePayloads}, tscan{&et.CreatedAt}, tscan{&et.UpdatedAt})
 	return et, err
 }
 
 // CreateEventType inserts et; ErrConflict when the name exists.
 func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
-	_, err := s.exec(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), et.CreatedAt, et.UpdatedAt)
+	_, err := s.exec(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), validationArg(et.ValidatePayloads),
+		et.CreatedAt, et.UpdatedAt)
 	return wrap("create event type", err)
 }
 
@@ -285,6 +286,9 @@ func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypePara
 	}
 	if p.Schemas != nil {
 		q.add(`, schemas = ?`, rawArg(*p.Schemas))
+	}
+	if p.ValidatePayloads != nil {
+		q.add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
 	}
 	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
 	et, err := scanEventType(s.queryRow(ctx, q.String(), q.args...))

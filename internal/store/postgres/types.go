@@ -228,3 +228,25 @@ func (q *query) before(createdCol string, t time.Time) {
 		q.add(" AND "+createdCol+" < ?", t)
 	}
 }
+
+// validationArg stores an event type's payload validation setting: NULL
+// for the server's default, else true or false.
+func validationArg(v store.PayloadValidation) pgtype.Bool {
+	return pgtype.Bool{Bool: v == store.ValidationOn, Valid: v != store.ValidationDefault}
+}
+
+// vscan scans validate_payloads (NULL, true or false) into a
+// PayloadValidation.
+type vscan struct{ v *store.PayloadValidation }
+
+func (x vscan) ScanBool(v pgtype.Bool) error {
+	switch {
+	case !v.Valid:
+		*x.v = store.ValidationDefault
+	case v.Bool:
+		*x.v = store.ValidationOn
+	default:
+		*x.v = store.ValidationOff
+	}
+	return nil
+}

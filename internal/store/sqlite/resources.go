@@ -310,19 +310,21 @@ func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, events ...
 
 // Event types.
 
-const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, created_at, updated_at`
+const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, validate_payloads, created_at, updated_at`
 
 func scanEventType(sc scanner) (*store.EventType, error) {
 	et := &store.EventType{}
-	err := sc.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas}, tscan{&et.CreatedAt}, tscan{&et.UpdatedAt})
+	err := sc.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas},
+		vscan{&et.ValidatePayloads}, tscan{&et.CreatedAt}, tscan{&et.UpdatedAt})
 	return et, err
 }
 
 // CreateEventType inserts et; ErrConflict when the name exists.
 func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
 	return wrap("create event type", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), tsv(et.CreatedAt), tsv(et.UpdatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), validationArg(et.ValidatePayloads),
+			tsv(et.CreatedAt), tsv(et.UpdatedAt))
 		return err
 	}))
 }
@@ -382,6 +384,9 @@ func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypePara
 	}
 	if p.Schemas != nil {
 		q.add(`, schemas = ?`, rawArg(*p.Schemas))
+	}
+	if p.ValidatePayloads != nil {
+		q.add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
 	}
 	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
 	var et *store.EventType

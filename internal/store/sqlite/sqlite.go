@@ -697,3 +697,33 @@ func strList(l []string) string {
 	b, _ := json.Marshal(l)
 	return string(b)
 }
+
+// validationArg stores an event type's payload validation setting: NULL
+// for the server's default, else 1 or 0.
+func validationArg(v store.PayloadValidation) any {
+	switch v {
+	case store.ValidationOn:
+		return 1
+	case store.ValidationOff:
+		return 0
+	}
+	return nil
+}
+
+// vscan scans validate_payloads (NULL, 1 or 0) into a PayloadValidation.
+type vscan struct{ v *store.PayloadValidation }
+
+func (x vscan) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*x.v = store.ValidationDefault
+	case int64:
+		*x.v = store.ValidationOff
+		if v != 0 {
+			*x.v = store.ValidationOn
+		}
+	default:
+		return fmt.Errorf("validate_payloads column holds %T", v)
+	}
+	return nil
+}

@@ -438,6 +438,43 @@ func exerciseEventTypes(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("1000 names: got %d event types", len(got))
 		}
 	})
+	run(t, newStore, "ValidatePayloads", func(t *testing.T, e *env) {
+		settings := []store.PayloadValidation{store.ValidationDefault, store.ValidationOn, store.ValidationOff}
+		for i, v := range settings {
+			et := newET(e, fmt.Sprintf("v%d", i))
+			et.ValidatePayloads = v
+			ok(t, e.s.CreateEventType(e.ctx, et), "create")
+			got, err := e.s.GetEventType(e.ctx, et.Name)
+			ok(t, err, "get")
+			eq(t, "created "+et.Name, got.ValidatePayloads, v)
+		}
+		ets, err := e.s.ListEventTypes(e.ctx, store.ListEventTypesParams{})
+		ok(t, err, "list")
+		many, err := e.s.GetEventTypes(e.ctx, []string{"v0", "v1", "v2"})
+		ok(t, err, "get many")
+		eq(t, "listed", len(ets), 3)
+		eq(t, "got", len(many), 3)
+		for i := range ets {
+			eq(t, "listed "+ets[i].Name, ets[i].ValidatePayloads, settings[i])
+			eq(t, "got "+many[i].Name, many[i].ValidatePayloads, settings[i])
+		}
+
+		// An update that does not name the setting leaves it; one that
+		// names it sets every value, the default included.
+		at := e.now
+		for _, v := range []store.PayloadValidation{store.ValidationOff, store.ValidationDefault, store.ValidationOn} {
+			at = at.Add(time.Second)
+			got, err := e.s.UpdateEventType(e.ctx, store.UpdateEventTypeParams{Name: "v1", ValidatePayloads: ptr(v), UpdatedAt: at})
+			ok(t, err, "update")
+			eq(t, "returned", got.ValidatePayloads, v)
+			got, err = e.s.UpdateEventType(e.ctx, store.UpdateEventTypeParams{Name: "v1", Description: ptr("other"), UpdatedAt: at.Add(time.Millisecond)})
+			ok(t, err, "update another field")
+			eq(t, "left as stored", got.ValidatePayloads, v)
+			got, err = e.s.GetEventType(e.ctx, "v1")
+			ok(t, err, "get")
+			eq(t, "read back", got.ValidatePayloads, v)
+		}
+	})
 }
 
 func jsonEqual(a, b []byte) bool {
