@@ -84,12 +84,14 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 // Endpoints.
 
 const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since, e.created_at, e.updated_at`
+	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
+	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
 
 func endpointDest(e *store.Endpoint) []any {
 	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, &e.EventTypes, &e.Channels,
 		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets},
-		tscan{&e.FailingSince}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
+		tscan{&e.FailingSince}, &e.Circuit.Open, &e.Circuit.Failures, tscan{&e.Circuit.Since}, tscan{&e.Circuit.NextProbe},
+		tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
 }
 
 func scanEndpoint(row pgx.Row) (*store.Endpoint, error) {
@@ -210,6 +212,13 @@ func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams
 // to its deliveries, attempts and tasks.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, events ...*store.Message) error {
 	return wrap("delete endpoint", mustAffect(s.exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND app_id = $2`, id, appID)))
+}
+
+// SetEndpointCircuit stores the state of an endpoint's circuit breaker,
+// leaving updated_at as it is.
+func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
+	return wrap("set endpoint circuit", mustAffect(s.exec(ctx, `UPDATE endpoints SET circuit_open = $1, circuit_failures = $2,
+		circuit_since = $3, circuit_next_probe = $4 WHERE id = $5`, c.Open, c.Failures, ts(c.Since), ts(c.NextProbe), id)))
 }
 
 // Event types.
@@ -492,10 +501,4 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (stri
 		return "", wrap("put setting", err)
 	}
 	return v, nil
-}
-
-// SetEndpointCircuit stores the state of an endpoint's circuit breaker.
-// TODO(operational events): not stored yet.
-func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
-	return nil
 }

@@ -101,7 +101,8 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 // Endpoints.
 
 const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since, e.created_at, e.updated_at`
+	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
+	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
 
 // endpointReturning is endpointCols for a RETURNING clause, which SQLite
 // wants unqualified.
@@ -128,7 +129,8 @@ func scanEndpoint(sc scanner) (*store.Endpoint, error) {
 
 func endpointDest(e *store.Endpoint) []any {
 	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, lscan[string]{&e.EventTypes}, lscan[string]{&e.Channels},
-		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets}, tscan{&e.FailingSince}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
+		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets}, tscan{&e.FailingSince},
+		&e.Circuit.Open, &e.Circuit.Failures, tscan{&e.Circuit.Since}, tscan{&e.Circuit.NextProbe}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
 }
 
 // endpointArgs are the stored forms of the mutable columns, in the order
@@ -305,6 +307,15 @@ func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, events ...*store.Message) error {
 	return wrap("delete endpoint", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND app_id = ?`, id, appID))
+	}))
+}
+
+// SetEndpointCircuit stores the state of an endpoint's circuit breaker,
+// leaving updated_at as it is.
+func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
+	return wrap("set endpoint circuit", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE endpoints SET circuit_open = ?, circuit_failures = ?, circuit_since = ?,
+			circuit_next_probe = ? WHERE id = ?`, c.Open, c.Failures, ts(c.Since), ts(c.NextProbe), id))
 	}))
 }
 
@@ -639,10 +650,4 @@ func list[T any](ctx context.Context, db *sql.DB, what string, q *query, scan fu
 		return nil, wrap(what, err)
 	}
 	return out, nil
-}
-
-// SetEndpointCircuit stores the state of an endpoint's circuit breaker.
-// TODO(operational events): not stored yet.
-func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
-	return nil
 }

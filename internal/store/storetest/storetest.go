@@ -67,6 +67,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", exerciseTokens},
 		{"Idempotency", exerciseIdempotency},
 		{"Maintenance", exerciseMaintenance},
+		{"Circuit", exerciseCircuit},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
