@@ -73,7 +73,7 @@ const (
 		RETURNING d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code, d.created_at
 	)
 	SELECT c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.manual, c.last_attempt_at, c.last_status_code, c.created_at,
-		m.event_type, m.payload, m.created_at, e.updated_at, e.throttle_rate
+		m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
 	FROM claimed AS c
 	JOIN messages AS m ON m.app_id = c.app_id AND m.id = c.msg_id
 	JOIN endpoints AS e ON e.id = c.endpoint_id`
@@ -238,6 +238,7 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 					NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
 				},
 				EventType:            m.EventType,
+				MsgEventID:           m.EventID,
 				Payload:              m.Payload,
 				MsgCreatedAt:         m.CreatedAt,
 				EndpointUpdatedAt:    ep.UpdatedAt,
@@ -463,7 +464,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	for rows.Next() {
 		j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
 		if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
-			tscan{&j.CreatedAt}, &j.EventType, &j.Payload, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
+			tscan{&j.CreatedAt}, &j.EventType, sscan{&j.MsgEventID}, &j.Payload, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
 			return nil, wrap("claim deliveries", err)
 		}
 		jobs = append(jobs, j)

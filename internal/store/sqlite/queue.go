@@ -33,7 +33,7 @@ const (
 	// clauses repeat the indexes' so that the planner can use them, and
 	// INDEXED BY makes a plan that cannot an error instead of a table scan.
 	sqlClaimSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code,
-			d.created_at, m.event_type, m.payload, m.created_at, e.updated_at, e.throttle_rate
+			d.created_at, m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
 		FROM deliveries AS d INDEXED BY %s
 		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		JOIN endpoints AS e ON e.id = d.endpoint_id
@@ -252,6 +252,7 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 						NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
 					},
 					EventType:            m.EventType,
+					MsgEventID:           m.EventID,
 					Payload:              m.Payload,
 					MsgCreatedAt:         m.CreatedAt,
 					EndpointUpdatedAt:    ep.UpdatedAt,
@@ -371,7 +372,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		for rows.Next() {
 			j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
 			if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
-				tscan{&j.CreatedAt}, &j.EventType, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
+				tscan{&j.CreatedAt}, &j.EventType, sscan{&j.MsgEventID}, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
 				return err
 			}
 			jobs = append(jobs, j)
