@@ -179,85 +179,11 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 	var results []store.CreateMessageResult
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		results = make([]store.CreateMessageResult, len(params))
-		appExists := tx.StmtContext(ctx, st.appExists)
-		appEndpoints := tx.StmtContext(ctx, st.appEndpoints)
-		insertMessage := tx.StmtContext(ctx, st.insertMessage)
-		insertDelivery := tx.StmtContext(ctx, st.insertDelivery)
-		apps := map[string][]*store.Endpoint{} // nil: the app does not exist
+		w := newMessageWriter(ctx, tx, st)
 		for i, p := range params {
-			m := p.Message
-			eps, seen := apps[m.AppID]
-			if !seen {
-				var err error
-				if eps, err = loadBatchEndpoints(ctx, appExists, appEndpoints, m.AppID); err != nil {
-					return err
-				}
-				apps[m.AppID] = eps
-			}
-			if eps == nil {
-				results[i].Err = store.ErrNotFound
-				continue
-			}
-			targets := eps
-			if p.EndpointID != "" {
-				// A test message: that endpoint only, whatever its filters.
-				k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
-				if k < 0 {
-					results[i].Err = store.ErrNotFound
-					continue
-				}
-				targets = eps[k : k+1]
-			}
-			channels, err := jsonList(m.Channels)
-			if err != nil {
+			var err error
+			if results[i], err = w.write(ctx, p); err != nil {
 				return err
-			}
-			res, err := insertMessage.ExecContext(ctx, m.ID, m.AppID, m.EventType, nstr(m.EventID), channels,
-				blobArg(m.Payload), ts(m.PayloadExpiresAt), tsv(m.CreatedAt))
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				results[i].Err = store.ErrConflict
-				continue
-			}
-			created := tsv(m.CreatedAt)
-			next, lease := m.CreatedAt, int64(0)
-			if p.Lease != 0 {
-				next, lease = p.LeaseUntil, p.Lease
-			}
-			for _, ep := range targets {
-				if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
-					continue
-				}
-				if ep.Disabled {
-					if _, err := insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, created, created); err != nil {
-						return err
-					}
-					results[i].Skipped++
-					continue
-				}
-				next, lease := next, lease
-				if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
-					next, lease = m.CreatedAt, 0
-				}
-				if _, err := insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusPending), tsv(next), lease, created, created); err != nil {
-					return err
-				}
-				results[i].Jobs = append(results[i].Jobs, &store.Job{
-					Delivery: store.Delivery{
-						AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-						NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
-					},
-					EventType:            m.EventType,
-					MsgEventID:           m.EventID,
-					Payload:              m.Payload,
-					MsgCreatedAt:         m.CreatedAt,
-					EndpointUpdatedAt:    ep.UpdatedAt,
-					EndpointThrottleRate: ep.ThrottleRate,
-				})
 			}
 		}
 		return nil
@@ -266,6 +192,109 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 		return nil, wrap("create messages", err)
 	}
 	return results, nil
+}
+
+// messageWriter writes messages with their deliveries in a write
+// transaction, with the hot path's statements: the batches of
+// CreateMessages, and the events that other writes make with their change
+// (see store.Events). It reads the endpoints of an app once, when it
+// writes the app's first message.
+type messageWriter struct {
+	appExists, appEndpoints, insertMessage, insertDelivery *sql.Stmt
+	apps                                                   map[string][]*store.Endpoint // nil: the app does not exist
+}
+
+func newMessageWriter(ctx context.Context, tx *sql.Tx, st *statements) *messageWriter {
+	return &messageWriter{
+		appExists:      tx.StmtContext(ctx, st.appExists),
+		appEndpoints:   tx.StmtContext(ctx, st.appEndpoints),
+		insertMessage:  tx.StmtContext(ctx, st.insertMessage),
+		insertDelivery: tx.StmtContext(ctx, st.insertDelivery),
+		apps:           map[string][]*store.Endpoint{},
+	}
+}
+
+// write writes p's message and its deliveries (see
+// store.Store.CreateMessages). What fails the message alone (its app does
+// not exist, its ID or EventID is taken) is in the result; an error fails
+// the transaction.
+func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) (store.CreateMessageResult, error) {
+	var res store.CreateMessageResult
+	m := p.Message
+	eps, seen := w.apps[m.AppID]
+	if !seen {
+		var err error
+		if eps, err = loadBatchEndpoints(ctx, w.appExists, w.appEndpoints, m.AppID); err != nil {
+			return res, err
+		}
+		w.apps[m.AppID] = eps
+	}
+	if eps == nil {
+		res.Err = store.ErrNotFound
+		return res, nil
+	}
+	targets := eps
+	if p.EndpointID != "" {
+		// A test message: that endpoint only, whatever its filters.
+		k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
+		if k < 0 {
+			res.Err = store.ErrNotFound
+			return res, nil
+		}
+		targets = eps[k : k+1]
+	}
+	channels, err := jsonList(m.Channels)
+	if err != nil {
+		return res, err
+	}
+	ins, err := w.insertMessage.ExecContext(ctx, m.ID, m.AppID, m.EventType, nstr(m.EventID), channels,
+		blobArg(m.Payload), ts(m.PayloadExpiresAt), tsv(m.CreatedAt))
+	if err != nil {
+		return res, err
+	}
+	if n, err := ins.RowsAffected(); err != nil {
+		return res, err
+	} else if n == 0 {
+		res.Err = store.ErrConflict
+		return res, nil
+	}
+	created := tsv(m.CreatedAt)
+	next, lease := m.CreatedAt, int64(0)
+	if p.Lease != 0 {
+		next, lease = p.LeaseUntil, p.Lease
+	}
+	for _, ep := range targets {
+		if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
+			continue
+		}
+		if ep.Disabled {
+			if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, created, created); err != nil {
+				return res, err
+			}
+			res.Skipped++
+			continue
+		}
+		next, lease := next, lease
+		if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
+			next, lease = m.CreatedAt, 0
+		}
+		if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusPending), tsv(next), lease, created, created); err != nil {
+			return res, err
+		}
+		res.Jobs = append(res.Jobs, &store.Job{
+			Delivery: store.Delivery{
+				AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
+				NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
+			},
+			EventType:            m.EventType,
+			MsgEventID:           m.EventID,
+			Payload:              m.Payload,
+			MsgCreatedAt:         m.CreatedAt,
+			EndpointUpdatedAt:    ep.UpdatedAt,
+			EndpointThrottleRate: ep.ThrottleRate,
+		})
+	}
+	return res, nil
 }
 
 // loadBatchEndpoints returns the endpoints of appID in ID order (an empty,
