@@ -297,6 +297,55 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 	return res, nil
 }
 
+// writeWithEvents runs change in a write transaction and writes events
+// (see store.Events) after it, in the same transaction: an event that
+// cannot be written undoes the change. Without events it is s.write.
+func (s *Store) writeWithEvents(ctx context.Context, events []*store.Message, change func(ctx context.Context, tx *sql.Tx) error) error {
+	if len(events) == 0 {
+		return s.write(ctx, change)
+	}
+	st, err := s.hot(ctx)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := change(ctx, tx); err != nil {
+			return err
+		}
+		return writeEvents(ctx, tx, st, events)
+	})
+}
+
+// writeEvents writes events in tx as CreateMessages writes messages
+// without a lease, reading their apps' endpoints as tx has left them.
+func writeEvents(ctx context.Context, tx *sql.Tx, st *statements, events []*store.Message) error {
+	if len(events) == 0 {
+		return nil
+	}
+	w := newMessageWriter(ctx, tx, st)
+	for _, ev := range events {
+		res, err := w.write(ctx, store.CreateMessageParams{Message: ev})
+		if err != nil {
+			return err
+		}
+		if res.Err != nil {
+			return eventError(ev, res.Err)
+		}
+	}
+	return nil
+}
+
+// eventError is the error of an event that CreateMessages would refuse
+// with err: the caller's mistake, which must not read as the outcome of
+// the change it came with (see store.Events), so it wraps neither
+// ErrNotFound nor ErrConflict.
+func eventError(ev *store.Message, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("event %s: app %s does not exist", ev.ID, ev.AppID)
+	}
+	return fmt.Errorf("event %s: its id or event id is taken in app %s", ev.ID, ev.AppID)
+}
+
 // loadBatchEndpoints returns the endpoints of appID in ID order (an empty,
 // non-nil slice when it has none), or nil when the app does not exist.
 func loadBatchEndpoints(ctx context.Context, appExists, appEndpoints *sql.Stmt, appID string) ([]*store.Endpoint, error) {
@@ -430,15 +479,17 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 
 // CompleteDeliveries records attempts and moves on the deliveries whose
 // lease still matches, in one transaction. It also keeps the endpoints'
-// FailingSince, with one statement per endpoint of the batch, and disables
+// FailingSince, with one statement per endpoint of the batch, disables
 // those that asked for it (DisableEndpoint needs an attempt: its time is the
-// endpoint's new UpdatedAt).
+// endpoint's new UpdatedAt), and then writes the completions' events.
 func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	outcomes := map[string]*endpointOutcome{}
+	var events []*store.Message
 	for _, c := range cs {
+		events = append(events, c.Events...)
 		if c.Attempt == nil {
 			continue
 		}
@@ -504,7 +555,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 				}
 			}
 		}
-		return nil
+		return writeEvents(ctx, tx, st, events)
 	}))
 }
 
