@@ -185,13 +185,40 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 	defer release(conn)
 	first := &pgx.Batch{}
 	first.Queue("BEGIN")
-	apps := queueBatchEndpoints(first, appIDs)
+	apps := map[string][]*store.Endpoint{}
+	queueBatchApps(first, sqlBatchApps, appIDs, apps)
+	queueBatchEndpoints(first, appIDs, apps)
 	if err := conn.SendBatch(ctx, first).Close(); err != nil {
 		return nil, wrap("create messages", err)
 	}
+	mb, err := fanOut(params, apps)
+	if err != nil {
+		return nil, wrap("create messages", err)
+	}
+	if err := mb.commit(ctx, conn, sqlInsertMessages); err != nil {
+		return nil, wrap("create messages", err)
+	}
+	return mb.results, nil
+}
 
-	results := make([]store.CreateMessageResult, len(params))
-	var chunks []*messageRows
+// messageBatch is messages fanned out to their deliveries, ready to be
+// inserted in the transaction that read their apps' endpoints: the batches
+// of CreateMessages, and the events that other writes make with their
+// change (see store.Events).
+type messageBatch struct {
+	params  []store.CreateMessageParams
+	results []store.CreateMessageResult
+	chunks  []*messageRows
+}
+
+// fanOut makes the rows of params' messages and deliveries: one delivery per
+// endpoint of the message's app that accepts it (see
+// store.Store.CreateMessages), from apps, the endpoints of the apps that
+// exist. A message whose app (or EndpointID) does not exist gets
+// ErrNotFound in its result and no rows.
+func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoint) (*messageBatch, error) {
+	mb := &messageBatch{params: params, results: make([]store.CreateMessageResult, len(params))}
+	results := mb.results
 	ins := &messageRows{}
 	for i, p := range params {
 		m := p.Message
@@ -211,7 +238,7 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 			targets = eps[k : k+1]
 		}
 		if err := ins.addMessage(i, m); err != nil {
-			return nil, wrap("create messages", err)
+			return nil, err
 		}
 		next, lease := m.CreatedAt, int64(0)
 		if p.Lease != 0 {
@@ -246,35 +273,44 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 			})
 		}
 		if ins.bytes >= maxChunkBytes {
-			chunks = append(chunks, ins)
+			mb.chunks = append(mb.chunks, ins)
 			ins = &messageRows{}
 		}
 	}
-	if ins.len() > 0 || len(chunks) == 0 {
-		chunks = append(chunks, ins)
+	if ins.len() > 0 || len(mb.chunks) == 0 {
+		mb.chunks = append(mb.chunks, ins)
 	}
-	for k, c := range chunks {
+	return mb, nil
+}
+
+// commit inserts the batch with insert (sqlInsertMessages), one statement
+// per chunk, NOTIFYs when some delivery is due unleased, and COMMITs the
+// transaction open on conn. A message that insert did not store (its id or
+// event id is taken) gets ErrConflict in its result.
+func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert string) error {
+	for k, c := range mb.chunks {
 		b := &pgx.Batch{}
 		var stored map[[2]string]bool
 		if c.len() > 0 {
-			stored = c.queue(b)
+			stored = c.queue(b, insert)
 		}
 		if c.notify {
 			b.Queue(sqlNotifyDue)
 		}
-		if k == len(chunks)-1 {
+		if k == len(mb.chunks)-1 {
 			b.Queue("COMMIT")
 		}
 		if err := conn.SendBatch(ctx, b).Close(); err != nil {
-			return nil, wrap("create messages", err)
+			return err
 		}
 		for _, i := range c.index {
-			if !stored[[2]string{params[i].Message.AppID, params[i].Message.ID}] {
-				results[i] = store.CreateMessageResult{Err: store.ErrConflict}
+			m := mb.params[i].Message
+			if !stored[[2]string{m.AppID, m.ID}] {
+				mb.results[i] = store.CreateMessageResult{Err: store.ErrConflict}
 			}
 		}
 	}
-	return results, nil
+	return nil
 }
 
 // release gives a connection back to the pool, rolling back a transaction
@@ -288,12 +324,11 @@ func release(conn *pgxpool.Conn) {
 	conn.Release()
 }
 
-// queueBatchEndpoints queues the reads of the apps of appIDs that exist and
-// of their endpoints, in ID order, locking both against deletion; the map
-// it returns is filled when the batch is read.
-func queueBatchEndpoints(b *pgx.Batch, appIDs []string) map[string][]*store.Endpoint {
-	apps := map[string][]*store.Endpoint{}
-	b.Queue(sqlBatchApps, appIDs).Query(func(rows pgx.Rows) error {
+// queueBatchApps queues sql, the read of the apps of appIDs that exist, in
+// ID order, locking them (sqlBatchApps); each one it finds gets an entry in
+// apps when the batch is read.
+func queueBatchApps(b *pgx.Batch, sql string, appIDs []string, apps map[string][]*store.Endpoint) {
+	b.Queue(sql, appIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
@@ -303,6 +338,13 @@ func queueBatchEndpoints(b *pgx.Batch, appIDs []string) map[string][]*store.Endp
 		}
 		return rows.Err()
 	})
+}
+
+// queueBatchEndpoints queues the read of the endpoints of appIDs, in ID
+// order, locking them against deletion; when the batch is read, they go to
+// their apps' entries in apps (filled by queueBatchApps, earlier in the
+// batch).
+func queueBatchEndpoints(b *pgx.Batch, appIDs []string, apps map[string][]*store.Endpoint) {
 	b.Queue(sqlBatchEndpoints, appIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			ep := &store.Endpoint{}
@@ -315,7 +357,6 @@ func queueBatchEndpoints(b *pgx.Batch, appIDs []string) map[string][]*store.Endp
 		}
 		return rows.Err()
 	})
-	return apps
 }
 
 // messageRows are the columns of the messages and deliveries of one insert
@@ -374,11 +415,11 @@ func (r *messageRows) args() []any {
 		strs(r.dMsg), strs(r.dEndpoint), strs(r.dApp), r.dStatus, r.dNext, r.dLease, r.dCreated}
 }
 
-// queue queues the insert on b and returns the keys (app id, message id)
-// of the messages stored, filled when b is read.
-func (r *messageRows) queue(b *pgx.Batch) map[[2]string]bool {
+// queue queues insert on b and returns the keys (app id, message id) of
+// the messages stored, filled when b is read.
+func (r *messageRows) queue(b *pgx.Batch, insert string) map[[2]string]bool {
 	stored := make(map[[2]string]bool, r.len())
-	b.Queue(sqlInsertMessages, r.args()...).Query(func(rows pgx.Rows) error {
+	b.Queue(insert, r.args()...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id, app string
 			if err := rows.Scan(&id, &app); err != nil {
