@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -33,29 +34,14 @@ const (
 	sqlBatchApps      = `SELECT id FROM apps WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`
 	sqlBatchEndpoints = `SELECT id, app_id, disabled, event_types, channels, throttle_rate, updated_at
 		FROM endpoints WHERE app_id = ANY($1) ORDER BY id FOR KEY SHARE`
-
-	// The messages of a batch and their deliveries, in one statement. A
-	// message whose id or event id is taken inserts nothing (the first of
-	// two in one batch wins: rows go in in order) and gets no delivery;
-	// the ids returned are those stored.
-	sqlInsertMessages = `WITH m AS (
-		INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at)
-		SELECT u.id, u.app_id, u.event_type, u.event_id,
-			CASE WHEN u.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.channels::jsonb)) END,
-			u.payload, u.payload_expires_at, u.created_at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
-			WITH ORDINALITY AS u (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at, n)
-		ORDER BY u.n
-		ON CONFLICT DO NOTHING
-		RETURNING id, app_id
-	), d AS (
-		INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at, updated_at)
-		SELECT u.msg_id, u.endpoint_id, u.app_id, u.status, u.next_attempt_at, u.lease, u.created_at, u.created_at
-		FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[], $13::timestamptz[], $14::bigint[], $15::timestamptz[])
-			AS u (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at)
-		JOIN m ON m.id = u.msg_id AND m.app_id = u.app_id
-	)
-	SELECT id, app_id FROM m`
+	// The apps of a change with events (the one it is made in, and its
+	// events'), read first in its transaction, are locked against the
+	// other changes with events in them (FOR NO KEY UPDATE, which
+	// CreateMessages' FOR KEY SHARE does not wait for). Otherwise two
+	// changes with events to one app would deadlock: deleting an endpoint
+	// locks its row, and reading the app's endpoints then waits for the
+	// row the other deleted.
+	sqlEventApps = `SELECT id FROM apps WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 
 	// The claim queries take due rows from one partial index each (their
 	// WHERE clauses repeat the indexes'), oldest due first, skipping rows
@@ -128,6 +114,38 @@ const (
 	sqlDisable = `UPDATE endpoints AS e SET disabled = true, updated_at = GREATEST(o.at, e.updated_at + interval '1 microsecond')
 		FROM unnest($1::text[], $2::timestamptz[]) AS o (id, at)
 		WHERE e.id = o.id AND NOT e.disabled`
+)
+
+// The messages of a batch and their deliveries, in one statement; %s is
+// what a message whose id or event id is taken does.
+const sqlInsertMessagesTmpl = `WITH m AS (
+		INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at)
+		SELECT u.id, u.app_id, u.event_type, u.event_id,
+			CASE WHEN u.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.channels::jsonb)) END,
+			u.payload, u.payload_expires_at, u.created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
+			WITH ORDINALITY AS u (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at, n)
+		ORDER BY u.n
+		%s
+		RETURNING id, app_id
+	), d AS (
+		INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at, updated_at)
+		SELECT u.msg_id, u.endpoint_id, u.app_id, u.status, u.next_attempt_at, u.lease, u.created_at, u.created_at
+		FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[], $13::timestamptz[], $14::bigint[], $15::timestamptz[])
+			AS u (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at)
+		JOIN m ON m.id = u.msg_id AND m.app_id = u.app_id
+	)
+	SELECT id, app_id FROM m`
+
+var (
+	// In a batch of CreateMessages, a message whose id or event id is
+	// taken inserts nothing (the first of two in one batch wins: rows go
+	// in in order) and gets no delivery; the ids returned are those
+	// stored.
+	sqlInsertMessages = fmt.Sprintf(sqlInsertMessagesTmpl, "ON CONFLICT DO NOTHING")
+	// Events are stored all or none: a taken id or event id is an error,
+	// which fails the transaction before its COMMIT.
+	sqlInsertEvents = fmt.Sprintf(sqlInsertMessagesTmpl, "")
 )
 
 var (
@@ -283,10 +301,11 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 	return mb, nil
 }
 
-// commit inserts the batch with insert (sqlInsertMessages), one statement
-// per chunk, NOTIFYs when some delivery is due unleased, and COMMITs the
-// transaction open on conn. A message that insert did not store (its id or
-// event id is taken) gets ErrConflict in its result.
+// commit inserts the batch with insert (sqlInsertMessages or
+// sqlInsertEvents), one statement per chunk, NOTIFYs when some delivery is
+// due unleased, and COMMITs the transaction open on conn. A message that
+// insert did not store (its id or event id is taken) gets ErrConflict in
+// its result.
 func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert string) error {
 	for k, c := range mb.chunks {
 		b := &pgx.Batch{}
@@ -312,6 +331,74 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 	}
 	return nil
 }
+
+// changeWithEvents makes a change in the app appID ("" when it belongs to
+// none) and writes events (see store.Events) after it, in one transaction
+// of two round trips: BEGIN, the lock of appID and of the events' apps,
+// the change (queued on b by change, whose callbacks check its results)
+// and the read of the events' apps' endpoints; then the events with their
+// deliveries, NOTIFY when some are due, and COMMIT. Callers without events
+// make their change as they would without this: in one statement, without
+// the round trip to read endpoints.
+func (s *Store) changeWithEvents(ctx context.Context, appID string, events []*store.Message, change func(b *pgx.Batch)) error {
+	appIDs := make([]string, 0, 1)
+	params := make([]store.CreateMessageParams, len(events))
+	for i, ev := range events {
+		if !slices.Contains(appIDs, ev.AppID) {
+			appIDs = append(appIDs, ev.AppID)
+		}
+		params[i].Message = ev
+	}
+	locked := appIDs
+	if appID != "" && !slices.Contains(appIDs, appID) {
+		locked = append(slices.Clip(appIDs), appID)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release(conn)
+	first := &pgx.Batch{}
+	first.Queue("BEGIN")
+	apps := map[string][]*store.Endpoint{}
+	queueBatchApps(first, sqlEventApps, locked, apps)
+	change(first)
+	queueBatchEndpoints(first, appIDs, apps)
+	if err := conn.SendBatch(ctx, first).Close(); err != nil {
+		return err
+	}
+	mb, err := fanOut(params, apps)
+	if err != nil {
+		return err
+	}
+	for i, r := range mb.results {
+		if r.Err != nil {
+			return eventError(events[i], r.Err)
+		}
+	}
+	err = mb.commit(ctx, conn, sqlInsertEvents)
+	if errors.Is(convert(err), store.ErrConflict) {
+		return fmt.Errorf("events: an id or event id is taken: %v", err)
+	}
+	return err
+}
+
+// eventError is the error of an event that CreateMessages would refuse
+// with err: the caller's mistake, which must not read as the outcome of
+// the change it came with (see store.Events), so it wraps neither
+// ErrNotFound nor ErrConflict.
+func eventError(ev *store.Message, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("event %s: app %s does not exist", ev.ID, ev.AppID)
+	}
+	return fmt.Errorf("event %s: its id or event id is taken in app %s", ev.ID, ev.AppID)
+}
+
+// affected is the callback of a queued UPDATE or DELETE that must change a
+// row: ErrNotFound when it changed none.
+func affected(tag pgconn.CommandTag) error { return mustAffect(tag, nil) }
 
 // release gives a connection back to the pool, rolling back a transaction
 // an error left open (the pool would close the connection instead).
@@ -518,7 +605,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 
 // CompleteDeliveries records attempts and moves on the deliveries whose
 // lease still matches, and keeps the endpoints' FailingSince and disables
-// those that asked for it: one pipelined batch, one transaction.
+// those that asked for it: one pipelined batch, one transaction. With
+// events, they are written after all that, in the same transaction, in a
+// second round trip.
 func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) error {
 	if len(cs) == 0 {
 		return nil
@@ -538,8 +627,10 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		dAttempted []bool
 		dCode      []int32
 		outcomes   = map[string]*endpointOutcome{}
+		events     []*store.Message
 	)
 	for _, c := range cs {
+		events = append(events, c.Events...)
 		dMsg = append(dMsg, c.MsgID)
 		dEp = append(dEp, c.EndpointID)
 		dLease = append(dLease, c.Lease)
@@ -579,34 +670,40 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		}
 		o.add(a.Status == store.StatusSuccess, a.CreatedAt, c.DisableEndpoint)
 	}
-	b := &pgx.Batch{}
-	if len(aID) > 0 {
-		b.Queue(sqlInsertAttempts, aID, aApp, aMsg, aEp, aURL, aStatus, aCode, aResp, aDur, aTrigger, aType, aAt)
-	}
-	b.Queue(sqlCompleteDeliveries, dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode)
-	if len(outcomes) > 0 {
-		var (
-			fID        []string
-			fSince     []pgtype.Timestamptz
-			fSucceeded []bool
-			xID        []string
-			xAt        []pgtype.Timestamptz
-		)
-		for _, id := range slices.Sorted(maps.Keys(outcomes)) {
-			o := outcomes[id]
-			fID = append(fID, id)
-			fSince = append(fSince, ts(o.failingSince))
-			fSucceeded = append(fSucceeded, o.succeeded)
-			if !o.disableAt.IsZero() {
-				xID = append(xID, id)
-				xAt = append(xAt, ts(o.disableAt))
-			}
+	var (
+		fID        []string
+		fSince     []pgtype.Timestamptz
+		fSucceeded []bool
+		xID        []string
+		xAt        []pgtype.Timestamptz
+	)
+	for _, id := range slices.Sorted(maps.Keys(outcomes)) {
+		o := outcomes[id]
+		fID = append(fID, id)
+		fSince = append(fSince, ts(o.failingSince))
+		fSucceeded = append(fSucceeded, o.succeeded)
+		if !o.disableAt.IsZero() {
+			xID = append(xID, id)
+			xAt = append(xAt, ts(o.disableAt))
 		}
-		b.Queue(sqlFailing, fID, fSince, fSucceeded)
+	}
+	queue := func(b *pgx.Batch) {
+		if len(aID) > 0 {
+			b.Queue(sqlInsertAttempts, aID, aApp, aMsg, aEp, aURL, aStatus, aCode, aResp, aDur, aTrigger, aType, aAt)
+		}
+		b.Queue(sqlCompleteDeliveries, dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode)
+		if len(fID) > 0 {
+			b.Queue(sqlFailing, fID, fSince, fSucceeded)
+		}
 		if len(xID) > 0 {
 			b.Queue(sqlDisable, xID, xAt)
 		}
 	}
+	if len(events) > 0 {
+		return wrap("complete deliveries", s.changeWithEvents(ctx, "", events, queue))
+	}
+	b := &pgx.Batch{}
+	queue(b)
 	return wrap("complete deliveries", s.batch(ctx, b))
 }
 
