@@ -25,7 +25,10 @@
 //     endpoint on DisableEndpoint whatever the lease;
 //   - UpdateApp, UpdateEndpoint and UpdateEventType change only the fields
 //     their params name: an endpoint disabled by CompleteDeliveries between
-//     a caller's read and its write stays disabled.
+//     a caller's read and its write stays disabled;
+//   - CompleteDeliveries writes the events of a batch after all of the
+//     batch's changes: an endpoint disabled by any completion of the batch
+//     gets skipped deliveries of all the batch's events.
 package storetest
 
 import (
@@ -67,6 +70,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", exerciseTokens},
 		{"Idempotency", exerciseIdempotency},
 		{"Maintenance", exerciseMaintenance},
+		{"Events", exerciseEvents},
 		{"Circuit", exerciseCircuit},
 	}
 	for _, g := range groups {
