@@ -113,7 +113,8 @@ type Store interface {
 	// ListApps returns apps ordered by ID.
 	ListApps(ctx context.Context, p Page) ([]*App, error)
 	// UpdateApp sets the fields p names of the app with p.ID, leaves the
-	// others as stored, and returns the app as written. ErrConflict when the
+	// others as stored, writes p.Events (see Events) in the same
+	// transaction, and returns the app as written. ErrConflict when the
 	// new UID is taken.
 	UpdateApp(ctx context.Context, p UpdateAppParams) (*App, error)
 	// DeleteApp deletes the app and everything that belongs to it: its
@@ -135,8 +136,9 @@ type Store interface {
 	// UpdateEndpoint sets the fields p names of the endpoint with p.ID and
 	// p.AppID, leaves the others as stored (a write that does not name
 	// Disabled never undoes a disable made meanwhile by CompleteDeliveries),
-	// and returns the endpoint as written. ErrConflict when the new UID is
-	// taken within the app.
+	// writes p.Events (see Events) in the same transaction, and returns the
+	// endpoint as written. ErrConflict when the new UID is taken within the
+	// app.
 	UpdateEndpoint(ctx context.Context, p UpdateEndpointParams) (*Endpoint, error)
 	// DeleteEndpoint deletes the endpoint, its deliveries and its
 	// attempts, and writes events (see Events) in the same transaction
@@ -393,6 +395,8 @@ type UpdateAppParams struct {
 	// UpdatedAt is the time of the change; the stored UpdatedAt becomes
 	// the later of it and the previous UpdatedAt + 1µs.
 	UpdatedAt time.Time
+	// Events are written in the same transaction (see Events).
+	Events []*Message
 }
 
 // Endpoint is a URL registered by an app to receive messages.
@@ -423,7 +427,9 @@ type Endpoint struct {
 	// since (zero when it is not failing); it drives auto-disable.
 	FailingSince time.Time
 	// Circuit is the state of the endpoint's circuit breaker as last
-	// stored by a delivery engine; zero: closed, never opened.
+	// stored by a delivery engine; zero: closed, never opened. Only
+	// SetEndpointCircuit writes it: CreateEndpoint leaves it zero and
+	// UpdateEndpoint as stored.
 	Circuit   Circuit
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -453,6 +459,16 @@ type Circuit struct {
 // delivery per endpoint of its app that accepts it (Endpoint.Accepts),
 // pending and due at its CreatedAt for enabled endpoints, skipped for
 // disabled ones.
+//
+// Events are written after the change, so the endpoints that receive them
+// are those of their app as the change left them: an endpoint created
+// receives the events of its creation that it accepts, one deleted does
+// not. A change that does not happen (ErrNotFound, ErrConflict or any
+// other error) writes no event. An event that cannot be written (its app
+// does not exist, its ID or EventID is taken) is the caller's mistake: the
+// call fails with an error that is neither ErrNotFound nor ErrConflict
+// (those describe the change), and nothing is written, the change
+// included.
 
 // UpdateEndpointParams names the fields UpdateEndpoint sets; a nil field is
 // left as stored, so that a write changes only what its caller asked for.

@@ -9,12 +9,16 @@
 // pipelined batch (one implicit transaction, one round trip) over arrays
 // passed to unnest, and CreateMessages takes two round trips (BEGIN with
 // the endpoints of the batch's apps, read once; then one statement writing
-// every message and delivery, with COMMIT).
+// every message and delivery, with COMMIT). A write that comes with events
+// (see store.Events) takes the same two round trips, its change queued
+// before the read of the endpoints; without events it is one round trip,
+// as before.
 //
 // Writes that make unleased deliveries due (CreateMessages without a lease,
-// ReleaseDeliveries, ResendDelivery, RecoverDeliveries) also NOTIFY
-// herald_due in their transaction; ListenDue lets every process sharing the
-// database wake its delivery engine on it (see store.Cluster).
+// ReleaseDeliveries, ResendDelivery, RecoverDeliveries, the events that
+// other writes make with their change) also NOTIFY herald_due in their
+// transaction; ListenDue lets every process sharing the database wake its
+// delivery engine on it (see store.Cluster).
 //
 // Connection failures (the server restarting, a network cut, a connection
 // terminated by an administrator) come back as store.ErrUnavailable, so that

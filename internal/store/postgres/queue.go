@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -33,29 +34,14 @@ const (
 	sqlBatchApps      = `SELECT id FROM apps WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`
 	sqlBatchEndpoints = `SELECT id, app_id, disabled, event_types, channels, throttle_rate, updated_at
 		FROM endpoints WHERE app_id = ANY($1) ORDER BY id FOR KEY SHARE`
-
-	// The messages of a batch and their deliveries, in one statement. A
-	// message whose id or event id is taken inserts nothing (the first of
-	// two in one batch wins: rows go in in order) and gets no delivery;
-	// the ids returned are those stored.
-	sqlInsertMessages = `WITH m AS (
-		INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at)
-		SELECT u.id, u.app_id, u.event_type, u.event_id,
-			CASE WHEN u.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.channels::jsonb)) END,
-			u.payload, u.payload_expires_at, u.created_at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
-			WITH ORDINALITY AS u (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at, n)
-		ORDER BY u.n
-		ON CONFLICT DO NOTHING
-		RETURNING id, app_id
-	), d AS (
-		INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at, updated_at)
-		SELECT u.msg_id, u.endpoint_id, u.app_id, u.status, u.next_attempt_at, u.lease, u.created_at, u.created_at
-		FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[], $13::timestamptz[], $14::bigint[], $15::timestamptz[])
-			AS u (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at)
-		JOIN m ON m.id = u.msg_id AND m.app_id = u.app_id
-	)
-	SELECT id, app_id FROM m`
+	// The apps of a change with events (the one it is made in, and its
+	// events'), read first in its transaction, are locked against the
+	// other changes with events in them (FOR NO KEY UPDATE, which
+	// CreateMessages' FOR KEY SHARE does not wait for). Otherwise two
+	// changes with events to one app would deadlock: deleting an endpoint
+	// locks its row, and reading the app's endpoints then waits for the
+	// row the other deleted.
+	sqlEventApps = `SELECT id FROM apps WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 
 	// The claim queries take due rows from one partial index each (their
 	// WHERE clauses repeat the indexes'), oldest due first, skipping rows
@@ -73,7 +59,7 @@ const (
 		RETURNING d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code, d.created_at
 	)
 	SELECT c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.manual, c.last_attempt_at, c.last_status_code, c.created_at,
-		m.event_type, m.payload, m.created_at, e.updated_at, e.throttle_rate
+		m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
 	FROM claimed AS c
 	JOIN messages AS m ON m.app_id = c.app_id AND m.id = c.msg_id
 	JOIN endpoints AS e ON e.id = c.endpoint_id`
@@ -128,6 +114,38 @@ const (
 	sqlDisable = `UPDATE endpoints AS e SET disabled = true, updated_at = GREATEST(o.at, e.updated_at + interval '1 microsecond')
 		FROM unnest($1::text[], $2::timestamptz[]) AS o (id, at)
 		WHERE e.id = o.id AND NOT e.disabled`
+)
+
+// The messages of a batch and their deliveries, in one statement; %s is
+// what a message whose id or event id is taken does.
+const sqlInsertMessagesTmpl = `WITH m AS (
+		INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at)
+		SELECT u.id, u.app_id, u.event_type, u.event_id,
+			CASE WHEN u.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.channels::jsonb)) END,
+			u.payload, u.payload_expires_at, u.created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
+			WITH ORDINALITY AS u (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at, n)
+		ORDER BY u.n
+		%s
+		RETURNING id, app_id
+	), d AS (
+		INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at, updated_at)
+		SELECT u.msg_id, u.endpoint_id, u.app_id, u.status, u.next_attempt_at, u.lease, u.created_at, u.created_at
+		FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[], $13::timestamptz[], $14::bigint[], $15::timestamptz[])
+			AS u (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at)
+		JOIN m ON m.id = u.msg_id AND m.app_id = u.app_id
+	)
+	SELECT id, app_id FROM m`
+
+var (
+	// In a batch of CreateMessages, a message whose id or event id is
+	// taken inserts nothing (the first of two in one batch wins: rows go
+	// in in order) and gets no delivery; the ids returned are those
+	// stored.
+	sqlInsertMessages = fmt.Sprintf(sqlInsertMessagesTmpl, "ON CONFLICT DO NOTHING")
+	// Events are stored all or none: a taken id or event id is an error,
+	// which fails the transaction before its COMMIT.
+	sqlInsertEvents = fmt.Sprintf(sqlInsertMessagesTmpl, "")
 )
 
 var (
@@ -185,13 +203,40 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 	defer release(conn)
 	first := &pgx.Batch{}
 	first.Queue("BEGIN")
-	apps := queueBatchEndpoints(first, appIDs)
+	apps := map[string][]*store.Endpoint{}
+	queueBatchApps(first, sqlBatchApps, appIDs, apps)
+	queueBatchEndpoints(first, appIDs, apps)
 	if err := conn.SendBatch(ctx, first).Close(); err != nil {
 		return nil, wrap("create messages", err)
 	}
+	mb, err := fanOut(params, apps)
+	if err != nil {
+		return nil, wrap("create messages", err)
+	}
+	if err := mb.commit(ctx, conn, sqlInsertMessages); err != nil {
+		return nil, wrap("create messages", err)
+	}
+	return mb.results, nil
+}
 
-	results := make([]store.CreateMessageResult, len(params))
-	var chunks []*messageRows
+// messageBatch is messages fanned out to their deliveries, ready to be
+// inserted in the transaction that read their apps' endpoints: the batches
+// of CreateMessages, and the events that other writes make with their
+// change (see store.Events).
+type messageBatch struct {
+	params  []store.CreateMessageParams
+	results []store.CreateMessageResult
+	chunks  []*messageRows
+}
+
+// fanOut makes the rows of params' messages and deliveries: one delivery per
+// endpoint of the message's app that accepts it (see
+// store.Store.CreateMessages), from apps, the endpoints of the apps that
+// exist. A message whose app (or EndpointID) does not exist gets
+// ErrNotFound in its result and no rows.
+func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoint) (*messageBatch, error) {
+	mb := &messageBatch{params: params, results: make([]store.CreateMessageResult, len(params))}
+	results := mb.results
 	ins := &messageRows{}
 	for i, p := range params {
 		m := p.Message
@@ -211,7 +256,7 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 			targets = eps[k : k+1]
 		}
 		if err := ins.addMessage(i, m); err != nil {
-			return nil, wrap("create messages", err)
+			return nil, err
 		}
 		next, lease := m.CreatedAt, int64(0)
 		if p.Lease != 0 {
@@ -238,6 +283,7 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 					NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
 				},
 				EventType:            m.EventType,
+				MsgEventID:           m.EventID,
 				Payload:              m.Payload,
 				MsgCreatedAt:         m.CreatedAt,
 				EndpointUpdatedAt:    ep.UpdatedAt,
@@ -245,36 +291,114 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 			})
 		}
 		if ins.bytes >= maxChunkBytes {
-			chunks = append(chunks, ins)
+			mb.chunks = append(mb.chunks, ins)
 			ins = &messageRows{}
 		}
 	}
-	if ins.len() > 0 || len(chunks) == 0 {
-		chunks = append(chunks, ins)
+	if ins.len() > 0 || len(mb.chunks) == 0 {
+		mb.chunks = append(mb.chunks, ins)
 	}
-	for k, c := range chunks {
+	return mb, nil
+}
+
+// commit inserts the batch with insert (sqlInsertMessages or
+// sqlInsertEvents), one statement per chunk, NOTIFYs when some delivery is
+// due unleased, and COMMITs the transaction open on conn. A message that
+// insert did not store (its id or event id is taken) gets ErrConflict in
+// its result.
+func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert string) error {
+	for k, c := range mb.chunks {
 		b := &pgx.Batch{}
 		var stored map[[2]string]bool
 		if c.len() > 0 {
-			stored = c.queue(b)
+			stored = c.queue(b, insert)
 		}
 		if c.notify {
 			b.Queue(sqlNotifyDue)
 		}
-		if k == len(chunks)-1 {
+		if k == len(mb.chunks)-1 {
 			b.Queue("COMMIT")
 		}
 		if err := conn.SendBatch(ctx, b).Close(); err != nil {
-			return nil, wrap("create messages", err)
+			return err
 		}
 		for _, i := range c.index {
-			if !stored[[2]string{params[i].Message.AppID, params[i].Message.ID}] {
-				results[i] = store.CreateMessageResult{Err: store.ErrConflict}
+			m := mb.params[i].Message
+			if !stored[[2]string{m.AppID, m.ID}] {
+				mb.results[i] = store.CreateMessageResult{Err: store.ErrConflict}
 			}
 		}
 	}
-	return results, nil
+	return nil
 }
+
+// changeWithEvents makes a change in the app appID ("" when it belongs to
+// none) and writes events (see store.Events) after it, in one transaction
+// of two round trips: BEGIN, the lock of appID and of the events' apps,
+// the change (queued on b by change, whose callbacks check its results)
+// and the read of the events' apps' endpoints; then the events with their
+// deliveries, NOTIFY when some are due, and COMMIT. Callers without events
+// make their change as they would without this: in one statement, without
+// the round trip to read endpoints.
+func (s *Store) changeWithEvents(ctx context.Context, appID string, events []*store.Message, change func(b *pgx.Batch)) error {
+	appIDs := make([]string, 0, 1)
+	params := make([]store.CreateMessageParams, len(events))
+	for i, ev := range events {
+		if !slices.Contains(appIDs, ev.AppID) {
+			appIDs = append(appIDs, ev.AppID)
+		}
+		params[i].Message = ev
+	}
+	locked := appIDs
+	if appID != "" && !slices.Contains(appIDs, appID) {
+		locked = append(slices.Clip(appIDs), appID)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release(conn)
+	first := &pgx.Batch{}
+	first.Queue("BEGIN")
+	apps := map[string][]*store.Endpoint{}
+	queueBatchApps(first, sqlEventApps, locked, apps)
+	change(first)
+	queueBatchEndpoints(first, appIDs, apps)
+	if err := conn.SendBatch(ctx, first).Close(); err != nil {
+		return err
+	}
+	mb, err := fanOut(params, apps)
+	if err != nil {
+		return err
+	}
+	for i, r := range mb.results {
+		if r.Err != nil {
+			return eventError(events[i], r.Err)
+		}
+	}
+	err = mb.commit(ctx, conn, sqlInsertEvents)
+	if errors.Is(convert(err), store.ErrConflict) {
+		return fmt.Errorf("events: an id or event id is taken: %v", err)
+	}
+	return err
+}
+
+// eventError is the error of an event that CreateMessages would refuse
+// with err: the caller's mistake, which must not read as the outcome of
+// the change it came with (see store.Events), so it wraps neither
+// ErrNotFound nor ErrConflict.
+func eventError(ev *store.Message, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("event %s: app %s does not exist", ev.ID, ev.AppID)
+	}
+	return fmt.Errorf("event %s: its id or event id is taken in app %s", ev.ID, ev.AppID)
+}
+
+// affected is the callback of a queued UPDATE or DELETE that must change a
+// row: ErrNotFound when it changed none.
+func affected(tag pgconn.CommandTag) error { return mustAffect(tag, nil) }
 
 // release gives a connection back to the pool, rolling back a transaction
 // an error left open (the pool would close the connection instead).
@@ -287,12 +411,11 @@ func release(conn *pgxpool.Conn) {
 	conn.Release()
 }
 
-// queueBatchEndpoints queues the reads of the apps of appIDs that exist and
-// of their endpoints, in ID order, locking both against deletion; the map
-// it returns is filled when the batch is read.
-func queueBatchEndpoints(b *pgx.Batch, appIDs []string) map[string][]*store.Endpoint {
-	apps := map[string][]*store.Endpoint{}
-	b.Queue(sqlBatchApps, appIDs).Query(func(rows pgx.Rows) error {
+// queueBatchApps queues sql, the read of the apps of appIDs that exist, in
+// ID order, locking them (sqlBatchApps); each one it finds gets an entry in
+// apps when the batch is read.
+func queueBatchApps(b *pgx.Batch, sql string, appIDs []string, apps map[string][]*store.Endpoint) {
+	b.Queue(sql, appIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
@@ -302,6 +425,13 @@ func queueBatchEndpoints(b *pgx.Batch, appIDs []string) map[string][]*store.Endp
 		}
 		return rows.Err()
 	})
+}
+
+// queueBatchEndpoints queues the read of the endpoints of appIDs, in ID
+// order, locking them against deletion; when the batch is read, they go to
+// their apps' entries in apps (filled by queueBatchApps, earlier in the
+// batch).
+func queueBatchEndpoints(b *pgx.Batch, appIDs []string, apps map[string][]*store.Endpoint) {
 	b.Queue(sqlBatchEndpoints, appIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			ep := &store.Endpoint{}
@@ -314,7 +444,6 @@ func queueBatchEndpoints(b *pgx.Batch, appIDs []string) map[string][]*store.Endp
 		}
 		return rows.Err()
 	})
-	return apps
 }
 
 // messageRows are the columns of the messages and deliveries of one insert
@@ -373,11 +502,11 @@ func (r *messageRows) args() []any {
 		strs(r.dMsg), strs(r.dEndpoint), strs(r.dApp), r.dStatus, r.dNext, r.dLease, r.dCreated}
 }
 
-// queue queues the insert on b and returns the keys (app id, message id)
-// of the messages stored, filled when b is read.
-func (r *messageRows) queue(b *pgx.Batch) map[[2]string]bool {
+// queue queues insert on b and returns the keys (app id, message id) of
+// the messages stored, filled when b is read.
+func (r *messageRows) queue(b *pgx.Batch, insert string) map[[2]string]bool {
 	stored := make(map[[2]string]bool, r.len())
-	b.Queue(sqlInsertMessages, r.args()...).Query(func(rows pgx.Rows) error {
+	b.Queue(insert, r.args()...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id, app string
 			if err := rows.Scan(&id, &app); err != nil {
@@ -469,7 +598,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	for rows.Next() {
 		j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
 		if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
-			tscan{&j.CreatedAt}, &j.EventType, &j.Payload, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
+			tscan{&j.CreatedAt}, &j.EventType, sscan{&j.MsgEventID}, &j.Payload, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
 			return nil, wrap("claim deliveries", err)
 		}
 		jobs = append(jobs, j)
@@ -482,7 +611,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 
 // CompleteDeliveries records attempts and moves on the deliveries whose
 // lease still matches, and keeps the endpoints' FailingSince and disables
-// those that asked for it: one pipelined batch, one transaction.
+// those that asked for it: one pipelined batch, one transaction. With
+// events, they are written after all that, in the same transaction, in a
+// second round trip.
 func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) error {
 	if len(cs) == 0 {
 		return nil
@@ -502,8 +633,10 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		dAttempted []bool
 		dCode      []int32
 		outcomes   = map[string]*endpointOutcome{}
+		events     []*store.Message
 	)
 	for _, c := range cs {
+		events = append(events, c.Events...)
 		dMsg = append(dMsg, c.MsgID)
 		dEp = append(dEp, c.EndpointID)
 		dLease = append(dLease, c.Lease)
@@ -543,37 +676,43 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		}
 		o.add(a.Status == store.StatusSuccess, a.CreatedAt, c.DisableEndpoint)
 	}
-	b := &pgx.Batch{}
-	if len(aID) > 0 {
-		// The counters first: they count the attempts the insert is about
-		// to record, and no other.
-		b.Queue(sqlAddStats, aID, aMsg, aEp, aStatus, hoursOf(aAt))
-		b.Queue(sqlInsertAttempts, aID, aApp, aMsg, aEp, aURL, aStatus, aCode, aResp, aDur, aTrigger, aType, aAt)
-	}
-	b.Queue(sqlCompleteDeliveries, dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode)
-	if len(outcomes) > 0 {
-		var (
-			fID        []string
-			fSince     []pgtype.Timestamptz
-			fSucceeded []bool
-			xID        []string
-			xAt        []pgtype.Timestamptz
-		)
-		for _, id := range slices.Sorted(maps.Keys(outcomes)) {
-			o := outcomes[id]
-			fID = append(fID, id)
-			fSince = append(fSince, ts(o.failingSince))
-			fSucceeded = append(fSucceeded, o.succeeded)
-			if !o.disableAt.IsZero() {
-				xID = append(xID, id)
-				xAt = append(xAt, ts(o.disableAt))
-			}
+	var (
+		fID        []string
+		fSince     []pgtype.Timestamptz
+		fSucceeded []bool
+		xID        []string
+		xAt        []pgtype.Timestamptz
+	)
+	for _, id := range slices.Sorted(maps.Keys(outcomes)) {
+		o := outcomes[id]
+		fID = append(fID, id)
+		fSince = append(fSince, ts(o.failingSince))
+		fSucceeded = append(fSucceeded, o.succeeded)
+		if !o.disableAt.IsZero() {
+			xID = append(xID, id)
+			xAt = append(xAt, ts(o.disableAt))
 		}
-		b.Queue(sqlFailing, fID, fSince, fSucceeded)
+	}
+	queue := func(b *pgx.Batch) {
+		if len(aID) > 0 {
+			// The counters first: they count the attempts the insert is
+			// about to record, and no other.
+			b.Queue(sqlAddStats, aID, aMsg, aEp, aStatus, hoursOf(aAt))
+			b.Queue(sqlInsertAttempts, aID, aApp, aMsg, aEp, aURL, aStatus, aCode, aResp, aDur, aTrigger, aType, aAt)
+		}
+		b.Queue(sqlCompleteDeliveries, dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode)
+		if len(fID) > 0 {
+			b.Queue(sqlFailing, fID, fSince, fSucceeded)
+		}
 		if len(xID) > 0 {
 			b.Queue(sqlDisable, xID, xAt)
 		}
 	}
+	if len(events) > 0 {
+		return wrap("complete deliveries", s.changeWithEvents(ctx, "", events, queue))
+	}
+	b := &pgx.Batch{}
+	queue(b)
 	return wrap("complete deliveries", s.batch(ctx, b))
 }
 

@@ -51,7 +51,8 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 	return queryList(ctx, s, "list apps", q, scanApp)
 }
 
-// UpdateApp sets the fields p names and returns the app as written.
+// UpdateApp sets the fields p names, writes p.Events, and returns the app
+// as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
 	q := &query{}
 	q.add(`UPDATE apps SET updated_at = `+laterThanStored, p.UpdatedAt)
@@ -68,7 +69,19 @@ func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.
 		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
 	}
 	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
-	app, err := scanApp(s.queryRow(ctx, q.String(), q.args...))
+	var app *store.App
+	var err error
+	if len(p.Events) == 0 {
+		app, err = scanApp(s.queryRow(ctx, q.String(), q.args...))
+	} else {
+		err = s.changeWithEvents(ctx, p.ID, p.Events, func(b *pgx.Batch) {
+			b.Queue(q.String(), q.args...).QueryRow(func(row pgx.Row) error {
+				var err error
+				app, err = scanApp(row)
+				return err
+			})
+		})
+	}
 	if err != nil {
 		return nil, wrap("update app", err)
 	}
@@ -84,12 +97,14 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 // Endpoints.
 
 const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since, e.created_at, e.updated_at`
+	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
+	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
 
 func endpointDest(e *store.Endpoint) []any {
 	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, &e.EventTypes, &e.Channels,
 		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets},
-		tscan{&e.FailingSince}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
+		tscan{&e.FailingSince}, &e.Circuit.Open, &e.Circuit.Failures, tscan{&e.Circuit.Since}, tscan{&e.Circuit.NextProbe},
+		tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
 }
 
 func scanEndpoint(row pgx.Row) (*store.Endpoint, error) {
@@ -109,17 +124,23 @@ func endpointArgs(ep *store.Endpoint) ([]any, error) {
 		jsonMap(ep.Metadata), jsonMap(ep.Headers), ep.Secret, olds, ts(ep.FailingSince), ep.UpdatedAt}, nil
 }
 
-// CreateEndpoint inserts ep; ErrNotFound when its app does not exist,
-// ErrConflict when its UID is taken within the app.
+const sqlCreateEndpoint = `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
+	metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+
+// CreateEndpoint inserts ep, then events; ErrNotFound when its app does not
+// exist, ErrConflict when its UID is taken within the app.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events ...*store.Message) error {
 	args, err := endpointArgs(ep)
 	if err != nil {
 		return wrap("create endpoint", err)
 	}
 	args = append(args, ep.ID, ep.AppID, ep.CreatedAt)
-	_, err = s.exec(ctx, `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
-		metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, args...)
+	if len(events) == 0 {
+		_, err = s.exec(ctx, sqlCreateEndpoint, args...)
+	} else {
+		err = s.changeWithEvents(ctx, ep.AppID, events, func(b *pgx.Batch) { b.Queue(sqlCreateEndpoint, args...) })
+	}
 	return wrap("create endpoint", err)
 }
 
@@ -152,9 +173,10 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 	return queryList(ctx, s, "list endpoints", q, scanEndpoint)
 }
 
-// UpdateEndpoint sets the fields p names and returns the endpoint as
-// written. Every SET term reads the row as it was before the statement, so
-// failing_since is cleared only when the stored endpoint is disabled.
+// UpdateEndpoint sets the fields p names, writes p.Events, and returns the
+// endpoint as written. Every SET term reads the row as it was before the
+// statement, so failing_since is cleared only when the stored endpoint is
+// disabled.
 func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
 	q := &query{}
 	q.add(`UPDATE endpoints AS e SET updated_at = `+laterThanStored, p.UpdatedAt)
@@ -199,17 +221,43 @@ func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams
 		q.add(`, old_secrets = ?`, olds)
 	}
 	q.add(` WHERE e.id = ? AND e.app_id = ? RETURNING `+endpointCols, p.ID, p.AppID)
-	ep, err := scanEndpoint(s.queryRow(ctx, q.String(), q.args...))
+	var ep *store.Endpoint
+	var err error
+	if len(p.Events) == 0 {
+		ep, err = scanEndpoint(s.queryRow(ctx, q.String(), q.args...))
+	} else {
+		err = s.changeWithEvents(ctx, p.AppID, p.Events, func(b *pgx.Batch) {
+			b.Queue(q.String(), q.args...).QueryRow(func(row pgx.Row) error {
+				var err error
+				ep, err = scanEndpoint(row)
+				return err
+			})
+		})
+	}
 	if err != nil {
 		return nil, wrap("update endpoint", err)
 	}
 	return ep, nil
 }
 
-// DeleteEndpoint deletes the endpoint; the trigger and foreign keys cascade
-// to its deliveries, attempts and tasks.
+const sqlDeleteEndpoint = `DELETE FROM endpoints WHERE id = $1 AND app_id = $2`
+
+// DeleteEndpoint deletes the endpoint, then writes events; the trigger and
+// foreign keys cascade to its deliveries, attempts and tasks.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, events ...*store.Message) error {
-	return wrap("delete endpoint", mustAffect(s.exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND app_id = $2`, id, appID)))
+	if len(events) == 0 {
+		return wrap("delete endpoint", mustAffect(s.exec(ctx, sqlDeleteEndpoint, id, appID)))
+	}
+	return wrap("delete endpoint", s.changeWithEvents(ctx, appID, events, func(b *pgx.Batch) {
+		b.Queue(sqlDeleteEndpoint, id, appID).Exec(affected)
+	}))
+}
+
+// SetEndpointCircuit stores the state of an endpoint's circuit breaker,
+// leaving updated_at as it is.
+func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
+	return wrap("set endpoint circuit", mustAffect(s.exec(ctx, `UPDATE endpoints SET circuit_open = $1, circuit_failures = $2,
+		circuit_since = $3, circuit_next_probe = $4 WHERE id = $5`, c.Open, c.Failures, ts(c.Since), ts(c.NextProbe), id)))
 }
 
 // Event types.
@@ -336,11 +384,18 @@ func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*stor
 	return t, nil
 }
 
-// UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
+const sqlUpdateTask = `UPDATE tasks SET cursor = $1, status = $2, lease_until = $3, updated_at = $4 WHERE id = $5`
+
+// UpdateTask saves the cursor, status, lease and UpdatedAt of a task, then
+// writes events.
 func (s *Store) UpdateTask(ctx context.Context, t *store.Task, events ...*store.Message) error {
-	return wrap("update task", mustAffect(s.exec(ctx,
-		`UPDATE tasks SET cursor = $1, status = $2, lease_until = $3, updated_at = $4 WHERE id = $5`,
-		t.Cursor, string(t.Status), ts(t.LeaseUntil), t.UpdatedAt, t.ID)))
+	args := []any{t.Cursor, string(t.Status), ts(t.LeaseUntil), t.UpdatedAt, t.ID}
+	if len(events) == 0 {
+		return wrap("update task", mustAffect(s.exec(ctx, sqlUpdateTask, args...)))
+	}
+	return wrap("update task", s.changeWithEvents(ctx, t.AppID, events, func(b *pgx.Batch) {
+		b.Queue(sqlUpdateTask, args...).Exec(affected)
+	}))
 }
 
 // GetTask returns a task.
@@ -526,10 +581,4 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (stri
 		return "", wrap("put setting", err)
 	}
 	return v, nil
-}
-
-// SetEndpointCircuit stores the state of an endpoint's circuit breaker.
-// TODO(operational events): not stored yet.
-func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
-	return nil
 }

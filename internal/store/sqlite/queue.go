@@ -33,7 +33,7 @@ const (
 	// clauses repeat the indexes' so that the planner can use them, and
 	// INDEXED BY makes a plan that cannot an error instead of a table scan.
 	sqlClaimSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code,
-			d.created_at, m.event_type, m.payload, m.created_at, e.updated_at, e.throttle_rate
+			d.created_at, m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
 		FROM deliveries AS d INDEXED BY %s
 		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		JOIN endpoints AS e ON e.id = d.endpoint_id
@@ -179,84 +179,11 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 	var results []store.CreateMessageResult
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		results = make([]store.CreateMessageResult, len(params))
-		appExists := tx.StmtContext(ctx, st.appExists)
-		appEndpoints := tx.StmtContext(ctx, st.appEndpoints)
-		insertMessage := tx.StmtContext(ctx, st.insertMessage)
-		insertDelivery := tx.StmtContext(ctx, st.insertDelivery)
-		apps := map[string][]*store.Endpoint{} // nil: the app does not exist
+		w := newMessageWriter(ctx, tx, st)
 		for i, p := range params {
-			m := p.Message
-			eps, seen := apps[m.AppID]
-			if !seen {
-				var err error
-				if eps, err = loadBatchEndpoints(ctx, appExists, appEndpoints, m.AppID); err != nil {
-					return err
-				}
-				apps[m.AppID] = eps
-			}
-			if eps == nil {
-				results[i].Err = store.ErrNotFound
-				continue
-			}
-			targets := eps
-			if p.EndpointID != "" {
-				// A test message: that endpoint only, whatever its filters.
-				k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
-				if k < 0 {
-					results[i].Err = store.ErrNotFound
-					continue
-				}
-				targets = eps[k : k+1]
-			}
-			channels, err := jsonList(m.Channels)
-			if err != nil {
+			var err error
+			if results[i], err = w.write(ctx, p); err != nil {
 				return err
-			}
-			res, err := insertMessage.ExecContext(ctx, m.ID, m.AppID, m.EventType, nstr(m.EventID), channels,
-				blobArg(m.Payload), ts(m.PayloadExpiresAt), tsv(m.CreatedAt))
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				results[i].Err = store.ErrConflict
-				continue
-			}
-			created := tsv(m.CreatedAt)
-			next, lease := m.CreatedAt, int64(0)
-			if p.Lease != 0 {
-				next, lease = p.LeaseUntil, p.Lease
-			}
-			for _, ep := range targets {
-				if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
-					continue
-				}
-				if ep.Disabled {
-					if _, err := insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, created, created); err != nil {
-						return err
-					}
-					results[i].Skipped++
-					continue
-				}
-				next, lease := next, lease
-				if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
-					next, lease = m.CreatedAt, 0
-				}
-				if _, err := insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusPending), tsv(next), lease, created, created); err != nil {
-					return err
-				}
-				results[i].Jobs = append(results[i].Jobs, &store.Job{
-					Delivery: store.Delivery{
-						AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-						NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
-					},
-					EventType:            m.EventType,
-					Payload:              m.Payload,
-					MsgCreatedAt:         m.CreatedAt,
-					EndpointUpdatedAt:    ep.UpdatedAt,
-					EndpointThrottleRate: ep.ThrottleRate,
-				})
 			}
 		}
 		return nil
@@ -265,6 +192,158 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 		return nil, wrap("create messages", err)
 	}
 	return results, nil
+}
+
+// messageWriter writes messages with their deliveries in a write
+// transaction, with the hot path's statements: the batches of
+// CreateMessages, and the events that other writes make with their change
+// (see store.Events). It reads the endpoints of an app once, when it
+// writes the app's first message.
+type messageWriter struct {
+	appExists, appEndpoints, insertMessage, insertDelivery *sql.Stmt
+	apps                                                   map[string][]*store.Endpoint // nil: the app does not exist
+}
+
+func newMessageWriter(ctx context.Context, tx *sql.Tx, st *statements) *messageWriter {
+	return &messageWriter{
+		appExists:      tx.StmtContext(ctx, st.appExists),
+		appEndpoints:   tx.StmtContext(ctx, st.appEndpoints),
+		insertMessage:  tx.StmtContext(ctx, st.insertMessage),
+		insertDelivery: tx.StmtContext(ctx, st.insertDelivery),
+		apps:           map[string][]*store.Endpoint{},
+	}
+}
+
+// write writes p's message and its deliveries (see
+// store.Store.CreateMessages). What fails the message alone (its app does
+// not exist, its ID or EventID is taken) is in the result; an error fails
+// the transaction.
+func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) (store.CreateMessageResult, error) {
+	var res store.CreateMessageResult
+	m := p.Message
+	eps, seen := w.apps[m.AppID]
+	if !seen {
+		var err error
+		if eps, err = loadBatchEndpoints(ctx, w.appExists, w.appEndpoints, m.AppID); err != nil {
+			return res, err
+		}
+		w.apps[m.AppID] = eps
+	}
+	if eps == nil {
+		res.Err = store.ErrNotFound
+		return res, nil
+	}
+	targets := eps
+	if p.EndpointID != "" {
+		// A test message: that endpoint only, whatever its filters.
+		k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
+		if k < 0 {
+			res.Err = store.ErrNotFound
+			return res, nil
+		}
+		targets = eps[k : k+1]
+	}
+	channels, err := jsonList(m.Channels)
+	if err != nil {
+		return res, err
+	}
+	ins, err := w.insertMessage.ExecContext(ctx, m.ID, m.AppID, m.EventType, nstr(m.EventID), channels,
+		blobArg(m.Payload), ts(m.PayloadExpiresAt), tsv(m.CreatedAt))
+	if err != nil {
+		return res, err
+	}
+	if n, err := ins.RowsAffected(); err != nil {
+		return res, err
+	} else if n == 0 {
+		res.Err = store.ErrConflict
+		return res, nil
+	}
+	created := tsv(m.CreatedAt)
+	next, lease := m.CreatedAt, int64(0)
+	if p.Lease != 0 {
+		next, lease = p.LeaseUntil, p.Lease
+	}
+	for _, ep := range targets {
+		if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
+			continue
+		}
+		if ep.Disabled {
+			if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, created, created); err != nil {
+				return res, err
+			}
+			res.Skipped++
+			continue
+		}
+		next, lease := next, lease
+		if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
+			next, lease = m.CreatedAt, 0
+		}
+		if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusPending), tsv(next), lease, created, created); err != nil {
+			return res, err
+		}
+		res.Jobs = append(res.Jobs, &store.Job{
+			Delivery: store.Delivery{
+				AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
+				NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
+			},
+			EventType:            m.EventType,
+			MsgEventID:           m.EventID,
+			Payload:              m.Payload,
+			MsgCreatedAt:         m.CreatedAt,
+			EndpointUpdatedAt:    ep.UpdatedAt,
+			EndpointThrottleRate: ep.ThrottleRate,
+		})
+	}
+	return res, nil
+}
+
+// writeWithEvents runs change in a write transaction and writes events
+// (see store.Events) after it, in the same transaction: an event that
+// cannot be written undoes the change. Without events it is s.write.
+func (s *Store) writeWithEvents(ctx context.Context, events []*store.Message, change func(ctx context.Context, tx *sql.Tx) error) error {
+	if len(events) == 0 {
+		return s.write(ctx, change)
+	}
+	st, err := s.hot(ctx)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := change(ctx, tx); err != nil {
+			return err
+		}
+		return writeEvents(ctx, tx, st, events)
+	})
+}
+
+// writeEvents writes events in tx as CreateMessages writes messages
+// without a lease, reading their apps' endpoints as tx has left them.
+func writeEvents(ctx context.Context, tx *sql.Tx, st *statements, events []*store.Message) error {
+	if len(events) == 0 {
+		return nil
+	}
+	w := newMessageWriter(ctx, tx, st)
+	for _, ev := range events {
+		res, err := w.write(ctx, store.CreateMessageParams{Message: ev})
+		if err != nil {
+			return err
+		}
+		if res.Err != nil {
+			return eventError(ev, res.Err)
+		}
+	}
+	return nil
+}
+
+// eventError is the error of an event that CreateMessages would refuse
+// with err: the caller's mistake, which must not read as the outcome of
+// the change it came with (see store.Events), so it wraps neither
+// ErrNotFound nor ErrConflict.
+func eventError(ev *store.Message, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("event %s: app %s does not exist", ev.ID, ev.AppID)
+	}
+	return fmt.Errorf("event %s: its id or event id is taken in app %s", ev.ID, ev.AppID)
 }
 
 // loadBatchEndpoints returns the endpoints of appID in ID order (an empty,
@@ -377,7 +456,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		for rows.Next() {
 			j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
 			if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
-				tscan{&j.CreatedAt}, &j.EventType, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
+				tscan{&j.CreatedAt}, &j.EventType, sscan{&j.MsgEventID}, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
 				return err
 			}
 			jobs = append(jobs, j)
@@ -406,15 +485,17 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 
 // CompleteDeliveries records attempts and moves on the deliveries whose
 // lease still matches, in one transaction. It also keeps the endpoints'
-// FailingSince, with one statement per endpoint of the batch, and disables
+// FailingSince, with one statement per endpoint of the batch, disables
 // those that asked for it (DisableEndpoint needs an attempt: its time is the
-// endpoint's new UpdatedAt).
+// endpoint's new UpdatedAt), and then writes the completions' events.
 func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	outcomes := map[string]*endpointOutcome{}
+	var events []*store.Message
 	for _, c := range cs {
+		events = append(events, c.Events...)
 		if c.Attempt == nil {
 			continue
 		}
@@ -485,7 +566,10 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 				}
 			}
 		}
-		return hours.write(ctx, tx)
+		if err := hours.write(ctx, tx); err != nil {
+			return err
+		}
+		return writeEvents(ctx, tx, st, events)
 	}))
 }
 

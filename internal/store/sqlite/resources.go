@@ -57,7 +57,8 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 	return list(ctx, s.r, "list apps", &q, scanApp)
 }
 
-// UpdateApp sets the fields p names and returns the app as written.
+// UpdateApp sets the fields p names, writes p.Events, and returns the app
+// as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
 	var q query
 	q.add(`UPDATE apps SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
@@ -79,7 +80,7 @@ func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.
 	}
 	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
 	var app *store.App
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		app, err = scanApp(tx.QueryRowContext(ctx, q.String(), q.args...))
 		return err
@@ -101,7 +102,8 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 // Endpoints.
 
 const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since, e.created_at, e.updated_at`
+	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
+	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
 
 // endpointReturning is endpointCols for a RETURNING clause, which SQLite
 // wants unqualified.
@@ -128,7 +130,8 @@ func scanEndpoint(sc scanner) (*store.Endpoint, error) {
 
 func endpointDest(e *store.Endpoint) []any {
 	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, lscan[string]{&e.EventTypes}, lscan[string]{&e.Channels},
-		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets}, tscan{&e.FailingSince}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
+		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets}, tscan{&e.FailingSince},
+		&e.Circuit.Open, &e.Circuit.Failures, tscan{&e.Circuit.Since}, tscan{&e.Circuit.NextProbe}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
 }
 
 // endpointArgs are the stored forms of the mutable columns, in the order
@@ -172,15 +175,15 @@ func oldSecretsArg(l []store.OldSecret) (any, error) {
 	return jsonList(old)
 }
 
-// CreateEndpoint inserts ep; ErrNotFound when its app does not exist,
-// ErrConflict when its UID is taken within the app.
+// CreateEndpoint inserts ep, then events; ErrNotFound when its app does not
+// exist, ErrConflict when its UID is taken within the app.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events ...*store.Message) error {
 	args, err := endpointArgs(ep)
 	if err != nil {
 		return wrap("create endpoint", err)
 	}
 	args = append(args, ep.ID, ep.AppID, tsv(ep.CreatedAt))
-	return wrap("create endpoint", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("create endpoint", s.writeWithEvents(ctx, events, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
 			metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
@@ -215,15 +218,15 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 	return list(ctx, s.r, "list endpoints", &q, scanEndpoint)
 }
 
-// UpdateEndpoint sets the fields p names and returns the endpoint as
-// written.
+// UpdateEndpoint sets the fields p names, writes p.Events, and returns the
+// endpoint as written.
 func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
 	q, err := updateEndpointQuery(p)
 	if err != nil {
 		return nil, wrap("update endpoint", err)
 	}
 	var ep *store.Endpoint
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		ep, err = scanEndpoint(tx.QueryRowContext(ctx, q.String(), q.args...))
 		return err
@@ -300,11 +303,20 @@ func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
 	return q, nil
 }
 
-// DeleteEndpoint deletes the endpoint; foreign keys cascade to its
-// deliveries, attempts and tasks.
+// DeleteEndpoint deletes the endpoint, then writes events; foreign keys
+// cascade to its deliveries, attempts and tasks.
 func (s *Store) DeleteEndpoint(ctx context.Context, appID, id string, events ...*store.Message) error {
-	return wrap("delete endpoint", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("delete endpoint", s.writeWithEvents(ctx, events, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND app_id = ?`, id, appID))
+	}))
+}
+
+// SetEndpointCircuit stores the state of an endpoint's circuit breaker,
+// leaving updated_at as it is.
+func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
+	return wrap("set endpoint circuit", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE endpoints SET circuit_open = ?, circuit_failures = ?, circuit_since = ?,
+			circuit_next_probe = ? WHERE id = ?`, c.Open, c.Failures, ts(c.Since), ts(c.NextProbe), id))
 	}))
 }
 
@@ -447,9 +459,10 @@ func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*stor
 	return t, nil
 }
 
-// UpdateTask saves the cursor, status, lease and UpdatedAt of a task.
+// UpdateTask saves the cursor, status, lease and UpdatedAt of a task, then
+// writes events.
 func (s *Store) UpdateTask(ctx context.Context, t *store.Task, events ...*store.Message) error {
-	return wrap("update task", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("update task", s.writeWithEvents(ctx, events, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE tasks SET cursor = ?, status = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
 			t.Cursor, string(t.Status), ts(t.LeaseUntil), tsv(t.UpdatedAt), t.ID))
 	}))
@@ -676,10 +689,4 @@ func list[T any](ctx context.Context, db *sql.DB, what string, q *query, scan fu
 		return nil, wrap(what, err)
 	}
 	return out, nil
-}
-
-// SetEndpointCircuit stores the state of an endpoint's circuit breaker.
-// TODO(operational events): not stored yet.
-func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error {
-	return nil
 }

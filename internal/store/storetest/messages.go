@@ -283,6 +283,28 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "after success", len(e.claim(store.ClaimParams{Now: e.now.Add(100 * time.Hour)})), 0)
 		eq(t, "after success, retries", len(e.claim(store.ClaimParams{Now: e.now.Add(100 * time.Hour), Retries: true})), 0)
 	})
+	// Jobs carry their message's EventID, whether the message's
+	// creation returns them or a claim does.
+	run(t, newStore, "MsgEventID", func(t *testing.T, e *env) {
+		a := e.app()
+		e.endpoint(a.ID)
+		with := e.msg(a.ID, func(m *store.Message) { m.EventID = "ev-1" })
+		without := e.msg(a.ID)
+		leased := e.msg(a.ID, func(m *store.Message) { m.EventID = "ev-2" })
+		res := e.create(store.CreateMessageParams{Message: with}, store.CreateMessageParams{Message: without},
+			store.CreateMessageParams{Message: leased, Lease: 9, LeaseUntil: e.now})
+		want := map[string]string{with.ID: "ev-1", without.ID: "", leased.ID: "ev-2"}
+		for i, r := range res {
+			ok(t, r.Err, "create")
+			eq(t, "jobs", len(r.Jobs), 1)
+			eq(t, fmt.Sprintf("created job %d: event id", i), r.Jobs[0].MsgEventID, want[r.Jobs[0].MsgID])
+		}
+		jobs := e.claim(store.ClaimParams{Now: e.now})
+		eq(t, "claimed", len(jobs), 3)
+		for _, j := range jobs {
+			eq(t, "claimed job of "+j.MsgID+": event id", j.MsgEventID, want[j.MsgID])
+		}
+	})
 	run(t, newStore, "FirstAttemptsAndRetries", func(t *testing.T, e *env) {
 		a := e.app()
 		ep := e.endpoint(a.ID)

@@ -25,7 +25,10 @@
 //     endpoint on DisableEndpoint whatever the lease;
 //   - UpdateApp, UpdateEndpoint and UpdateEventType change only the fields
 //     their params name: an endpoint disabled by CompleteDeliveries between
-//     a caller's read and its write stays disabled.
+//     a caller's read and its write stays disabled;
+//   - CompleteDeliveries writes the events of a batch after all of the
+//     batch's changes: an endpoint disabled by any completion of the batch
+//     gets skipped deliveries of all the batch's events.
 package storetest
 
 import (
@@ -68,6 +71,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Idempotency", exerciseIdempotency},
 		{"Maintenance", exerciseMaintenance},
 		{"Portal", exercisePortal},
+		{"Events", exerciseEvents},
+		{"Circuit", exerciseCircuit},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
