@@ -219,3 +219,52 @@ func TestFailuresInTheDefaultLog(t *testing.T) {
 		t.Errorf("the summary does not say what failed:\n%s", out)
 	}
 }
+
+// A storm in a tenant's application (endpoints that all hang and hold its
+// whole share of the delivery slots) does not starve the operational
+// webhooks: they have their own share.
+func TestOperationalWebhooksIsolatedFromTenants(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *config.Config) {
+		c.EndpointConcurrency = 2
+		c.MaxInFlight = 8
+		c.AppConcurrency = 4
+		c.RequestTimeout = 30 * time.Second
+		c.RetrySchedule = nil
+		c.BreakerFailures = 0
+	})
+	ops := newOpReceiver(t)
+	h.do("POST", "/api/v1/operational-webhook/endpoint", map[string]any{"url": ops.srv.URL}, 201, nil)
+
+	tenant := h.app()
+	release := make(chan struct{})
+	var hanging []*receiver
+	for range 6 {
+		rc := newReceiver(t)
+		rc.respond = func(int, http.ResponseWriter, *http.Request) { <-release }
+		hanging = append(hanging, rc)
+		h.endpoint(tenant, map[string]any{"url": rc.srv.URL, "channels": []string{"hang"}})
+	}
+	t.Cleanup(func() { close(release) }) // before the receivers close
+	for range 30 {
+		h.send(tenant, "a.b", `{}`, map[string]any{"channels": []string{"hang"}})
+	}
+	held := func() (n int) {
+		for _, rc := range hanging {
+			n += rc.count()
+		}
+		return n
+	}
+	eventually(t, "the tenant holding its whole share", func() bool { return held() == 4 })
+
+	// While the tenant's share is full, its changes are still reported at
+	// once: the operational application has a share of its own.
+	rc := newReceiver(t)
+	ep, _ := h.endpoint(tenant, map[string]any{"url": rc.srv.URL})
+	ops.wait(t, "endpoint.created", ep)
+	h.do("PATCH", "/api/v1/app/"+tenant+"/endpoint/"+ep, map[string]any{"disabled": true}, 200, nil)
+	ops.wait(t, "endpoint.disabled", ep)
+	if n := held(); n != 4 {
+		t.Errorf("the tenant holds %d slots, want its share of 4", n)
+	}
+}
