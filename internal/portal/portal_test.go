@@ -401,3 +401,31 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// An endpoint whose circuit is open says so, in the list and on its page.
+func TestCircuitShown(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	now := store.Truncate(time.Now())
+	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: b.app.ID, URL: "https://example.com/hook", Secret: "x",
+		Metadata: map[string]string{}, Headers: map[string]string{}, CreatedAt: now, UpdatedAt: now}
+	if err := b.store.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	w := b.browser()
+	w.signIn(b.portalToken(b.app, time.Hour))
+	for _, path := range []string{"/portal/app/" + b.app.ID + "/", "/portal/app/" + b.app.ID + "/endpoint/" + ep.ID} {
+		if r := w.do("GET", path, nil); r.status != 200 || strings.Contains(r.body, "paused: probing") {
+			t.Errorf("GET %s: %d; a closed circuit shown as paused", path, r.status)
+		}
+	}
+	if err := b.store.SetEndpointCircuit(ctx, ep.ID, store.Circuit{Open: true, Failures: 5, Since: now, NextProbe: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/portal/app/" + b.app.ID + "/", "/portal/app/" + b.app.ID + "/endpoint/" + ep.ID} {
+		if r := w.do("GET", path, nil); r.status != 200 || !strings.Contains(r.body, "paused: probing") {
+			t.Errorf("GET %s: %d; an open circuit not shown", path, r.status)
+		}
+	}
+}
