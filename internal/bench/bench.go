@@ -366,10 +366,18 @@ func (r *run) runLoad(ctx context.Context, res *Result) error {
 	}
 	g.report(res, start, loadEnd)
 	if r.cfg.Outage > 0 {
-		back := start.Add(r.cfg.Outage)
+		back := start.Add(r.cfg.Outage).UnixNano()
 		o := &OutageResult{Sec: r.cfg.Outage.Seconds(), Requests: r.recv.outageHits.Load()}
-		if last := r.recv.lastAt.Load(); drained && last > back.UnixNano() {
-			o.DrainSec = round(time.Duration(last-back.UnixNano()).Seconds(), 3)
+		// The backlog is the messages accepted while the endpoint was
+		// down; it is drained when the last of them arrived.
+		var last int64
+		for _, smp := range r.recv.samples() {
+			if acc := r.stats.acceptedAt(smp.seq); acc != 0 && acc < back && smp.at > last {
+				last = smp.at
+			}
+		}
+		if drained && last > back {
+			o.DrainSec = round(time.Duration(last-back).Seconds(), 3)
 		}
 		res.Outage = o
 	}

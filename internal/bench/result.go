@@ -133,7 +133,8 @@ type OutageResult struct {
 	// Requests counts the requests they got meanwhile (attempts spent on
 	// an endpoint that is down).
 	Requests int64 `json:"requests_during"`
-	// DrainSec is from the end of the outage to the last delivery.
+	// DrainSec is from the end of the outage to the arrival of the last
+	// message accepted during it (the backlog).
 	DrainSec float64 `json:"drain_after_sec"`
 }
 
@@ -290,7 +291,7 @@ func WriteText(w io.Writer, res *Result) {
 		fmt.Fprintf(w, "  hanging       %d endpoint(s) got %d requests (latency above is the healthy endpoints')\n", s.Endpoints, s.Received)
 	}
 	if o := res.Outage; o != nil {
-		fmt.Fprintf(w, "  outage        %.0f s down: %d requests meanwhile; every delivery arrived %.1f s after it was back\n",
+		fmt.Fprintf(w, "  outage        %.0f s down: %d requests meanwhile; the messages accepted meanwhile all arrived %.1f s after it was back\n",
 			o.Sec, o.Requests, o.DrainSec)
 	}
 	if b := res.Backlog; b != nil {
