@@ -115,7 +115,12 @@ func args(names ...string) cobra.PositionalArgs {
 		case len(a) < len(names):
 			return &UsageError{Err: fmt.Errorf("missing %s", strings.Join(names[len(a):], " "))}
 		case len(a) > len(names):
-			return &UsageError{Err: fmt.Errorf("unexpected argument %q", a[len(names)])}
+			extra := a[len(names)]
+			if _, err := strconv.ParseBool(extra); err == nil {
+				// --svix-headers false: a switch takes no separate value.
+				return &UsageError{Err: fmt.Errorf("unexpected argument %q: a switch takes a value only after =, as in --metrics=false", extra)}
+			}
+			return &UsageError{Err: fmt.Errorf("unexpected argument %q", extra)}
 		}
 		for i, v := range a {
 			if v == "" {

@@ -202,7 +202,7 @@ func newBenchServerCmd(s Streams) *cobra.Command {
 		Short:   "Run the server for herald bench (internal)",
 		Example: `  herald bench server --listen 127.0.0.1:0 --database /tmp/b.db --cpuprofile cpu.pprof`,
 		Hidden:  true,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {

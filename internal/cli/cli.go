@@ -147,9 +147,29 @@ func addServerFlags(cmd *cobra.Command, only ...string) {
 		if st.Secret {
 			defVal = ""
 		}
-		cmd.Flags().String(st.Flag, defVal, usage)
+		f := cmd.Flags().VarPF(&settingValue{kind: st.Kind, text: defVal}, st.Flag, "", usage)
+		if st.Kind == config.KindBool {
+			f.NoOptDefVal = "true" // --svix-headers alone means true
+		}
 	}
 }
+
+// settingValue is the flag of a setting: typed in help and, for booleans,
+// in parsing (a bare --metrics is --metrics=true), but kept as text, which
+// config.Load parses with the setting's own parser, as it does the
+// environment and the config file. So a bad value is reported with every
+// other problem, naming the variable and the flag, not alone by pflag.
+type settingValue struct {
+	kind config.Kind
+	text string
+}
+
+func (v *settingValue) String() string     { return v.text }
+func (v *settingValue) Set(s string) error { v.text = s; return nil }
+
+// Type is the kind's name, which help shows after the flag (none for a
+// bool).
+func (v *settingValue) Type() string { return v.kind.String() }
 
 // loadConfig reads the configuration: defaults, file, environment, then
 // the flags given on the command line.

@@ -24,7 +24,7 @@ The container image runs it as its health check: the image has no shell and
 no curl.`,
 		Example: `  herald healthcheck
   HERALD_LISTEN=0.0.0.0:8071 herald healthcheck --ready`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {

@@ -29,7 +29,7 @@ then the --config file, then defaults.`,
 		Example: `  herald serve
   herald serve --listen 0.0.0.0:8071 --database /var/lib/herald/herald.db
   HERALD_ALLOW_CIDRS=127.0.0.0/8 herald serve   # allow deliveries to local receivers`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
@@ -52,7 +52,7 @@ func newMigrateCmd(s Streams) *cobra.Command {
 start; use this to migrate ahead of a deploy.`,
 		Example: `  herald migrate --database ./herald.db
   herald migrate --database postgres://herald@db/herald`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
@@ -90,7 +90,7 @@ func newTokenCmd(s Streams) *cobra.Command {
 (never the token, which only its creator saw). Portal tokens and browser
 sessions are not listed.`,
 		Example: `  herald token list --database /var/lib/herald/herald.db`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
@@ -133,7 +133,7 @@ sessions are not listed.`,
 token. It is shown only this once.`,
 		Example: `  herald token create --name ci
   export HERALD_TOKEN=$(herald token create --name me)`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
@@ -216,7 +216,7 @@ was built from, the commit's date, and the Go version and platform it was built
 for. A source build without release stamping reports "dev-<commit>".`,
 		Example: `  herald version
   herald version | head -n1`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bi := buildinfo.Get()
 			fmt.Fprintln(s.Stdout, "herald", bi.Version)

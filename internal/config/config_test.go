@@ -234,3 +234,39 @@ func TestValidatePayloads(t *testing.T) {
 		t.Errorf("a bad value: error %v, want one naming HERALD_VALIDATE_PAYLOADS", err)
 	}
 }
+
+// TestSettingKinds checks that each setting's Kind is what its parser
+// takes: its default reads back, a value of the kind is accepted, and text
+// that is not of the kind is refused. A typed field behind a setting of
+// KindString would show in help as a string; this catches it.
+func TestSettingKinds(t *testing.T) {
+	t.Parallel()
+	good := map[Kind]string{KindBool: "true", KindInt: "7", KindFloat: "0.5", KindDuration: "3s", KindDurationList: "1s,2m"}
+	bad := map[Kind]string{KindBool: "maybe", KindInt: "1.5", KindFloat: "half", KindDuration: "5", KindDurationList: "1s,soon"}
+	def := Default()
+	for _, s := range Settings {
+		c := Default()
+		if err := s.Set(&c, s.get(&def)); err != nil {
+			t.Errorf("--%s (%s): its default does not read back: %v", s.Flag, s.Kind, err)
+		}
+		if v, ok := good[s.Kind]; ok {
+			if err := s.Set(&c, v); err != nil {
+				t.Errorf("--%s (%s) refuses %q: %v", s.Flag, s.Kind, v, err)
+			}
+		}
+		if v, ok := bad[s.Kind]; ok {
+			if err := s.Set(&c, v); err == nil || !strings.Contains(err.Error(), s.Env) || !strings.Contains(err.Error(), "--"+s.Flag) {
+				t.Errorf("--%s (%s) takes %q: error %v, want one naming %s and --%s", s.Flag, s.Kind, v, err, s.Env, s.Flag)
+			}
+		}
+		if s.Kind == KindString {
+			// Text of any other kind would be refused by a typed
+			// parser; a string setting takes it (Validate may not).
+			for _, v := range bad {
+				if err := s.Set(&c, v); err != nil {
+					t.Errorf("--%s is a string setting but refuses %q: %v (give it its kind)", s.Flag, v, err)
+				}
+			}
+		}
+	}
+}
