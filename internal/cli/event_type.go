@@ -116,7 +116,7 @@ func addEventTypeFlags(cmd *cobra.Command) {
 	f.String("description", "", "what the event means, shown to consumers")
 	f.Bool("deprecated", false, "mark the event type deprecated")
 	f.String("feature-flag", "", "show the event type only to portal tokens with this flag")
-	f.String("schema", "", "JSON schema of the payload, or @file; its \"examples\" feed `herald endpoint test`")
+	f.String("schema", "", "JSON Schema of the payload: the JSON, @file, or @- for standard input; its \"examples\" are what herald endpoint test sends")
 	f.String("validate-payloads", "", "refuse messages whose payload does not validate against the schema: on, off, or default (the server's --validate-payloads)")
 }
 
