@@ -152,10 +152,15 @@ func changed[T any](f *pflag.FlagSet, name string, get func(string) (T, error)) 
 }
 
 // runGroup is the action of a command group: help, or an error naming an
-// unknown subcommand.
+// unknown subcommand and the ones it may be a misspelling of, as cobra
+// does for the root command.
 func runGroup(cmd *cobra.Command, a []string) error {
 	if len(a) > 0 {
-		return &UsageError{Err: fmt.Errorf("unknown command %q for %q", a[0], cmd.CommandPath())}
+		msg := fmt.Sprintf("unknown command %q for %q", a[0], cmd.CommandPath())
+		if near := cmd.SuggestionsFor(a[0]); len(near) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t") + "\n"
+		}
+		return &UsageError{Err: errors.New(msg)}
 	}
 	return cmd.Help()
 }

@@ -127,7 +127,24 @@ retrying until it lands, and recording every attempt.`,
   herald completion fish > ~/.config/fish/completions/herald.fish`
 		}
 	}
+	suggest(root)
 	return root
+}
+
+// suggest makes every command of the tree suggest the subcommands close to
+// a misspelled one ("herald app lst": did you mean list?), and every group
+// refuse an unknown subcommand instead of printing its help.
+func suggest(cmd *cobra.Command) {
+	cmd.SuggestionsMinimumDistance = 2
+	if cmd.HasParent() && cmd.HasSubCommands() && !cmd.Runnable() {
+		// cobra's completion: without an action, it shows its help
+		// and exits 0 whatever follows.
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = runGroup
+	}
+	for _, c := range cmd.Commands() {
+		suggest(c)
+	}
 }
 
 // addServerFlags registers a flag for every setting, plus --config.

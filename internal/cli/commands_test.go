@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -370,4 +371,37 @@ func TestServerDeliversToListen(t *testing.T) {
 func startListenAt(t *testing.T, addr string, args ...string) *listener {
 	t.Helper()
 	return startListen(t, append(args, "--listen", addr)...)
+}
+
+// TestMisspelledSubcommand checks that a misspelled command fails as a
+// usage error (exit 2) with the commands it may have meant, in every group
+// as at the root.
+func TestMisspelledSubcommand(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"aps"}, "\tapp"},
+		{[]string{"app", "lst"}, "\tlist"},
+		{[]string{"token", "lst"}, "\tlist"},
+		{[]string{"endpoint", "creat"}, "\tcreate"},
+		{[]string{"event-type", "udpate"}, "\tupdate"},
+		{[]string{"msg", "gte"}, "\tget"},
+		{[]string{"attempt", "resnd"}, "\tresend"},
+		{[]string{"completion", "bsh"}, "\tbash"},
+	} {
+		r := run(t, env(), tc.args...)
+		var ue *UsageError
+		if !errors.As(r.err, &ue) {
+			t.Errorf("herald %s: err = %v, stdout %q; want a usage error", strings.Join(tc.args, " "), r.err, r.stdout)
+			continue
+		}
+		contains(t, r.err.Error(), fmt.Sprintf("unknown command %q", tc.args[len(tc.args)-1]), "Did you mean this?\n", tc.want+"\n")
+	}
+	// Nothing close: no suggestion, still an error.
+	r := run(t, env(), "app", "frobnicate")
+	if r.err == nil || strings.Contains(r.err.Error(), "Did you mean") {
+		t.Errorf("herald app frobnicate: %v", r.err)
+	}
 }
