@@ -34,7 +34,7 @@ func addAPIFlags(cmd *cobra.Command) {
 	f.Bool("json", false, "print the API's JSON instead of a table")
 }
 
-// addAppFlag registers --app on a command.
+// addAppFlag registers --app on a command; appID reads it.
 func addAppFlag(cmd *cobra.Command, s Streams) {
 	cmd.Flags().String("app", "", "application id or uid (env HERALD_APP)")
 	_ = cmd.RegisterFlagCompletionFunc("app", completeApps(s))
@@ -67,7 +67,12 @@ func newAPICall(cmd *cobra.Command, s Streams) (*apiCall, error) {
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("--url: %w", err)}
 	}
-	asJSON, _ := cmd.Flags().GetBool("json")
+	// --json is inherited from the command's group, so it is read here
+	// rather than bound where each command is built.
+	asJSON, err := cmd.Flags().GetBool("json")
+	if err != nil {
+		return nil, err
+	}
 	a := &apiCall{s: s, c: c, url: c.BaseURL(), json: asJSON, stdout: s.Stdout}
 	a.ctx = client.WithRawResponse(cmd.Context(), &a.raw)
 	return a, nil
@@ -98,13 +103,13 @@ func appID(cmd *cobra.Command, s Streams) (string, error) {
 	return id, nil
 }
 
-// requiredFlag returns a string flag that must be given.
-func requiredFlag(cmd *cobra.Command, name, what string) (string, error) {
-	v, _ := cmd.Flags().GetString(name)
+// required checks that v, the value of the string flag --name, was given,
+// or returns a usage error saying what the flag is.
+func required(v, name, what string) error {
 	if v == "" {
-		return "", &UsageError{Err: fmt.Errorf("missing --%s: %s", name, what)}
+		return &UsageError{Err: fmt.Errorf("missing --%s: %s", name, what)}
 	}
-	return v, nil
+	return nil
 }
 
 // args returns a validator accepting exactly the named positional
@@ -141,13 +146,12 @@ func anyChanged(cmd *cobra.Command, names ...string) bool {
 	return false
 }
 
-// changed returns the value of a flag given on the command line, for a
-// PATCH field, or nil when the flag was not given.
-func changed[T any](f *pflag.FlagSet, name string, get func(string) (T, error)) *T {
+// changed returns v, the value of a flag, when the flag was given on the
+// command line, for a PATCH field; nil when it was not given.
+func changed[T any](f *pflag.FlagSet, name string, v T) *T {
 	if !f.Changed(name) {
 		return nil
 	}
-	v, _ := get(name)
 	return &v
 }
 
@@ -258,20 +262,28 @@ func (a *apiCall) done(err error, msg string) error {
 }
 
 // listFlags are the paging flags of list commands.
-func addListFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("limit", 0, "page size, up to 250 (default: the server's, 50)")
-	cmd.Flags().String("iterator", "", "continue a list from this iterator")
-	cmd.Flags().Bool("all", false, "fetch every page")
+type listFlags struct {
+	limit    int
+	iterator string
+	all      bool
 }
 
-func listOptions(cmd *cobra.Command) (client.ListOptions, bool, error) {
-	limit, _ := cmd.Flags().GetInt("limit")
-	it, _ := cmd.Flags().GetString("iterator")
-	all, _ := cmd.Flags().GetBool("all")
-	if limit < 0 || limit > 250 {
+// addListFlags registers the paging flags on a list command.
+func addListFlags(cmd *cobra.Command) *listFlags {
+	var l listFlags
+	cmd.Flags().IntVar(&l.limit, "limit", 0, "page size, up to 250 (default: the server's, 50)")
+	cmd.Flags().StringVar(&l.iterator, "iterator", "", "continue a list from this iterator")
+	cmd.Flags().BoolVar(&l.all, "all", false, "fetch every page")
+	return &l
+}
+
+// options returns the options of the first page and whether to fetch
+// every page.
+func (l *listFlags) options() (client.ListOptions, bool, error) {
+	if l.limit < 0 || l.limit > 250 {
 		return client.ListOptions{}, false, &UsageError{Err: errors.New("--limit must be between 1 and 250")}
 	}
-	return client.ListOptions{Limit: limit, Iterator: it}, all, nil
+	return client.ListOptions{Limit: l.limit, Iterator: l.iterator}, l.all, nil
 }
 
 // runList prints one page of a list, or every page with all: a table, or
@@ -400,9 +412,9 @@ func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 	return time.Time{}, &UsageError{Err: fmt.Errorf("--%s %q: want an RFC 3339 time, a date (2006-01-02) or an age (90m, 36h, 7d)", flag, s)}
 }
 
-// timeFlag reads an optional time flag.
-func timeFlag(cmd *cobra.Command, name string, now time.Time) (time.Time, error) {
-	v, _ := cmd.Flags().GetString(name)
+// timeFlag parses v, the value of an optional time flag: the zero time
+// when it is empty.
+func timeFlag(name, v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}

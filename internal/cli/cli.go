@@ -199,7 +199,10 @@ func loadConfig(cmd *cobra.Command, s Streams) (config.Config, error) {
 			flags[f.Name] = f.Value.String()
 		}
 	})
-	file, _ := cmd.Flags().GetString("config")
+	file, err := cmd.Flags().GetString("config")
+	if err != nil {
+		return config.Config{}, err
+	}
 	if file == "" {
 		file = s.Getenv("HERALD_CONFIG")
 	}

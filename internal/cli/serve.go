@@ -126,6 +126,7 @@ sessions are not listed.`,
 		},
 	}
 	addServerFlags(list, "database", "db-max-conns")
+	var name string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an admin API token and print it",
@@ -139,7 +140,6 @@ token. It is shown only this once.`,
 			if err != nil {
 				return err
 			}
-			name, _ := cmd.Flags().GetString("name")
 			if !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
 				// Stored as text, which PostgreSQL refuses otherwise.
 				return &UsageError{Err: fmt.Errorf("--name %q: must be UTF-8 text", name)}
@@ -162,7 +162,7 @@ token. It is shown only this once.`,
 			return nil
 		},
 	}
-	create.Flags().String("name", "cli", "a name to remember the token by")
+	create.Flags().StringVar(&name, "name", "cli", "a name to remember the token by")
 	addServerFlags(create, "database", "db-max-conns")
 
 	revoke := &cobra.Command{
