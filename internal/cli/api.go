@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -29,7 +32,7 @@ const DefaultServerURL = "http://127.0.0.1:8071"
 // group (inherited by its subcommands) or a single command.
 func addAPIFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.String("url", DefaultServerURL, "Herald server URL (env HERALD_URL)")
+	f.String("url", DefaultServerURL, "Herald server URL, where herald serve listens; a trailing /api/v1 is dropped (env HERALD_URL)")
 	f.String("token", "", "API token (env HERALD_TOKEN)")
 	f.Bool("json", false, "print the API's JSON instead of a table")
 }
@@ -55,10 +58,7 @@ type apiCall struct {
 // newAPICall reads --url, --token and --json (falling back to HERALD_URL
 // and HERALD_TOKEN) and builds the client.
 func newAPICall(cmd *cobra.Command, s Streams) (*apiCall, error) {
-	serverURL := flagOrEnv(cmd, s, "url", "HERALD_URL")
-	if serverURL == "" {
-		serverURL = DefaultServerURL
-	}
+	serverURL := serverBase(flagOrEnv(cmd, s, "url", "HERALD_URL"))
 	token := flagOrEnv(cmd, s, "token", "HERALD_TOKEN")
 	if token == "" {
 		return nil, errors.New("no API token: pass --token or set HERALD_TOKEN\n" + tokenHint)
@@ -76,6 +76,18 @@ func newAPICall(cmd *cobra.Command, s Streams) (*apiCall, error) {
 	a := &apiCall{s: s, c: c, url: c.BaseURL(), json: asJSON, stdout: s.Stdout}
 	a.ctx = client.WithRawResponse(cmd.Context(), &a.raw)
 	return a, nil
+}
+
+// serverBase returns the server URL the API commands use for --url: the
+// default when it is empty, and without a trailing /api/v1, which the client
+// adds itself: --url http://127.0.0.1:8071/api/v1, as the API's URLs are
+// written, names the server at http://127.0.0.1:8071.
+func serverBase(v string) string {
+	v = strings.TrimRight(strings.TrimSpace(v), "/")
+	if v == "" {
+		return DefaultServerURL
+	}
+	return strings.TrimSuffix(v, "/api/v1")
 }
 
 // flagOrEnv returns the flag's value if it was given, else the environment
@@ -176,8 +188,8 @@ const tokenHint = "Use the admin token `herald serve` printed on its first start
 	"pass it with --token or the HERALD_TOKEN environment variable."
 
 // explain turns an error of the client into a message for a person: the
-// server's code and detail, how to get a token after a 401, and what to
-// check when the server cannot be reached.
+// server's code and detail, how to get a token after a 401, and, when no
+// Herald answered at --url, what was reached and what was expected.
 func (a *apiCall) explain(err error) error {
 	if err == nil {
 		return nil
@@ -185,6 +197,10 @@ func (a *apiCall) explain(err error) error {
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
 		switch {
+		case apiErr.Code == "":
+			// Herald answers every error with {"code", "detail"}: this
+			// is a proxy's or another server's page.
+			return a.notHerald(fmt.Sprintf("%d %s%s", apiErr.Status, http.StatusText(apiErr.Status), excerpt(apiErr.Status, apiErr.Detail)))
 		case apiErr.Status == 401:
 			return fmt.Errorf("the server refused the API token: %s: %s\n%s", apiErr.Code, apiErr.Detail, tokenHint)
 		case len(apiErr.Validation) > 0:
@@ -201,17 +217,56 @@ func (a *apiCall) explain(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
+	var (
+		opErr     *net.OpError
+		dnsErr    *net.DNSError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+		certErr   *tls.CertificateVerificationError
+		urlErr    *url.Error
+	)
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED),
 		errors.As(err, &opErr) && opErr.Op == "dial",
 		errors.As(err, &dnsErr):
-		return fmt.Errorf("the Herald server is not reachable at %s (%s)\nStart it with `herald serve`, or point --url or HERALD_URL at it.", a.url, rootCause(err))
+		return fmt.Errorf("no Herald server answered at %s (%s)\nStart one with `herald serve`, or point --url (or HERALD_URL) at one.", a.url, rootCause(err))
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("the Herald server at %s did not answer in time", a.url)
+	case errors.As(err, &certErr):
+		return fmt.Errorf("the TLS certificate of %s is not trusted: %w", a.url, certErr)
+	case errors.As(err, &syntaxErr) || errors.As(err, &typeErr):
+		return a.notHerald("an answer that is not the JSON of Herald's API")
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return a.notHerald("the connection closed without an HTTP answer")
+	case errors.As(err, &urlErr):
+		// Connected, but no HTTP answer: TLS to a plain HTTP port, HTTP
+		// to a TLS one, another protocol, a reset.
+		return a.notHerald(rootCause(err))
 	}
 	return err
+}
+
+// notHerald is the error of an answer from --url that is not Herald's API:
+// what answered, and where the API was expected.
+func (a *apiCall) notHerald(what string) error {
+	return fmt.Errorf("%s answered, but not as a Herald server: %s\n"+
+		"Herald's API was expected at %s/api/v1/. Point --url (or HERALD_URL) at the address herald serve listens on, such as %s.",
+		a.url, what, a.url, DefaultServerURL)
+}
+
+// excerpt returns the first line of the body of an error response,
+// shortened, to show what answered: `: "<!DOCTYPE html>"`; nothing for an
+// empty body, for which the client gives the status text.
+func excerpt(status int, body string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(body), "\n")
+	line = strings.TrimSpace(line)
+	if line == "" || line == http.StatusText(status) {
+		return ""
+	}
+	if r := []rune(line); len(r) > 60 {
+		line = string(r[:60]) + "..."
+	}
+	return fmt.Sprintf(": %q", line)
 }
 
 // rootCause returns the innermost error's text, e.g. "connection refused".
