@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/buildinfo"
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -78,6 +82,9 @@ func newTokenCmd(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Manage admin API tokens",
+		Long: `Manage the admin API tokens stored in the database that --database (or
+HERALD_DATABASE_URL) names. The database must exist: herald serve or herald
+migrate creates it.`,
 		Example: `  herald token create --name ci
   herald token list
   herald token revoke hsk_...`,
@@ -98,7 +105,7 @@ sessions are not listed.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			st, err := server.OpenStore(ctx, &cfg)
+			st, err := openExisting(ctx, &cfg)
 			if err != nil {
 				return err
 			}
@@ -146,7 +153,7 @@ token. It is shown only this once.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			st, err := server.OpenStore(ctx, &cfg)
+			st, err := openExisting(ctx, &cfg)
 			if err != nil {
 				return err
 			}
@@ -180,7 +187,7 @@ HERALD_ADMIN_TOKEN is not stored; remove it from the configuration instead.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			st, err := server.OpenStore(ctx, &cfg)
+			st, err := openExisting(ctx, &cfg)
 			if err != nil {
 				return err
 			}
@@ -234,4 +241,32 @@ for. A source build without release stamping reports "dev-<commit>".`,
 			return nil
 		},
 	}
+}
+
+// openExisting opens the store of a command that must not create one
+// (herald token): a SQLite file that does not exist is an error naming the
+// path and the flag, rather than a new, empty database beside the one the
+// server uses. herald serve and herald migrate create it.
+func openExisting(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	if err := requireDatabase(cfg); err != nil {
+		return nil, err
+	}
+	return server.OpenStore(ctx, cfg)
+}
+
+// requireDatabase returns an error when cfg names a SQLite file that does
+// not exist. A PostgreSQL URL is not checked: its server says.
+func requireDatabase(cfg *config.Config) error {
+	if cfg.IsPostgres() {
+		return nil
+	}
+	path := config.SQLitePath(cfg.Database)
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or a problem the driver reports
+	}
+	where := path
+	if abs, err := filepath.Abs(path); err == nil && abs != path {
+		where = fmt.Sprintf("%s (%s)", path, abs)
+	}
+	return fmt.Errorf("no database at %s: point --database (or HERALD_DATABASE_URL) at the database herald serve uses; herald serve and herald migrate create a new one", where)
 }

@@ -119,3 +119,30 @@ func TestSettingFlagsTyped(t *testing.T) {
 		t.Errorf("--metrics false: %v, want a usage error showing --metrics=false", err)
 	}
 }
+
+// TestMissingDatabase checks that the commands that open the database
+// without being its owner (token, backup) refuse one that does not exist,
+// naming the path and the flag, and create nothing: run from another
+// directory, herald token create used to make an empty ./herald.db and
+// print a token the running server did not know. serve and migrate create
+// the database.
+func TestMissingDatabase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "herald.db")
+	for _, args := range [][]string{
+		{"token", "create", "--database", db},
+		{"token", "list", "--database", db},
+		{"token", "revoke", "hsk_x", "--database", db},
+		{"token", "create"}, // HERALD_DATABASE_URL
+		{"backup", "--database", db, filepath.Join(dir, "copy.db")},
+	} {
+		msg := fails(t, env("HERALD_DATABASE_URL", "sqlite:"+db), args...)
+		contains(t, msg, "no database at "+db, "--database", "HERALD_DATABASE_URL")
+		if names, _ := filepath.Glob(filepath.Join(dir, "*")); len(names) > 0 {
+			t.Fatalf("herald %s created %v", strings.Join(args, " "), names)
+		}
+	}
+	contains(t, ok(t, env(), "migrate", "--database", db), "up to date")
+	ok(t, env(), "token", "create", "--database", db)
+}
