@@ -146,3 +146,30 @@ func TestMissingDatabase(t *testing.T) {
 	contains(t, ok(t, env(), "migrate", "--database", db), "up to date")
 	ok(t, env(), "token", "create", "--database", db)
 }
+
+// TestSettingsCheckedBeforeDatabase checks that serve, migrate and token
+// validate every setting, the encryption key's format included, before they
+// open the database: all problems are reported at once, and nothing is
+// created. A bad key used to be reported alone, after the database file
+// was created and migrated.
+func TestSettingsCheckedBeforeDatabase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "herald.db")
+	for _, args := range [][]string{
+		{"serve", "--listen", "127.0.0.1:0", "--database", db, "--encryption-key", "c2hvcnQ=", "--log-format", "xml"},
+		{"serve", "--listen", "127.0.0.1:0", "--database", db, "--log-format", "xml"}, // the key from the environment
+		{"migrate", "--database", db},
+		{"token", "create", "--database", db},
+	} {
+		r := run(t, env("HERALD_ENCRYPTION_KEY", "not base64!", "HERALD_LOG_FORMAT", "xml"), args...)
+		var ue *UsageError
+		if !errors.As(r.err, &ue) {
+			t.Fatalf("herald %s: %v, want a usage error", strings.Join(args, " "), r.err)
+		}
+		contains(t, r.err.Error(), "HERALD_ENCRYPTION_KEY (--encryption-key): encryption key is", "HERALD_LOG_FORMAT (--log-format)")
+		if names, _ := filepath.Glob(filepath.Join(dir, "*")); len(names) > 0 {
+			t.Fatalf("herald %s created %v before refusing its settings", strings.Join(args, " "), names)
+		}
+	}
+}

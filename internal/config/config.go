@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/secretbox"
 )
 
 // Config is the configuration of `herald serve`.
@@ -424,6 +426,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Database == "" {
 		bad("database", "must not be empty")
+	}
+	if c.EncryptionKey != "" {
+		// Checked here, with the rest, before anything opens or creates
+		// the database. The error never holds the key.
+		if _, err := secretbox.ParseKey(c.EncryptionKey); err != nil {
+			bad("encryption-key", "%v", err)
+		}
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -270,3 +270,30 @@ func TestSettingKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestEncryptionKeyValidated checks that a configured encryption key is
+// checked with every other setting, by Load, naming the setting and never
+// showing the key.
+func TestEncryptionKeyValidated(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"c2hvcnQ=", "not base64 at all!", "CHANGE-ME"} {
+		env := map[string]string{"HERALD_ENCRYPTION_KEY": bad, "HERALD_LOG_FORMAT": "xml"}
+		_, err := Load(Source{Getenv: func(k string) string { return env[k] }}, nil)
+		if err == nil {
+			t.Errorf("%q: Load succeeded", bad)
+			continue
+		}
+		for _, want := range []string{"HERALD_ENCRYPTION_KEY (--encryption-key)", "32", "HERALD_LOG_FORMAT"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: error %q does not mention %s", bad, err, want)
+			}
+		}
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("the error shows the key: %v", err)
+		}
+	}
+	env := map[string]string{"HERALD_ENCRYPTION_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+	if _, err := Load(Source{Getenv: func(k string) string { return env[k] }}, nil); err != nil {
+		t.Errorf("a key of 32 bytes: %v", err)
+	}
+}

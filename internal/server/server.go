@@ -118,6 +118,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		opts.Stdout = os.Stdout
 	}
 	s := &Server{cfg: cfg, log: opts.Log, served: make(chan error, 1)}
+	// A configured key is checked before the database is opened: a bad
+	// one must not leave a new, migrated database behind.
+	var key []byte
+	if cfg.EncryptionKey != "" {
+		if key, err = secretbox.ParseKey(cfg.EncryptionKey); err != nil {
+			return nil, fmt.Errorf("HERALD_ENCRYPTION_KEY (--encryption-key): %w", err)
+		}
+	}
 	s.store, err = openStore(ctx, &cfg, s.log)
 	if err != nil {
 		return nil, err
@@ -130,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err := s.store.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	box, err := s.encryptionBox(ctx)
+	box, err := s.encryptionBox(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -307,20 +315,18 @@ func adminHandler(m http.Handler) http.Handler {
 	return mux
 }
 
-// encryptionBox returns the box sealing endpoint secrets: the configured
-// key, or one generated on first start and kept in a file beside a SQLite
-// database (or in a PostgreSQL database's settings).
-func (s *Server) encryptionBox(ctx context.Context) (*secretbox.Box, error) {
-	keyText := s.cfg.EncryptionKey
-	if keyText == "" {
-		var err error
-		if keyText, err = s.storedKey(ctx); err != nil {
+// encryptionBox returns the box sealing endpoint secrets: with key, the
+// configured key, or else one generated on first start and kept in a file
+// beside a SQLite database (or in a PostgreSQL database's settings).
+func (s *Server) encryptionBox(ctx context.Context, key []byte) (*secretbox.Box, error) {
+	if key == nil {
+		keyText, err := s.storedKey(ctx)
+		if err != nil {
 			return nil, err
 		}
-	}
-	key, err := secretbox.ParseKey(keyText)
-	if err != nil {
-		return nil, fmt.Errorf("HERALD_ENCRYPTION_KEY: %w", err)
+		if key, err = secretbox.ParseKey(keyText); err != nil {
+			return nil, fmt.Errorf("the stored encryption key: %w", err)
+		}
 	}
 	return secretbox.New(key)
 }
