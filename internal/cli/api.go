@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -29,12 +32,12 @@ const DefaultServerURL = "http://127.0.0.1:8071"
 // group (inherited by its subcommands) or a single command.
 func addAPIFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.String("url", DefaultServerURL, "Herald server URL (env HERALD_URL)")
+	f.String("url", DefaultServerURL, "Herald server URL, where herald serve listens; a trailing /api/v1 is dropped (env HERALD_URL)")
 	f.String("token", "", "API token (env HERALD_TOKEN)")
 	f.Bool("json", false, "print the API's JSON instead of a table")
 }
 
-// addAppFlag registers --app on a command.
+// addAppFlag registers --app on a command; appID reads it.
 func addAppFlag(cmd *cobra.Command, s Streams) {
 	cmd.Flags().String("app", "", "application id or uid (env HERALD_APP)")
 	_ = cmd.RegisterFlagCompletionFunc("app", completeApps(s))
@@ -55,10 +58,7 @@ type apiCall struct {
 // newAPICall reads --url, --token and --json (falling back to HERALD_URL
 // and HERALD_TOKEN) and builds the client.
 func newAPICall(cmd *cobra.Command, s Streams) (*apiCall, error) {
-	serverURL := flagOrEnv(cmd, s, "url", "HERALD_URL")
-	if serverURL == "" {
-		serverURL = DefaultServerURL
-	}
+	serverURL := serverBase(flagOrEnv(cmd, s, "url", "HERALD_URL"))
 	token := flagOrEnv(cmd, s, "token", "HERALD_TOKEN")
 	if token == "" {
 		return nil, errors.New("no API token: pass --token or set HERALD_TOKEN\n" + tokenHint)
@@ -67,10 +67,27 @@ func newAPICall(cmd *cobra.Command, s Streams) (*apiCall, error) {
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("--url: %w", err)}
 	}
-	asJSON, _ := cmd.Flags().GetBool("json")
+	// --json is inherited from the command's group, so it is read here
+	// rather than bound where each command is built.
+	asJSON, err := cmd.Flags().GetBool("json")
+	if err != nil {
+		return nil, err
+	}
 	a := &apiCall{s: s, c: c, url: c.BaseURL(), json: asJSON, stdout: s.Stdout}
 	a.ctx = client.WithRawResponse(cmd.Context(), &a.raw)
 	return a, nil
+}
+
+// serverBase returns the server URL the API commands use for --url: the
+// default when it is empty, and without a trailing /api/v1, which the client
+// adds itself: --url http://127.0.0.1:8071/api/v1, as the API's URLs are
+// written, names the server at http://127.0.0.1:8071.
+func serverBase(v string) string {
+	v = strings.TrimRight(strings.TrimSpace(v), "/")
+	if v == "" {
+		return DefaultServerURL
+	}
+	return strings.TrimSuffix(v, "/api/v1")
 }
 
 // flagOrEnv returns the flag's value if it was given, else the environment
@@ -98,13 +115,13 @@ func appID(cmd *cobra.Command, s Streams) (string, error) {
 	return id, nil
 }
 
-// requiredFlag returns a string flag that must be given.
-func requiredFlag(cmd *cobra.Command, name, what string) (string, error) {
-	v, _ := cmd.Flags().GetString(name)
+// required checks that v, the value of the string flag --name, was given,
+// or returns a usage error saying what the flag is.
+func required(v, name, what string) error {
 	if v == "" {
-		return "", &UsageError{Err: fmt.Errorf("missing --%s: %s", name, what)}
+		return &UsageError{Err: fmt.Errorf("missing --%s: %s", name, what)}
 	}
-	return v, nil
+	return nil
 }
 
 // args returns a validator accepting exactly the named positional
@@ -115,7 +132,12 @@ func args(names ...string) cobra.PositionalArgs {
 		case len(a) < len(names):
 			return &UsageError{Err: fmt.Errorf("missing %s", strings.Join(names[len(a):], " "))}
 		case len(a) > len(names):
-			return &UsageError{Err: fmt.Errorf("unexpected argument %q", a[len(names)])}
+			extra := a[len(names)]
+			if _, err := strconv.ParseBool(extra); err == nil {
+				// --svix-headers false: a switch takes no separate value.
+				return &UsageError{Err: fmt.Errorf("unexpected argument %q: a switch takes a value only after =, as in --metrics=false", extra)}
+			}
+			return &UsageError{Err: fmt.Errorf("unexpected argument %q", extra)}
 		}
 		for i, v := range a {
 			if v == "" {
@@ -136,21 +158,25 @@ func anyChanged(cmd *cobra.Command, names ...string) bool {
 	return false
 }
 
-// changed returns the value of a flag given on the command line, for a
-// PATCH field, or nil when the flag was not given.
-func changed[T any](f *pflag.FlagSet, name string, get func(string) (T, error)) *T {
+// changed returns v, the value of a flag, when the flag was given on the
+// command line, for a PATCH field; nil when it was not given.
+func changed[T any](f *pflag.FlagSet, name string, v T) *T {
 	if !f.Changed(name) {
 		return nil
 	}
-	v, _ := get(name)
 	return &v
 }
 
 // runGroup is the action of a command group: help, or an error naming an
-// unknown subcommand.
+// unknown subcommand and the ones it may be a misspelling of, as cobra
+// does for the root command.
 func runGroup(cmd *cobra.Command, a []string) error {
 	if len(a) > 0 {
-		return &UsageError{Err: fmt.Errorf("unknown command %q for %q", a[0], cmd.CommandPath())}
+		msg := fmt.Sprintf("unknown command %q for %q", a[0], cmd.CommandPath())
+		if near := cmd.SuggestionsFor(a[0]); len(near) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t") + "\n"
+		}
+		return &UsageError{Err: errors.New(msg)}
 	}
 	return cmd.Help()
 }
@@ -162,8 +188,8 @@ const tokenHint = "Use the admin token `herald serve` printed on its first start
 	"pass it with --token or the HERALD_TOKEN environment variable."
 
 // explain turns an error of the client into a message for a person: the
-// server's code and detail, how to get a token after a 401, and what to
-// check when the server cannot be reached.
+// server's code and detail, how to get a token after a 401, and, when no
+// Herald answered at --url, what was reached and what was expected.
 func (a *apiCall) explain(err error) error {
 	if err == nil {
 		return nil
@@ -171,6 +197,10 @@ func (a *apiCall) explain(err error) error {
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
 		switch {
+		case apiErr.Code == "":
+			// Herald answers every error with {"code", "detail"}: this
+			// is a proxy's or another server's page.
+			return a.notHerald(fmt.Sprintf("%d %s%s", apiErr.Status, http.StatusText(apiErr.Status), excerpt(apiErr.Status, apiErr.Detail)))
 		case apiErr.Status == 401:
 			return fmt.Errorf("the server refused the API token: %s: %s\n%s", apiErr.Code, apiErr.Detail, tokenHint)
 		case len(apiErr.Validation) > 0:
@@ -187,17 +217,56 @@ func (a *apiCall) explain(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
+	var (
+		opErr     *net.OpError
+		dnsErr    *net.DNSError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+		certErr   *tls.CertificateVerificationError
+		urlErr    *url.Error
+	)
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED),
 		errors.As(err, &opErr) && opErr.Op == "dial",
 		errors.As(err, &dnsErr):
-		return fmt.Errorf("the Herald server is not reachable at %s (%s)\nStart it with `herald serve`, or point --url or HERALD_URL at it.", a.url, rootCause(err))
+		return fmt.Errorf("no Herald server answered at %s (%s)\nStart one with `herald serve`, or point --url (or HERALD_URL) at one.", a.url, rootCause(err))
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("the Herald server at %s did not answer in time", a.url)
+	case errors.As(err, &certErr):
+		return fmt.Errorf("the TLS certificate of %s is not trusted: %w", a.url, certErr)
+	case errors.As(err, &syntaxErr) || errors.As(err, &typeErr):
+		return a.notHerald("an answer that is not the JSON of Herald's API")
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return a.notHerald("the connection closed without an HTTP answer")
+	case errors.As(err, &urlErr):
+		// Connected, but no HTTP answer: TLS to a plain HTTP port, HTTP
+		// to a TLS one, another protocol, a reset.
+		return a.notHerald(rootCause(err))
 	}
 	return err
+}
+
+// notHerald is the error of an answer from --url that is not Herald's API:
+// what answered, and where the API was expected.
+func (a *apiCall) notHerald(what string) error {
+	return fmt.Errorf("%s answered, but not as a Herald server: %s\n"+
+		"Herald's API was expected at %s/api/v1/. Point --url (or HERALD_URL) at the address herald serve listens on, such as %s.",
+		a.url, what, a.url, DefaultServerURL)
+}
+
+// excerpt returns the first line of the body of an error response,
+// shortened, to show what answered: `: "<!DOCTYPE html>"`; nothing for an
+// empty body, for which the client gives the status text.
+func excerpt(status int, body string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(body), "\n")
+	line = strings.TrimSpace(line)
+	if line == "" || line == http.StatusText(status) {
+		return ""
+	}
+	if r := []rune(line); len(r) > 60 {
+		line = string(r[:60]) + "..."
+	}
+	return fmt.Sprintf(": %q", line)
 }
 
 // rootCause returns the innermost error's text, e.g. "connection refused".
@@ -248,20 +317,28 @@ func (a *apiCall) done(err error, msg string) error {
 }
 
 // listFlags are the paging flags of list commands.
-func addListFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("limit", 0, "page size, up to 250 (default: the server's, 50)")
-	cmd.Flags().String("iterator", "", "continue a list from this iterator")
-	cmd.Flags().Bool("all", false, "fetch every page")
+type listFlags struct {
+	limit    int
+	iterator string
+	all      bool
 }
 
-func listOptions(cmd *cobra.Command) (client.ListOptions, bool, error) {
-	limit, _ := cmd.Flags().GetInt("limit")
-	it, _ := cmd.Flags().GetString("iterator")
-	all, _ := cmd.Flags().GetBool("all")
-	if limit < 0 || limit > 250 {
+// addListFlags registers the paging flags on a list command.
+func addListFlags(cmd *cobra.Command) *listFlags {
+	var l listFlags
+	cmd.Flags().IntVar(&l.limit, "limit", 0, "page size, up to 250 (default: the server's, 50)")
+	cmd.Flags().StringVar(&l.iterator, "iterator", "", "continue a list from this iterator")
+	cmd.Flags().BoolVar(&l.all, "all", false, "fetch every page")
+	return &l
+}
+
+// options returns the options of the first page and whether to fetch
+// every page.
+func (l *listFlags) options() (client.ListOptions, bool, error) {
+	if l.limit < 0 || l.limit > 250 {
 		return client.ListOptions{}, false, &UsageError{Err: errors.New("--limit must be between 1 and 250")}
 	}
-	return client.ListOptions{Limit: limit, Iterator: it}, all, nil
+	return client.ListOptions{Limit: l.limit, Iterator: l.iterator}, l.all, nil
 }
 
 // runList prints one page of a list, or every page with all: a table, or
@@ -390,9 +467,9 @@ func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 	return time.Time{}, &UsageError{Err: fmt.Errorf("--%s %q: want an RFC 3339 time, a date (2006-01-02) or an age (90m, 36h, 7d)", flag, s)}
 }
 
-// timeFlag reads an optional time flag.
-func timeFlag(cmd *cobra.Command, name string, now time.Time) (time.Time, error) {
-	v, _ := cmd.Flags().GetString(name)
+// timeFlag parses v, the value of an optional time flag: the zero time
+// when it is empty.
+func timeFlag(name, v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}

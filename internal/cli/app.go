@@ -37,6 +37,7 @@ application by its id (app_...) or by the uid you gave it.`,
 }
 
 func newAppListCmd(s Streams) *cobra.Command {
+	var list *listFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List applications, oldest first",
@@ -48,7 +49,7 @@ func newAppListCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts, all, err := listOptions(cmd)
+			opts, all, err := list.options()
 			if err != nil {
 				return err
 			}
@@ -58,11 +59,16 @@ func newAppListCmd(s Streams) *cobra.Command {
 				}, writeApps)
 		},
 	}
-	addListFlags(cmd)
+	list = addListFlags(cmd)
 	return cmd
 }
 
 func newAppCreateCmd(s Streams) *cobra.Command {
+	var (
+		in          client.AppIn
+		meta        []string
+		getIfExists bool
+	)
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an application",
@@ -74,25 +80,22 @@ func newAppCreateCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := client.AppIn{Name: argv[0]}
-			in.UID, _ = cmd.Flags().GetString("uid")
-			in.ThrottleRate, _ = cmd.Flags().GetInt("throttle-rate")
-			meta, _ := cmd.Flags().GetStringArray("metadata")
+			in.Name = argv[0]
 			if in.Metadata, err = parseKeyValues("metadata", meta); err != nil {
 				return err
 			}
 			create := a.c.CreateApp
-			if ok, _ := cmd.Flags().GetBool("get-if-exists"); ok {
+			if getIfExists {
 				create = a.c.GetOrCreateApp
 			}
 			app, err := create(a.ctx, in)
 			return a.show(err, func(w io.Writer) { writeApp(w, app) })
 		},
 	}
-	cmd.Flags().String("uid", "", "your own id for the application, usable instead of its app_ id")
-	cmd.Flags().Int("throttle-rate", 0, "most messages per second to each endpoint (default unlimited)")
-	cmd.Flags().StringArray("metadata", nil, "KEY=VALUE pair to store with the application (repeatable)")
-	cmd.Flags().Bool("get-if-exists", false, "return the application with this --uid if it exists")
+	cmd.Flags().StringVar(&in.UID, "uid", "", "your own id for the application, usable instead of its app_ id")
+	cmd.Flags().IntVar(&in.ThrottleRate, "throttle-rate", 0, "most messages per second to each endpoint (default unlimited)")
+	cmd.Flags().StringArrayVar(&meta, "metadata", nil, "KEY=VALUE pair to store with the application (repeatable)")
+	cmd.Flags().BoolVar(&getIfExists, "get-if-exists", false, "return the application with this --uid if it exists")
 	return cmd
 }
 
@@ -115,6 +118,11 @@ func newAppGetCmd(s Streams) *cobra.Command {
 }
 
 func newAppUpdateCmd(s Streams) *cobra.Command {
+	var (
+		name, uid    string
+		throttleRate int
+		meta         []string
+	)
 	cmd := &cobra.Command{
 		Use:   "update APP",
 		Short: "Change the given fields of an application",
@@ -131,11 +139,10 @@ values.`,
 			}
 			var p client.AppPatch
 			f := cmd.Flags()
-			p.Name = changed(f, "name", f.GetString)
-			p.UID = changed(f, "uid", f.GetString)
-			p.ThrottleRate = changed(f, "throttle-rate", f.GetInt)
+			p.Name = changed(f, "name", name)
+			p.UID = changed(f, "uid", uid)
+			p.ThrottleRate = changed(f, "throttle-rate", throttleRate)
 			if f.Changed("metadata") {
-				meta, _ := f.GetStringArray("metadata")
 				if p.Metadata, err = parseKeyValues("metadata", meta); err != nil {
 					return err
 				}
@@ -147,10 +154,10 @@ values.`,
 			return a.show(err, func(w io.Writer) { writeApp(w, app) })
 		},
 	}
-	cmd.Flags().String("name", "", "new display name")
-	cmd.Flags().String("uid", "", "new uid")
-	cmd.Flags().Int("throttle-rate", 0, "most messages per second to each endpoint")
-	cmd.Flags().StringArray("metadata", nil, "KEY=VALUE pair; replaces all metadata (repeatable)")
+	cmd.Flags().StringVar(&name, "name", "", "new display name")
+	cmd.Flags().StringVar(&uid, "uid", "", "new uid")
+	cmd.Flags().IntVar(&throttleRate, "throttle-rate", 0, "most messages per second to each endpoint")
+	cmd.Flags().StringArrayVar(&meta, "metadata", nil, "KEY=VALUE pair; replaces all metadata (repeatable)")
 	return cmd
 }
 

@@ -35,6 +35,10 @@ message to an endpoint once it can take it.`,
 }
 
 func newAttemptListCmd(s Streams) *cobra.Command {
+	var (
+		list                           *listFlags
+		ep, msg, status, before, after string
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the attempts to an endpoint or of a message, newest first",
@@ -47,9 +51,6 @@ func newAttemptListCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f := cmd.Flags()
-			ep, _ := f.GetString("endpoint")
-			msg, _ := f.GetString("msg")
 			if ep == "" && msg == "" {
 				return &UsageError{Err: errors.New("give --endpoint, --msg, or both")}
 			}
@@ -57,23 +58,23 @@ func newAttemptListCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts, all, err := listOptions(cmd)
+			opts, all, err := list.options()
 			if err != nil {
 				return err
 			}
 			var ao client.ListAttemptsOptions
-			if v, _ := f.GetString("status"); v != "" {
-				st, err := client.ParseMessageStatus(v)
+			if status != "" {
+				st, err := client.ParseMessageStatus(status)
 				if err != nil {
 					return &UsageError{Err: fmt.Errorf("--status: %w", err)}
 				}
 				ao.Status = &st
 			}
 			now := time.Now()
-			if ao.Before, err = timeFlag(cmd, "before", now); err != nil {
+			if ao.Before, err = timeFlag("before", before, now); err != nil {
 				return err
 			}
-			if ao.After, err = timeFlag(cmd, "after", now); err != nil {
+			if ao.After, err = timeFlag("after", after, now); err != nil {
 				return err
 			}
 			fetch := func(ctx context.Context, o client.ListOptions) (*client.ListResponse[client.Attempt], error) {
@@ -91,17 +92,18 @@ func newAttemptListCmd(s Streams) *cobra.Command {
 		},
 	}
 	addAppFlag(cmd, s)
-	addListFlags(cmd)
-	cmd.Flags().String("endpoint", "", "attempts to this endpoint (id or uid)")
-	cmd.Flags().String("msg", "", "attempts of this message (id or event id)")
-	cmd.Flags().String("status", "", "only attempts with this status: success or fail")
-	cmd.Flags().String("before", "", "only attempts made before: RFC 3339 time, date or age such as 1h")
-	cmd.Flags().String("after", "", "only attempts made after: RFC 3339 time, date or age such as 24h")
+	list = addListFlags(cmd)
+	cmd.Flags().StringVar(&ep, "endpoint", "", "attempts to this endpoint (id or uid)")
+	cmd.Flags().StringVar(&msg, "msg", "", "attempts of this message (id or event id)")
+	cmd.Flags().StringVar(&status, "status", "", "only attempts with this status: success or fail")
+	cmd.Flags().StringVar(&before, "before", "", "only attempts made before: RFC 3339 time, date or age such as 1h")
+	cmd.Flags().StringVar(&after, "after", "", "only attempts made after: RFC 3339 time, date or age such as 24h")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"success", "fail"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 func newAttemptGetCmd(s Streams) *cobra.Command {
+	var msg string
 	cmd := &cobra.Command{
 		Use:     "get ATTEMPT",
 		Short:   "Show an attempt with the response it got",
@@ -112,8 +114,7 @@ func newAttemptGetCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			msg, err := requiredFlag(cmd, "msg", "the message the attempt belongs to")
-			if err != nil {
+			if err := required(msg, "msg", "the message the attempt belongs to"); err != nil {
 				return err
 			}
 			a, err := newAPICall(cmd, s)
@@ -125,11 +126,12 @@ func newAttemptGetCmd(s Streams) *cobra.Command {
 		},
 	}
 	addAppFlag(cmd, s)
-	cmd.Flags().String("msg", "", "the message (id or event id) the attempt belongs to (required)")
+	cmd.Flags().StringVar(&msg, "msg", "", "the message (id or event id) the attempt belongs to (required)")
 	return cmd
 }
 
 func newAttemptResendCmd(s Streams) *cobra.Command {
+	var msg, ep string
 	cmd := &cobra.Command{
 		Use:   "resend",
 		Short: "Send a message to an endpoint again",
@@ -142,12 +144,10 @@ The endpoint must be enabled. Follow it with: herald attempt list --app APP --ms
 			if err != nil {
 				return err
 			}
-			msg, err := requiredFlag(cmd, "msg", "the message to send again")
-			if err != nil {
+			if err := required(msg, "msg", "the message to send again"); err != nil {
 				return err
 			}
-			ep, err := requiredFlag(cmd, "endpoint", "the endpoint to send it to")
-			if err != nil {
+			if err := required(ep, "endpoint", "the endpoint to send it to"); err != nil {
 				return err
 			}
 			a, err := newAPICall(cmd, s)
@@ -161,7 +161,7 @@ The endpoint must be enabled. Follow it with: herald attempt list --app APP --ms
 		},
 	}
 	addAppFlag(cmd, s)
-	cmd.Flags().String("msg", "", "the message (id or event id) to send again (required)")
-	cmd.Flags().String("endpoint", "", "the endpoint (id or uid) to send it to (required)")
+	cmd.Flags().StringVar(&msg, "msg", "", "the message (id or event id) to send again (required)")
+	cmd.Flags().StringVar(&ep, "endpoint", "", "the endpoint (id or uid) to send it to (required)")
 	return cmd
 }

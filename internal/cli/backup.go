@@ -31,6 +31,9 @@ A PostgreSQL database is backed up with pg_dump.`,
 			if err != nil {
 				return err
 			}
+			if err := requireDatabase(&cfg); err != nil {
+				return err
+			}
 			res, err := server.Backup(cmd.Context(), &cfg, argv[0])
 			if err != nil {
 				return err

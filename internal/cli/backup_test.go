@@ -42,7 +42,7 @@ func TestBackupRestore(t *testing.T) {
 	out = ok(t, env("HERALD_ENCRYPTION_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), "backup", "--database", db, filepath.Join(dir, "b2.db"))
 	contains(t, out, "HERALD_ENCRYPTION_KEY: keep it with the backup")
 	contains(t, fails(t, env(), "backup", "--database", "postgres://h@127.0.0.1/h", filepath.Join(dir, "pg.db")), "pg_dump")
-	contains(t, fails(t, env(), "backup", "--database", filepath.Join(dir, "none.db"), filepath.Join(dir, "n.db")), "no such file")
+	contains(t, fails(t, env(), "backup", "--database", filepath.Join(dir, "none.db"), filepath.Join(dir, "n.db")), "no database at "+filepath.Join(dir, "none.db"))
 }
 
 func copyFile(t *testing.T, src, dst string) {

@@ -23,6 +23,7 @@ import (
 )
 
 func newBenchCmd(s Streams) *cobra.Command {
+	var bf benchFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure Herald on this machine: throughput, latency, losses, memory",
@@ -71,7 +72,7 @@ the configuration and the machine.`,
   herald bench --cpuprofile server.pprof && go tool pprof -top server.pprof`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, asJSON, err := benchConfig(cmd, s)
+			cfg, asJSON, err := bf.config(s)
 			if err != nil {
 				return err
 			}
@@ -100,60 +101,52 @@ the configuration and the machine.`,
 		},
 	}
 	f := cmd.Flags()
-	f.Duration("duration", 30*time.Second, "how long to send load")
-	f.String("rate", "max", "messages per second on a fixed schedule, or max: as fast as accepted")
-	f.Int("concurrency", 64, "most API requests in flight")
-	f.Int("endpoints", 1, "healthy endpoints each message goes to")
-	f.Int("slow-endpoints", 0, "extra endpoints, getting the same messages, that hang until the run ends")
-	f.Int("noisy-app-endpoints", 0, "a second application with this many endpoints, all hanging, sent one message in this many (as many deliveries)")
-	f.Duration("outage", 0, "the healthy endpoints answer 503 for this long from the start, then 200: attempts while down, drain once back")
-	f.Int("payload-bytes", 1024, "size of each message's JSON payload")
-	f.Int("backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")
-	f.Duration("drain-timeout", 0, "longest wait for deliveries after the load (0: 5m, or 30m with --backlog)")
-	f.String("database", "", "database of the server started: SQLite path or postgres:// URL (default: a temporary SQLite file)")
-	f.String("url", "", "measure the running server at this URL instead of starting one (needs --token)")
-	f.String("token", "", "admin API token of the server at --url (env HERALD_TOKEN)")
-	f.String("receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it; port 0: a port per endpoint)")
-	f.StringArray("server-flag", nil, "extra flag for the server started, e.g. --server-flag=--max-in-flight=2048 (repeatable)")
-	f.String("cpuprofile", "", "write a CPU profile of the server started to this file")
-	f.String("heapprofile", "", "write a heap profile of the server started, taken at its largest heap, to this file")
-	f.Bool("json", false, "print the result as one JSON object")
-	f.Bool("quiet", false, "do not print progress to standard error")
+	c := &bf.cfg
+	f.DurationVar(&c.Duration, "duration", 30*time.Second, "how long to send load")
+	f.StringVar(&bf.rate, "rate", "max", "messages per second on a fixed schedule, or max: as fast as accepted")
+	f.IntVar(&c.Concurrency, "concurrency", 64, "most API requests in flight")
+	f.IntVar(&c.Endpoints, "endpoints", 1, "healthy endpoints each message goes to")
+	f.IntVar(&c.SlowEndpoints, "slow-endpoints", 0, "extra endpoints, getting the same messages, that hang until the run ends")
+	f.IntVar(&c.NoisyAppEndpoints, "noisy-app-endpoints", 0, "a second application with this many endpoints, all hanging, sent one message in this many (as many deliveries)")
+	f.DurationVar(&c.Outage, "outage", 0, "the healthy endpoints answer 503 for this long from the start, then 200: attempts while down, drain once back")
+	f.IntVar(&c.PayloadBytes, "payload-bytes", 1024, "size of each message's JSON payload")
+	f.IntVar(&c.Backlog, "backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")
+	f.DurationVar(&c.DrainTimeout, "drain-timeout", 0, "longest wait for deliveries after the load (0: 5m, or 30m with --backlog)")
+	f.StringVar(&c.Database, "database", "", "database of the server started: SQLite path or postgres:// URL (default: a temporary SQLite file)")
+	f.StringVar(&c.URL, "url", "", "measure the running server at this URL instead of starting one (needs --token)")
+	f.StringVar(&c.Token, "token", "", "admin API token of the server at --url (env HERALD_TOKEN)")
+	f.StringVar(&c.Receiver, "receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it; port 0: a port per endpoint)")
+	f.StringArrayVar(&c.ServerFlags, "server-flag", nil, "extra flag for the server started, e.g. --server-flag=--max-in-flight=2048 (repeatable)")
+	f.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the server started to this file")
+	f.StringVar(&c.HeapProfile, "heapprofile", "", "write a heap profile of the server started, taken at its largest heap, to this file")
+	f.BoolVar(&bf.json, "json", false, "print the result as one JSON object")
+	f.BoolVar(&bf.quiet, "quiet", false, "do not print progress to standard error")
 
 	cmd.AddCommand(newBenchServerCmd(s))
 	return cmd
 }
 
-// benchConfig reads the flags of herald bench.
-func benchConfig(cmd *cobra.Command, s Streams) (bench.Config, bool, error) {
-	f := cmd.Flags()
-	var cfg bench.Config
-	cfg.Duration, _ = f.GetDuration("duration")
-	rate, _ := f.GetString("rate")
-	if rate != "max" {
-		n, err := strconv.Atoi(rate)
+// benchFlags are the flags of herald bench: the run's configuration as
+// given, and the flags that are not part of it.
+type benchFlags struct {
+	cfg         bench.Config
+	rate        string
+	json, quiet bool
+}
+
+// config checks the flags of herald bench and returns the run's
+// configuration, and whether to print JSON.
+func (bf *benchFlags) config(s Streams) (bench.Config, bool, error) {
+	cfg := bf.cfg
+	if bf.rate != "max" {
+		n, err := strconv.Atoi(bf.rate)
 		if err != nil || n <= 0 {
-			return cfg, false, &UsageError{Err: fmt.Errorf("--rate %q: want a number of messages per second, or max", rate)}
+			return cfg, false, &UsageError{Err: fmt.Errorf("--rate %q: want a number of messages per second, or max", bf.rate)}
 		}
 		cfg.Rate = n
 	}
-	cfg.Concurrency, _ = f.GetInt("concurrency")
-	cfg.Endpoints, _ = f.GetInt("endpoints")
-	cfg.SlowEndpoints, _ = f.GetInt("slow-endpoints")
-	cfg.NoisyAppEndpoints, _ = f.GetInt("noisy-app-endpoints")
-	cfg.Outage, _ = f.GetDuration("outage")
-	cfg.PayloadBytes, _ = f.GetInt("payload-bytes")
-	cfg.Backlog, _ = f.GetInt("backlog")
-	cfg.DrainTimeout, _ = f.GetDuration("drain-timeout")
-	cfg.Database, _ = f.GetString("database")
-	cfg.URL, _ = f.GetString("url")
-	cfg.Token, _ = f.GetString("token")
-	cfg.Receiver, _ = f.GetString("receiver")
-	cfg.ServerFlags, _ = f.GetStringArray("server-flag")
-	cfg.CPUProfile, _ = f.GetString("cpuprofile")
-	cfg.HeapProfile, _ = f.GetString("heapprofile")
-	asJSON, _ := f.GetBool("json")
-	if quiet, _ := f.GetBool("quiet"); !quiet {
+	asJSON := bf.json
+	if !bf.quiet {
 		cfg.Progress = s.Stderr
 	}
 
@@ -197,12 +190,13 @@ func benchConfig(cmd *cobra.Command, s Streams) (bench.Config, bool, error) {
 // herald serve, which also prints the address it listens on to standard
 // output and can write a CPU profile of its whole life.
 func newBenchServerCmd(s Streams) *cobra.Command {
+	var cpuProfile, heapProfile string
 	cmd := &cobra.Command{
 		Use:     "server",
 		Short:   "Run the server for herald bench (internal)",
 		Example: `  herald bench server --listen 127.0.0.1:0 --database /tmp/b.db --cpuprofile cpu.pprof`,
 		Hidden:  true,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
@@ -210,8 +204,8 @@ func newBenchServerCmd(s Streams) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			if path, _ := cmd.Flags().GetString("cpuprofile"); path != "" {
-				f, err := os.Create(path)
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
 				if err != nil {
 					return err
 				}
@@ -221,16 +215,16 @@ func newBenchServerCmd(s Streams) *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
-			if path, _ := cmd.Flags().GetString("heapprofile"); path != "" {
-				stopHeap := watchHeap(path, time.Second)
+			if heapProfile != "" {
+				stopHeap := watchHeap(heapProfile, time.Second)
 				defer stopHeap()
 			}
 			return runBenchServer(ctx, cfg, s.Stdout, s.Stderr)
 		},
 	}
 	addServerFlags(cmd)
-	cmd.Flags().String("cpuprofile", "", "write a CPU profile to this file")
-	cmd.Flags().String("heapprofile", "", "write a heap profile, taken when the heap was largest, to this file")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	cmd.Flags().StringVar(&heapProfile, "heapprofile", "", "write a heap profile, taken when the heap was largest, to this file")
 	return cmd
 }
 

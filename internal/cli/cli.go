@@ -127,7 +127,24 @@ retrying until it lands, and recording every attempt.`,
   herald completion fish > ~/.config/fish/completions/herald.fish`
 		}
 	}
+	suggest(root)
 	return root
+}
+
+// suggest makes every command of the tree suggest the subcommands close to
+// a misspelled one ("herald app lst": did you mean list?), and every group
+// refuse an unknown subcommand instead of printing its help.
+func suggest(cmd *cobra.Command) {
+	cmd.SuggestionsMinimumDistance = 2
+	if cmd.HasParent() && cmd.HasSubCommands() && !cmd.Runnable() {
+		// cobra's completion: without an action, it shows its help
+		// and exits 0 whatever follows.
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = runGroup
+	}
+	for _, c := range cmd.Commands() {
+		suggest(c)
+	}
 }
 
 // addServerFlags registers a flag for every setting, plus --config.
@@ -147,9 +164,29 @@ func addServerFlags(cmd *cobra.Command, only ...string) {
 		if st.Secret {
 			defVal = ""
 		}
-		cmd.Flags().String(st.Flag, defVal, usage)
+		f := cmd.Flags().VarPF(&settingValue{kind: st.Kind, text: defVal}, st.Flag, "", usage)
+		if st.Kind == config.KindBool {
+			f.NoOptDefVal = "true" // --svix-headers alone means true
+		}
 	}
 }
+
+// settingValue is the flag of a setting: typed in help and, for booleans,
+// in parsing (a bare --metrics is --metrics=true), but kept as text, which
+// config.Load parses with the setting's own parser, as it does the
+// environment and the config file. So a bad value is reported with every
+// other problem, naming the variable and the flag, not alone by pflag.
+type settingValue struct {
+	kind config.Kind
+	text string
+}
+
+func (v *settingValue) String() string     { return v.text }
+func (v *settingValue) Set(s string) error { v.text = s; return nil }
+
+// Type is the kind's name, which help shows after the flag (none for a
+// bool).
+func (v *settingValue) Type() string { return v.kind.String() }
 
 // loadConfig reads the configuration: defaults, file, environment, then
 // the flags given on the command line.
@@ -162,7 +199,10 @@ func loadConfig(cmd *cobra.Command, s Streams) (config.Config, error) {
 			flags[f.Name] = f.Value.String()
 		}
 	})
-	file, _ := cmd.Flags().GetString("config")
+	file, err := cmd.Flags().GetString("config")
+	if err != nil {
+		return config.Config{}, err
+	}
 	if file == "" {
 		file = s.Getenv("HERALD_CONFIG")
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -252,7 +253,7 @@ func TestCommandErrors(t *testing.T) {
 		addr := ln.Addr().String()
 		ln.Close()
 		msg := fails(t, env("HERALD_TOKEN", "x"), "app", "list", "--url", "http://"+addr)
-		contains(t, msg, "not reachable at http://"+addr, "connection refused", "herald serve")
+		contains(t, msg, "no Herald server answered at http://"+addr, "connection refused", "herald serve")
 	})
 	t.Run("usage", func(t *testing.T) {
 		for _, args := range [][]string{
@@ -370,4 +371,94 @@ func TestServerDeliversToListen(t *testing.T) {
 func startListenAt(t *testing.T, addr string, args ...string) *listener {
 	t.Helper()
 	return startListen(t, append(args, "--listen", addr)...)
+}
+
+// TestMisspelledSubcommand checks that a misspelled command fails as a
+// usage error (exit 2) with the commands it may have meant, in every group
+// as at the root.
+func TestMisspelledSubcommand(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"aps"}, "\tapp"},
+		{[]string{"app", "lst"}, "\tlist"},
+		{[]string{"token", "lst"}, "\tlist"},
+		{[]string{"endpoint", "creat"}, "\tcreate"},
+		{[]string{"event-type", "udpate"}, "\tupdate"},
+		{[]string{"msg", "gte"}, "\tget"},
+		{[]string{"attempt", "resnd"}, "\tresend"},
+		{[]string{"completion", "bsh"}, "\tbash"},
+	} {
+		r := run(t, env(), tc.args...)
+		var ue *UsageError
+		if !errors.As(r.err, &ue) {
+			t.Errorf("herald %s: err = %v, stdout %q; want a usage error", strings.Join(tc.args, " "), r.err, r.stdout)
+			continue
+		}
+		contains(t, r.err.Error(), fmt.Sprintf("unknown command %q", tc.args[len(tc.args)-1]), "Did you mean this?\n", tc.want+"\n")
+	}
+	// Nothing close: no suggestion, still an error.
+	r := run(t, env(), "app", "frobnicate")
+	if r.err == nil || strings.Contains(r.err.Error(), "Did you mean") {
+		t.Errorf("herald app frobnicate: %v", r.err)
+	}
+}
+
+// TestWrongURL points the API commands at things that are not Herald's API:
+// each error says what answered at --url and where the API was expected; a
+// --url ending in /api/v1, as the API's own URLs are written, works.
+func TestWrongURL(t *testing.T) {
+	t.Parallel()
+	html := func(status int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(status)
+			w.Write([]byte("<!DOCTYPE html>\n<html><body>Welcome to nginx!</body></html>"))
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	// A server that takes connections and closes them unanswered.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	closing := "http://" + ln.Addr().String()
+
+	for _, tc := range []struct {
+		name, url, what string
+	}{
+		{"html_404", html(http.StatusNotFound), `404 Not Found: "<!DOCTYPE html>"`},
+		{"html_200", html(http.StatusOK), "an answer that is not the JSON of Herald's API"},
+		{"html_401", html(http.StatusUnauthorized), "401 Unauthorized"},
+		{"eof", closing, "the connection closed without an HTTP answer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := fails(t, env("HERALD_TOKEN", "hsk_x"), "app", "list", "--url", tc.url)
+			contains(t, msg, tc.url+" answered, but not as a Herald server: "+tc.what,
+				"Herald's API was expected at "+tc.url+"/api/v1/", "--url")
+			if strings.Contains(msg, "refused the API token") {
+				t.Errorf("a page that is not Herald's is taken for Herald refusing the token:\n%s", msg)
+			}
+		})
+	}
+
+	srv := startServer(t)
+	ok(t, srv.env(), "app", "create", "Acme", "--uid", "acme")
+	for _, u := range []string{srv.URL + "/api/v1", srv.URL + "/api/v1/"} {
+		contains(t, ok(t, srv.env("HERALD_URL", u), "app", "list"), "acme")
+		contains(t, ok(t, srv.env(), "app", "get", "acme", "--url", u), "acme")
+	}
 }

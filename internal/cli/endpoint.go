@@ -67,6 +67,7 @@ func endpointCmd(s Streams, use, short, example string, run func(cmd *cobra.Comm
 }
 
 func newEndpointListCmd(s Streams) *cobra.Command {
+	var list *listFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the endpoints of an application, newest first",
@@ -82,7 +83,7 @@ func newEndpointListCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts, all, err := listOptions(cmd)
+			opts, all, err := list.options()
 			if err != nil {
 				return err
 			}
@@ -93,11 +94,15 @@ func newEndpointListCmd(s Streams) *cobra.Command {
 		},
 	}
 	addAppFlag(cmd, s)
-	addListFlags(cmd)
+	list = addListFlags(cmd)
 	return cmd
 }
 
 func newEndpointCreateCmd(s Streams) *cobra.Command {
+	var (
+		ef     *endpointFlags
+		secret string
+	)
 	cmd := &cobra.Command{
 		Use:   "create URL",
 		Short: "Add an endpoint to an application and print its signing secret",
@@ -114,17 +119,10 @@ func newEndpointCreateCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f := cmd.Flags()
-			in := client.EndpointIn{URL: argv[0]}
-			in.Description, _ = f.GetString("description")
-			in.Disabled, _ = f.GetBool("disabled")
-			in.EventTypes, _ = f.GetStringArray("event-type")
-			in.Channels, _ = f.GetStringArray("channel")
-			in.ThrottleRate, _ = f.GetInt("throttle-rate")
-			in.UID, _ = f.GetString("uid")
-			in.Secret, _ = f.GetString("secret")
-			meta, _ := f.GetStringArray("metadata")
-			if in.Metadata, err = parseKeyValues("metadata", meta); err != nil {
+			in := client.EndpointIn{URL: argv[0], Description: ef.description, Disabled: ef.disabled,
+				EventTypes: ef.eventTypes, Channels: ef.channels, ThrottleRate: ef.throttleRate, UID: ef.uid,
+				Secret: secret}
+			if in.Metadata, err = parseKeyValues("metadata", ef.metadata); err != nil {
 				return err
 			}
 			ep, err := a.c.CreateEndpoint(a.ctx, app, in)
@@ -141,21 +139,33 @@ func newEndpointCreateCmd(s Streams) *cobra.Command {
 		},
 	}
 	addAppFlag(cmd, s)
-	addEndpointFlags(cmd)
-	cmd.Flags().String("secret", "", "signing secret (whsec_... or whsk_...); default: a new random one")
+	ef = addEndpointFlags(cmd)
+	cmd.Flags().StringVar(&secret, "secret", "", "signing secret (whsec_... or whsk_...); default: a new random one")
 	return cmd
 }
 
+// endpointFlags are the flags create and update share.
+type endpointFlags struct {
+	description          string
+	disabled             bool
+	eventTypes, channels []string
+	throttleRate         int
+	uid                  string
+	metadata             []string
+}
+
 // addEndpointFlags registers the flags create and update share.
-func addEndpointFlags(cmd *cobra.Command) {
+func addEndpointFlags(cmd *cobra.Command) *endpointFlags {
+	var ef endpointFlags
 	f := cmd.Flags()
-	f.String("description", "", "free text describing the endpoint")
-	f.Bool("disabled", false, "disable the endpoint: it receives nothing")
-	f.StringArray("event-type", nil, "receive only this event type (repeatable; default every type)")
-	f.StringArray("channel", nil, "receive only messages on this channel (repeatable)")
-	f.Int("throttle-rate", 0, "most messages per second (default unlimited)")
-	f.String("uid", "", "your own id for the endpoint")
-	f.StringArray("metadata", nil, "KEY=VALUE pair to store with the endpoint (repeatable)")
+	f.StringVar(&ef.description, "description", "", "free text describing the endpoint")
+	f.BoolVar(&ef.disabled, "disabled", false, "disable the endpoint: it receives nothing")
+	f.StringArrayVar(&ef.eventTypes, "event-type", nil, "receive only this event type (repeatable; default every type)")
+	f.StringArrayVar(&ef.channels, "channel", nil, "receive only messages on this channel (repeatable)")
+	f.IntVar(&ef.throttleRate, "throttle-rate", 0, "most messages per second (default unlimited)")
+	f.StringVar(&ef.uid, "uid", "", "your own id for the endpoint")
+	f.StringArrayVar(&ef.metadata, "metadata", nil, "KEY=VALUE pair to store with the endpoint (repeatable)")
+	return &ef
 }
 
 func newEndpointGetCmd(s Streams) *cobra.Command {
@@ -168,6 +178,11 @@ func newEndpointGetCmd(s Streams) *cobra.Command {
 }
 
 func newEndpointUpdateCmd(s Streams) *cobra.Command {
+	var (
+		ef            *endpointFlags
+		endpointURL   string
+		allEventTypes bool
+	)
 	cmd := endpointCmd(s, "update", "Change the given fields of an endpoint",
 		`  herald endpoint update --app acme ep_2bXhM8tz0cq3VjZhQfC6yL1nKpD --endpoint-url https://acme.example.com/v2/webhooks
   herald endpoint update --app acme main --disabled=false
@@ -182,19 +197,18 @@ func newEndpointUpdateCmd(s Streams) *cobra.Command {
 				return &UsageError{Err: errors.New("--event-type and --all-event-types cannot be used together")}
 			}
 			var p client.EndpointPatch
-			p.URL = changed(f, "endpoint-url", f.GetString)
-			p.Description = changed(f, "description", f.GetString)
-			p.Disabled = changed(f, "disabled", f.GetBool)
-			p.EventTypes = changed(f, "event-type", f.GetStringArray)
-			if all, _ := f.GetBool("all-event-types"); all {
+			p.URL = changed(f, "endpoint-url", endpointURL)
+			p.Description = changed(f, "description", ef.description)
+			p.Disabled = changed(f, "disabled", ef.disabled)
+			p.EventTypes = changed(f, "event-type", ef.eventTypes)
+			if allEventTypes {
 				p.EventTypes = new([]string)
 			}
-			p.Channels = changed(f, "channel", f.GetStringArray)
-			p.ThrottleRate = changed(f, "throttle-rate", f.GetInt)
-			p.UID = changed(f, "uid", f.GetString)
+			p.Channels = changed(f, "channel", ef.channels)
+			p.ThrottleRate = changed(f, "throttle-rate", ef.throttleRate)
+			p.UID = changed(f, "uid", ef.uid)
 			if f.Changed("metadata") {
-				meta, _ := f.GetStringArray("metadata")
-				m, err := parseKeyValues("metadata", meta)
+				m, err := parseKeyValues("metadata", ef.metadata)
 				if err != nil {
 					return err
 				}
@@ -203,9 +217,9 @@ func newEndpointUpdateCmd(s Streams) *cobra.Command {
 			ep, err := a.c.PatchEndpoint(a.ctx, app, id, p)
 			return a.show(err, func(w io.Writer) { writeEndpoint(w, ep, "") })
 		})
-	addEndpointFlags(cmd)
-	cmd.Flags().String("endpoint-url", "", "new URL of the endpoint")
-	cmd.Flags().Bool("all-event-types", false, "remove the event type filter: receive every type")
+	ef = addEndpointFlags(cmd)
+	cmd.Flags().StringVar(&endpointURL, "endpoint-url", "", "new URL of the endpoint")
+	cmd.Flags().BoolVar(&allEventTypes, "all-event-types", false, "remove the event type filter: receive every type")
 	return cmd
 }
 
@@ -229,19 +243,21 @@ func newEndpointSecretCmd(s Streams) *cobra.Command {
 }
 
 func newEndpointRotateCmd(s Streams) *cobra.Command {
+	var (
+		key   string
+		grace time.Duration
+	)
 	cmd := endpointCmd(s, "rotate-secret", "Give an endpoint a new signing secret and print it",
 		`  herald endpoint rotate-secret --app acme main
   herald endpoint rotate-secret --app acme main --grace-period 1h
   herald endpoint rotate-secret --app acme main --key whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --grace-period 0s`,
 		func(cmd *cobra.Command, a *apiCall, app, id string) error {
-			var in client.RotateSecretIn
-			in.Key, _ = cmd.Flags().GetString("key")
+			in := client.RotateSecretIn{Key: key}
 			if cmd.Flags().Changed("grace-period") {
-				d, _ := cmd.Flags().GetDuration("grace-period")
-				if d < 0 {
+				if grace < 0 {
 					return &UsageError{Err: errors.New("--grace-period must not be negative")}
 				}
-				secs := int64(d / time.Second)
+				secs := int64(grace / time.Second)
 				in.GracePeriodSeconds = &secs
 			}
 			if err := a.c.RotateEndpointSecret(a.ctx, app, id, in); err != nil {
@@ -253,22 +269,22 @@ func newEndpointRotateCmd(s Streams) *cobra.Command {
 	cmd.Long = `Give an endpoint a new signing secret and print it. During the grace period
 (24h unless --grace-period says otherwise) messages are signed with both the old
 and the new secret, so the receiver can switch to the new one at any time.`
-	cmd.Flags().String("key", "", "the new secret (whsec_... or whsk_...); default: a new random one")
-	cmd.Flags().Duration("grace-period", 24*time.Hour, "how long the old secret also signs, up to 168h")
+	cmd.Flags().StringVar(&key, "key", "", "the new secret (whsec_... or whsk_...); default: a new random one")
+	cmd.Flags().DurationVar(&grace, "grace-period", 24*time.Hour, "how long the old secret also signs, up to 168h")
 	return cmd
 }
 
 func newEndpointHeadersCmd(s Streams) *cobra.Command {
+	var (
+		set, unset []string
+		replace    bool
+	)
 	cmd := endpointCmd(s, "headers", "Show or change the custom headers sent to an endpoint",
 		`  herald endpoint headers --app acme main
   herald endpoint headers --app acme main --set X-Tenant=acme --set Authorization="Bearer s3cret"
   herald endpoint headers --app acme main --unset X-Tenant
   herald endpoint headers --app acme main --replace --set X-Only=this`,
 		func(cmd *cobra.Command, a *apiCall, app, id string) error {
-			f := cmd.Flags()
-			set, _ := f.GetStringArray("set")
-			unset, _ := f.GetStringArray("unset")
-			replace, _ := f.GetBool("replace")
 			headers, err := parseKeyValues("set", set)
 			if err != nil {
 				return err
@@ -299,13 +315,14 @@ func newEndpointHeadersCmd(s Streams) *cobra.Command {
 change them: --set adds or replaces one, --unset removes one, and --replace
 makes the --set headers the only ones. Values of sensitive headers
 (Authorization and the like) are not shown.`
-	cmd.Flags().StringArray("set", nil, "NAME=VALUE header to send (repeatable)")
-	cmd.Flags().StringArray("unset", nil, "NAME of a header to stop sending (repeatable)")
-	cmd.Flags().Bool("replace", false, "replace all headers with the --set ones")
+	cmd.Flags().StringArrayVar(&set, "set", nil, "NAME=VALUE header to send (repeatable)")
+	cmd.Flags().StringArrayVar(&unset, "unset", nil, "NAME of a header to stop sending (repeatable)")
+	cmd.Flags().BoolVar(&replace, "replace", false, "replace all headers with the --set ones")
 	return cmd
 }
 
 func newEndpointStatsCmd(s Streams) *cobra.Command {
+	var since, until string
 	cmd := endpointCmd(s, "stats", "Count an endpoint's delivery attempts by outcome",
 		`  herald endpoint stats --app acme main
   herald endpoint stats --app acme main --since 24h`,
@@ -313,38 +330,39 @@ func newEndpointStatsCmd(s Streams) *cobra.Command {
 			now := time.Now()
 			var opts client.StatsOptions
 			var err error
-			if opts.Since, err = timeFlag(cmd, "since", now); err != nil {
+			if opts.Since, err = timeFlag("since", since, now); err != nil {
 				return err
 			}
-			if opts.Until, err = timeFlag(cmd, "until", now); err != nil {
+			if opts.Until, err = timeFlag("until", until, now); err != nil {
 				return err
 			}
 			st, err := a.c.GetEndpointStats(a.ctx, app, id, &opts)
 			return a.show(err, func(w io.Writer) { writeStats(w, st) })
 		})
-	cmd.Flags().String("since", "", "start: RFC 3339 time, date or age such as 24h or 7d (default 28 days before --until)")
-	cmd.Flags().String("until", "", "end: RFC 3339 time, date or age (default now)")
+	cmd.Flags().StringVar(&since, "since", "", "start: RFC 3339 time, date or age such as 24h or 7d (default 28 days before --until)")
+	cmd.Flags().StringVar(&until, "until", "", "end: RFC 3339 time, date or age (default now)")
 	return cmd
 }
 
 func newEndpointTestCmd(s Streams) *cobra.Command {
+	var eventType string
 	cmd := endpointCmd(s, "test", "Send a test message to one endpoint",
 		`  herald endpoint test --app acme main
   herald endpoint test --app acme main --event-type invoice.paid`,
 		func(cmd *cobra.Command, a *apiCall, app, id string) error {
-			et, _ := cmd.Flags().GetString("event-type")
-			msg, err := a.c.SendExample(a.ctx, app, id, et)
+			msg, err := a.c.SendExample(a.ctx, app, id, eventType)
 			return a.show(err, func(w io.Writer) { writeMessage(w, msg) })
 		})
 	cmd.Long = `Send a test message to one endpoint and to no other: for svix.ping (the
 default) the payload {"success":true}, for another event type the first
 example in its schema. Follow it with: herald attempt list --app APP --endpoint ENDPOINT`
-	cmd.Flags().String("event-type", "svix.ping", "event type whose schema example to send")
+	cmd.Flags().StringVar(&eventType, "event-type", "svix.ping", "event type whose schema example to send")
 	_ = cmd.RegisterFlagCompletionFunc("event-type", completeEventTypes(s))
 	return cmd
 }
 
 func newEndpointRecoverCmd(s Streams) *cobra.Command {
+	var since, until string
 	cmd := endpointCmd(s, "recover", "Send again the messages that failed to reach an endpoint",
 		`  herald endpoint recover --app acme main --since 6h
   herald endpoint recover --app acme main --since 2024-05-01 --until 2024-05-02`,
@@ -355,10 +373,10 @@ func newEndpointRecoverCmd(s Streams) *cobra.Command {
 			now := time.Now()
 			var in client.RecoverIn
 			var err error
-			if in.Since, err = timeFlag(cmd, "since", now); err != nil {
+			if in.Since, err = timeFlag("since", since, now); err != nil {
 				return err
 			}
-			if in.Until, err = timeFlag(cmd, "until", now); err != nil {
+			if in.Until, err = timeFlag("until", until, now); err != nil {
 				return err
 			}
 			task, err := a.c.RecoverEndpoint(a.ctx, app, id, in)
@@ -369,7 +387,7 @@ func newEndpointRecoverCmd(s Streams) *cobra.Command {
 		})
 	cmd.Long = `Send again, once and in the background, every message of a period that failed
 to reach the endpoint and never succeeded. Use it after fixing a receiver.`
-	cmd.Flags().String("since", "", "start: RFC 3339 time, date or age such as 6h or 2d (required)")
-	cmd.Flags().String("until", "", "end: RFC 3339 time, date or age (default now)")
+	cmd.Flags().StringVar(&since, "since", "", "start: RFC 3339 time, date or age such as 6h or 2d (required)")
+	cmd.Flags().StringVar(&until, "until", "", "end: RFC 3339 time, date or age (default now)")
 	return cmd
 }

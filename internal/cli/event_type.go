@@ -36,6 +36,10 @@ description and schema. Event types are shared by every application.`,
 }
 
 func newEventTypeListCmd(s Streams) *cobra.Command {
+	var (
+		list              *listFlags
+		archived, schemas bool
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List event types by name",
@@ -47,12 +51,10 @@ func newEventTypeListCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts, all, err := listOptions(cmd)
+			opts, all, err := list.options()
 			if err != nil {
 				return err
 			}
-			archived, _ := cmd.Flags().GetBool("include-archived")
-			schemas, _ := cmd.Flags().GetBool("schemas")
 			return runList(a, opts, all, "event types",
 				func(ctx context.Context, o client.ListOptions) (*client.ListResponse[client.EventType], error) {
 					return a.c.ListEventTypes(ctx, &client.ListEventTypesOptions{
@@ -60,16 +62,15 @@ func newEventTypeListCmd(s Streams) *cobra.Command {
 				}, writeEventTypes)
 		},
 	}
-	addListFlags(cmd)
-	cmd.Flags().Bool("include-archived", false, "include archived event types")
-	cmd.Flags().Bool("schemas", false, "include the schemas (in --json output)")
+	list = addListFlags(cmd)
+	cmd.Flags().BoolVar(&archived, "include-archived", false, "include archived event types")
+	cmd.Flags().BoolVar(&schemas, "schemas", false, "include the schemas (in --json output)")
 	return cmd
 }
 
-// schemaFlag reads --schema: the JSON schema of version 1 of the payload,
-// sent as {"1": schema}.
-func schemaFlag(cmd *cobra.Command, s Streams) (json.RawMessage, error) {
-	v, _ := cmd.Flags().GetString("schema")
+// schemaFlag reads v, the value of --schema: the JSON schema of version 1
+// of the payload, sent as {"1": schema}.
+func schemaFlag(s Streams, v string) (json.RawMessage, error) {
 	if v == "" {
 		return nil, nil
 	}
@@ -81,6 +82,7 @@ func schemaFlag(cmd *cobra.Command, s Streams) (json.RawMessage, error) {
 }
 
 func newEventTypeCreateCmd(s Streams) *cobra.Command {
+	var ef *eventTypeFlags
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an event type",
@@ -93,40 +95,47 @@ func newEventTypeCreateCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := client.EventTypeIn{Name: argv[0]}
-			in.Description, _ = cmd.Flags().GetString("description")
-			in.Deprecated, _ = cmd.Flags().GetBool("deprecated")
-			in.FeatureFlag, _ = cmd.Flags().GetString("feature-flag")
-			if in.Schemas, err = schemaFlag(cmd, s); err != nil {
+			in := client.EventTypeIn{Name: argv[0], Description: ef.description, Deprecated: ef.deprecated,
+				FeatureFlag: ef.featureFlag}
+			if in.Schemas, err = schemaFlag(s, ef.schema); err != nil {
 				return err
 			}
-			if in.ValidatePayloads, err = validationFlag(cmd); err != nil {
+			if in.ValidatePayloads, err = ef.validation(cmd); err != nil {
 				return err
 			}
 			et, err := a.c.CreateEventType(a.ctx, in)
 			return a.show(err, func(w io.Writer) { writeEventType(w, et) })
 		},
 	}
-	addEventTypeFlags(cmd)
+	ef = addEventTypeFlags(cmd)
 	return cmd
 }
 
-func addEventTypeFlags(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.String("description", "", "what the event means, shown to consumers")
-	f.Bool("deprecated", false, "mark the event type deprecated")
-	f.String("feature-flag", "", "show the event type only to portal tokens with this flag")
-	f.String("schema", "", "JSON schema of the payload, or @file; its \"examples\" feed `herald endpoint test`")
-	f.String("validate-payloads", "", "refuse messages whose payload does not validate against the schema: on, off, or default (the server's --validate-payloads)")
+// eventTypeFlags are the flags create and update share.
+type eventTypeFlags struct {
+	description, featureFlag, schema, validatePayloads string
+	deprecated                                         bool
 }
 
-// validationFlag reads --validate-payloads: on, off or default; unset when
+// addEventTypeFlags registers the flags create and update share.
+func addEventTypeFlags(cmd *cobra.Command) *eventTypeFlags {
+	var ef eventTypeFlags
+	f := cmd.Flags()
+	f.StringVar(&ef.description, "description", "", "what the event means, shown to consumers")
+	f.BoolVar(&ef.deprecated, "deprecated", false, "mark the event type deprecated")
+	f.StringVar(&ef.featureFlag, "feature-flag", "", "show the event type only to portal tokens with this flag")
+	f.StringVar(&ef.schema, "schema", "", "JSON Schema of the payload: the JSON, @file, or @- for standard input; its \"examples\" are what herald endpoint test sends")
+	f.StringVar(&ef.validatePayloads, "validate-payloads", "", "refuse messages whose payload does not validate against the schema: on, off, or default (the server's --validate-payloads)")
+	return &ef
+}
+
+// validation reads --validate-payloads: on, off or default; unset when
 // the flag is not given.
-func validationFlag(cmd *cobra.Command) (client.Validation, error) {
+func (ef *eventTypeFlags) validation(cmd *cobra.Command) (client.Validation, error) {
 	if !cmd.Flags().Changed("validate-payloads") {
 		return client.ValidationUnset, nil
 	}
-	v, _ := cmd.Flags().GetString("validate-payloads")
+	v := ef.validatePayloads
 	switch v {
 	case "on", "true":
 		return client.ValidationOn, nil
@@ -157,6 +166,10 @@ func newEventTypeGetCmd(s Streams) *cobra.Command {
 }
 
 func newEventTypeUpdateCmd(s Streams) *cobra.Command {
+	var (
+		ef       *eventTypeFlags
+		archived bool
+	)
 	cmd := &cobra.Command{
 		Use:   "update NAME",
 		Short: "Change the given fields of an event type",
@@ -176,26 +189,27 @@ func newEventTypeUpdateCmd(s Streams) *cobra.Command {
 			}
 			f := cmd.Flags()
 			var p client.EventTypePatch
-			p.Description = changed(f, "description", f.GetString)
-			p.Deprecated = changed(f, "deprecated", f.GetBool)
-			p.Archived = changed(f, "archived", f.GetBool)
-			p.FeatureFlag = changed(f, "feature-flag", f.GetString)
-			if p.Schemas, err = schemaFlag(cmd, s); err != nil {
+			p.Description = changed(f, "description", ef.description)
+			p.Deprecated = changed(f, "deprecated", ef.deprecated)
+			p.Archived = changed(f, "archived", archived)
+			p.FeatureFlag = changed(f, "feature-flag", ef.featureFlag)
+			if p.Schemas, err = schemaFlag(s, ef.schema); err != nil {
 				return err
 			}
-			if p.ValidatePayloads, err = validationFlag(cmd); err != nil {
+			if p.ValidatePayloads, err = ef.validation(cmd); err != nil {
 				return err
 			}
 			et, err := a.c.PatchEventType(a.ctx, argv[0], p)
 			return a.show(err, func(w io.Writer) { writeEventType(w, et) })
 		},
 	}
-	addEventTypeFlags(cmd)
-	cmd.Flags().Bool("archived", false, "archive (or with =false restore) the event type")
+	ef = addEventTypeFlags(cmd)
+	cmd.Flags().BoolVar(&archived, "archived", false, "archive (or with =false restore) the event type")
 	return cmd
 }
 
 func newEventTypeDeleteCmd(s Streams) *cobra.Command {
+	var expunge bool
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Archive an event type, or delete it for good with --expunge",
@@ -208,7 +222,6 @@ func newEventTypeDeleteCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			expunge, _ := cmd.Flags().GetBool("expunge")
 			err = a.c.DeleteEventType(a.ctx, argv[0], expunge)
 			what := "Archived"
 			if expunge {
@@ -217,6 +230,6 @@ func newEventTypeDeleteCmd(s Streams) *cobra.Command {
 			return a.done(err, fmt.Sprintf("%s event type %s.", what, argv[0]))
 		},
 	}
-	cmd.Flags().Bool("expunge", false, "delete the event type instead of archiving it")
+	cmd.Flags().BoolVar(&expunge, "expunge", false, "delete the event type instead of archiving it")
 	return cmd
 }

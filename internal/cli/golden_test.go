@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/heraldhq/herald/client"
 )
@@ -121,4 +122,23 @@ func TestTablesGolden(t *testing.T) {
 			golden(t, "table/"+tt.name, buf.Bytes())
 		})
 	}
+}
+
+// TestFlagUsageNamesNoType checks that no flag's help text holds a
+// backquote: pflag shows backquoted text as the type of the flag's value
+// ("--schema herald endpoint test" instead of "--schema string").
+func TestFlagUsageNamesNoType(t *testing.T) {
+	t.Parallel()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if strings.Contains(f.Usage, "`") {
+				t.Errorf("%s --%s: a backquote in %q names the flag's type in help", c.CommandPath(), f.Name, f.Usage)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(New(Streams{Getenv: env()}))
 }

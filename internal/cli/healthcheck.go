@@ -11,6 +11,10 @@ import (
 )
 
 func newHealthcheckCmd(s Streams) *cobra.Command {
+	var (
+		ready   bool
+		timeout time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
 		Short: "Exit 0 if the herald serve on this machine answers, 1 otherwise",
@@ -24,14 +28,12 @@ The container image runs it as its health check: the image has no shell and
 no curl.`,
 		Example: `  herald healthcheck
   HERALD_LISTEN=0.0.0.0:8071 herald healthcheck --ready`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
 				return err
 			}
-			ready, _ := cmd.Flags().GetBool("ready")
-			timeout, _ := cmd.Flags().GetDuration("timeout")
 			path := "/api/v1/health/ping"
 			if ready {
 				path = "/api/v1/health"
@@ -56,8 +58,8 @@ no curl.`,
 		},
 	}
 	addServerFlags(cmd, "listen")
-	cmd.Flags().Bool("ready", false, "check the database too (GET /api/v1/health)")
-	cmd.Flags().Duration("timeout", 3*time.Second, "give up after this long")
+	cmd.Flags().BoolVar(&ready, "ready", false, "check the database too (GET /api/v1/health)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "give up after this long")
 	return cmd
 }
 

@@ -27,6 +27,7 @@ import (
 const maxListenBody = 16 << 20
 
 func newListenCmd(s Streams) *cobra.Command {
+	var lf listenFlags
 	cmd := &cobra.Command{
 		Use:   "listen",
 		Short: "Receive webhooks locally: verify, show, answer or forward them",
@@ -54,7 +55,7 @@ your application, whose status and body are the answer.`,
   herald listen --json | jq .payload`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, addr, err := listenConfig(cmd, s)
+			r, addr, err := lf.receiver(cmd, s)
 			if err != nil {
 				return err
 			}
@@ -64,26 +65,32 @@ your application, whose status and body are the answer.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("listen", "127.0.0.1:9000", "address to listen on (port 0 picks a free one)")
-	f.StringArray("secret", nil, "endpoint secret to verify with: whsec_... or whpk_... (repeatable, during rotation)")
-	f.Int("status", http.StatusOK, "HTTP status to answer, to simulate failures")
-	f.String("forward-to", "", "relay each request to this URL and answer with its response")
-	f.Bool("json", false, "print one JSON object per request instead of text")
+	f.StringVar(&lf.listen, "listen", "127.0.0.1:9000", "address to listen on (port 0 picks a free one)")
+	f.StringArrayVar(&lf.secrets, "secret", nil, "endpoint secret to verify with: whsec_... or whpk_... (repeatable, during rotation)")
+	f.IntVar(&lf.status, "status", http.StatusOK, "HTTP status to answer, to simulate failures")
+	f.StringVar(&lf.forwardTo, "forward-to", "", "relay each request to this URL and answer with its response")
+	f.BoolVar(&lf.json, "json", false, "print one JSON object per request instead of text")
 	return cmd
 }
 
-// listenConfig reads the flags into a receiver.
-func listenConfig(cmd *cobra.Command, s Streams) (*receiver, string, error) {
+// listenFlags are the flags of herald listen.
+type listenFlags struct {
+	listen, forwardTo string
+	secrets           []string
+	status            int
+	json              bool
+}
+
+// receiver checks the flags and returns the receiver they describe, and
+// the address to listen on.
+func (lf *listenFlags) receiver(cmd *cobra.Command, s Streams) (*receiver, string, error) {
 	f := cmd.Flags()
-	addr, _ := f.GetString("listen")
-	r := &receiver{stdout: s.Stdout, stderr: s.Stderr, now: time.Now}
-	r.json, _ = f.GetBool("json")
-	r.status, _ = f.GetInt("status")
+	addr := lf.listen
+	r := &receiver{stdout: s.Stdout, stderr: s.Stderr, now: time.Now, json: lf.json, status: lf.status}
 	if r.status < 200 || r.status > 599 {
 		return nil, "", &UsageError{Err: fmt.Errorf("--status %d: want an HTTP status between 200 and 599", r.status)}
 	}
-	secrets, _ := f.GetStringArray("secret")
-	for _, sec := range secrets {
+	for _, sec := range lf.secrets {
 		parsed, err := webhook.ParseSecret(strings.TrimSpace(sec))
 		if err != nil {
 			return nil, "", &UsageError{Err: fmt.Errorf("--secret: %w", err)}
@@ -93,7 +100,7 @@ func listenConfig(cmd *cobra.Command, s Streams) (*receiver, string, error) {
 	if len(r.secrets) > 0 {
 		r.verifier = webhook.NewVerifier(r.secrets...)
 	}
-	if fwd, _ := f.GetString("forward-to"); fwd != "" {
+	if fwd := lf.forwardTo; fwd != "" {
 		if f.Changed("status") {
 			return nil, "", &UsageError{Err: errors.New("--status and --forward-to cannot be used together: with --forward-to, your application answers")}
 		}

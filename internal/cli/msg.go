@@ -42,6 +42,10 @@ func newSendCmd(s Streams, use string) *cobra.Command {
 	if use == "create" {
 		example = `  herald msg create --app acme --type invoice.paid --data '{"type":"invoice.paid","id":"in_1"}'`
 	}
+	var (
+		eventType, data string
+		in              client.MessageIn
+	)
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: "Send a message to the endpoints of an application",
@@ -55,25 +59,20 @@ payload must be a JSON object; it is delivered byte for byte.`,
 			if err != nil {
 				return err
 			}
-			et, err := requiredFlag(cmd, "type", "the event type, such as invoice.paid")
-			if err != nil {
+			if err = required(eventType, "type", "the event type, such as invoice.paid"); err != nil {
 				return err
 			}
-			data, err := requiredFlag(cmd, "data", "the JSON payload, @file, or @- for standard input")
-			if err != nil {
+			in.EventType = eventType
+			if err = required(data, "data", "the JSON payload, @file, or @- for standard input"); err != nil {
 				return err
 			}
-			payload, err := readData(s, "data", data)
-			if err != nil {
+			if in.Payload, err = readData(s, "data", data); err != nil {
 				return err
 			}
 			a, err := newAPICall(cmd, s)
 			if err != nil {
 				return err
 			}
-			in := client.MessageIn{EventType: et, Payload: payload}
-			in.EventID, _ = cmd.Flags().GetString("event-id")
-			in.Channels, _ = cmd.Flags().GetStringArray("channel")
 			msg, err := a.c.CreateMessage(a.ctx, app, in)
 			return a.show(err, func(w io.Writer) { writeMessage(w, msg) })
 		},
@@ -83,15 +82,20 @@ payload must be a JSON object; it is delivered byte for byte.`,
 	}
 	addAppFlag(cmd, s)
 	f := cmd.Flags()
-	f.String("type", "", "event type of the message, such as invoice.paid (required)")
-	f.String("data", "", "JSON payload, @file to read it from a file, or @- from standard input (required)")
-	f.String("event-id", "", "your own unique id of the message, to avoid sending it twice")
-	f.StringArray("channel", nil, "send only to endpoints on this channel (repeatable)")
+	f.StringVar(&eventType, "type", "", "event type of the message, such as invoice.paid (required)")
+	f.StringVar(&data, "data", "", "JSON payload, @file to read it from a file, or @- from standard input (required)")
+	f.StringVar(&in.EventID, "event-id", "", "your own unique id of the message, to avoid sending it twice")
+	f.StringArrayVar(&in.Channels, "channel", nil, "send only to endpoints on this channel (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("type", completeEventTypes(s))
 	return cmd
 }
 
 func newMsgListCmd(s Streams) *cobra.Command {
+	var (
+		list          *listFlags
+		mo            client.ListMessagesOptions
+		before, after string
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the messages of an application, newest first",
@@ -107,18 +111,15 @@ func newMsgListCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts, all, err := listOptions(cmd)
+			opts, all, err := list.options()
 			if err != nil {
 				return err
 			}
 			now := time.Now()
-			mo := client.ListMessagesOptions{}
-			mo.EventTypes, _ = cmd.Flags().GetStringArray("event-type")
-			mo.Channel, _ = cmd.Flags().GetString("channel")
-			if mo.Before, err = timeFlag(cmd, "before", now); err != nil {
+			if mo.Before, err = timeFlag("before", before, now); err != nil {
 				return err
 			}
-			if mo.After, err = timeFlag(cmd, "after", now); err != nil {
+			if mo.After, err = timeFlag("after", after, now); err != nil {
 				return err
 			}
 			return runList(a, opts, all, "messages",
@@ -129,11 +130,11 @@ func newMsgListCmd(s Streams) *cobra.Command {
 		},
 	}
 	addAppFlag(cmd, s)
-	addListFlags(cmd)
-	cmd.Flags().StringArray("event-type", nil, "only messages of this event type (repeatable)")
-	cmd.Flags().String("channel", "", "only messages on this channel")
-	cmd.Flags().String("before", "", "only messages created before: RFC 3339 time, date or age such as 1h")
-	cmd.Flags().String("after", "", "only messages created after: RFC 3339 time, date or age such as 24h")
+	list = addListFlags(cmd)
+	cmd.Flags().StringArrayVar(&mo.EventTypes, "event-type", nil, "only messages of this event type (repeatable)")
+	cmd.Flags().StringVar(&mo.Channel, "channel", "", "only messages on this channel")
+	cmd.Flags().StringVar(&before, "before", "", "only messages created before: RFC 3339 time, date or age such as 1h")
+	cmd.Flags().StringVar(&after, "after", "", "only messages created after: RFC 3339 time, date or age such as 24h")
 	_ = cmd.RegisterFlagCompletionFunc("event-type", completeEventTypes(s))
 	return cmd
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/buildinfo"
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -29,7 +33,7 @@ then the --config file, then defaults.`,
 		Example: `  herald serve
   herald serve --listen 0.0.0.0:8071 --database /var/lib/herald/herald.db
   HERALD_ALLOW_CIDRS=127.0.0.0/8 herald serve   # allow deliveries to local receivers`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
@@ -52,7 +56,7 @@ func newMigrateCmd(s Streams) *cobra.Command {
 start; use this to migrate ahead of a deploy.`,
 		Example: `  herald migrate --database ./herald.db
   herald migrate --database postgres://herald@db/herald`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
@@ -78,6 +82,9 @@ func newTokenCmd(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Manage admin API tokens",
+		Long: `Manage the admin API tokens stored in the database that --database (or
+HERALD_DATABASE_URL) names. The database must exist: herald serve or herald
+migrate creates it.`,
 		Example: `  herald token create --name ci
   herald token list
   herald token revoke hsk_...`,
@@ -90,7 +97,7 @@ func newTokenCmd(s Streams) *cobra.Command {
 (never the token, which only its creator saw). Portal tokens and browser
 sessions are not listed.`,
 		Example: `  herald token list --database /var/lib/herald/herald.db`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
@@ -98,7 +105,7 @@ sessions are not listed.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			st, err := server.OpenStore(ctx, &cfg)
+			st, err := openExisting(ctx, &cfg)
 			if err != nil {
 				return err
 			}
@@ -126,6 +133,7 @@ sessions are not listed.`,
 		},
 	}
 	addServerFlags(list, "database", "db-max-conns")
+	var name string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an admin API token and print it",
@@ -133,20 +141,19 @@ sessions are not listed.`,
 token. It is shown only this once.`,
 		Example: `  herald token create --name ci
   export HERALD_TOKEN=$(herald token create --name me)`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd, s)
 			if err != nil {
 				return err
 			}
-			name, _ := cmd.Flags().GetString("name")
 			if !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
 				// Stored as text, which PostgreSQL refuses otherwise.
 				return &UsageError{Err: fmt.Errorf("--name %q: must be UTF-8 text", name)}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			st, err := server.OpenStore(ctx, &cfg)
+			st, err := openExisting(ctx, &cfg)
 			if err != nil {
 				return err
 			}
@@ -162,7 +169,7 @@ token. It is shown only this once.`,
 			return nil
 		},
 	}
-	create.Flags().String("name", "cli", "a name to remember the token by")
+	create.Flags().StringVar(&name, "name", "cli", "a name to remember the token by")
 	addServerFlags(create, "database", "db-max-conns")
 
 	revoke := &cobra.Command{
@@ -180,7 +187,7 @@ HERALD_ADMIN_TOKEN is not stored; remove it from the configuration instead.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			st, err := server.OpenStore(ctx, &cfg)
+			st, err := openExisting(ctx, &cfg)
 			if err != nil {
 				return err
 			}
@@ -216,7 +223,7 @@ was built from, the commit's date, and the Go version and platform it was built
 for. A source build without release stamping reports "dev-<commit>".`,
 		Example: `  herald version
   herald version | head -n1`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bi := buildinfo.Get()
 			fmt.Fprintln(s.Stdout, "herald", bi.Version)
@@ -234,4 +241,32 @@ for. A source build without release stamping reports "dev-<commit>".`,
 			return nil
 		},
 	}
+}
+
+// openExisting opens the store of a command that must not create one
+// (herald token): a SQLite file that does not exist is an error naming the
+// path and the flag, rather than a new, empty database beside the one the
+// server uses. herald serve and herald migrate create it.
+func openExisting(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	if err := requireDatabase(cfg); err != nil {
+		return nil, err
+	}
+	return server.OpenStore(ctx, cfg)
+}
+
+// requireDatabase returns an error when cfg names a SQLite file that does
+// not exist. A PostgreSQL URL is not checked: its server says.
+func requireDatabase(cfg *config.Config) error {
+	if cfg.IsPostgres() {
+		return nil
+	}
+	path := config.SQLitePath(cfg.Database)
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or a problem the driver reports
+	}
+	where := path
+	if abs, err := filepath.Abs(path); err == nil && abs != path {
+		where = fmt.Sprintf("%s (%s)", path, abs)
+	}
+	return fmt.Errorf("no database at %s: point --database (or HERALD_DATABASE_URL) at the database herald serve uses; herald serve and herald migrate create a new one", where)
 }

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/secretbox"
 )
 
 // Config is the configuration of `herald serve`.
@@ -148,12 +150,58 @@ func Default() Config {
 	}
 }
 
+// Kind is the type of a setting's value. Every value is text where it
+// comes from (a flag, the environment, the config file) and is parsed by
+// the setting; the kind tells a flag parser how to take it (a Bool flag
+// given without a value means true) and help how to show it.
+type Kind int
+
+// The kinds of settings.
+const (
+	// KindString is text.
+	KindString Kind = iota
+	// KindBool is true or false (strconv.ParseBool).
+	KindBool
+	// KindInt is an integer.
+	KindInt
+	// KindFloat is a decimal number.
+	KindFloat
+	// KindDuration is a Go duration, such as 15s or 2h30m.
+	KindDuration
+	// KindDurationList is comma-separated durations.
+	KindDurationList
+	// KindList is comma-separated text.
+	KindList
+)
+
+// String names the kind as flag help shows it: string, bool, int, float,
+// duration, durations or strings.
+func (k Kind) String() string {
+	switch k {
+	case KindBool:
+		return "bool"
+	case KindInt:
+		return "int"
+	case KindFloat:
+		return "float"
+	case KindDuration:
+		return "duration"
+	case KindDurationList:
+		return "durations"
+	case KindList:
+		return "strings"
+	}
+	return "string"
+}
+
 // Setting is one configurable field.
 type Setting struct {
 	// Flag is the command-line flag name, without dashes.
 	Flag string
 	// Env is the environment variable, also the key in the config file.
 	Env string
+	// Kind is the type of the value. The zero value is KindString.
+	Kind Kind
 	// Usage is the flag's help text.
 	Usage string
 	// Secret settings are never printed.
@@ -179,17 +227,17 @@ var Settings = []Setting{
 	{Flag: "encryption-key", Env: "HERALD_ENCRYPTION_KEY", Usage: "base64 of 32 bytes encrypting endpoint secrets at rest", Secret: true,
 		set: func(c *Config, v string) error { c.EncryptionKey = v; return nil },
 		get: func(c *Config) string { return c.EncryptionKey }},
-	{Flag: "request-timeout", Env: "HERALD_REQUEST_TIMEOUT", Usage: "timeout of each delivery request",
+	{Flag: "request-timeout", Env: "HERALD_REQUEST_TIMEOUT", Kind: KindDuration, Usage: "timeout of each delivery request",
 		set: func(c *Config, v string) error { return setDuration(&c.RequestTimeout, v) },
 		get: func(c *Config) string { return c.RequestTimeout.String() }},
-	{Flag: "retry-schedule", Env: "HERALD_RETRY_SCHEDULE", Usage: "comma-separated waits before each retry (1s,1s,1s = 4 attempts)",
+	{Flag: "retry-schedule", Env: "HERALD_RETRY_SCHEDULE", Kind: KindDurationList, Usage: "comma-separated waits before each retry (1s,1s,1s = 4 attempts)",
 		set: func(c *Config, v string) error {
 			s, err := ParseSchedule(v)
 			c.RetrySchedule = s
 			return err
 		},
 		get: func(c *Config) string { return FormatSchedule(c.RetrySchedule) }},
-	{Flag: "retry-jitter", Env: "HERALD_RETRY_JITTER", Usage: "random spread of retry delays, as a fraction (0.2 = ±20%)",
+	{Flag: "retry-jitter", Env: "HERALD_RETRY_JITTER", Kind: KindFloat, Usage: "random spread of retry delays, as a fraction (0.2 = ±20%)",
 		set: func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
@@ -199,7 +247,7 @@ var Settings = []Setting{
 			return nil
 		},
 		get: func(c *Config) string { return strconv.FormatFloat(c.RetryJitter, 'g', -1, 64) }},
-	{Flag: "allow-cidr", Env: "HERALD_ALLOW_CIDRS", Usage: "comma-separated CIDRs exempt from the SSRF guard (e.g. 127.0.0.0/8)",
+	{Flag: "allow-cidr", Env: "HERALD_ALLOW_CIDRS", Kind: KindList, Usage: "comma-separated CIDRs exempt from the SSRF guard (e.g. 127.0.0.0/8)",
 		set: func(c *Config, v string) error {
 			p, err := ParseCIDRs(v)
 			c.AllowCIDRs = p
@@ -212,19 +260,19 @@ var Settings = []Setting{
 			}
 			return strings.Join(s, ",")
 		}},
-	{Flag: "svix-headers", Env: "HERALD_SVIX_HEADERS", Usage: "also send svix-id, svix-timestamp and svix-signature",
+	{Flag: "svix-headers", Env: "HERALD_SVIX_HEADERS", Kind: KindBool, Usage: "also send svix-id, svix-timestamp and svix-signature",
 		set: func(c *Config, v string) error { return setBool(&c.SvixHeaders, v) },
 		get: func(c *Config) string { return strconv.FormatBool(c.SvixHeaders) }},
-	{Flag: "endpoint-concurrency", Env: "HERALD_ENDPOINT_CONCURRENCY", Usage: "most requests in flight to one endpoint",
+	{Flag: "endpoint-concurrency", Env: "HERALD_ENDPOINT_CONCURRENCY", Kind: KindInt, Usage: "most requests in flight to one endpoint",
 		set: func(c *Config, v string) error { return setInt(&c.EndpointConcurrency, v) },
 		get: func(c *Config) string { return strconv.Itoa(c.EndpointConcurrency) }},
-	{Flag: "max-in-flight", Env: "HERALD_MAX_IN_FLIGHT", Usage: "most delivery requests in flight in this process",
+	{Flag: "max-in-flight", Env: "HERALD_MAX_IN_FLIGHT", Kind: KindInt, Usage: "most delivery requests in flight in this process",
 		set: func(c *Config, v string) error { return setInt(&c.MaxInFlight, v) },
 		get: func(c *Config) string { return strconv.Itoa(c.MaxInFlight) }},
-	{Flag: "app-concurrency", Env: "HERALD_APP_CONCURRENCY", Usage: "most requests in flight to one application's endpoints together; 0 is a quarter of --max-in-flight",
+	{Flag: "app-concurrency", Env: "HERALD_APP_CONCURRENCY", Kind: KindInt, Usage: "most requests in flight to one application's endpoints together; 0 is a quarter of --max-in-flight",
 		set: func(c *Config, v string) error { return setInt(&c.AppConcurrency, v) },
 		get: func(c *Config) string { return strconv.Itoa(c.AppConcurrency) }},
-	{Flag: "max-body-bytes", Env: "HERALD_MAX_BODY_BYTES", Usage: "largest API request body accepted",
+	{Flag: "max-body-bytes", Env: "HERALD_MAX_BODY_BYTES", Kind: KindInt, Usage: "largest API request body accepted",
 		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -234,16 +282,16 @@ var Settings = []Setting{
 			return nil
 		},
 		get: func(c *Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) }},
-	{Flag: "validate-payloads", Env: "HERALD_VALIDATE_PAYLOADS", Usage: "refuse (422) a message whose payload does not validate against its event type's schema, for event types that do not choose (validatePayloads null)",
+	{Flag: "validate-payloads", Env: "HERALD_VALIDATE_PAYLOADS", Kind: KindBool, Usage: "refuse (422) a message whose payload does not validate against its event type's schema, for event types that do not choose (validatePayloads null)",
 		set: func(c *Config, v string) error { return setBool(&c.ValidatePayloads, v) },
 		get: func(c *Config) string { return strconv.FormatBool(c.ValidatePayloads) }},
-	{Flag: "portal-token-ttl", Env: "HERALD_PORTAL_TOKEN_TTL", Usage: "lifetime of app portal tokens",
+	{Flag: "portal-token-ttl", Env: "HERALD_PORTAL_TOKEN_TTL", Kind: KindDuration, Usage: "lifetime of app portal tokens",
 		set: func(c *Config, v string) error { return setDuration(&c.PortalTokenTTL, v) },
 		get: func(c *Config) string { return c.PortalTokenTTL.String() }},
 	{Flag: "sqlite-sync", Env: "HERALD_SQLITE_SYNC", Usage: "SQLite durability: full (each commit on disk) or normal (survives a crash of Herald, not of the machine)",
 		set: func(c *Config, v string) error { c.SQLiteSync = strings.ToLower(v); return nil },
 		get: func(c *Config) string { return c.SQLiteSync }},
-	{Flag: "db-max-conns", Env: "HERALD_DB_MAX_CONNS", Usage: "PostgreSQL connections per replica",
+	{Flag: "db-max-conns", Env: "HERALD_DB_MAX_CONNS", Kind: KindInt, Usage: "PostgreSQL connections per replica",
 		set: func(c *Config, v string) error { return setInt(&c.DBMaxConns, v) },
 		get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
 	{Flag: "log-format", Env: "HERALD_LOG_FORMAT", Usage: "log format: text or json",
@@ -252,22 +300,22 @@ var Settings = []Setting{
 	{Flag: "log-level", Env: "HERALD_LOG_LEVEL", Usage: "log level: debug, info, warn or error",
 		set: func(c *Config, v string) error { c.LogLevel = v; return nil },
 		get: func(c *Config) string { return c.LogLevel }},
-	{Flag: "poll-interval", Env: "HERALD_POLL_INTERVAL", Usage: "longest wait before looking for due deliveries when nothing wakes the engine",
+	{Flag: "poll-interval", Env: "HERALD_POLL_INTERVAL", Kind: KindDuration, Usage: "longest wait before looking for due deliveries when nothing wakes the engine",
 		set: func(c *Config, v string) error { return setDuration(&c.PollInterval, v) },
 		get: func(c *Config) string { return c.PollInterval.String() }},
-	{Flag: "breaker-failures", Env: "HERALD_BREAKER_FAILURES", Usage: "consecutive failed attempts (no connection, timeout, 5xx) that open an endpoint's circuit; 0: no breaker",
+	{Flag: "breaker-failures", Env: "HERALD_BREAKER_FAILURES", Kind: KindInt, Usage: "consecutive failed attempts (no connection, timeout, 5xx) that open an endpoint's circuit; 0: no breaker",
 		set: func(c *Config, v string) error { return setInt(&c.BreakerFailures, v) },
 		get: func(c *Config) string { return strconv.Itoa(c.BreakerFailures) }},
-	{Flag: "breaker-max-probe", Env: "HERALD_BREAKER_MAX_PROBE", Usage: "longest wait between two probes of an open circuit (the first after 10s, doubling)",
+	{Flag: "breaker-max-probe", Env: "HERALD_BREAKER_MAX_PROBE", Kind: KindDuration, Usage: "longest wait between two probes of an open circuit (the first after 10s, doubling)",
 		set: func(c *Config, v string) error { return setDuration(&c.BreakerMaxProbe, v) },
 		get: func(c *Config) string { return c.BreakerMaxProbe.String() }},
-	{Flag: "shutdown-timeout", Env: "HERALD_SHUTDOWN_TIMEOUT", Usage: "bound on a graceful shutdown",
+	{Flag: "shutdown-timeout", Env: "HERALD_SHUTDOWN_TIMEOUT", Kind: KindDuration, Usage: "bound on a graceful shutdown",
 		set: func(c *Config, v string) error { return setDuration(&c.ShutdownTimeout, v) },
 		get: func(c *Config) string { return c.ShutdownTimeout.String() }},
-	{Flag: "metrics", Env: "HERALD_METRICS", Usage: "serve Prometheus metrics at /metrics on the API listener, without auth",
+	{Flag: "metrics", Env: "HERALD_METRICS", Kind: KindBool, Usage: "serve Prometheus metrics at /metrics on the API listener, without auth",
 		set: func(c *Config, v string) error { return setBool(&c.Metrics, v) },
 		get: func(c *Config) string { return strconv.FormatBool(c.Metrics) }},
-	{Flag: "portal-frame-ancestors", Env: "HERALD_PORTAL_FRAME_ANCESTORS", Usage: "comma-separated origins that may embed the consumer portal in a frame, e.g. https://app.example.com (needs HTTPS; empty: none)",
+	{Flag: "portal-frame-ancestors", Env: "HERALD_PORTAL_FRAME_ANCESTORS", Kind: KindList, Usage: "comma-separated origins that may embed the consumer portal in a frame, e.g. https://app.example.com (needs HTTPS; empty: none)",
 		set: func(c *Config, v string) error {
 			c.PortalFrameAncestors = nil
 			for _, o := range strings.Split(v, ",") {
@@ -378,6 +426,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Database == "" {
 		bad("database", "must not be empty")
+	}
+	if c.EncryptionKey != "" {
+		// Checked here, with the rest, before anything opens or creates
+		// the database. The error never holds the key.
+		if _, err := secretbox.ParseKey(c.EncryptionKey); err != nil {
+			bad("encryption-key", "%v", err)
+		}
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

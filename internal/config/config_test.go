@@ -234,3 +234,66 @@ func TestValidatePayloads(t *testing.T) {
 		t.Errorf("a bad value: error %v, want one naming HERALD_VALIDATE_PAYLOADS", err)
 	}
 }
+
+// TestSettingKinds checks that each setting's Kind is what its parser
+// takes: its default reads back, a value of the kind is accepted, and text
+// that is not of the kind is refused. A typed field behind a setting of
+// KindString would show in help as a string; this catches it.
+func TestSettingKinds(t *testing.T) {
+	t.Parallel()
+	good := map[Kind]string{KindBool: "true", KindInt: "7", KindFloat: "0.5", KindDuration: "3s", KindDurationList: "1s,2m"}
+	bad := map[Kind]string{KindBool: "maybe", KindInt: "1.5", KindFloat: "half", KindDuration: "5", KindDurationList: "1s,soon"}
+	def := Default()
+	for _, s := range Settings {
+		c := Default()
+		if err := s.Set(&c, s.get(&def)); err != nil {
+			t.Errorf("--%s (%s): its default does not read back: %v", s.Flag, s.Kind, err)
+		}
+		if v, ok := good[s.Kind]; ok {
+			if err := s.Set(&c, v); err != nil {
+				t.Errorf("--%s (%s) refuses %q: %v", s.Flag, s.Kind, v, err)
+			}
+		}
+		if v, ok := bad[s.Kind]; ok {
+			if err := s.Set(&c, v); err == nil || !strings.Contains(err.Error(), s.Env) || !strings.Contains(err.Error(), "--"+s.Flag) {
+				t.Errorf("--%s (%s) takes %q: error %v, want one naming %s and --%s", s.Flag, s.Kind, v, err, s.Env, s.Flag)
+			}
+		}
+		if s.Kind == KindString {
+			// Text of any other kind would be refused by a typed
+			// parser; a string setting takes it (Validate may not).
+			for _, v := range bad {
+				if err := s.Set(&c, v); err != nil {
+					t.Errorf("--%s is a string setting but refuses %q: %v (give it its kind)", s.Flag, v, err)
+				}
+			}
+		}
+	}
+}
+
+// TestEncryptionKeyValidated checks that a configured encryption key is
+// checked with every other setting, by Load, naming the setting and never
+// showing the key.
+func TestEncryptionKeyValidated(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"c2hvcnQ=", "not base64 at all!", "CHANGE-ME"} {
+		env := map[string]string{"HERALD_ENCRYPTION_KEY": bad, "HERALD_LOG_FORMAT": "xml"}
+		_, err := Load(Source{Getenv: func(k string) string { return env[k] }}, nil)
+		if err == nil {
+			t.Errorf("%q: Load succeeded", bad)
+			continue
+		}
+		for _, want := range []string{"HERALD_ENCRYPTION_KEY (--encryption-key)", "32", "HERALD_LOG_FORMAT"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q: error %q does not mention %s", bad, err, want)
+			}
+		}
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("the error shows the key: %v", err)
+		}
+	}
+	env := map[string]string{"HERALD_ENCRYPTION_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+	if _, err := Load(Source{Getenv: func(k string) string { return env[k] }}, nil); err != nil {
+		t.Errorf("a key of 32 bytes: %v", err)
+	}
+}

@@ -14,3 +14,16 @@ func (s *Server) Replicas() int {
 	}
 	return int(s.cluster.replicas.Load())
 }
+
+// Parts returns the names of the server's parts in the order New built
+// them.
+func (s *Server) Parts() []string {
+	var names []string
+	for _, p := range s.parts {
+		names = append(names, p.name)
+	}
+	return names
+}
+
+// OnStop makes Shutdown call f with the name of each part it stops.
+func (s *Server) OnStop(f func(name string)) { s.onStop = f }

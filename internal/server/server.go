@@ -53,6 +53,29 @@ type Server struct {
 	// The admin listener (pprof and metrics), when configured.
 	admin         *http.Server
 	adminListener net.Listener
+	// parts are what New built, in that order; Start starts them in it
+	// and Shutdown stops them in the reverse order.
+	parts []part
+	// onStop, when set (by tests), is told the name of each part as
+	// Shutdown stops it.
+	onStop func(name string)
+}
+
+// part is a piece of the server with a life of its own: the store, a
+// background service, a listener. Shutdown stops the parts in the reverse
+// of the order New built them (and Start started them), so that each stops
+// only after everything built on it has: the listeners first, no new
+// requests coming, then the services those requests used, the store last.
+type part struct {
+	name string
+	// start is nil for a part that runs from New on, or never runs.
+	start func(context.Context) error
+	stop  func(context.Context) error
+}
+
+// add appends a part; start may be nil.
+func (s *Server) add(name string, start, stop func(context.Context) error) {
+	s.parts = append(s.parts, part{name: name, start: start, stop: stop})
 }
 
 // Options are what the caller provides besides the configuration.
@@ -118,19 +141,31 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		opts.Stdout = os.Stdout
 	}
 	s := &Server{cfg: cfg, log: opts.Log, served: make(chan error, 1)}
+	// A configured key is checked before the database is opened: a bad
+	// one must not leave a new, migrated database behind.
+	var key []byte
+	if cfg.EncryptionKey != "" {
+		if key, err = secretbox.ParseKey(cfg.EncryptionKey); err != nil {
+			return nil, fmt.Errorf("HERALD_ENCRYPTION_KEY (--encryption-key): %w", err)
+		}
+	}
 	s.store, err = openStore(ctx, &cfg, s.log)
 	if err != nil {
 		return nil, err
 	}
+	s.add("store", nil, func(context.Context) error { return s.store.Close() })
 	defer func() {
 		if err != nil {
-			s.store.Close()
+			// Stop what was built: the store, and whatever runs on it.
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			s.Shutdown(sctx)
 		}
 	}()
 	if err := s.store.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	box, err := s.encryptionBox(ctx)
+	box, err := s.encryptionBox(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +184,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if err != nil {
 		return nil, err
 	}
+	// Stopped after the engine: the spans of the last attempts are
+	// exported too.
+	s.add("tracing", nil, s.tracing.Shutdown)
 	egressCfg := egress.Config{
 		Timeout:    cfg.RequestTimeout,
 		AllowCIDRs: cfg.AllowCIDRs,
@@ -169,14 +207,23 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		Observer: s.metrics, Events: s.events,
 		BreakerFailures: breakerFailures(cfg.BreakerFailures), BreakerMaxProbe: cfg.BreakerMaxProbe,
 	})
+	s.add("engine", s.engine.Start, s.engine.Stop)
 	s.metrics.WatchDelivery(s.engine.Load, s.engine.OpenCircuits)
 	s.queue = s.metrics.NewQueueSampler(metrics.QueueSamplerConfig{Store: s.store, Log: s.log, Now: opts.Now})
+	s.add("queue sampler", s.queue.Start, s.queue.Stop)
+	// Tasks wake the engine; the cluster wakes it and tells it the
+	// number of replicas.
 	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake, Events: s.events})
+	s.add("tasks", s.tasks.Start, s.tasks.Stop)
 	s.cluster = newCluster(s.store, s.engine, s.log, opts.Now)
 	if s.cluster != nil {
 		s.metrics.WatchListenFailures(s.cluster.store.ListenFailures)
+		s.add("cluster", func(ctx context.Context) error { s.cluster.Start(ctx); return nil }, s.cluster.Stop)
 	}
+	// Writes the messages the API accepts: closed once the API's
+	// requests have ended.
 	s.ingest = groupcommit.New(s.writeMessages, groupcommit.Options{MaxBatch: 512})
+	s.add("ingest", nil, func(context.Context) error { s.ingest.Close(); return nil })
 
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
@@ -224,6 +271,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// Shut down first: no new requests, those in progress finish.
+	s.add("http", func(context.Context) error {
+		go func() { s.served <- s.http.Serve(s.listener) }()
+		return nil
+	}, s.http.Shutdown)
 	if cfg.AdminListen != "" {
 		s.admin = &http.Server{
 			Handler:           adminHandler(s.metrics.Handler()),
@@ -235,6 +287,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 			MaxHeaderBytes: 64 << 10,
 			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
+		s.add("admin listener", func(ctx context.Context) error {
+			aln := s.adminListener
+			go func() {
+				if err := s.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					s.log.ErrorContext(ctx, "admin listener stopped", "err", err)
+				}
+			}()
+			return nil
+		}, s.admin.Shutdown)
 	}
 	return s, nil
 }
@@ -307,20 +368,18 @@ func adminHandler(m http.Handler) http.Handler {
 	return mux
 }
 
-// encryptionBox returns the box sealing endpoint secrets: the configured
-// key, or one generated on first start and kept in a file beside a SQLite
-// database (or in a PostgreSQL database's settings).
-func (s *Server) encryptionBox(ctx context.Context) (*secretbox.Box, error) {
-	keyText := s.cfg.EncryptionKey
-	if keyText == "" {
-		var err error
-		if keyText, err = s.storedKey(ctx); err != nil {
+// encryptionBox returns the box sealing endpoint secrets: with key, the
+// configured key, or else one generated on first start and kept in a file
+// beside a SQLite database (or in a PostgreSQL database's settings).
+func (s *Server) encryptionBox(ctx context.Context, key []byte) (*secretbox.Box, error) {
+	if key == nil {
+		keyText, err := s.storedKey(ctx)
+		if err != nil {
 			return nil, err
 		}
-	}
-	key, err := secretbox.ParseKey(keyText)
-	if err != nil {
-		return nil, fmt.Errorf("HERALD_ENCRYPTION_KEY: %w", err)
+		if key, err = secretbox.ParseKey(keyText); err != nil {
+			return nil, fmt.Errorf("the stored encryption key: %w", err)
+		}
 	}
 	return secretbox.New(key)
 }
@@ -402,30 +461,21 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	s.listener = ln
-	if err := s.engine.Start(ctx); err != nil {
-		closeListeners()
-		return err
+	// In the order New built them: the services, then the listeners
+	// serve.
+	for _, p := range s.parts {
+		if p.start == nil {
+			continue
+		}
+		if err := p.start(ctx); err != nil {
+			closeListeners()
+			return fmt.Errorf("start %s: %w", p.name, err)
+		}
 	}
-	if err := s.tasks.Start(ctx); err != nil {
-		closeListeners()
-		return err
-	}
-	if err := s.queue.Start(ctx); err != nil {
-		closeListeners()
-		return err
-	}
-	s.cluster.Start(ctx)
-	go func() { s.served <- s.http.Serve(ln) }()
 	attrs := []any{"addr", ln.Addr().String(), "version", buildinfo.Version(),
 		"database", config.RedactDatabase(s.cfg.Database), "metrics", s.cfg.Metrics, "tracing", s.tracing.Enabled()}
 	if s.adminListener != nil {
-		aln := s.adminListener
-		go func() {
-			if err := s.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.ErrorContext(ctx, "admin listener stopped", "err", err)
-			}
-		}()
-		attrs = append(attrs, "admin_addr", aln.Addr().String())
+		attrs = append(attrs, "admin_addr", s.adminListener.Addr().String())
 	}
 	s.log.InfoContext(ctx, "herald serving", attrs...)
 	return nil
@@ -450,41 +500,25 @@ func (s *Server) Store() store.Store { return s.store }
 // serving on its own.
 func (s *Server) Served() <-chan error { return s.served }
 
-// Shutdown stops accepting requests, finishes those in progress, stops the
-// engine (sends in flight finish, queued jobs go back to the store) and
-// closes the store, all within ctx.
+// Shutdown stops the server within ctx, every part in the reverse of the
+// order New built it: the admin listener and the API stop accepting
+// requests and finish those in progress; the ingest committer writes what
+// they accepted; the cluster, the tasks and the queue sampler stop; the
+// engine stops (sends in flight finish, queued jobs go back to the store);
+// the last spans are exported; the store closes. Parts that never started
+// stop all the same. A second call does nothing.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
-	if s.listener != nil {
-		if err := s.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	for i := len(s.parts) - 1; i >= 0; i-- {
+		p := s.parts[i]
+		if s.onStop != nil {
+			s.onStop(p.name)
+		}
+		if err := p.stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", p.name, err))
 		}
 	}
-	if s.adminListener != nil {
-		if err := s.admin.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("admin listener shutdown: %w", err))
-		}
-	}
-	if err := s.queue.Stop(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("stop queue sampler: %w", err))
-	}
-	if err := s.cluster.Stop(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	if err := s.tasks.Stop(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	if err := s.engine.Stop(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	s.ingest.Close()
-	// After the engine: the spans of the last attempts are exported too.
-	if err := s.tracing.Shutdown(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	if err := s.store.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close store: %w", err))
-	}
+	s.parts = nil
 	return errors.Join(errs...)
 }
 
