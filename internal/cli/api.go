@@ -236,7 +236,10 @@ func (a *apiCall) explain(err error) error {
 		return fmt.Errorf("the TLS certificate of %s is not trusted: %w", a.url, certErr)
 	case errors.As(err, &syntaxErr) || errors.As(err, &typeErr):
 		return a.notHerald("an answer that is not the JSON of Herald's API")
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		strings.Contains(err.Error(), "server closed idle connection"):
+		// A peer that closes at once shows as any of these, as the
+		// timing falls.
 		return a.notHerald("the connection closed without an HTTP answer")
 	case errors.As(err, &urlErr):
 		// Connected, but no HTTP answer: TLS to a plain HTTP port, HTTP
