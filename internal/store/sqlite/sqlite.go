@@ -193,7 +193,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	// The writer connects first: it turns WAL on before readers open.
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, w, o.busyTimeout); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite: %w", convert(err))
 	}
@@ -206,7 +206,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	r.SetMaxIdleConns(o.readConns)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	if err := r.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, r, o.busyTimeout); err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("open sqlite: %w", convert(err))
@@ -214,6 +214,30 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s := &Store{w: w, r: r, writes: make(chan *writeReq, maxWriteBatch), writerDone: make(chan struct{})}
 	go s.writer()
 	return s, nil
+}
+
+// pingWhileBusy connects db, trying again for up to timeout while the
+// database is busy: the pragmas a new connection runs (journal_mode(WAL)
+// among them) can meet another process or connection opening the same file
+// and fail with SQLITE_BUSY without waiting on the busy handler.
+func pingWhileBusy(ctx context.Context, db *sql.DB, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // createFile creates the database file and its directory if they do not
