@@ -31,9 +31,9 @@ type opReceiver struct {
 
 func newOpReceiver(t *testing.T) *opReceiver {
 	o := &opReceiver{receiver: newReceiver(t)}
-	o.respond = func(_ int, w http.ResponseWriter, r *http.Request) {
+	o.respond = func(n int, w http.ResponseWriter, r *http.Request) {
 		o.receiver.mu.Lock()
-		body := o.got[len(o.got)-1].Body
+		body := o.got[n-1].Body // this request's: others may have come since
 		o.receiver.mu.Unlock()
 		var ev opEvent
 		if err := json.Unmarshal(body, &ev); err != nil {
