@@ -69,6 +69,7 @@ func newAttemptListCmd(s Streams) *cobra.Command {
 				}
 				ao.Status = &st
 			}
+			ao.Tag, _ = f.GetString("tag")
 			now := time.Now()
 			if ao.Before, err = timeFlag(cmd, "before", now); err != nil {
 				return err
@@ -95,6 +96,7 @@ func newAttemptListCmd(s Streams) *cobra.Command {
 	cmd.Flags().String("endpoint", "", "attempts to this endpoint (id or uid)")
 	cmd.Flags().String("msg", "", "attempts of this message (id or event id)")
 	cmd.Flags().String("status", "", "only attempts with this status: success or fail")
+	cmd.Flags().String("tag", "", "only attempts of messages with this tag")
 	cmd.Flags().String("before", "", "only attempts made before: RFC 3339 time, date or age such as 1h")
 	cmd.Flags().String("after", "", "only attempts made after: RFC 3339 time, date or age such as 24h")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"success", "fail"}, cobra.ShellCompDirectiveNoFileComp))

@@ -103,7 +103,8 @@ func newEndpointCreateCmd(s Streams) *cobra.Command {
 		Short: "Add an endpoint to an application and print its signing secret",
 		Example: `  herald endpoint create --app acme https://acme.example.com/webhooks
   herald endpoint create --app acme http://127.0.0.1:9000/ --event-type invoice.paid --event-type invoice.voided
-  herald endpoint create --app acme https://acme.example.com/hooks --uid main --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw`,
+  herald endpoint create --app acme https://acme.example.com/hooks --uid main --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+  herald endpoint create --app acme https://acme.example.com/orders --ordering fifo`,
 		Args: args("URL"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			app, err := appID(cmd, s)
@@ -123,6 +124,7 @@ func newEndpointCreateCmd(s Streams) *cobra.Command {
 			in.ThrottleRate, _ = f.GetInt("throttle-rate")
 			in.UID, _ = f.GetString("uid")
 			in.Secret, _ = f.GetString("secret")
+			in.Ordering, _ = f.GetString("ordering")
 			meta, _ := f.GetStringArray("metadata")
 			if in.Metadata, err = parseKeyValues("metadata", meta); err != nil {
 				return err
@@ -156,6 +158,7 @@ func addEndpointFlags(cmd *cobra.Command) {
 	f.Int("throttle-rate", 0, "most messages per second (default unlimited)")
 	f.String("uid", "", "your own id for the endpoint")
 	f.StringArray("metadata", nil, "KEY=VALUE pair to store with the endpoint (repeatable)")
+	f.String("ordering", "", `"fifo": send messages one at a time per ordering key, in the order accepted; "none": in parallel (default)`)
 }
 
 func newEndpointGetCmd(s Streams) *cobra.Command {
@@ -175,7 +178,7 @@ func newEndpointUpdateCmd(s Streams) *cobra.Command {
 		func(cmd *cobra.Command, a *apiCall, app, id string) error {
 			f := cmd.Flags()
 			if !anyChanged(cmd, "endpoint-url", "description", "disabled", "event-type", "all-event-types",
-				"channel", "throttle-rate", "uid", "metadata") {
+				"channel", "throttle-rate", "uid", "metadata", "ordering") {
 				return &UsageError{Err: errors.New("nothing to change: give at least one flag, such as --endpoint-url or --disabled")}
 			}
 			if f.Changed("event-type") && f.Changed("all-event-types") {
@@ -192,6 +195,7 @@ func newEndpointUpdateCmd(s Streams) *cobra.Command {
 			p.Channels = changed(f, "channel", f.GetStringArray)
 			p.ThrottleRate = changed(f, "throttle-rate", f.GetInt)
 			p.UID = changed(f, "uid", f.GetString)
+			p.Ordering = changed(f, "ordering", f.GetString)
 			if f.Changed("metadata") {
 				meta, _ := f.GetStringArray("metadata")
 				m, err := parseKeyValues("metadata", meta)
