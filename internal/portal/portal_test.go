@@ -432,7 +432,11 @@ func TestMessagePageShowsScheduleAndOrder(t *testing.T) {
 		}
 		return m
 	}
-	first := send(func(m *store.Message) { m.DeliverAt = now.Add(time.Hour); m.Tags = []string{"eu"}; m.OrderingKey = "o_42" })
+	first := send(func(m *store.Message) {
+		m.DeliverAt = now.Add(time.Hour)
+		m.Tags = []string{"eu"}
+		m.OrderingKey = "o_42"
+	})
 	second := send(func(m *store.Message) { m.OrderingKey = "o_42" })
 	third := send(func(m *store.Message) { m.DeliverAt = now.Add(2 * time.Hour) })
 	if _, err := b.store.CancelMessage(ctx, b.app.ID, third.ID, now); err != nil {
