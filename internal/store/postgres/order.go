@@ -47,7 +47,7 @@ const (
 		CROSS JOIN LATERAL (
 			SELECT d.msg_id, d.seq, m.deliver_at FROM deliveries AS d
 			JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-			WHERE d.endpoint_id = s.endpoint_id AND d.ordering_key = s.ordering_key AND d.status = 5
+			WHERE d.endpoint_id = s.endpoint_id AND d.ordering_key = s.ordering_key AND d.status = 5 AND d.seq > 0
 			ORDER BY d.seq LIMIT 1
 		) AS n`
 	// The same for the sequences of a batch of completions.
@@ -59,9 +59,11 @@ const (
 		CROSS JOIN LATERAL (
 			SELECT d.msg_id, d.seq, m.deliver_at FROM deliveries AS d
 			JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-			WHERE d.endpoint_id = s.endpoint_id AND d.ordering_key = s.ordering_key AND d.status = 5
+			WHERE d.endpoint_id = s.endpoint_id AND d.ordering_key = s.ordering_key AND d.status = 5 AND d.seq > 0
 			ORDER BY d.seq LIMIT 1
 		) AS n`
+	// By the key (the partial index of blocked deliveries does not serve
+	// it: see its predicate).
 	sqlPromote = `UPDATE deliveries AS d SET status = 1, next_attempt_at = p.due, lease = 0, updated_at = p.due
 		FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS p (msg_id, endpoint_id, due)
 		WHERE d.msg_id = p.msg_id AND d.endpoint_id = p.endpoint_id AND d.status = 5`

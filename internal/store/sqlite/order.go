@@ -22,7 +22,7 @@ const (
 	// partial index of blocked deliveries.
 	sqlNextBlocked = `SELECT d.msg_id, d.seq, m.deliver_at FROM deliveries AS d INDEXED BY deliveries_blocked
 		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-		WHERE d.endpoint_id = ? AND d.ordering_key = ? AND d.status = 5
+		WHERE d.endpoint_id = ? AND d.ordering_key = ? AND d.status = 5 AND d.seq > 0
 		ORDER BY d.seq LIMIT 1`
 	sqlPromote = `UPDATE deliveries SET status = 1, next_attempt_at = ?1, lease = 0, updated_at = ?1
 		WHERE msg_id = ?2 AND endpoint_id = ?3 AND status = 5`

@@ -38,8 +38,11 @@ ALTER TABLE deliveries ADD COLUMN ordering_key TEXT;
 ALTER TABLE deliveries ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 
 -- The next delivery of a sequence: the blocked one with the lowest seq.
--- Partial: only blocked deliveries (the few waiting) are indexed.
-CREATE INDEX deliveries_blocked ON deliveries (endpoint_id, ordering_key, seq) WHERE status = 5;
+-- Partial: only blocked deliveries (the few waiting) are indexed. Blocked
+-- deliveries always have a seq; the predicate says so, so that a statement
+-- that looks a delivery up by its key and checks that it is blocked
+-- (status = 5, without seq) is never planned over this index's rows.
+CREATE INDEX deliveries_blocked ON deliveries (endpoint_id, ordering_key, seq) WHERE status = 5 AND seq > 0;
 
 -- The sequences that are not idle (store.Sequence): the message id of the
 -- head's delivery and the last seq given. Every join and advance reads and
