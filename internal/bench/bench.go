@@ -96,7 +96,9 @@ type Config struct {
 	// messages at a time. Zero means no key (one sequence per endpoint).
 	OrderingKeys int
 	// DeliverAfter, when positive, schedules each message that long after
-	// it is sent (deliverAt); end-to-end latency then runs from that due
+	// it is sent (deliverAt), plus a random part of up to a second, so
+	// that due times fall at random moments (not in step with the sends,
+	// which wake the server); end-to-end latency then runs from that due
 	// time: it measures how late scheduled messages are. Zero means none.
 	DeliverAfter time.Duration
 	// Backlog, when positive, replaces the timed load: Backlog messages

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -155,7 +156,7 @@ func (w *worker) post(ctx context.Context, seq int64) {
 	}
 	var due time.Time
 	if g.atAt > 0 {
-		due = time.Now().Add(g.r.cfg.DeliverAfter).UTC()
+		due = time.Now().Add(g.r.cfg.DeliverAfter + rand.N(time.Second)).UTC()
 		copy(body[g.atAt:g.atAt+len(atLayout)], due.Format(atLayout))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.url, bytes.NewReader(body))

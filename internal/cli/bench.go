@@ -49,9 +49,10 @@ takes longer).
 
 --fifo makes the healthy endpoints FIFO (one message at a time per ordering
 key), and --ordering-keys N gives the messages N ordering keys in turn: the
-throughput of an ordered endpoint. --deliver-after D schedules each message D
-after it is sent (deliverAt); the end-to-end latency then runs from that due
-time to the first attempt: how punctual scheduled delivery is.
+throughput of an ordered endpoint. --deliver-after D schedules each message D,
+plus up to a second at random, after it is sent (deliverAt); the end-to-end
+latency then runs from that due time to the first attempt: how punctual
+scheduled delivery is.
 
 End-to-end latency runs from the message's acceptance (the timestamp the API
 returns with its 202) to the start of the receiver's handler. Lost counts the
@@ -118,7 +119,7 @@ the configuration and the machine.`,
 	f.Int("payload-bytes", 1024, "size of each message's JSON payload")
 	f.Bool("fifo", false, "make the healthy endpoints FIFO: one message at a time per ordering key")
 	f.Int("ordering-keys", 0, "give the messages this many ordering keys, in turn (default: none)")
-	f.Duration("deliver-after", 0, "schedule each message this long after it is sent (deliverAt); latency then runs from that due time")
+	f.Duration("deliver-after", 0, "schedule each message this long (plus up to 1s at random) after it is sent (deliverAt); latency then runs from that due time")
 	f.Int("backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")
 	f.Duration("drain-timeout", 0, "longest wait for deliveries after the load (0: 5m, or 30m with --backlog)")
 	f.String("database", "", "database of the server started: SQLite path or postgres:// URL (default: a temporary SQLite file)")
