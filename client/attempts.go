@@ -136,6 +136,8 @@ type ListAttemptsOptions struct {
 	// Channel keeps the attempts of messages on this channel. Empty means
 	// all.
 	Channel string
+	// Tag keeps the attempts of messages with this tag. Empty means all.
+	Tag string
 	// Before keeps the attempts made before it. Zero means no bound.
 	Before time.Time
 	// After keeps the attempts made after it. Zero means no bound.
@@ -164,6 +166,9 @@ func (o *ListAttemptsOptions) query() url.Values {
 	}
 	if o.Channel != "" {
 		q.Set("channel", o.Channel)
+	}
+	if o.Tag != "" {
+		q.Set("tag", o.Tag)
 	}
 	setTime(q, "before", o.Before)
 	setTime(q, "after", o.After)

@@ -682,3 +682,50 @@ func TestParseMessageStatus(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+// TestHeraldExtensions: an endpoint's ordering, a message's tags,
+// deliverAt and orderingKey, and cancelling a scheduled message.
+func TestHeraldExtensions(t *testing.T) {
+	t.Parallel()
+	c := setup(t)
+	ctx := t.Context()
+	if _, err := c.CreateApp(ctx, client.AppIn{Name: "Ext", UID: "ext"}); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := c.CreateEndpoint(ctx, "ext", client.EndpointIn{URL: "https://example.com/hooks", Ordering: client.OrderingFIFO})
+	if err != nil || ep.Ordering != client.OrderingFIFO {
+		t.Fatalf("CreateEndpoint(fifo) = %+v, %v", ep, err)
+	}
+	if ep, err = c.UpdateEndpoint(ctx, "ext", ep.ID, client.EndpointIn{URL: "https://example.com/v2"}); err != nil || ep.Ordering != client.OrderingFIFO {
+		t.Errorf("UpdateEndpoint without ordering = %+v, %v", ep, err)
+	}
+	none := client.OrderingNone
+	if ep, err = c.PatchEndpoint(ctx, "ext", ep.ID, client.EndpointPatch{Ordering: &none}); err != nil || ep.Ordering != client.OrderingNone {
+		t.Errorf("PatchEndpoint(ordering none) = %+v, %v", ep, err)
+	}
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	msg, err := c.CreateMessage(ctx, "ext", client.MessageIn{EventType: "order.updated", Payload: json.RawMessage(`{}`),
+		Tags: []string{"eu", "vip"}, DeliverAt: at, OrderingKey: "order_42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(msg.Tags, []string{"eu", "vip"}) || msg.DeliverAt == nil || !msg.DeliverAt.Equal(at) ||
+		msg.OrderingKey != "order_42" || msg.CanceledAt != nil {
+		t.Errorf("CreateMessage = %+v", msg)
+	}
+	if _, err := c.CreateMessage(ctx, "ext", client.MessageIn{EventType: "order.updated", Payload: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.ListMessages(ctx, "ext", &client.ListMessagesOptions{Tag: "vip"})
+	if err != nil || len(page.Data) != 1 || page.Data[0].ID != msg.ID {
+		t.Errorf("ListMessages(tag) = %+v, %v", page, err)
+	}
+	canceled, err := c.CancelMessage(ctx, "ext", msg.ID)
+	if err != nil || canceled.CanceledAt == nil {
+		t.Errorf("CancelMessage = %+v, %v", canceled, err)
+	}
+	_, err = c.CancelMessage(ctx, "ext", page.Data[0].ID+"x")
+	if e := apiError(t, err); e.Status != 404 {
+		t.Errorf("CancelMessage(missing) = %+v", e)
+	}
+}

@@ -37,7 +37,20 @@ type Endpoint struct {
 	// Circuit is the state of the endpoint's circuit breaker (a Herald
 	// extension); nil when it never opened.
 	Circuit *Circuit `json:"circuit,omitempty"`
+	// Ordering is OrderingFIFO or OrderingNone (a Herald extension).
+	Ordering string `json:"ordering"`
 }
+
+// Endpoint orderings (a Herald extension).
+const (
+	// OrderingNone sends an endpoint's messages in parallel.
+	OrderingNone = "none"
+	// OrderingFIFO sends an endpoint's messages one at a time per
+	// ordering key (MessageIn.OrderingKey), in the order they were
+	// accepted: the next only once the one before it succeeded or was
+	// given up.
+	OrderingFIFO = "fifo"
+)
 
 // EndpointIn is the body of CreateEndpoint and UpdateEndpoint.
 type EndpointIn struct {
@@ -66,6 +79,10 @@ type EndpointIn struct {
 	// or a "whsk_" ed25519 key. Empty means Herald generates a whsec_ one.
 	// Only CreateEndpoint uses it.
 	Secret string `json:"secret,omitempty"`
+	// Ordering is OrderingFIFO or OrderingNone (a Herald extension).
+	// Empty means none for CreateEndpoint, and leaves it as it is for
+	// UpdateEndpoint.
+	Ordering string `json:"ordering,omitempty"`
 }
 
 // EndpointPatch is the body of PatchEndpoint: nil fields are left
@@ -90,6 +107,9 @@ type EndpointPatch struct {
 	UID *string `json:"uid,omitempty"`
 	// Metadata, when not nil, replaces the metadata.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Ordering, when not nil, replaces the ordering: OrderingFIFO or
+	// OrderingNone (a Herald extension).
+	Ordering *string `json:"ordering,omitempty"`
 }
 
 // EndpointHeaders are the custom headers sent with every message to an

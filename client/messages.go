@@ -22,11 +22,22 @@ type Message struct {
 	EventID string `json:"eventId"`
 	// Channels are the message's channels; empty if none.
 	Channels []string `json:"channels"`
+	// Tags are the message's tags; empty if none.
+	Tags []string `json:"tags"`
 	// Payload is the JSON body delivered to endpoints: {} when asked
 	// without content, {"expired":true} once the retention period ended.
 	Payload json.RawMessage `json:"payload"`
 	// Timestamp is when the message was accepted.
 	Timestamp time.Time `json:"timestamp"`
+	// DeliverAt is when a scheduled message is first sent (a Herald
+	// extension); nil for one sent at once.
+	DeliverAt *time.Time `json:"deliverAt"`
+	// CanceledAt is when the scheduled message was cancelled (a Herald
+	// extension); nil unless it was.
+	CanceledAt *time.Time `json:"canceledAt"`
+	// OrderingKey is the message's ordering key (a Herald extension);
+	// empty if none.
+	OrderingKey string `json:"orderingKey"`
 }
 
 // MessageIn is the body of CreateMessage.
@@ -44,6 +55,18 @@ type MessageIn struct {
 	// Channels sends the message only to endpoints on one of them (at
 	// most 5). Nil means no channel.
 	Channels []string `json:"channels,omitempty"`
+	// Tags label the message, for ListMessagesOptions.Tag (at most 5).
+	// Nil means none.
+	Tags []string `json:"tags,omitempty"`
+	// DeliverAt schedules the message (a Herald extension): it is stored
+	// at once and first sent at that time, at most the payload retention
+	// ahead. Zero, or a time in the past, means at once.
+	DeliverAt time.Time `json:"deliverAt,omitzero"`
+	// OrderingKey orders the message at FIFO endpoints (a Herald
+	// extension): messages with one key are sent one at a time, in the
+	// order they were accepted. Empty means the endpoint's sequence of
+	// messages without a key.
+	OrderingKey string `json:"orderingKey,omitempty"`
 	// PayloadRetentionPeriod is how many days the payload is kept, 5-90.
 	// Zero means 90.
 	PayloadRetentionPeriod int `json:"payloadRetentionPeriod,omitempty"`
@@ -60,6 +83,8 @@ type ListMessagesOptions struct {
 	EventTypes []string
 	// Channel keeps the messages on this channel. Empty means all.
 	Channel string
+	// Tag keeps the messages with this tag. Empty means all.
+	Tag string
 	// Before keeps the messages created before it. Zero means no bound.
 	Before time.Time
 	// After keeps the messages created after it. Zero means no bound.
@@ -119,6 +144,9 @@ func (c *Client) ListMessages(ctx context.Context, appID string, opts *ListMessa
 		if opts.Channel != "" {
 			q.Set("channel", opts.Channel)
 		}
+		if opts.Tag != "" {
+			q.Set("tag", opts.Tag)
+		}
 		setTime(q, "before", opts.Before)
 		setTime(q, "after", opts.After)
 		if opts.WithoutContent {
@@ -134,6 +162,16 @@ func (c *Client) ListMessages(ctx context.Context, appID string, opts *ListMessa
 func (c *Client) GetMessage(ctx context.Context, appID, msgID string) (*Message, error) {
 	var out Message
 	err := c.do(ctx, http.MethodGet, []string{"app", appID, "msg", msgID}, nil, nil, &out)
+	return ret(&out, err)
+}
+
+// CancelMessage cancels a scheduled message before its DeliverAt (a Herald
+// extension): it is never sent. A message that is not scheduled, is due,
+// or was resent is a 409 Conflict; one already cancelled is returned as it
+// is.
+func (c *Client) CancelMessage(ctx context.Context, appID, msgID string) (*Message, error) {
+	var out Message
+	err := c.do(ctx, http.MethodPost, []string{"app", appID, "msg", msgID, "cancel"}, nil, nil, &out)
 	return ret(&out, err)
 }
 

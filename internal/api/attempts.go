@@ -52,7 +52,7 @@ func attemptJSON(r *http.Request, at *store.Attempt, withContent bool) attemptOu
 type filters struct {
 	withContent   bool
 	before, after time.Time
-	channel       string
+	channel, tag  string
 	eventTypes    []string
 	status        *store.DeliveryStatus
 }
@@ -67,7 +67,7 @@ func parseFilters(r *http.Request) (filters, error) {
 	if f.before, f.after, err = timeFilters(r); err != nil {
 		return f, err
 	}
-	if f.channel, f.eventTypes, err = channelAndTypes(r); err != nil {
+	if f.channel, f.tag, f.eventTypes, err = channelTagAndTypes(r); err != nil {
 		return f, err
 	}
 	status, err := queryInt(q, "status")
@@ -90,7 +90,7 @@ func attemptFilters(r *http.Request, p *store.ListAttemptsParams) error {
 	if err != nil {
 		return err
 	}
-	p.WithContent, p.Before, p.After, p.Channel, p.EventTypes, p.Status = f.withContent, f.before, f.after, f.channel, f.eventTypes, f.status
+	p.WithContent, p.Before, p.After, p.Channel, p.Tag, p.EventTypes, p.Status = f.withContent, f.before, f.after, f.channel, f.tag, f.eventTypes, f.status
 	class, err := queryInt(r.URL.Query(), "status_code_class")
 	if err != nil {
 		return err
@@ -138,7 +138,7 @@ func (a *API) listAttempts(w http.ResponseWriter, r *http.Request, p store.ListA
 					return err
 				}
 				if stored != nil {
-					out := messageJSON(stored, p.WithContent)
+					out := messageJSON(r, stored, p.WithContent)
 					m = &out
 				}
 				msgs[id] = m
@@ -301,7 +301,7 @@ func (a *API) listEndpointMessages(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	p := store.ListEndpointMessagesParams{AppID: app.ID, EndpointID: ep.ID, Page: lq.page(),
-		WithContent: f.withContent, Before: f.before, After: f.after, Channel: f.channel,
+		WithContent: f.withContent, Before: f.before, After: f.after, Channel: f.channel, Tag: f.tag,
 		EventTypes: f.eventTypes, Status: f.status}
 	rows, err := a.store.ListEndpointMessages(r.Context(), p)
 	if err != nil {
@@ -311,7 +311,7 @@ func (a *API) listEndpointMessages(w http.ResponseWriter, r *http.Request) error
 	return writeList(w, finish(lq, rows, func(x *store.EndpointMessage) string { return x.Message.ID },
 		func(x *store.EndpointMessage) endpointMessageOut {
 			status := x.Delivery.ReportedStatus()
-			out := endpointMessageOut{messageOut: messageJSON(x.Message, p.WithContent), Status: int(status),
+			out := endpointMessageOut{messageOut: messageJSON(r, x.Message, p.WithContent), Status: int(status),
 				NextAttempt: nextAttempt(x.Delivery)}
 			if !legacy {
 				out.StatusText = statusText[status]
@@ -392,7 +392,7 @@ func (a *API) sendExample(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, messageJSON(msg, true))
+	writeJSON(w, http.StatusOK, messageJSON(r, msg, true))
 	return nil
 }
 

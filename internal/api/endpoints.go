@@ -28,6 +28,8 @@ type endpointOut struct {
 	// Circuit is the state of the endpoint's circuit breaker, a Herald
 	// extension; absent when it never opened.
 	Circuit *circuitOut `json:"circuit,omitempty"`
+	// Ordering is a Herald extension: "fifo" or "none".
+	Ordering string `json:"ordering"`
 	// Older names, sent as the Svix server does.
 	Version     int      `json:"version"`
 	RateLimit   *int     `json:"rateLimit"`
@@ -59,7 +61,7 @@ func endpointJSON(r *http.Request, ep *store.Endpoint) any {
 	}
 	return endpointOut{ID: ep.ID, UID: uid, URL: ep.URL, Description: ep.Description, Disabled: ep.Disabled,
 		EventTypes: ep.EventTypes, Channels: ep.Channels, ThrottleRate: rate, Metadata: ep.Metadata,
-		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt, Circuit: circuitJSON(ep.Circuit),
+		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt, Circuit: circuitJSON(ep.Circuit), Ordering: service.OrderingName(ep.Ordering),
 		Version: 1, RateLimit: rate, FilterTypes: ep.EventTypes}
 }
 

@@ -22,15 +22,30 @@ type messageIn struct {
 	PayloadRetentionPeriod Opt[int64]           `json:"payloadRetentionPeriod"`
 	PayloadRetentionHours  Opt[int64]           `json:"payloadRetentionHours"`
 	Application            Opt[appIn]           `json:"application"`
+	Tags                   Opt[[]string]        `json:"tags"`
+	// Herald extensions.
+	DeliverAt   Opt[time.Time] `json:"deliverAt"`
+	OrderingKey Opt[string]    `json:"orderingKey"`
+}
+
+// messageHead is a MessageOut without its payload.
+type messageHead struct {
+	ID        string    `json:"id"`
+	EventType string    `json:"eventType"`
+	EventID   *string   `json:"eventId"`
+	Channels  []string  `json:"channels"`
+	Tags      []string  `json:"tags,omitempty"`
+	Timestamp time.Time `json:"timestamp"`
+	// Herald extensions, absent when unset and for legacy clients (see
+	// legacyClient), which refuse fields they do not know.
+	DeliverAt   *time.Time `json:"deliverAt,omitempty"`
+	CanceledAt  *time.Time `json:"canceledAt,omitempty"`
+	OrderingKey *string    `json:"orderingKey,omitempty"`
 }
 
 type messageOut struct {
-	ID        string          `json:"id"`
-	EventType string          `json:"eventType"`
-	EventID   *string         `json:"eventId"`
-	Channels  []string        `json:"channels"`
-	Payload   json.RawMessage `json:"payload"`
-	Timestamp time.Time       `json:"timestamp"`
+	messageHead
+	Payload json.RawMessage `json:"payload"`
 }
 
 var (
@@ -38,9 +53,9 @@ var (
 	expiredObject = json.RawMessage(`{"expired":true}`)
 )
 
-func messageJSON(m *store.Message, withContent bool) messageOut {
-	out := messageOut{ID: m.ID, EventType: m.EventType, EventID: optString(m.EventID), Channels: m.Channels,
-		Payload: emptyObject, Timestamp: m.CreatedAt}
+// messageJSON is m as r's client reads it.
+func messageJSON(r *http.Request, m *store.Message, withContent bool) messageOut {
+	out := messageOut{messageHead: messageHeadJSON(r, m), Payload: emptyObject}
 	if withContent {
 		out.Payload = m.Payload
 		if m.Payload == nil {
@@ -50,12 +65,39 @@ func messageJSON(m *store.Message, withContent bool) messageOut {
 	return out
 }
 
+func messageHeadJSON(r *http.Request, m *store.Message) messageHead {
+	out := messageHead{ID: m.ID, EventType: m.EventType, EventID: optString(m.EventID), Channels: m.Channels,
+		Tags: m.Tags, Timestamp: m.CreatedAt}
+	if !legacyClient(r) {
+		out.DeliverAt = optTime(m.DeliverAt)
+		out.CanceledAt = optTime(m.CanceledAt)
+		out.OrderingKey = optString(m.OrderingKey)
+	}
+	return out
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 const (
 	defaultRetention = service.DefaultRetention
 	minRetention     = 5 * 24 * time.Hour
 )
 
-func validateMessage(in *messageIn) (time.Duration, error) {
+// Bounds of the Herald extensions of MessageIn.
+const (
+	maxOrderingKey = 256
+	maxTags        = 5
+)
+
+// validateMessage checks a message body received at now and returns its
+// payload retention and its deliverAt (zero when it is sent at once: absent,
+// null, or not after now).
+func validateMessage(in *messageIn, now time.Time) (time.Duration, time.Time, error) {
 	var v validator
 	if et, ok := in.EventType.Value(); ok {
 		v.Ident([]string{"body", "eventType"}, et, 256)
@@ -76,13 +118,36 @@ func validateMessage(in *messageIn) (time.Duration, error) {
 	if list, ok := in.Channels.Value(); ok {
 		v.IdentList("channels", list, 128, 1, 5)
 	}
+	if list, ok := in.Tags.Value(); ok {
+		v.IdentList("tags", list, 128, 1, maxTags)
+	}
+	if key, ok := in.OrderingKey.Value(); ok {
+		v.Ident([]string{"body", "orderingKey"}, key, maxOrderingKey)
+	}
 	retention := defaultRetention
 	if days, ok := in.PayloadRetentionPeriod.Value(); ok {
 		retention = v.Duration("payloadRetentionPeriod", days, 5, 90, 24*time.Hour, "days")
 	} else if hours, ok := in.PayloadRetentionHours.Value(); ok {
 		retention = v.Duration("payloadRetentionHours", hours, 1, 90*24, time.Hour, "hours")
 	}
-	return retention, v.Err()
+	var deliverAt time.Time
+	if at, ok := in.DeliverAt.Value(); ok && at.After(now) {
+		// The payload must outlive the wait: any time up to the end of
+		// its retention. A time in the past means now.
+		if at.After(now.Add(retention)) {
+			v.Body("deliverAt", fmt.Sprintf("must be at most the payload's retention (%s) ahead", retentionText(retention)), "value_error")
+		}
+		deliverAt = store.Truncate(at)
+	}
+	return retention, deliverAt, v.Err()
+}
+
+// retentionText is a retention as its sender wrote it: in days, or hours.
+func retentionText(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return fmt.Sprintf("%d hours", d/time.Hour)
 }
 
 func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
@@ -94,7 +159,8 @@ func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	retention, err := validateMessage(&in)
+	now := a.now()
+	retention, deliverAt, err := validateMessage(&in, now)
 	if err != nil {
 		return err
 	}
@@ -115,21 +181,23 @@ func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	now := a.now()
 	msg := &store.Message{
 		ID:               ids.NewAt(ids.Message, now),
 		AppID:            app.ID,
 		EventType:        in.EventType.V,
 		EventID:          in.EventID.V,
 		Channels:         in.Channels.V,
+		Tags:             in.Tags.V,
 		Payload:          compactPayload(in.Payload.V),
 		PayloadExpiresAt: now.Add(retention),
+		DeliverAt:        deliverAt,
+		OrderingKey:      in.OrderingKey.V,
 		CreatedAt:        now,
 	}
 	if err := a.svc.WriteMessage(r.Context(), store.CreateMessageParams{Message: msg}); err != nil {
 		return err
 	}
-	writeMessageJSON(w, http.StatusAccepted, msg, withContent)
+	writeMessageJSON(w, r, http.StatusAccepted, msg, withContent)
 	return nil
 }
 
@@ -137,22 +205,14 @@ func (a *API) createMessage(w http.ResponseWriter, r *http.Request) error {
 // the JSON encoder again (it re-validates and compacts every byte, a
 // measurable cost on the ingest path): the payload was validated when the
 // request was decoded and is appended as is.
-func writeMessageJSON(w http.ResponseWriter, status int, m *store.Message, withContent bool) {
+func writeMessageJSON(w http.ResponseWriter, r *http.Request, status int, m *store.Message, withContent bool) {
 	payload := []byte(emptyObject)
 	if withContent {
 		payload = m.Payload
 	}
-	fields := messageJSON(m, false)
-	fields.Payload = nil
-	head, err := json.Marshal(struct {
-		ID        string    `json:"id"`
-		EventType string    `json:"eventType"`
-		EventID   *string   `json:"eventId"`
-		Channels  []string  `json:"channels"`
-		Timestamp time.Time `json:"timestamp"`
-	}{fields.ID, fields.EventType, fields.EventID, fields.Channels, fields.Timestamp})
+	head, err := json.Marshal(messageHeadJSON(r, m))
 	if err != nil {
-		writeJSON(w, status, messageJSON(m, withContent))
+		writeJSON(w, status, messageJSON(r, m, withContent))
 		return
 	}
 	b := make([]byte, 0, len(head)+len(payload)+16)
@@ -203,29 +263,34 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	channel, types, err := channelAndTypes(r)
+	channel, tag, types, err := channelTagAndTypes(r)
 	if err != nil {
 		return err
 	}
 	msgs, err := a.store.ListMessages(r.Context(), store.ListMessagesParams{
-		AppID: app.ID, Page: lq.page(), Channel: channel, EventTypes: types,
+		AppID: app.ID, Page: lq.page(), Channel: channel, Tag: tag, EventTypes: types,
 		Before: before, After: after, WithContent: withContent,
 	})
 	if err != nil {
 		return err
 	}
 	return writeList(w, finish(lq, msgs, func(m *store.Message) string { return m.ID },
-		func(m *store.Message) messageOut { return messageJSON(m, withContent) }))
+		func(m *store.Message) messageOut { return messageJSON(r, m, withContent) }))
 }
 
-func channelAndTypes(r *http.Request) (string, []string, error) {
+// channelTagAndTypes reads the channel, tag and event_types filters.
+func channelTagAndTypes(r *http.Request) (channel, tag string, types []string, err error) {
 	q := r.URL.Query()
 	var v validator
-	channel := q.Get("channel")
+	channel = q.Get("channel")
 	if channel != "" {
 		v.Ident([]string{"query", "channel"}, channel, 128)
 	}
-	types := queryList(q, "event_types")
+	tag = q.Get("tag")
+	if tag != "" {
+		v.Ident([]string{"query", "tag"}, tag, 128)
+	}
+	types = queryList(q, "event_types")
 	if len(types) > service.MaxEventTypes {
 		v.Add([]string{"query", "event_types"}, fmt.Sprintf("must have at most %d items", service.MaxEventTypes), "value_error.list.max_items")
 		types = nil
@@ -233,7 +298,7 @@ func channelAndTypes(r *http.Request) (string, []string, error) {
 	for _, t := range types {
 		v.Ident([]string{"query", "event_types"}, t, 256)
 	}
-	return channel, types, v.Err()
+	return channel, tag, types, v.Err()
 }
 
 func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
@@ -250,10 +315,28 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if msg.Payload == nil {
-		writeJSON(w, http.StatusOK, messageJSON(msg, withContent))
+		writeJSON(w, http.StatusOK, messageJSON(r, msg, withContent))
 		return nil
 	}
-	writeMessageJSON(w, http.StatusOK, msg, withContent)
+	writeMessageJSON(w, r, http.StatusOK, msg, withContent)
+	return nil
+}
+
+// cancelMessage cancels a scheduled message before it is due (a Herald
+// extension): its deliveries are never sent.
+func (a *API) cancelMessage(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return err
+	}
+	msg, err := a.loadMessage(r, app)
+	if err != nil {
+		return err
+	}
+	if msg, err = a.svc.CancelMessage(r.Context(), msg); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, messageJSON(r, msg, true))
 	return nil
 }
 

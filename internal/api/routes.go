@@ -62,6 +62,8 @@ var routes = []route{
 	{"POST", "/api/v1/app/{app_id}/msg", "v1.message.create", authAdmin, (*API).createMessage},
 	{"GET", "/api/v1/app/{app_id}/msg/{msg_id}", "v1.message.get", authApp, (*API).getMessage},
 	{"DELETE", "/api/v1/app/{app_id}/msg/{msg_id}/content", "v1.message.expunge-content", authAdmin, (*API).expungeMessage},
+	// Herald extension: cancel a scheduled message.
+	{"POST", "/api/v1/app/{app_id}/msg/{msg_id}/cancel", "v1.message.cancel", authAdmin, (*API).cancelMessage},
 	{"GET", "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", "v1.message-attempt.list-attempted-destinations", authApp, (*API).listDestinations},
 	{"POST", "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", "v1.message-attempt.resend", authApp, (*API).resend},
 	{"GET", "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", "v1.message-attempt.get", authApp, (*API).getAttempt},

@@ -315,12 +315,13 @@ func TestSvixGoSDK(t *testing.T) {
 	// own verifier accepts it.
 	msg, err := client.Message.Create(ctx, appID, &svix.MessageIn{
 		EventType: "user.created", EventId: ptr("sdk-evt-1"), Payload: map[string]any{"user": "ada", "n": 1},
-		Tags: []string{"ignored"}, PayloadRetentionPeriod: ptr(int64(30)),
+		Tags: []string{"signup"}, PayloadRetentionPeriod: ptr(int64(30)),
 	})
 	if err != nil {
 		t.Fatalf("Message.Create: %v", err)
 	}
-	if msg.EventType != "user.created" || msg.EventId == nil || *msg.EventId != "sdk-evt-1" || msg.Payload["user"] != "ada" {
+	if msg.EventType != "user.created" || msg.EventId == nil || *msg.EventId != "sdk-evt-1" || msg.Payload["user"] != "ada" ||
+		!slices.Equal(msg.Tags, []string{"signup"}) {
 		t.Errorf("created message %+v", msg)
 	}
 	var msgIDs = []string{msg.Id}
@@ -359,6 +360,10 @@ func TestSvixGoSDK(t *testing.T) {
 	}
 	if len(msgs) != 5 || msgs[4] != msg.Id {
 		t.Errorf("listed messages %v (want 5, oldest last %s)", msgs, msg.Id)
+	}
+	if tagged, err := client.Message.List(ctx, appID, &svix.MessageListOptions{Tag: ptr("signup")}); err != nil ||
+		len(tagged.Data) != 1 || tagged.Data[0].Id != msg.Id {
+		t.Fatalf("Message.List(tag): %+v, %v", tagged, err)
 	}
 	before := time.Now().Add(time.Hour).In(time.FixedZone("CET", 3600))
 	page2, err := client.Message.List(ctx, appID, &svix.MessageListOptions{Channel: ptr("c1"), Before: &before})

@@ -88,6 +88,19 @@ type Config struct {
 	// PayloadBytes is the size of each message's JSON payload. Zero means
 	// 1024.
 	PayloadBytes int
+	// FIFO makes the healthy endpoints FIFO (ordering "fifo"): each sends
+	// the messages of one ordering key one at a time. False: unordered.
+	FIFO bool
+	// OrderingKeys, when positive, gives message seq the ordering key
+	// "k<seq mod OrderingKeys>", so that a FIFO endpoint sends that many
+	// messages at a time. Zero means no key (one sequence per endpoint).
+	OrderingKeys int
+	// DeliverAfter, when positive, schedules each message that long after
+	// it is sent (deliverAt), plus a random part of up to a second, so
+	// that due times fall at random moments (not in step with the sends,
+	// which wake the server); end-to-end latency then runs from that due
+	// time: it measures how late scheduled messages are. Zero means none.
+	DeliverAfter time.Duration
 	// Backlog, when positive, replaces the timed load: Backlog messages
 	// are sent while the receiver hangs (it accepts connections and never
 	// answers), so their deliveries queue up in the server; then the
@@ -138,8 +151,11 @@ func (c *Config) Validate() error {
 		return errors.New("rate must be positive (or max)")
 	case c.PayloadBytes != 0 && c.PayloadBytes < MinPayloadBytes:
 		return fmt.Errorf("payload-bytes must be at least %d", MinPayloadBytes)
-	case c.Endpoints < 0 || c.SlowEndpoints < 0 || c.NoisyAppEndpoints < 0 || c.Backlog < 0 || c.Concurrency < 0:
-		return errors.New("endpoints, slow-endpoints, noisy-app-endpoints, backlog and concurrency cannot be negative")
+	case c.Endpoints < 0 || c.SlowEndpoints < 0 || c.NoisyAppEndpoints < 0 || c.Backlog < 0 || c.Concurrency < 0 ||
+		c.OrderingKeys < 0 || c.DeliverAfter < 0:
+		return errors.New("endpoints, slow-endpoints, noisy-app-endpoints, backlog, concurrency, ordering-keys and deliver-after cannot be negative")
+	case c.OrderingKeys > maxOrderingKeys:
+		return fmt.Errorf("ordering-keys must be at most %d", maxOrderingKeys)
 	case c.URL == "" && len(c.ServerCommand) == 0:
 		return errors.New("no server: set a URL or a server command")
 	}
@@ -181,6 +197,9 @@ type run struct {
 
 func (r *run) run(ctx context.Context) (*Result, error) {
 	res := &Result{Config: echoConfig(&r.cfg), Machine: machineInfo(), E2EFrom: "message timestamp (API acceptance) to receiver handler start"}
+	if r.cfg.DeliverAfter > 0 {
+		res.E2EFrom = "the message's deliverAt (its due time) to receiver handler start"
+	}
 
 	secret, err := webhook.NewHMACSecret()
 	if err != nil {
@@ -318,9 +337,11 @@ func (r *run) setup(ctx context.Context, secret string) error {
 		if i >= r.cfg.Endpoints {
 			desc = "herald bench: hangs"
 		}
-		if _, err := cl.CreateEndpoint(ctx, app.ID, client.EndpointIn{
-			URL: r.recv.url(i, r.cfg.Endpoints), Secret: secret, Description: desc,
-		}); err != nil {
+		in := client.EndpointIn{URL: r.recv.url(i, r.cfg.Endpoints), Secret: secret, Description: desc}
+		if r.cfg.FIFO && i < r.cfg.Endpoints {
+			in.Ordering = client.OrderingFIFO
+		}
+		if _, err := cl.CreateEndpoint(ctx, app.ID, in); err != nil {
 			return fmt.Errorf("create endpoint: %w", err)
 		}
 	}

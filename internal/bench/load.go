@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -60,13 +61,16 @@ func (s *loadStats) perSecond() []int64 {
 
 // generator sends messages to the API.
 type generator struct {
-	r       *run
-	stats   *loadStats
-	url     string
-	header  http.Header // shared, read-only
-	tmpl    []byte      // request body; the sequence number goes at seqAt
-	seqAt   int
-	workers int
+	r      *run
+	stats  *loadStats
+	url    string
+	header http.Header // shared, read-only
+	tmpl   []byte      // request body; the sequence number goes at seqAt
+	seqAt  int
+	// keyAt is where the ordering key's digits go (0: no key), atAt where
+	// the deliverAt time goes (0: none).
+	keyAt, atAt int
+	workers     int
 
 	errors   atomic.Int64
 	errMu    sync.Mutex
@@ -78,12 +82,31 @@ type generator struct {
 	lat   []time.Duration
 }
 
-const seqDigits = 12
+const (
+	seqDigits = 12
+	keyDigits = 6
+	// maxOrderingKeys is the most ordering keys keyDigits can name.
+	maxOrderingKeys = 1_000_000
+	// atLayout is deliverAt's fixed-width form.
+	atLayout = "2006-01-02T15:04:05.000000Z"
+)
 
 func (r *run) newGenerator() *generator {
 	// The payload is a JSON object of exactly PayloadBytes bytes:
 	// {"seq":"000000000042","pad":"xxx..."}.
-	head := `{"eventType":"bench.event","payload":`
+	head := `{"eventType":"bench.event",`
+	keyAt, atAt := 0, 0
+	if r.cfg.OrderingKeys > 0 {
+		head += `"orderingKey":"k`
+		keyAt = len(head)
+		head += string(bytes.Repeat([]byte("0"), keyDigits)) + `",`
+	}
+	if r.cfg.DeliverAfter > 0 {
+		head += `"deliverAt":"`
+		atAt = len(head)
+		head += atLayout + `",`
+	}
+	head += `"payload":`
 	payload := []byte(`{"seq":"` + string(bytes.Repeat([]byte("0"), seqDigits)) + `","pad":"`)
 	pad := r.cfg.PayloadBytes - len(payload) - len(`"}`)
 	payload = append(payload, bytes.Repeat([]byte("x"), max(pad, 0))...)
@@ -97,7 +120,7 @@ func (r *run) newGenerator() *generator {
 	h.Set("User-Agent", "herald-bench")
 	return &generator{
 		r: r, stats: r.stats, url: r.msgURL, header: h, tmpl: tmpl,
-		seqAt: len(head) + len(`{"seq":"`), workers: r.cfg.Concurrency,
+		seqAt: len(head) + len(`{"seq":"`), keyAt: keyAt, atAt: atAt, workers: r.cfg.Concurrency,
 		errKinds: map[string]int64{},
 	}
 }
@@ -128,6 +151,14 @@ func (w *worker) post(ctx context.Context, seq int64) {
 	body := make([]byte, len(g.tmpl))
 	copy(body, g.tmpl)
 	putSeq(body[g.seqAt:g.seqAt+seqDigits], seq)
+	if g.keyAt > 0 {
+		putSeq(body[g.keyAt:g.keyAt+keyDigits], seq%int64(g.r.cfg.OrderingKeys))
+	}
+	var due time.Time
+	if g.atAt > 0 {
+		due = time.Now().Add(g.r.cfg.DeliverAfter + rand.N(time.Second)).UTC()
+		copy(body[g.atAt:g.atAt+len(atLayout)], due.Format(atLayout))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.url, bytes.NewReader(body))
 	if err != nil {
 		g.fail("request: " + err.Error())
@@ -158,6 +189,10 @@ func (w *worker) post(ctx context.Context, seq int64) {
 	if !ok {
 		g.fail("202 without a timestamp")
 		return
+	}
+	if !due.IsZero() {
+		// Latency runs from the due time: how late the first attempt was.
+		at = due.Truncate(time.Microsecond).UnixNano()
 	}
 	g.stats.accAt.at(seq).Store(at)
 	g.stats.accepted.Add(1)

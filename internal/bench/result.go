@@ -174,6 +174,9 @@ type ConfigEcho struct {
 	NoisyAppEndpoints int      `json:"noisy_app_endpoints,omitempty"`
 	PayloadBytes      int      `json:"payload_bytes"`
 	Backlog           int      `json:"backlog,omitempty"`
+	FIFO              bool     `json:"fifo,omitempty"`
+	OrderingKeys      int      `json:"ordering_keys,omitempty"`
+	DeliverAfter      string   `json:"deliver_after,omitempty"`
 	Database          string   `json:"database"`
 	ServerFlags       []string `json:"server_flags,omitempty"`
 }
@@ -182,6 +185,10 @@ func echoConfig(c *Config) ConfigEcho {
 	e := ConfigEcho{
 		Duration: c.Duration.String(), Rate: c.Rate, Concurrency: c.Concurrency, Endpoints: c.Endpoints,
 		SlowEndpoints: c.SlowEndpoints, NoisyAppEndpoints: c.NoisyAppEndpoints, PayloadBytes: c.PayloadBytes, Backlog: c.Backlog, ServerFlags: c.ServerFlags,
+		FIFO: c.FIFO, OrderingKeys: c.OrderingKeys,
+	}
+	if c.DeliverAfter > 0 {
+		e.DeliverAfter = c.DeliverAfter.String()
 	}
 	if c.Rate == 0 {
 		e.Rate = "max"
@@ -254,6 +261,14 @@ func WriteText(w io.Writer, res *Result) {
 	if c.NoisyAppEndpoints > 0 {
 		fmt.Fprintf(w, ", beside an application with %d hanging", c.NoisyAppEndpoints)
 	}
+	if c.FIFO {
+		fmt.Fprintf(w, ", FIFO with %d ordering key(s)", max(c.OrderingKeys, 1))
+	} else if c.OrderingKeys > 0 {
+		fmt.Fprintf(w, ", %d ordering keys (unordered endpoints)", c.OrderingKeys)
+	}
+	if c.DeliverAfter != "" {
+		fmt.Fprintf(w, ", each scheduled %s ahead", c.DeliverAfter)
+	}
 	fmt.Fprintf(w, ", %d-byte payloads, concurrency %d, database %s\n", c.PayloadBytes, c.Concurrency, c.Database)
 	m := &res.Machine
 	fmt.Fprintf(w, "machine: %s, %d CPU (GOMAXPROCS %d), %d MB, %s, herald %s, load average %s\n\n",
@@ -273,8 +288,12 @@ func WriteText(w io.Writer, res *Result) {
 	fmt.Fprintf(w, ")\n")
 	fmt.Fprintf(w, "  delivered     %10d  %9.0f/s   lost %d, duplicates %d, bad signatures %d\n",
 		res.Delivered, res.DeliveriesPerSec, res.Lost, res.Duplicates, res.Rejected)
-	fmt.Fprintf(w, "  e2e latency   p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  (acceptance to receiver)\n",
-		res.E2EMs.P50, res.E2EMs.P90, res.E2EMs.P99, res.E2EMs.Max)
+	from := "acceptance to receiver"
+	if res.Config.DeliverAfter != "" {
+		from = "due time (deliverAt) to receiver"
+	}
+	fmt.Fprintf(w, "  e2e latency   p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  (%s)\n",
+		res.E2EMs.P50, res.E2EMs.P90, res.E2EMs.P99, res.E2EMs.Max, from)
 	fmt.Fprintf(w, "  API latency   p50 %.1f ms  p99 %.1f ms  max %.1f ms", res.IngestMs.P50, res.IngestMs.P99, res.IngestMs.Max)
 	if res.LateSends > 0 {
 		fmt.Fprintf(w, "  (%d sends late, worst by %.0f ms)", res.LateSends, res.MaxSendLagMs)

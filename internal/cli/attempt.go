@@ -36,8 +36,8 @@ message to an endpoint once it can take it.`,
 
 func newAttemptListCmd(s Streams) *cobra.Command {
 	var (
-		list                           *listFlags
-		ep, msg, status, before, after string
+		list                                *listFlags
+		ep, msg, status, tag, before, after string
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -62,7 +62,7 @@ func newAttemptListCmd(s Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var ao client.ListAttemptsOptions
+			ao := client.ListAttemptsOptions{Tag: tag}
 			if status != "" {
 				st, err := client.ParseMessageStatus(status)
 				if err != nil {
@@ -96,6 +96,7 @@ func newAttemptListCmd(s Streams) *cobra.Command {
 	cmd.Flags().StringVar(&ep, "endpoint", "", "attempts to this endpoint (id or uid)")
 	cmd.Flags().StringVar(&msg, "msg", "", "attempts of this message (id or event id)")
 	cmd.Flags().StringVar(&status, "status", "", "only attempts with this status: success or fail")
+	cmd.Flags().StringVar(&tag, "tag", "", "only attempts of messages with this tag")
 	cmd.Flags().StringVar(&before, "before", "", "only attempts made before: RFC 3339 time, date or age such as 1h")
 	cmd.Flags().StringVar(&after, "after", "", "only attempts made after: RFC 3339 time, date or age such as 24h")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"success", "fail"}, cobra.ShellCompDirectiveNoFileComp))

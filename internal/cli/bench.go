@@ -48,6 +48,13 @@ timed. The server started for a backlog run gets --request-timeout 5m so that
 the held requests do not time out into the retry schedule (unless queueing
 takes longer).
 
+--fifo makes the healthy endpoints FIFO (one message at a time per ordering
+key), and --ordering-keys N gives the messages N ordering keys in turn: the
+throughput of an ordered endpoint. --deliver-after D schedules each message D,
+plus up to a second at random, after it is sent (deliverAt); the end-to-end
+latency then runs from that due time to the first attempt: how punctual
+scheduled delivery is.
+
 End-to-end latency runs from the message's acceptance (the timestamp the API
 returns with its 202) to the start of the receiver's handler. Lost counts the
 deliveries of accepted messages that never arrived within --drain-timeout; the
@@ -66,6 +73,8 @@ the configuration and the machine.`,
   herald bench --slow-endpoints 10 --rate 500
   herald bench --noisy-app-endpoints 50 --rate 500
   herald bench --backlog 200000
+  herald bench --fifo --ordering-keys 64 --rate max --duration 20s
+  herald bench --deliver-after 5s --rate 20
   herald bench --rate 10 --duration 65m --outage 60m --drain-timeout 4h
   herald bench --database postgres://postgres@127.0.0.1/herald_bench
   herald bench --url http://127.0.0.1:8071 --token hsk_... --rate 100
@@ -110,6 +119,9 @@ the configuration and the machine.`,
 	f.IntVar(&c.NoisyAppEndpoints, "noisy-app-endpoints", 0, "a second application with this many endpoints, all hanging, sent one message in this many (as many deliveries)")
 	f.DurationVar(&c.Outage, "outage", 0, "the healthy endpoints answer 503 for this long from the start, then 200: attempts while down, drain once back")
 	f.IntVar(&c.PayloadBytes, "payload-bytes", 1024, "size of each message's JSON payload")
+	f.BoolVar(&c.FIFO, "fifo", false, "make the healthy endpoints FIFO: one message at a time per ordering key")
+	f.IntVar(&c.OrderingKeys, "ordering-keys", 0, "give the messages this many ordering keys, in turn (default: none)")
+	f.DurationVar(&c.DeliverAfter, "deliver-after", 0, "schedule each message this long (plus up to 1s at random) after it is sent (deliverAt); latency then runs from that due time")
 	f.IntVar(&c.Backlog, "backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")
 	f.DurationVar(&c.DrainTimeout, "drain-timeout", 0, "longest wait for deliveries after the load (0: 5m, or 30m with --backlog)")
 	f.StringVar(&c.Database, "database", "", "database of the server started: SQLite path or postgres:// URL (default: a temporary SQLite file)")
@@ -158,8 +170,8 @@ func (bf *benchFlags) config(s Streams) (bench.Config, bool, error) {
 		problems = append(problems, "--concurrency must be positive")
 	case cfg.Endpoints <= 0:
 		problems = append(problems, "--endpoints must be at least 1")
-	case cfg.SlowEndpoints < 0 || cfg.NoisyAppEndpoints < 0 || cfg.Backlog < 0 || cfg.DrainTimeout < 0:
-		problems = append(problems, "--slow-endpoints, --noisy-app-endpoints, --backlog and --drain-timeout cannot be negative")
+	case cfg.SlowEndpoints < 0 || cfg.NoisyAppEndpoints < 0 || cfg.Backlog < 0 || cfg.DrainTimeout < 0 || cfg.OrderingKeys < 0 || cfg.DeliverAfter < 0:
+		problems = append(problems, "--slow-endpoints, --noisy-app-endpoints, --backlog, --drain-timeout, --ordering-keys and --deliver-after cannot be negative")
 	case cfg.PayloadBytes < bench.MinPayloadBytes:
 		problems = append(problems, fmt.Sprintf("--payload-bytes must be at least %d", bench.MinPayloadBytes))
 	}

@@ -107,6 +107,45 @@ func TestBenchBacklog(t *testing.T) {
 	}
 }
 
+// TestBenchFIFOAndScheduled runs the FIFO and scheduled modes briefly:
+// every message is delivered, and a scheduled one's latency runs from its
+// due time.
+func TestBenchFIFOAndScheduled(t *testing.T) {
+	t.Setenv(benchChildEnv, "1")
+	for _, args := range [][]string{
+		{"--backlog", "200", "--fifo", "--ordering-keys", "4"},
+		{"--rate", "20", "--duration", "1s", "--deliver-after", "2s"},
+	} {
+		out := ok(t, env(), append([]string{"bench", "--json", "--quiet"}, args...)...)
+		var res struct {
+			Accepted, Delivered, Lost int64
+			E2EFrom                   string `json:"e2e_from"`
+			E2EMs                     struct {
+				Max float64 `json:"max"`
+			} `json:"e2e_ms"`
+			Config struct {
+				FIFO         bool   `json:"fifo"`
+				OrderingKeys int    `json:"ordering_keys"`
+				DeliverAfter string `json:"deliver_after"`
+			} `json:"config"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if res.Accepted == 0 || res.Delivered != res.Accepted || res.Lost != 0 {
+			t.Errorf("%v: accepted %d, delivered %d, lost %d", args, res.Accepted, res.Delivered, res.Lost)
+		}
+		if res.Config.DeliverAfter != "" {
+			// From the due time, not from acceptance (2 s earlier).
+			if !strings.Contains(res.E2EFrom, "deliverAt") || res.E2EMs.Max >= 2000 {
+				t.Errorf("%v: e2e from %q, max %.1f ms", args, res.E2EFrom, res.E2EMs.Max)
+			}
+		} else if !res.Config.FIFO || res.Config.OrderingKeys != 4 {
+			t.Errorf("%v: config %+v", args, res.Config)
+		}
+	}
+}
+
 func TestBenchFlags(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -117,6 +156,7 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--rate", "0"}, `--rate "0"`},
 		{[]string{"--endpoints", "0"}, "--endpoints must be at least 1"},
 		{[]string{"--payload-bytes", "10"}, "--payload-bytes must be at least"},
+		{[]string{"--ordering-keys", "-1"}, "--ordering-keys"},
 		{[]string{"--url", "http://127.0.0.1:1"}, "--url needs --token"},
 		{[]string{"--url", "http://127.0.0.1:1", "--token", "x", "--database", "x.db"}, "not to --url"},
 	} {

@@ -145,7 +145,7 @@ func TestCommandsAgainstServer(t *testing.T) {
 
 	// Messages.
 	out = ok(t, e, "send", "--type", "invoice.paid", "--data", `{"type":"invoice.paid","id":"in_1"}`, "--event-id", "in_1")
-	contains(t, out, "Event type:  invoice.paid", "Event ID:    in_1", `"id": "in_1"`)
+	contains(t, out, "Event type:    invoice.paid", "Event ID:      in_1", `"id": "in_1"`)
 	msgID := regexp.MustCompile(`msg_\w+`).FindString(out)
 	file := filepath.Join(t.TempDir(), "payload.json")
 	if err := os.WriteFile(file, []byte(`{"type":"invoice.voided","id":"in_2"}`), 0o600); err != nil {
@@ -166,6 +166,19 @@ func TestCommandsAgainstServer(t *testing.T) {
 		t.Errorf("msg list --event-type invoice.paid shows other types:\n%s", out)
 	}
 	contains(t, ok(t, e, "msg", "get", "in_1"), msgID, `"type": "invoice.paid"`)
+
+	// Scheduled, tagged and ordered messages; a FIFO endpoint.
+	out = ok(t, e, "send", "--type", "trial.ending", "--data", `{}`, "--deliver-at", "2h", "--tag", "eu", "--tag", "vip", "--ordering-key", "o_1")
+	contains(t, out, "Tags:          eu,vip", "Ordering key:  o_1", "Deliver at:    20")
+	scheduled := regexp.MustCompile(`msg_\w+`).FindString(out)
+	out = ok(t, e, "msg", "list", "--tag", "vip")
+	if !strings.Contains(out, scheduled) || strings.Contains(out, msgID) {
+		t.Errorf("msg list --tag vip:\n%s", out)
+	}
+	contains(t, ok(t, e, "msg", "cancel", scheduled), "(canceled)")
+	contains(t, fails(t, e, "msg", "cancel", msgID), "409", "not_scheduled")
+	contains(t, ok(t, e, "endpoint", "create", hook, "--uid", "ordered", "--ordering", "fifo"), "Ordering:     fifo")
+	contains(t, ok(t, e, "endpoint", "update", "ordered", "--ordering", "none"), "Ordering:     none")
 
 	// Attempts: the endpoint receives the message.
 	var attempts map[string]any
@@ -189,7 +202,7 @@ func TestCommandsAgainstServer(t *testing.T) {
 
 	// Test message, stats, recovery.
 	out = ok(t, e, "endpoint", "test", "main")
-	contains(t, out, "Event type:  svix.ping")
+	contains(t, out, "Event type:    svix.ping")
 	out = ok(t, e, "endpoint", "test", "main", "--event-type", "invoice.paid", "--json")
 	if decode[map[string]any](t, out)["eventType"] != "invoice.paid" {
 		t.Errorf("endpoint test --json = %s", out)
@@ -265,6 +278,7 @@ func TestCommandErrors(t *testing.T) {
 			{"attempt", "list", "--app", "x"}, // neither --endpoint nor --msg
 			{"app", "list", "--limit", "1000"},
 			{"endpoint", "stats", "--app", "x", "main", "--since", "yesterday"},
+			{"send", "--app", "x", "--type", "t", "--data", "{}", "--deliver-at", "tomorrow"},
 			{"app", "frobnicate"},
 		} {
 			r := run(t, e, args...)

@@ -108,7 +108,8 @@ func newEndpointCreateCmd(s Streams) *cobra.Command {
 		Short: "Add an endpoint to an application and print its signing secret",
 		Example: `  herald endpoint create --app acme https://acme.example.com/webhooks
   herald endpoint create --app acme http://127.0.0.1:9000/ --event-type invoice.paid --event-type invoice.voided
-  herald endpoint create --app acme https://acme.example.com/hooks --uid main --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw`,
+  herald endpoint create --app acme https://acme.example.com/hooks --uid main --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+  herald endpoint create --app acme https://acme.example.com/orders --ordering fifo`,
 		Args: args("URL"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			app, err := appID(cmd, s)
@@ -121,7 +122,7 @@ func newEndpointCreateCmd(s Streams) *cobra.Command {
 			}
 			in := client.EndpointIn{URL: argv[0], Description: ef.description, Disabled: ef.disabled,
 				EventTypes: ef.eventTypes, Channels: ef.channels, ThrottleRate: ef.throttleRate, UID: ef.uid,
-				Secret: secret}
+				Secret: secret, Ordering: ef.ordering}
 			if in.Metadata, err = parseKeyValues("metadata", ef.metadata); err != nil {
 				return err
 			}
@@ -152,6 +153,7 @@ type endpointFlags struct {
 	throttleRate         int
 	uid                  string
 	metadata             []string
+	ordering             string
 }
 
 // addEndpointFlags registers the flags create and update share.
@@ -165,6 +167,7 @@ func addEndpointFlags(cmd *cobra.Command) *endpointFlags {
 	f.IntVar(&ef.throttleRate, "throttle-rate", 0, "most messages per second (default unlimited)")
 	f.StringVar(&ef.uid, "uid", "", "your own id for the endpoint")
 	f.StringArrayVar(&ef.metadata, "metadata", nil, "KEY=VALUE pair to store with the endpoint (repeatable)")
+	f.StringVar(&ef.ordering, "ordering", "", `"fifo": send messages one at a time per ordering key, in the order accepted; "none": in parallel (default)`)
 	return &ef
 }
 
@@ -190,7 +193,7 @@ func newEndpointUpdateCmd(s Streams) *cobra.Command {
 		func(cmd *cobra.Command, a *apiCall, app, id string) error {
 			f := cmd.Flags()
 			if !anyChanged(cmd, "endpoint-url", "description", "disabled", "event-type", "all-event-types",
-				"channel", "throttle-rate", "uid", "metadata") {
+				"channel", "throttle-rate", "uid", "metadata", "ordering") {
 				return &UsageError{Err: errors.New("nothing to change: give at least one flag, such as --endpoint-url or --disabled")}
 			}
 			if f.Changed("event-type") && f.Changed("all-event-types") {
@@ -207,6 +210,7 @@ func newEndpointUpdateCmd(s Streams) *cobra.Command {
 			p.Channels = changed(f, "channel", ef.channels)
 			p.ThrottleRate = changed(f, "throttle-rate", ef.throttleRate)
 			p.UID = changed(f, "uid", ef.uid)
+			p.Ordering = changed(f, "ordering", ef.ordering)
 			if f.Changed("metadata") {
 				m, err := parseKeyValues("metadata", ef.metadata)
 				if err != nil {

@@ -75,7 +75,8 @@ func TestTablesGolden(t *testing.T) {
 	app2 := client.App{ID: "app_2bXhM4kLr8Tn1VbC6yQa9PzJ5Wd", Name: "Globex", CreatedAt: t1, UpdatedAt: t1}
 	ep := client.Endpoint{ID: "ep_2bXhM8tz0cq3VjZhQfC6yL1nKpD", UID: "main", URL: "https://acme.example.com/webhooks",
 		Description: "Production receiver", EventTypes: []string{"invoice.paid", "invoice.voided"},
-		Channels: []string{"billing"}, ThrottleRate: 10, Metadata: map[string]string{}, CreatedAt: t0, UpdatedAt: t1}
+		Channels: []string{"billing"}, ThrottleRate: 10, Metadata: map[string]string{}, CreatedAt: t0, UpdatedAt: t1,
+		Ordering: client.OrderingFIFO}
 	ep2 := client.Endpoint{ID: "ep_2bXhMAq5Wv7Hs2NdJ8fK0rXy3Lc", URL: "http://127.0.0.1:9000/", Disabled: true,
 		CreatedAt: t1, UpdatedAt: t1}
 	et := client.EventType{Name: "invoice.paid", Description: "An invoice was paid in full by the customer, by card or by transfer",
@@ -84,8 +85,12 @@ func TestTablesGolden(t *testing.T) {
 	et2 := client.EventType{Name: "invoice.voided", Deprecated: true, Archived: true, FeatureFlag: "beta",
 		Schemas: json.RawMessage("null"), CreatedAt: t0, UpdatedAt: t0}
 	msg := client.Message{ID: "msg_2bXhQn3vU9Jc0KfA4yTt7LmPzRw", EventType: "invoice.paid", EventID: "in_1",
-		Channels: []string{"billing"}, Payload: json.RawMessage(`{"type":"invoice.paid","id":"in_1","amount":4200}`), Timestamp: t0}
+		Channels: []string{"billing"}, Payload: json.RawMessage(`{"type":"invoice.paid","id":"in_1","amount":4200}`), Timestamp: t0,
+		Tags: []string{"eu", "vip"}, OrderingKey: "in_1", DeliverAt: &t1}
 	msg2 := client.Message{ID: "msg_2bXhQpB6mD1sR4uW8zNc2VhK9Ye", EventType: "svix.ping", Payload: json.RawMessage(`{}`), Timestamp: t1}
+	t2 := t1.Add(time.Hour)
+	msg3 := client.Message{ID: "msg_2bXhQr2cN8kT5wY1mFs7Dg4Jp6Q", EventType: "trial.ending", Payload: json.RawMessage(`{}`), Timestamp: t1,
+		DeliverAt: &t2, CanceledAt: &t1}
 	at := client.Attempt{ID: "atmpt_2bXhQpY3wLr8d1NcKj5sTq0VeGz", MsgID: msg.ID, EndpointID: ep.ID, URL: ep.URL,
 		Response: `{"ok":true}`, ResponseStatusCode: 200, ResponseDurationMs: 42, Status: client.StatusSuccess,
 		TriggerType: client.TriggerScheduled, Timestamp: t0}
@@ -110,7 +115,7 @@ func TestTablesGolden(t *testing.T) {
 		{"stats", func(w io.Writer) { writeStats(w, &client.EndpointStats{Success: 120, Fail: 3, Sending: 1}) }},
 		{"event_types", func(w io.Writer) { writeEventTypes(w, []client.EventType{et, et2}) }},
 		{"event_type", func(w io.Writer) { writeEventType(w, &et) }},
-		{"messages", func(w io.Writer) { writeMessages(w, []client.Message{msg, msg2}) }},
+		{"messages", func(w io.Writer) { writeMessages(w, []client.Message{msg, msg2, msg3}) }},
 		{"message", func(w io.Writer) { writeMessage(w, &msg) }},
 		{"attempts", func(w io.Writer) { writeAttempts(w, []client.Attempt{at, at2}) }},
 		{"attempt", func(w io.Writer) { writeAttempt(w, &at2) }},

@@ -142,6 +142,7 @@ func writeEndpoint(w io.Writer, e *client.Endpoint, secret string) {
 		"Event types", orAll(e.EventTypes),
 		"Channels", orAll(e.Channels),
 		"Throttle", fmtRate(e.ThrottleRate),
+		"Ordering", orDash(e.Ordering),
 		"Metadata", fmtMap(e.Metadata),
 		"Created", fmtTime(e.CreatedAt),
 		"Updated", fmtTime(e.UpdatedAt),
@@ -224,9 +225,9 @@ func validation(v *bool) string {
 
 func writeMessages(w io.Writer, msgs []client.Message) {
 	tw := newTable(w)
-	row(tw, "ID", "EVENT TYPE", "EVENT ID", "CHANNELS", "TIMESTAMP")
+	row(tw, "ID", "EVENT TYPE", "EVENT ID", "CHANNELS", "TIMESTAMP", "DELIVER AT")
 	for _, m := range msgs {
-		row(tw, m.ID, m.EventType, orDash(m.EventID), fmtList(m.Channels), fmtTime(m.Timestamp))
+		row(tw, m.ID, m.EventType, orDash(m.EventID), fmtList(m.Channels), fmtTime(m.Timestamp), fmtSchedule(&m))
 	}
 	tw.Flush()
 }
@@ -237,10 +238,26 @@ func writeMessage(w io.Writer, m *client.Message) {
 		"Event type", m.EventType,
 		"Event ID", orDash(m.EventID),
 		"Channels", fmtList(m.Channels),
+		"Tags", fmtList(m.Tags),
+		"Ordering key", orDash(m.OrderingKey),
 		"Timestamp", fmtTime(m.Timestamp),
+		"Deliver at", fmtSchedule(m),
 	)
 	fmt.Fprintln(w, "Payload:")
 	fmt.Fprintln(w, indent(prettyJSON(m.Payload), "  "))
+}
+
+// fmtSchedule shows when a message is first sent: "-" at once, its time
+// when scheduled, "(canceled)" after it when it was cancelled.
+func fmtSchedule(m *client.Message) string {
+	if m.DeliverAt == nil {
+		return "-"
+	}
+	s := fmtTime(*m.DeliverAt)
+	if m.CanceledAt != nil {
+		s += " (canceled)"
+	}
+	return s
 }
 
 func writeAttempts(w io.Writer, ats []client.Attempt) {

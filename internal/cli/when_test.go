@@ -31,3 +31,24 @@ func TestParseWhenRange(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAhead(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2026-06-01T10:00:00Z": time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC),
+		"90s":                  now.Add(90 * time.Second),
+		"2h":                   now.Add(2 * time.Hour),
+		"3d":                   now.Add(72 * time.Hour),
+	} {
+		got, err := parseAhead("deliver-at", in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseAhead(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"tomorrow", "-1h", "2026-06-01", "x3d"} {
+		if _, err := parseAhead("deliver-at", in, now); err == nil {
+			t.Errorf("parseAhead(%q): no error", in)
+		}
+	}
+}

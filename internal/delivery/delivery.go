@@ -246,6 +246,7 @@ func (e *Engine) LeaseDuration() time.Duration { return e.lease }
 func (e *Engine) writeCompletions(ctx context.Context, cs []store.Completion) ([]error, error) {
 	err := e.completeDeliveries(ctx, cs)
 	if err == nil {
+		e.advanced(cs)
 		return make([]error, len(cs)), nil
 	}
 	if len(cs) == 1 || errors.Is(err, store.ErrUnavailable) {
@@ -255,9 +256,22 @@ func (e *Engine) writeCompletions(ctx context.Context, cs []store.Completion) ([
 	// with others: write each alone.
 	errs := make([]error, len(cs))
 	for i := range cs {
-		errs[i] = e.completeDeliveries(ctx, cs[i:i+1])
+		if errs[i] = e.completeDeliveries(ctx, cs[i:i+1]); errs[i] == nil {
+			e.advanced(cs[i : i+1])
+		}
 	}
 	return errs, nil
+}
+
+// advanced wakes the claim loop when recorded completions finished the head
+// of a FIFO sequence: the store made the next delivery due.
+func (e *Engine) advanced(cs []store.Completion) {
+	for _, c := range cs {
+		if c.Ordered && store.Final(c.Status) {
+			e.Wake()
+			return
+		}
+	}
 }
 
 func (e *Engine) completeDeliveries(ctx context.Context, cs []store.Completion) error {

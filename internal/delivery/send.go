@@ -47,7 +47,8 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	e.sched.setRate(ep.ep.ID, ep.ep.ThrottleRate)
 	if ep.ep.Disabled {
 		// Disabled since the delivery was queued: keep it for recovery.
-		e.finish(ctx, store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Status: store.StatusSkipped}, leaseEnd)
+		e.finish(ctx, store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Status: store.StatusSkipped,
+			Ordered: j.Seq != 0, FinishedAt: store.Truncate(now)}, leaseEnd)
 		return
 	}
 
@@ -108,7 +109,8 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	if res.StatusCode == 0 && res.Err != nil {
 		attempt.Response = res.ErrorText()
 	}
-	d := decide(outcome, j.Attempts+1, j.Manual, store.Truncate(e.now()), e.cfg.RetrySchedule, e.cfg.Jitter, e.random)
+	decided := store.Truncate(e.now())
+	d := decide(outcome, j.Attempts+1, j.Manual, decided, e.cfg.RetrySchedule, e.cfg.Jitter, e.random)
 	failSince := ep.ep.FailingSince
 	if d.status == store.StatusFail && !d.disable && !j.Manual {
 		d.disable, failSince = e.failingTooLong(ctx, j.EndpointID, now)
@@ -125,7 +127,8 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	e.finish(ctx, store.Completion{
 		MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attempt,
 		Status: d.status, NextAttemptAt: d.next, DisableEndpoint: d.disable,
-		Events: e.events(ctx, j, ep.ep, attempt, outcome.Success, d, failSince),
+		Events:  e.events(ctx, j, ep.ep, attempt, outcome.Success, d, failSince),
+		Ordered: j.Seq != 0, FinishedAt: decided,
 	}, leaseEnd)
 	if d.disable {
 		e.endpoints.drop(j.EndpointID)

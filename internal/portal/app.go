@@ -115,10 +115,13 @@ type endpointForm struct {
 	EventTypes  []string
 	Channels    string
 	RateLimit   string
-	Headers     string
-	Metadata    string
-	Catalogue   []*store.EventType
-	Errors      fieldErrors
+	// FIFO is the ordering checkbox: messages one at a time per ordering
+	// key, in the order accepted.
+	FIFO      bool
+	Headers   string
+	Metadata  string
+	Catalogue []*store.EventType
+	Errors    fieldErrors
 }
 
 // catalogue returns the event types the caller may see and use, at most a
@@ -172,6 +175,7 @@ func (p *Portal) editEndpoint(w http.ResponseWriter, r *http.Request, v *view) e
 	if ep.ThrottleRate > 0 {
 		f.RateLimit = strconv.Itoa(ep.ThrottleRate)
 	}
+	f.FIFO = ep.Ordering == store.OrderingFIFO
 	return p.showEndpointForm(w, r, v, http.StatusOK, f)
 }
 
@@ -210,11 +214,16 @@ func readEndpointForm(r *http.Request) (*endpointForm, *service.EndpointIn, serv
 		URL: strings.TrimSpace(r.PostForm.Get("url")), Description: r.PostForm.Get("description"),
 		EventTypes: r.PostForm["eventTypes"], Channels: r.PostForm.Get("channels"),
 		RateLimit: strings.TrimSpace(r.PostForm.Get("rateLimit")), Headers: r.PostForm.Get("headers"), Metadata: r.PostForm.Get("metadata"),
+		FIFO: r.PostForm.Get("ordering") == service.OrderingFIFO,
 	}
 	errs := fieldErrors{}
 	in := &service.EndpointIn{}
 	in.URL = service.Opt[string]{Set: true, V: f.URL}
 	in.Description = service.Opt[string]{Set: true, V: f.Description}
+	in.Ordering = service.Opt[string]{Set: true, V: service.OrderingNone}
+	if f.FIFO {
+		in.Ordering.V = service.OrderingFIFO
+	}
 	if len(f.EventTypes) > 0 {
 		in.EventTypes = service.Opt[[]string]{Set: true, V: f.EventTypes}
 	} else {

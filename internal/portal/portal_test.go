@@ -328,14 +328,18 @@ func testScopeAndCSRF(t *testing.T, b *bundle) {
 		t.Errorf("unknown event type: %d", r.status)
 	}
 	// The same form, good, creates the endpoint with the API's rules.
-	good := url.Values{"csrf": {csrf}, "url": {"https://example.com"}, "headers": {"x-tenant: acme"}, "metadata": {"team=billing"}}
+	good := url.Values{"csrf": {csrf}, "url": {"https://example.com"}, "headers": {"x-tenant: acme"}, "metadata": {"team=billing"}, "ordering": {"fifo"}}
 	r = w.do("POST", "/portal/app/"+b.app.ID+"/endpoints", good)
 	if r.status != 303 {
 		t.Fatalf("good form: %d %s", r.status, r.body)
 	}
 	eps, _ = b.store.ListEndpoints(context.Background(), b.app.ID, store.Page{})
-	if len(eps) != 1 || eps[0].URL != "https://example.com/" || eps[0].Headers["X-Tenant"] != "acme" || eps[0].Metadata["team"] != "billing" {
+	if len(eps) != 1 || eps[0].URL != "https://example.com/" || eps[0].Headers["X-Tenant"] != "acme" || eps[0].Metadata["team"] != "billing" ||
+		eps[0].Ordering != store.OrderingFIFO {
 		t.Fatalf("created: %+v", eps)
+	}
+	if page := w.do("GET", "/portal/app/"+b.app.ID+"/endpoint/"+eps[0].ID, nil); !strings.Contains(page.body, "in order (FIFO per ordering key)") {
+		t.Errorf("the endpoint's page does not show its order")
 	}
 	// A sensitive header's value is never shown in the edit form, and
 	// saving the form unchanged keeps it.
@@ -344,7 +348,8 @@ func testScopeAndCSRF(t *testing.T, b *bundle) {
 		t.Fatal(err)
 	}
 	edit := w.do("GET", "/portal/app/"+b.app.ID+"/endpoint/"+eps[0].ID+"/edit", nil)
-	if edit.status != 200 || strings.Contains(edit.body, "s3cret") || !strings.Contains(edit.body, "X-Tenant: acme") {
+	if edit.status != 200 || strings.Contains(edit.body, "s3cret") || !strings.Contains(edit.body, "X-Tenant: acme") ||
+		!regexp.MustCompile(`id="ordering"[^>]*checked`).MatchString(edit.body) {
 		t.Fatalf("edit form: %d, shows the secret header: %v", edit.status, strings.Contains(edit.body, "s3cret"))
 	}
 	headers := regexp.MustCompile(`(?s)<textarea id="headers"[^>]*>(.*?)</textarea>`).FindStringSubmatch(edit.body)[1]
@@ -355,6 +360,9 @@ func testScopeAndCSRF(t *testing.T, b *bundle) {
 	got, _ := b.store.GetEndpoint(context.Background(), b.app.ID, eps[0].ID)
 	if got.Headers["Authorization"] != "Bearer s3cret" || got.Headers["X-Tenant"] != "acme" {
 		t.Errorf("headers after saving the form unchanged: %v", got.Headers)
+	}
+	if got.Ordering != store.OrderingNone {
+		t.Errorf("saved with the ordering box unticked: %v", got.Ordering)
 	}
 
 	// Logout deletes the session: its cookie no longer signs in.
@@ -427,5 +435,57 @@ func TestCircuitShown(t *testing.T) {
 		if r := w.do("GET", path, nil); r.status != 200 || !strings.Contains(r.body, "paused: probing") {
 			t.Errorf("GET %s: %d; an open circuit not shown", path, r.status)
 		}
+	}
+}
+
+// TestMessagePageShowsScheduleAndOrder: a message's page says when it is
+// scheduled for and whether it was cancelled, its tags and ordering key, and
+// that a delivery to a FIFO endpoint waits its turn.
+func TestMessagePageShowsScheduleAndOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	now := store.Truncate(time.Now())
+	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: b.app.ID, URL: "https://example.com/", Ordering: store.OrderingFIFO,
+		Metadata: map[string]string{}, Headers: map[string]string{}, Secret: "x", CreatedAt: now, UpdatedAt: now}
+	if err := b.store.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	send := func(mod func(m *store.Message)) *store.Message {
+		m := &store.Message{ID: ids.New(ids.Message), AppID: b.app.ID, EventType: "order.updated", Payload: []byte(`{}`),
+			PayloadExpiresAt: now.Add(time.Hour), CreatedAt: now}
+		mod(m)
+		if res, err := b.store.CreateMessages(ctx, []store.CreateMessageParams{{Message: m}}); err != nil || res[0].Err != nil {
+			t.Fatalf("create message: %v %v", err, res)
+		}
+		return m
+	}
+	first := send(func(m *store.Message) {
+		m.DeliverAt = now.Add(time.Hour)
+		m.Tags = []string{"eu"}
+		m.OrderingKey = "o_42"
+	})
+	second := send(func(m *store.Message) { m.OrderingKey = "o_42" })
+	third := send(func(m *store.Message) { m.DeliverAt = now.Add(2 * time.Hour) })
+	if _, err := b.store.CancelMessage(ctx, b.app.ID, third.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	w := b.browser()
+	w.signIn(b.portalToken(b.app, time.Hour))
+	page := func(m *store.Message) string {
+		r := w.do("GET", "/portal/app/"+b.app.ID+"/msg/"+m.ID, nil)
+		if r.status != 200 {
+			t.Fatalf("message page: %d", r.status)
+		}
+		return r.body
+	}
+	if body := page(first); !strings.Contains(body, "Scheduled for") || !strings.Contains(body, "o_42") || !strings.Contains(body, "<dd>eu</dd>") {
+		t.Errorf("the scheduled message's page lacks its schedule, key or tags")
+	}
+	if body := page(second); !strings.Contains(body, "waiting its turn") {
+		t.Errorf("the blocked delivery is not shown waiting its turn")
+	}
+	if body := page(third); !strings.Contains(body, ">canceled<") || !strings.Contains(body, "canceled 20") {
+		t.Errorf("the cancelled message's page does not say so")
 	}
 }

@@ -77,25 +77,22 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
 	},
-	"ago": func(t time.Time) string { return ago(time.Since(t)) },
-	"statusText": func(s store.DeliveryStatus) string {
-		switch s {
-		case store.StatusSuccess:
-			return "success"
-		case store.StatusPending:
-			return "pending"
-		case store.StatusFail:
-			return "fail"
-		case store.StatusSending:
-			return "retrying"
-		case store.StatusSkipped:
-			return "skipped"
+	"ago":        func(t time.Time) string { return ago(time.Since(t)) },
+	"statusText": statusName,
+	// state names a delivery's state for a person: as reported, but a
+	// delivery waiting for the one before it at a FIFO endpoint is
+	// "waiting its turn", and one of a cancelled message "canceled".
+	"state": func(d *store.Delivery) string {
+		switch d.Status {
+		case store.StatusBlocked:
+			return "waiting its turn"
+		case store.StatusCanceled:
+			return "canceled"
 		}
-		return "unknown"
+		return statusName(d.ReportedStatus())
 	},
-	"reported": func(d *store.Delivery) store.DeliveryStatus { return d.ReportedStatus() },
-	"pretty":   prettyJSON,
-	"join":     strings.Join,
+	"pretty": prettyJSON,
+	"join":   strings.Join,
 	"percent": func(ok, total int64) string {
 		if total == 0 {
 			return "—"
@@ -252,4 +249,21 @@ func (p *Portal) notice(status int, title, text string) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		p.render(w, r, status, "notice", nil, page{Title: title, Data: notice{Text: text}})
 	}
+}
+
+// statusName names a delivery or attempt status.
+func statusName(s store.DeliveryStatus) string {
+	switch s {
+	case store.StatusSuccess:
+		return "success"
+	case store.StatusPending:
+		return "pending"
+	case store.StatusFail:
+		return "fail"
+	case store.StatusSending:
+		return "retrying"
+	case store.StatusSkipped:
+		return "skipped"
+	}
+	return "unknown"
 }

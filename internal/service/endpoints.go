@@ -33,6 +33,35 @@ type EndpointIn struct {
 	Metadata     Opt[map[string]string] `json:"metadata"`
 	Secret       Opt[string]            `json:"secret"`
 	Version      Opt[int]               `json:"version"` // deprecated; accepted and ignored
+	// Ordering is a Herald extension: "fifo" or "none" (null: "none").
+	// Absent, a create takes "none" and an update (PUT too: Svix clients
+	// never send it) leaves it as it is.
+	Ordering Opt[string] `json:"ordering"`
+}
+
+// Endpoint orderings as the API names them.
+const (
+	OrderingNone = "none"
+	OrderingFIFO = "fifo"
+)
+
+// OrderingName is the API's name of o.
+func OrderingName(o store.Ordering) string {
+	if o == store.OrderingFIFO {
+		return OrderingFIFO
+	}
+	return OrderingNone
+}
+
+// parseOrdering reads an ordering by its API name ("" and null: none).
+func parseOrdering(s string) (store.Ordering, bool) {
+	switch s {
+	case "", OrderingNone:
+		return store.OrderingNone, true
+	case OrderingFIFO:
+		return store.OrderingFIFO, true
+	}
+	return 0, false
 }
 
 // ValidateEndpoint checks an endpoint body as caller sends it; full is true
@@ -78,6 +107,9 @@ func (s *Service) ValidateEndpoint(ctx context.Context, caller Caller, in *Endpo
 		if _, err := ParseSecret(s); err != nil {
 			v.Body("secret", err.Error(), "value_error")
 		}
+	}
+	if _, ok := parseOrdering(in.Ordering.V); !ok {
+		v.Body("ordering", `must be "fifo" or "none"`, "type_error.enum")
 	}
 	if err := v.Err(); err != nil {
 		return rate, types, err
@@ -235,6 +267,10 @@ func EndpointUpdate(in *EndpointIn, rate Opt[int], types Opt[[]string], full boo
 		}
 		p.Metadata = &m
 	}
+	if in.Ordering.Set {
+		o, _ := parseOrdering(in.Ordering.V)
+		p.Ordering = &o
+	}
 	return p
 }
 
@@ -247,6 +283,7 @@ func applyEndpoint(ep *store.Endpoint, p *store.UpdateEndpointParams) {
 	set(&ep.EventTypes, p.EventTypes)
 	set(&ep.Channels, p.Channels)
 	set(&ep.ThrottleRate, p.ThrottleRate)
+	set(&ep.Ordering, p.Ordering)
 	set(&ep.Metadata, p.Metadata)
 	set(&ep.Headers, p.Headers)
 	set(&ep.Secret, p.Secret)

@@ -65,9 +65,11 @@ func AttemptResponse(c Caller, at *store.Attempt) string {
 }
 
 // WriteMessage stores a message with its deliveries (sharing a transaction
-// with concurrent requests) and hands the deliveries to the engine.
+// with concurrent requests) and hands the deliveries to the engine. A
+// scheduled message (Message.Scheduled) skips the fast path: its deliveries
+// wait in the store for a claim at their time.
 func (s *Service) WriteMessage(ctx context.Context, p store.CreateMessageParams) error {
-	if s.dispatcher != nil {
+	if s.dispatcher != nil && !p.Message.Scheduled() {
 		if lease, until, noLease, ok := s.dispatcher.FastLease(); ok {
 			p.Lease, p.LeaseUntil, p.NoLease = lease, until, noLease
 		}
@@ -109,6 +111,35 @@ func (s *Service) Resend(ctx context.Context, msg *store.Message, ep *store.Endp
 	}
 	s.wake()
 	return nil
+}
+
+// CancelMessage cancels a scheduled message before it is due (a Herald
+// extension): its deliveries are never sent. A message already cancelled is
+// returned as it is; one that is not scheduled, is due, or of which a
+// delivery was attempted, claimed or resent, is a conflict.
+func (s *Service) CancelMessage(ctx context.Context, msg *store.Message) (*store.Message, error) {
+	now := s.Now()
+	if msg.CanceledAt.IsZero() {
+		switch {
+		case !msg.Scheduled():
+			return nil, &Error{Status: http.StatusConflict, Code: "not_scheduled",
+				Detail: "The message is not scheduled (it was created without a deliverAt in the future)"}
+		case !now.Before(msg.DeliverAt):
+			return nil, &Error{Status: http.StatusConflict, Code: "already_due",
+				Detail: "The message's deliverAt has passed: it is being delivered"}
+		}
+	}
+	out, err := s.store.CancelMessage(ctx, msg.AppID, msg.ID, now)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, &Error{Status: http.StatusConflict, Code: "already_attempted",
+			Detail: "A delivery of the message was already attempted, claimed or resent"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The next message of a FIFO sequence this one held may be due now.
+	s.wake()
+	return out, nil
 }
 
 func (s *Service) wake() {

@@ -175,10 +175,15 @@ type Store interface {
 
 	// CreateMessages writes each message with its deliveries, all in one
 	// transaction (group commit): one Delivery per endpoint of the message's
-	// app that accepts it (Endpoint.Accepts), pending and due at once for
-	// enabled endpoints, StatusSkipped for disabled ones. A message whose
-	// EventID is already used in its app gets ErrConflict in its result, and
-	// one whose app is gone gets ErrNotFound; neither affects the others.
+	// app that accepts it (Endpoint.Accepts), pending and due at once (at
+	// Message.DueAt: a scheduled message's are due at its DeliverAt, and
+	// never leased) for enabled endpoints, StatusSkipped for disabled ones.
+	// A delivery to a FIFO endpoint joins the sequence of its message's
+	// OrderingKey there (see Sequence): pending when it is the head,
+	// StatusBlocked otherwise (not leased, and not among the result's
+	// Jobs). Messages join in the order of params. A message whose EventID
+	// is already used in its app gets ErrConflict in its result, and one
+	// whose app is gone gets ErrNotFound; neither affects the others.
 	// Results are in the order of params.
 	CreateMessages(ctx context.Context, params []CreateMessageParams) ([]CreateMessageResult, error)
 	// GetMessage returns the message of appID whose ID or EventID is
@@ -189,6 +194,15 @@ type Store interface {
 	ListMessages(ctx context.Context, p ListMessagesParams) ([]*Message, error)
 	// ExpungeMessagePayload removes the payload of a message for good.
 	ExpungeMessagePayload(ctx context.Context, appID, msgID string) error
+	// CancelMessage cancels a scheduled message before it is due, in one
+	// transaction: when Cancelable allows it at now, each of its
+	// deliveries becomes StatusCanceled (a FIFO sequence whose head one
+	// was advances, see Sequence), its CanceledAt becomes now, and the
+	// message is returned as written. A message already cancelled is
+	// returned as it is. ErrNotFound when the message is not the app's;
+	// ErrConflict when Cancelable refuses (not scheduled, due, or a
+	// delivery was attempted, leased or resent).
+	CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*Message, error)
 
 	// ClaimDeliveries leases up to p.Limit due deliveries (NextAttemptAt <=
 	// p.Now, Status pending), oldest due first, to the caller: their
@@ -203,21 +217,30 @@ type Store interface {
 	// failed attempt sets it when it is zero, a successful one clears it;
 	// neither changes UpdatedAt) and applies DisableEndpoint (which moves
 	// UpdatedAt to the attempt's CreatedAt, or past the stored UpdatedAt
-	// when that is later).
+	// when that is later). A delivery of a FIFO sequence (Completion.Ordered)
+	// that moves to a final state (success, fail, skipped) advances its
+	// sequence in the same transaction (see Sequence), the next delivery
+	// becoming pending and due at Completion.Finished or its message's
+	// DeliverAt, whichever is later.
 	CompleteDeliveries(ctx context.Context, cs []Completion) error
 	// ReleaseDeliveries gives leased deliveries back: each one whose lease
 	// token still matches becomes due at NextAttemptAt with no lease.
 	ReleaseDeliveries(ctx context.Context, rs []Release) error
 	// ResendDelivery asks for one more, manual, attempt of a message to an
 	// endpoint, due at now: a delivery that does not exist yet is created,
-	// a finished one (success, fail, skipped) becomes pending and manual,
-	// and a pending one becomes due at now unless it is leased. ErrNotFound
-	// when the message or the endpoint is not the app's.
+	// a finished one (success, fail, skipped, canceled) becomes pending and
+	// manual, and a pending one becomes due at now unless it is leased. To
+	// a FIFO endpoint, a created or finished one joins the end of its
+	// sequence instead (see Sequence): pending and due at now only when it
+	// is the head, blocked and manual otherwise; a blocked one keeps its
+	// place. ErrNotFound when the message or the endpoint is not the app's.
 	ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error
 	// RecoverDeliveries makes up to p.Limit failed or skipped deliveries of
 	// an endpoint, whose messages were created in [p.Since, p.Until), pending,
 	// manual and due at p.Now, taking them in message ID order after
-	// p.AfterMsgID. It returns the last message ID it took ("" when none).
+	// p.AfterMsgID. To a FIFO endpoint they join their sequences in that
+	// order, as ResendDelivery's do. It returns the last message ID it took
+	// ("" when none).
 	RecoverDeliveries(ctx context.Context, p RecoverParams) (last string, err error)
 	// GetDelivery returns the delivery of a message to an endpoint.
 	GetDelivery(ctx context.Context, msgID, endpointID string) (*Delivery, error)
@@ -415,7 +438,10 @@ type Endpoint struct {
 	// ThrottleRate is the most messages per second sent to the endpoint;
 	// 0 means unlimited.
 	ThrottleRate int
-	Metadata     map[string]string // never nil when read
+	// Ordering says whether deliveries to the endpoint are sent in order;
+	// OrderingNone (the zero value): in parallel.
+	Ordering Ordering
+	Metadata map[string]string // never nil when read
 	// Headers are sent with every delivery. Never nil when read.
 	Headers map[string]string
 	// Secret is the current signing secret as stored (sealed by the caller).
@@ -485,10 +511,13 @@ type UpdateEndpointParams struct {
 	EventTypes   *[]string // nil list: all event types
 	Channels     *[]string // nil list: every message
 	ThrottleRate *int
-	Metadata     *map[string]string // nil map: empty
-	Headers      *map[string]string // nil map: empty
-	Secret       *string
-	OldSecrets   *[]OldSecret
+	// Ordering changes how the endpoint's deliveries created from now on
+	// are sent; deliveries already in a sequence finish in it.
+	Ordering   *Ordering
+	Metadata   *map[string]string // nil map: empty
+	Headers    *map[string]string // nil map: empty
+	Secret     *string
+	OldSecrets *[]OldSecret
 	// ResetFailingOnEnable, with Disabled set to false, clears
 	// FailingSince when the endpoint is disabled at the moment of the
 	// write, so that an endpoint enabled again starts a new failure clock;
@@ -588,12 +617,25 @@ type Message struct {
 	EventType string
 	EventID   string   // empty: none
 	Channels  []string // nil: none
+	// Tags label the message for filtering lists (ListMessagesParams.Tag);
+	// nil: none.
+	Tags []string
 	// Payload is the JSON body delivered, byte for byte; nil once expunged
 	// or not loaded.
 	Payload []byte
 	// PayloadExpiresAt is when the payload is deleted (retention).
 	PayloadExpiresAt time.Time
-	CreatedAt        time.Time
+	// DeliverAt, when after CreatedAt, schedules the message: its
+	// deliveries are due at DeliverAt instead of at once (see DueAt).
+	// Zero: sent at once.
+	DeliverAt time.Time
+	// OrderingKey names the message's sequence at FIFO endpoints (see
+	// Sequence); "" is the endpoint's sequence of messages without a key.
+	OrderingKey string
+	// CanceledAt is when the message's schedule was cancelled
+	// (CancelMessage); zero: it was not.
+	CanceledAt time.Time
+	CreatedAt  time.Time
 }
 
 // DeliveryStatus is the state of a delivery or the outcome of an attempt. The
@@ -611,6 +653,13 @@ const (
 	// StatusSkipped marks a delivery to an endpoint that was disabled when
 	// the message was created: never attempted, recoverable.
 	StatusSkipped DeliveryStatus = 4
+	// StatusBlocked marks a delivery of a FIFO sequence waiting for the
+	// deliveries before it (see Sequence): not due, never claimed.
+	StatusBlocked DeliveryStatus = 5
+	// StatusCanceled marks a delivery of a scheduled message cancelled
+	// before it was due (CancelMessage): final, never attempted, not
+	// recovered (a resend sends it).
+	StatusCanceled DeliveryStatus = 6
 )
 
 // TriggerType says why an attempt was made (the Svix API's values).
@@ -638,6 +687,9 @@ type Delivery struct {
 	// Manual means the pending attempt was asked for by a user (resend,
 	// recover): it is made once and not retried.
 	Manual bool
+	// Seq is the delivery's number in its FIFO sequence, in the order the
+	// deliveries joined it (see Sequence); 0 when it is not in one.
+	Seq int64
 	// LastAttemptAt and LastStatusCode describe the newest attempt (zero
 	// when none).
 	LastAttemptAt  time.Time
@@ -646,13 +698,17 @@ type Delivery struct {
 	UpdatedAt      time.Time
 }
 
-// ReportedStatus is the status the API shows: pending deliveries that have
-// failed before are "sending", skipped ones are "fail".
+// ReportedStatus is the status the API shows (the Svix API's four): pending
+// and blocked deliveries that have failed before are "sending", other
+// blocked ones "pending", skipped and canceled ones "fail".
 func (d *Delivery) ReportedStatus() DeliveryStatus {
-	switch {
-	case d.Status == StatusPending && d.Attempts > 0:
-		return StatusSending
-	case d.Status == StatusSkipped:
+	switch d.Status {
+	case StatusPending, StatusBlocked:
+		if d.Attempts > 0 {
+			return StatusSending
+		}
+		return StatusPending
+	case StatusSkipped, StatusCanceled:
 		return StatusFail
 	}
 	return d.Status
@@ -682,7 +738,8 @@ type CreateMessageParams struct {
 	Message *Message
 	// Lease and LeaseUntil, when Lease is not 0, create the pending
 	// deliveries already leased to the caller (the in-process fast path):
-	// NextAttemptAt = LeaseUntil. Otherwise they are due at CreatedAt.
+	// NextAttemptAt = LeaseUntil. Otherwise, and always for a scheduled
+	// message, they are due at Message.DueAt.
 	Lease      int64
 	LeaseUntil time.Time
 	// NoLease lists endpoints whose deliveries are created due, not leased,
@@ -700,7 +757,8 @@ type CreateMessageResult struct {
 	// or no such EndpointID in the app); the message is stored only when
 	// Err is nil.
 	Err error
-	// Jobs are the pending deliveries created, with the payload.
+	// Jobs are the pending deliveries created, with the payload (blocked
+	// ones are not).
 	Jobs []*Job
 	// Skipped counts deliveries recorded for disabled endpoints.
 	Skipped int
@@ -711,6 +769,7 @@ type ListMessagesParams struct {
 	AppID string
 	Page
 	Channel    string   // empty: any
+	Tag        string   // empty: any
 	EventTypes []string // empty: any
 	// Before and After bound the creation time (exclusive); zero: open.
 	Before, After time.Time
@@ -764,6 +823,23 @@ type Completion struct {
 	// Events are written in the same transaction, whatever the lease (see
 	// Events): the operational events this outcome causes.
 	Events []*Message
+	// Ordered is true for a delivery of a FIFO sequence (the claimed
+	// Job's Seq is not 0): a final Status advances the sequence. Drivers
+	// may look for sequences to advance only in batches that have one.
+	Ordered bool
+	// FinishedAt is when the outcome was known: the next delivery of a FIFO
+	// sequence becomes due then (or at its message's DeliverAt). Zero: the
+	// Attempt's CreatedAt.
+	FinishedAt time.Time
+}
+
+// Finished returns when c's outcome was known (FinishedAt, else the
+// Attempt's CreatedAt; zero when c has neither).
+func (c *Completion) Finished() time.Time {
+	if c.FinishedAt.IsZero() && c.Attempt != nil {
+		return c.Attempt.CreatedAt
+	}
+	return c.FinishedAt
 }
 
 // Release gives back a leased delivery unattempted.
@@ -804,6 +880,7 @@ type ListEndpointMessagesParams struct {
 	EndpointID string
 	Page
 	Channel     string
+	Tag         string // empty: any
 	EventTypes  []string
 	Status      *DeliveryStatus // as reported (see Delivery.ReportedStatus)
 	Before      time.Time
@@ -818,7 +895,7 @@ type Stats struct {
 	Sending int64 // pending, attempted before
 	Fail    int64
 	// Canceled counts deliveries skipped because the endpoint was
-	// disabled.
+	// disabled, and those of scheduled messages that were cancelled.
 	Canceled int64
 }
 
@@ -872,6 +949,7 @@ type ListAttemptsParams struct {
 	StatusCodeClass *int
 	EventTypes      []string
 	Channel         string
+	Tag             string // empty: any
 	Before, After   time.Time
 	WithContent     bool
 	// Last, when set, is the last ID the page may reach, inclusive, in

@@ -52,6 +52,11 @@ func TestQueryPlans(t *testing.T) {
 		"stats":                    statsQuery("ep_x", now, now),
 		"stats, all time":          statsQuery("ep_x", time.Time{}, time.Time{}),
 		"get event types":          getEventTypesQuery([]string{"a", "b"}),
+		"list messages by tag": listMessagesQuery(store.ListMessagesParams{AppID: "app_x", Page: page, Tag: "t", Channel: "c",
+			After: now, Last: "msg_a"}),
+		"list endpoint messages by tag": endpointMessagesQuery(store.ListEndpointMessagesParams{AppID: "app_x", EndpointID: "ep_x",
+			Page: page, Tag: "t"}),
+		"list attempts by tag": listAttemptsQuery(store.ListAttemptsParams{AppID: "app_x", EndpointID: "ep_x", Page: page, Tag: "t"}),
 	}
 	ids, lease := []string{"msg_x"}, []int64{1}
 	stmts := map[string]struct {
@@ -71,6 +76,13 @@ func TestQueryPlans(t *testing.T) {
 		"claim task":         {sqlClaimTask, []any{now, now}},
 		"expire idempotency": {sqlExpireIdempotency, []any{now, 1000}},
 		"expire payloads":    {sqlExpirePayloads, []any{now, 1000}},
+		"lock sequences":     {sqlLockSequences, []any{[]string{"ep_x"}, []string{"k"}}},
+		"lock completed":     {sqlLockCompletedSequences, []any{ids, []string{"ep_x"}}},
+		"next blocked":       {sqlNextBlocked, []any{[]string{"ep_x"}, []string{"k"}}},
+		"next completed":     {sqlNextBlockedCompleted, []any{ids, []string{"ep_x"}}},
+		"promote":            {sqlPromote, []any{ids, []string{"ep_x"}, []time.Time{now}}},
+		"put sequences":      {sqlPutSequences, []any{[]string{"ep_x"}, []string{"k"}, []string{"msg_x"}, []int64{1}}},
+		"delete sequences":   {sqlDeleteSequences, []any{[]string{"ep_x"}, []string{"k"}}},
 	}
 	for name, q := range lists {
 		stmts[name] = struct {
@@ -78,7 +90,7 @@ func TestQueryPlans(t *testing.T) {
 			args []any
 		}{q.String(), q.args}
 	}
-	scan := regexp.MustCompile(`Seq Scan on (apps|endpoints|event_types|messages|deliveries|attempts|tasks|tokens|idempotency)\b`)
+	scan := regexp.MustCompile(`Seq Scan on (apps|endpoints|event_types|messages|deliveries|attempts|tasks|tokens|idempotency|message_tags|fifo_sequences)\b`)
 	for name, st := range stmts {
 		rows, err := conn.Query(ctx, "EXPLAIN "+st.sql, st.args...)
 		if err != nil {

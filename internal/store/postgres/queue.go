@@ -32,7 +32,7 @@ const (
 	// (FOR KEY SHARE: updates still go through) until the batch commits,
 	// so that no delivery is written for an endpoint being deleted.
 	sqlBatchApps      = `SELECT id FROM apps WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`
-	sqlBatchEndpoints = `SELECT id, app_id, disabled, event_types, channels, throttle_rate, updated_at
+	sqlBatchEndpoints = `SELECT id, app_id, disabled, event_types, channels, throttle_rate, ordering, updated_at
 		FROM endpoints WHERE app_id = ANY($1) ORDER BY id FOR KEY SHARE`
 	// The apps of a change with events (the one it is made in, and its
 	// events'), read first in its transaction, are locked against the
@@ -56,9 +56,9 @@ const (
 	), claimed AS (
 		UPDATE deliveries AS d SET next_attempt_at = $4, lease = $5, updated_at = $1
 		FROM due WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
-		RETURNING d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code, d.created_at
+		RETURNING d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code, d.created_at
 	)
-	SELECT c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.manual, c.last_attempt_at, c.last_status_code, c.created_at,
+	SELECT c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.manual, c.seq, c.last_attempt_at, c.last_status_code, c.created_at,
 		m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
 	FROM claimed AS c
 	JOIN messages AS m ON m.app_id = c.app_id AND m.id = c.msg_id
@@ -119,23 +119,41 @@ const (
 // The messages of a batch and their deliveries, in one statement; %s is
 // what a message whose id or event id is taken does.
 const sqlInsertMessagesTmpl = `WITH m AS (
-		INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at)
+		INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at,
+			tags, deliver_at, ordering_key)
 		SELECT u.id, u.app_id, u.event_type, u.event_id,
 			CASE WHEN u.channels IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.channels::jsonb)) END,
-			u.payload, u.payload_expires_at, u.created_at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
-			WITH ORDINALITY AS u (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at, n)
+			u.payload, u.payload_expires_at, u.created_at,
+			CASE WHEN u.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)) END,
+			u.deliver_at, u.ordering_key
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[],
+				$16::text[], $17::timestamptz[], $18::text[])
+			WITH ORDINALITY AS u (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at,
+				tags, deliver_at, ordering_key, n)
 		ORDER BY u.n
 		%s
-		RETURNING id, app_id
+		RETURNING id, app_id, tags
 	), d AS (
 		INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at, updated_at)
 		SELECT u.msg_id, u.endpoint_id, u.app_id, u.status, u.next_attempt_at, u.lease, u.created_at, u.created_at
 		FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[], $13::timestamptz[], $14::bigint[], $15::timestamptz[])
 			AS u (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at)
 		JOIN m ON m.id = u.msg_id AND m.app_id = u.app_id
+	), t AS (
+		INSERT INTO message_tags (app_id, tag, msg_id)
+		SELECT m.app_id, tag, m.id FROM m, unnest(m.tags) AS tag
+		WHERE m.tags IS NOT NULL
+		ON CONFLICT DO NOTHING
 	)
 	SELECT id, app_id FROM m`
+
+// The deliveries of a batch to FIFO endpoints, written once the messages
+// are stored and the deliveries have joined their sequences.
+const sqlInsertOrderedDeliveries = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease,
+		ordering_key, seq, created_at, updated_at)
+	SELECT u.msg_id, u.endpoint_id, u.app_id, u.status, u.next_attempt_at, u.lease, u.ordering_key, u.seq, u.created_at, u.created_at
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::timestamptz[], $6::bigint[], $7::text[], $8::bigint[],
+		$9::timestamptz[]) AS u (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, ordering_key, seq, created_at)`
 
 var (
 	// In a batch of CreateMessages, a message whose id or event id is
@@ -159,7 +177,7 @@ var (
 // list is asked for without content.
 const (
 	msgColsHead = `m.id, m.app_id, m.event_type, m.event_id, m.channels, `
-	msgColsTail = `, m.payload_expires_at, m.created_at`
+	msgColsTail = `, m.payload_expires_at, m.created_at, m.tags, m.deliver_at, m.ordering_key, m.canceled_at`
 )
 
 func msgCols(withContent bool) string {
@@ -171,7 +189,7 @@ func msgCols(withContent bool) string {
 
 func msgDest(m *store.Message) []any {
 	return []any{&m.ID, &m.AppID, &m.EventType, sscan{&m.EventID}, &m.Channels, &m.Payload,
-		tscan{&m.PayloadExpiresAt}, tscan{&m.CreatedAt}}
+		tscan{&m.PayloadExpiresAt}, tscan{&m.CreatedAt}, &m.Tags, tscan{&m.DeliverAt}, sscan{&m.OrderingKey}, tscan{&m.CanceledAt}}
 }
 
 func scanMessage(row pgx.Row) (*store.Message, error) {
@@ -227,6 +245,21 @@ type messageBatch struct {
 	params  []store.CreateMessageParams
 	results []store.CreateMessageResult
 	chunks  []*messageRows
+	// ordered are the deliveries to FIFO endpoints, in the order they
+	// join their sequences; they are written once the messages are.
+	ordered []orderedDelivery
+	// before, when set, queues statements at the start of commit's first
+	// batch (changeThen).
+	before func(b *pgx.Batch) error
+}
+
+// orderedDelivery is a pending delivery to a FIFO endpoint, before it joins
+// its sequence.
+type orderedDelivery struct {
+	param    int // its message's index in params
+	endpoint *store.Endpoint
+	next     time.Time
+	lease    int64
 }
 
 // fanOut makes the rows of params' messages and deliveries: one delivery per
@@ -258,8 +291,8 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 		if err := ins.addMessage(i, m); err != nil {
 			return nil, err
 		}
-		next, lease := m.CreatedAt, int64(0)
-		if p.Lease != 0 {
+		next, lease := m.DueAt(), int64(0)
+		if p.Lease != 0 && !m.Scheduled() {
 			next, lease = p.LeaseUntil, p.Lease
 		}
 		for _, ep := range targets {
@@ -273,22 +306,17 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 			}
 			next, lease := next, lease
 			if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
-				next, lease = m.CreatedAt, 0
+				next, lease = m.DueAt(), 0
+			}
+			if ep.Ordering == store.OrderingFIFO && p.EndpointID == "" {
+				// A test message (EndpointID) is not part of the
+				// endpoint's sequences.
+				mb.ordered = append(mb.ordered, orderedDelivery{param: i, endpoint: ep, next: next, lease: lease})
+				continue
 			}
 			ins.addDelivery(m, ep.ID, store.StatusPending, next, lease)
 			ins.notify = ins.notify || lease == 0
-			results[i].Jobs = append(results[i].Jobs, &store.Job{
-				Delivery: store.Delivery{
-					AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-					NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
-				},
-				EventType:            m.EventType,
-				MsgEventID:           m.EventID,
-				Payload:              m.Payload,
-				MsgCreatedAt:         m.CreatedAt,
-				EndpointUpdatedAt:    ep.UpdatedAt,
-				EndpointThrottleRate: ep.ThrottleRate,
-			})
+			results[i].Jobs = append(results[i].Jobs, newJob(m, ep, next, lease, 0))
 		}
 		if ins.bytes >= maxChunkBytes {
 			mb.chunks = append(mb.chunks, ins)
@@ -301,14 +329,49 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 	return mb, nil
 }
 
+// newJob is the job of a pending delivery of m to ep created now.
+func newJob(m *store.Message, ep *store.Endpoint, next time.Time, lease, seq int64) *store.Job {
+	return &store.Job{
+		Delivery: store.Delivery{
+			AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
+			NextAttemptAt: next, Lease: lease, Seq: seq, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
+		},
+		EventType:            m.EventType,
+		MsgEventID:           m.EventID,
+		Payload:              m.Payload,
+		MsgCreatedAt:         m.CreatedAt,
+		EndpointUpdatedAt:    ep.UpdatedAt,
+		EndpointThrottleRate: ep.ThrottleRate,
+	}
+}
+
 // commit inserts the batch with insert (sqlInsertMessages or
 // sqlInsertEvents), one statement per chunk, NOTIFYs when some delivery is
 // due unleased, and COMMITs the transaction open on conn. A message that
 // insert did not store (its id or event id is taken) gets ErrConflict in
-// its result.
+// its result. With deliveries to FIFO endpoints, the first statement
+// also locks their sequences, and once the messages are stored (those
+// whose ids were taken have none), their deliveries join the sequences
+// and are written in one more round trip, which COMMITs.
 func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert string) error {
+	var seqs *sequences
+	if len(mb.ordered) > 0 {
+		seqs = newSequences()
+	}
 	for k, c := range mb.chunks {
 		b := &pgx.Batch{}
+		if k == 0 && mb.before != nil {
+			if err := mb.before(b); err != nil {
+				return err
+			}
+		}
+		if k == 0 && seqs != nil {
+			keys := make([]seqKey, len(mb.ordered))
+			for i, o := range mb.ordered {
+				keys[i] = seqKey{o.endpoint.ID, mb.params[o.param].Message.OrderingKey}
+			}
+			seqs.queueLock(b, keys)
+		}
 		var stored map[[2]string]bool
 		if c.len() > 0 {
 			stored = c.queue(b, insert)
@@ -316,7 +379,7 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 		if c.notify {
 			b.Queue(sqlNotifyDue)
 		}
-		if k == len(mb.chunks)-1 {
+		if k == len(mb.chunks)-1 && seqs == nil {
 			b.Queue("COMMIT")
 		}
 		if err := conn.SendBatch(ctx, b).Close(); err != nil {
@@ -329,7 +392,36 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 			}
 		}
 	}
-	return nil
+	if seqs == nil {
+		return nil
+	}
+	rows := &messageRows{}
+	notify := false
+	for _, o := range mb.ordered {
+		if mb.results[o.param].Err != nil {
+			continue // not stored
+		}
+		m := mb.params[o.param].Message
+		seq, head := seqs.join(o.endpoint.ID, m.OrderingKey, m.ID)
+		if !head {
+			rows.addOrdered(m, o.endpoint.ID, store.StatusBlocked, time.Time{}, 0, seq)
+			continue
+		}
+		rows.addOrdered(m, o.endpoint.ID, store.StatusPending, o.next, o.lease, seq)
+		notify = notify || o.lease == 0
+		mb.results[o.param].Jobs = append(mb.results[o.param].Jobs, newJob(m, o.endpoint, o.next, o.lease, seq))
+	}
+	b := &pgx.Batch{}
+	if len(rows.dMsg) > 0 {
+		b.Queue(sqlInsertOrderedDeliveries, strs(rows.dMsg), strs(rows.dEndpoint), strs(rows.dApp), rows.dStatus, rows.dNext,
+			rows.dLease, strs(rows.dKey), rows.dSeq, rows.dCreated)
+	}
+	seqs.queueFlush(b)
+	if notify {
+		b.Queue(sqlNotifyDue)
+	}
+	b.Queue("COMMIT")
+	return conn.SendBatch(ctx, b).Close()
 }
 
 // changeWithEvents makes a change in the app appID ("" when it belongs to
@@ -341,6 +433,13 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 // make their change as they would without this: in one statement, without
 // the round trip to read endpoints.
 func (s *Store) changeWithEvents(ctx context.Context, appID string, events []*store.Message, change func(b *pgx.Batch)) error {
+	return s.changeThen(ctx, appID, events, change, nil)
+}
+
+// changeThen is changeWithEvents with a second step: then, when not nil, is
+// called once the first round trip's results are read, and queues more of
+// the change on the batch that writes the events and COMMITs.
+func (s *Store) changeThen(ctx context.Context, appID string, events []*store.Message, change func(b *pgx.Batch), then func(b *pgx.Batch) error) error {
 	appIDs := make([]string, 0, 1)
 	params := make([]store.CreateMessageParams, len(events))
 	for i, ev := range events {
@@ -363,15 +462,22 @@ func (s *Store) changeWithEvents(ctx context.Context, appID string, events []*st
 	first := &pgx.Batch{}
 	first.Queue("BEGIN")
 	apps := map[string][]*store.Endpoint{}
-	queueBatchApps(first, sqlEventApps, locked, apps)
+	if len(locked) > 0 {
+		queueBatchApps(first, sqlEventApps, locked, apps)
+	}
 	change(first)
-	queueBatchEndpoints(first, appIDs, apps)
+	if len(appIDs) > 0 {
+		queueBatchEndpoints(first, appIDs, apps)
+	}
 	if err := conn.SendBatch(ctx, first).Close(); err != nil {
 		return err
 	}
 	mb, err := fanOut(params, apps)
 	if err != nil {
 		return err
+	}
+	if then != nil {
+		mb.before = then
 	}
 	for i, r := range mb.results {
 		if r.Err != nil {
@@ -435,7 +541,7 @@ func queueBatchEndpoints(b *pgx.Batch, appIDs []string, apps map[string][]*store
 	b.Queue(sqlBatchEndpoints, appIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			ep := &store.Endpoint{}
-			if err := rows.Scan(&ep.ID, &ep.AppID, &ep.Disabled, &ep.EventTypes, &ep.Channels, &ep.ThrottleRate, tscan{&ep.UpdatedAt}); err != nil {
+			if err := rows.Scan(&ep.ID, &ep.AppID, &ep.Disabled, &ep.EventTypes, &ep.Channels, &ep.ThrottleRate, &ep.Ordering, tscan{&ep.UpdatedAt}); err != nil {
 				return err
 			}
 			if eps, ok := apps[ep.AppID]; ok {
@@ -453,27 +559,47 @@ type messageRows struct {
 	bytes  int   // payload bytes
 	notify bool  // some delivery is due unleased
 
-	id, appID, eventType  []string
-	eventID, channels     []pgtype.Text
-	payload               [][]byte
-	expires, created      []pgtype.Timestamptz
-	dMsg, dEndpoint, dApp []string
-	dStatus               []int16
-	dNext, dCreated       []pgtype.Timestamptz
-	dLease                []int64
+	id, appID, eventType        []string
+	eventID, channels, tags     []pgtype.Text
+	orderingKey                 []pgtype.Text
+	payload                     [][]byte
+	expires, created, deliverAt []pgtype.Timestamptz
+	dMsg, dEndpoint, dApp       []string
+	dStatus                     []int16
+	dNext, dCreated             []pgtype.Timestamptz
+	dLease                      []int64
+	// the ordering keys and seqs of deliveries to FIFO endpoints
+	// (addOrdered)
+	dKey []string
+	dSeq []int64
 }
 
 func (r *messageRows) len() int { return len(r.id) }
 
-func (r *messageRows) addMessage(i int, m *store.Message) error {
-	channels := pgtype.Text{}
-	if m.Channels != nil {
-		b, err := json.Marshal(m.Channels)
-		if err != nil {
-			return err
-		}
-		channels = pgtype.Text{String: string(b), Valid: true}
+// jsonText is a list as JSON text, NULL for nil.
+func jsonText(l []string) (pgtype.Text, error) {
+	if l == nil {
+		return pgtype.Text{}, nil
 	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return pgtype.Text{}, err
+	}
+	return pgtype.Text{String: string(b), Valid: true}, nil
+}
+
+func (r *messageRows) addMessage(i int, m *store.Message) error {
+	channels, err := jsonText(m.Channels)
+	if err != nil {
+		return err
+	}
+	tags, err := jsonText(m.Tags)
+	if err != nil {
+		return err
+	}
+	r.tags = append(r.tags, tags)
+	r.deliverAt = append(r.deliverAt, ts(m.DeliverAt))
+	r.orderingKey = append(r.orderingKey, nstr(m.OrderingKey))
 	r.index = append(r.index, i)
 	r.bytes += len(m.Payload)
 	r.id = append(r.id, m.ID)
@@ -497,9 +623,18 @@ func (r *messageRows) addDelivery(m *store.Message, endpointID string, status st
 	r.dCreated = append(r.dCreated, ts(m.CreatedAt))
 }
 
+// addOrdered adds a delivery to a FIFO endpoint, with its place in its
+// sequence.
+func (r *messageRows) addOrdered(m *store.Message, endpointID string, status store.DeliveryStatus, next time.Time, lease, seq int64) {
+	r.addDelivery(m, endpointID, status, next, lease)
+	r.dKey = append(r.dKey, m.OrderingKey)
+	r.dSeq = append(r.dSeq, seq)
+}
+
 func (r *messageRows) args() []any {
 	return []any{r.id, r.appID, r.eventType, r.eventID, r.channels, r.payload, r.expires, r.created,
-		strs(r.dMsg), strs(r.dEndpoint), strs(r.dApp), r.dStatus, r.dNext, r.dLease, r.dCreated}
+		strs(r.dMsg), strs(r.dEndpoint), strs(r.dApp), r.dStatus, r.dNext, r.dLease, r.dCreated,
+		r.tags, r.deliverAt, r.orderingKey}
 }
 
 // queue queues insert on b and returns the keys (app id, message id) of
@@ -540,27 +675,41 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 
 func listMessagesQuery(p store.ListMessagesParams) *query {
 	q := &query{}
-	q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
-	messageFilters(q, p.Channel, p.EventTypes, p.Before, p.After)
+	id := "m.id"
+	if p.Tag != "" {
+		// The app's messages with the tag, in id order, from the tags'
+		// key: a rare tag costs no walk past the other messages.
+		id = "t.msg_id"
+		q.add(`SELECT `+msgCols(p.WithContent)+` FROM message_tags AS t
+			JOIN messages AS m ON m.app_id = t.app_id AND m.id = t.msg_id
+			WHERE t.app_id = ? AND t.tag = ?`, p.AppID, p.Tag)
+	} else {
+		q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
+	}
+	messageFilters(q, id, p.Channel, "", p.EventTypes, p.Before, p.After)
 	if p.Status != nil {
 		q.add(` AND EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = m.id AND d.status <> 4`)
 		deliveryStatus(q, *p.Status)
 		q.add(`)`)
 	}
-	last(q, "m.id", p.Page, p.Last)
-	q.page("m.id", p.Page)
+	last(q, id, p.Page, p.Last)
+	q.page(id, p.Page)
 	return q
 }
 
-// messageFilters appends the filters on messages aliased m.
-func messageFilters(q *query, channel string, eventTypes []string, before, after time.Time) {
+// messageFilters appends the filters on messages aliased m, whose id is
+// idCol.
+func messageFilters(q *query, idCol, channel, tag string, eventTypes []string, before, after time.Time) {
 	if channel != "" {
 		q.add(` AND ? = ANY(m.channels)`, channel)
+	}
+	if tag != "" {
+		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = m.app_id AND t.tag = ? AND t.msg_id = m.id)`, tag)
 	}
 	if len(eventTypes) > 0 {
 		q.add(` AND m.event_type = ANY(?)`, eventTypes)
 	}
-	q.since("m.created_at", "m.id", ids.Message, after, true)
+	q.since("m.created_at", idCol, ids.Message, after, true)
 	q.before("m.created_at", before)
 }
 
@@ -572,11 +721,11 @@ func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) 
 
 // Deliveries.
 
-const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual,
+const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual, d.seq,
 	d.last_attempt_at, d.last_status_code, d.created_at, d.updated_at`
 
 func deliveryDest(d *store.Delivery) []any {
-	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual,
+	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual, &d.Seq,
 		tscan{&d.LastAttemptAt}, &d.LastStatusCode, tscan{&d.CreatedAt}, tscan{&d.UpdatedAt}}
 }
 
@@ -597,7 +746,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	var jobs []*store.Job
 	for rows.Next() {
 		j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
-		if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
+		if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, &j.Seq, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
 			tscan{&j.CreatedAt}, &j.EventType, sscan{&j.MsgEventID}, &j.Payload, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
 			return nil, wrap("claim deliveries", err)
 		}
@@ -693,20 +842,69 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 			xAt = append(xAt, ts(o.disableAt))
 		}
 	}
+	// The deliveries of FIFO sequences that reach a final state, and when.
+	var oMsg, oEp []string
+	finished := map[[2]string]time.Time{}
+	for _, c := range cs {
+		if c.Ordered && store.Final(c.Status) {
+			oMsg, oEp = append(oMsg, c.MsgID), append(oEp, c.EndpointID)
+			finished[[2]string{c.MsgID, c.EndpointID}] = c.Finished()
+		}
+	}
+	seqs := newSequences()
+	type moved struct {
+		msg, endpoint, key string
+		seq                int64
+	}
+	var advance []moved
 	queue := func(b *pgx.Batch) {
+		if len(oMsg) > 0 {
+			// The sequences first (see sqlLockSequences).
+			b.Queue(sqlLockCompletedSequences, oMsg, oEp).Query(seqs.scanLocked)
+		}
 		if len(aID) > 0 {
 			// The counters first: they count the attempts the insert is
 			// about to record, and no other.
 			b.Queue(sqlAddStats, aID, aMsg, aEp, aStatus, hoursOf(aAt))
 			b.Queue(sqlInsertAttempts, aID, aApp, aMsg, aEp, aURL, aStatus, aCode, aResp, aDur, aTrigger, aType, aAt)
 		}
-		b.Queue(sqlCompleteDeliveries, dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode)
+		if len(oMsg) == 0 {
+			b.Queue(sqlCompleteDeliveries, dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode)
+		} else {
+			b.Queue(sqlCompleteDeliveries+` RETURNING d.msg_id, d.endpoint_id, coalesce(d.ordering_key, ''), d.seq`,
+				dMsg, dEp, dLease, dStatus, dNext, dAttempted, dAt, dCode).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var m moved
+					if err := rows.Scan(&m.msg, &m.endpoint, &m.key, &m.seq); err != nil {
+						return err
+					}
+					if _, ok := finished[[2]string{m.msg, m.endpoint}]; ok && m.seq != 0 {
+						advance = append(advance, m)
+					}
+				}
+				return rows.Err()
+			})
+		}
 		if len(fID) > 0 {
 			b.Queue(sqlFailing, fID, fSince, fSucceeded)
 		}
 		if len(xID) > 0 {
 			b.Queue(sqlDisable, xID, xAt)
 		}
+		if len(oMsg) > 0 {
+			b.Queue(sqlNextBlockedCompleted, oMsg, oEp).Query(seqs.scanNext)
+		}
+	}
+	if len(oMsg) > 0 {
+		// A second round trip promotes the next deliveries of the
+		// sequences whose heads finished.
+		return wrap("complete deliveries", s.changeThen(ctx, "", events, queue, func(b *pgx.Batch) error {
+			for _, m := range advance {
+				seqs.advance(m.endpoint, m.key, m.msg, finished[[2]string{m.msg, m.endpoint}])
+			}
+			seqs.queueFlush(b)
+			return nil
+		}))
 	}
 	if len(events) > 0 {
 		return wrap("complete deliveries", s.changeWithEvents(ctx, "", events, queue))
@@ -759,19 +957,25 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 // attempt: see store.Store.
 func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	return wrap("resend delivery", s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM messages WHERE app_id = $1 AND id = $2 FOR KEY SHARE`, appID, msgID).Scan(&one); err != nil {
+		var key string
+		if err := tx.QueryRow(ctx, `SELECT coalesce(ordering_key, '') FROM messages WHERE app_id = $1 AND id = $2 FOR KEY SHARE`, appID, msgID).Scan(&key); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM endpoints WHERE id = $1 AND app_id = $2 FOR KEY SHARE`, endpointID, appID).Scan(&one); err != nil {
+		var ordering store.Ordering
+		if err := tx.QueryRow(ctx, `SELECT ordering FROM endpoints WHERE id = $1 AND app_id = $2 FOR KEY SHARE`, endpointID, appID).Scan(&ordering); err != nil {
 			return err
+		}
+		if ordering == store.OrderingFIFO {
+			return resendOrdered(ctx, tx, appID, msgID, endpointID, key, now)
 		}
 		b := &pgx.Batch{}
-		// New or finished: pending, manual, due now.
+		// New or finished: pending, manual, due now. A blocked one (of a
+		// sequence the endpoint kept from when it was FIFO) keeps its
+		// place.
 		b.Queue(`INSERT INTO deliveries AS d (msg_id, endpoint_id, app_id, status, next_attempt_at, manual, created_at, updated_at)
 			VALUES ($1, $2, $3, 1, $4, true, $4, $4)
 			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = 1, manual = true, next_attempt_at = $4, lease = 0, updated_at = $4
-			WHERE d.status <> 1`, msgID, endpointID, appID, now)
+			WHERE d.status NOT IN (1, 5)`, msgID, endpointID, appID, now)
 		// Pending and waiting for a retry: due now. A leased one is left
 		// to its worker.
 		b.Queue(`UPDATE deliveries SET next_attempt_at = $1, updated_at = $1
@@ -781,13 +985,67 @@ func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID str
 	}))
 }
 
+// resendOrdered resends a message to a FIFO endpoint: a delivery that is
+// new or finished joins the end of its sequence (see store.Sequence),
+// pending and due at now when it is the head, blocked otherwise, manual
+// either way; a pending one is due at now unless it is leased, and a blocked
+// one keeps its place. The sequence is locked before the delivery.
+func resendOrdered(ctx context.Context, tx pgx.Tx, appID, msgID, endpointID, key string, now time.Time) error {
+	seqs, err := lockSequences(ctx, tx, []seqKey{{endpointID, key}}, false)
+	if err != nil {
+		return err
+	}
+	var status store.DeliveryStatus
+	err = tx.QueryRow(ctx, `SELECT status FROM deliveries WHERE msg_id = $1 AND endpoint_id = $2 FOR UPDATE`, msgID, endpointID).Scan(&status)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		status = store.StatusSuccess // as if finished: it joins
+	case err != nil:
+		return err
+	}
+	b := &pgx.Batch{}
+	switch status {
+	case store.StatusBlocked:
+	case store.StatusPending:
+		b.Queue(`UPDATE deliveries SET next_attempt_at = $1, updated_at = $1
+			WHERE msg_id = $2 AND endpoint_id = $3 AND status = 1 AND lease = 0 AND next_attempt_at > $1`, now, msgID, endpointID)
+		b.Queue(sqlNotifyDue)
+	default:
+		seq, head := seqs.join(endpointID, key, msgID)
+		st, next := store.StatusBlocked, pgtype.Timestamptz{}
+		if head {
+			st, next = store.StatusPending, ts(now)
+			b.Queue(sqlNotifyDue)
+		}
+		b.Queue(`INSERT INTO deliveries AS d (msg_id, endpoint_id, app_id, status, next_attempt_at, manual, ordering_key, seq, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, true, $6, $7, $8, $8)
+			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = $4, manual = true, next_attempt_at = $5, lease = 0,
+				ordering_key = $6, seq = $7, updated_at = $8`, msgID, endpointID, appID, int16(st), next, key, seq, now)
+	}
+	seqs.queueFlush(b)
+	return tx.SendBatch(ctx, b).Close()
+}
+
 // RecoverDeliveries makes a page of failed or skipped deliveries of an
-// endpoint pending, manual and due.
+// endpoint pending, manual and due; to a FIFO endpoint, they join their
+// sequences in message ID order.
 func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (string, error) {
 	q := recoverQuery(p)
 	var last string
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		last = ""
+		var ordering store.Ordering
+		if err := tx.QueryRow(ctx, `SELECT ordering FROM endpoints WHERE id = $1`, p.EndpointID).Scan(&ordering); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		if ordering == store.OrderingFIFO {
+			var err error
+			last, err = recoverOrdered(ctx, tx, p)
+			return err
+		}
 		rows, err := tx.Query(ctx, q.String(), q.args...)
 		if err != nil {
 			return err
@@ -817,19 +1075,143 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 
 func recoverQuery(p store.RecoverParams) *query {
 	q := &query{}
-	q.add(`WITH page AS (
-			SELECT d.msg_id FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
+	q.add(`WITH page AS (`)
+	recoverPage(q, p, "d.msg_id")
+	q.add(`)
+		UPDATE deliveries AS d SET status = 1, manual = true, next_attempt_at = ?, lease = 0, updated_at = ?
+		FROM page WHERE d.endpoint_id = ? AND d.msg_id = page.msg_id
+		RETURNING d.msg_id`, p.Now, p.Now, p.EndpointID)
+	return q
+}
+
+// recoverPage appends the query of the page of deliveries RecoverDeliveries
+// takes, selecting cols and locking them.
+func recoverPage(q *query, p store.RecoverParams, cols string) {
+	q.add(`SELECT `+cols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
 	if p.AfterMsgID != "" {
 		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
 	}
 	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
 	q.before("m.created_at", p.Until)
-	q.add(` ORDER BY d.msg_id LIMIT ? FOR UPDATE OF d)
-		UPDATE deliveries AS d SET status = 1, manual = true, next_attempt_at = ?, lease = 0, updated_at = ?
-		FROM page WHERE d.endpoint_id = ? AND d.msg_id = page.msg_id
-		RETURNING d.msg_id`, limit(p.Limit), p.Now, p.Now, p.EndpointID)
-	return q
+	q.add(` ORDER BY d.msg_id LIMIT ? FOR UPDATE OF d`, limit(p.Limit))
+}
+
+// recoverOrdered recovers a page of deliveries to a FIFO endpoint: each
+// joins its sequence, in message ID order (see store.Sequence). The page's
+// deliveries are locked first, then their sequences.
+func recoverOrdered(ctx context.Context, tx pgx.Tx, p store.RecoverParams) (string, error) {
+	q := &query{}
+	recoverPage(q, p, "d.msg_id, coalesce(m.ordering_key, '')")
+	rows, err := tx.Query(ctx, q.String(), q.args...)
+	if err != nil {
+		return "", err
+	}
+	var msgs []string
+	var keys []seqKey
+	for rows.Next() {
+		var msg string
+		var k seqKey
+		if err := rows.Scan(&msg, &k.key); err != nil {
+			rows.Close()
+			return "", err
+		}
+		k.endpoint = p.EndpointID
+		msgs, keys = append(msgs, msg), append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(msgs) == 0 {
+		return "", nil
+	}
+	seqs, err := lockSequences(ctx, tx, keys, false)
+	if err != nil {
+		return "", err
+	}
+	status := make([]int16, len(msgs))
+	next := make([]pgtype.Timestamptz, len(msgs))
+	seq := make([]int64, len(msgs))
+	key := make([]string, len(msgs))
+	for i, msg := range msgs {
+		n, head := seqs.join(p.EndpointID, keys[i].key, msg)
+		status[i], seq[i], key[i] = int16(store.StatusBlocked), n, keys[i].key
+		if head {
+			status[i], next[i] = int16(store.StatusPending), ts(p.Now)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE deliveries AS d SET status = r.status, manual = true, next_attempt_at = r.next, lease = 0,
+			ordering_key = r.ordering_key, seq = r.seq, updated_at = $6
+		FROM unnest($1::text[], $2::smallint[], $3::timestamptz[], $4::text[], $5::bigint[]) AS r (msg_id, status, next, ordering_key, seq)
+		WHERE d.msg_id = r.msg_id AND d.endpoint_id = $7`, msgs, status, next, key, seq, p.Now, p.EndpointID)
+	seqs.queueFlush(b)
+	b.Queue(sqlNotifyDue)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return "", err
+	}
+	return msgs[len(msgs)-1], nil
+}
+
+// CancelMessage cancels a scheduled message's deliveries (see
+// store.Cancelable), advancing the sequences whose head one was: the
+// message's deliveries are locked, then those sequences.
+func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*store.Message, error) {
+	var m *store.Message
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		m, err = scanMessage(tx.QueryRow(ctx, `SELECT `+msgCols(true)+` FROM messages AS m WHERE m.app_id = $1 AND m.id = $2
+			FOR NO KEY UPDATE`, appID, msgID))
+		if err != nil || !m.CanceledAt.IsZero() {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+deliveryCols+`, coalesce(d.ordering_key, '') FROM deliveries AS d
+			WHERE d.msg_id = $1 AND d.app_id = $2 ORDER BY d.endpoint_id FOR UPDATE`, msgID, appID)
+		if err != nil {
+			return err
+		}
+		var ds []*store.Delivery
+		var heads []seqKey
+		for rows.Next() {
+			d := &store.Delivery{}
+			var key string
+			if err := rows.Scan(append(deliveryDest(d), &key)...); err != nil {
+				rows.Close()
+				return err
+			}
+			ds = append(ds, d)
+			if d.Seq != 0 && d.Status == store.StatusPending {
+				heads = append(heads, seqKey{d.EndpointID, key})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if !store.Cancelable(m, ds, now) {
+			return store.ErrConflict
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE deliveries SET status = 6, next_attempt_at = NULL, updated_at = $1 WHERE msg_id = $2 AND app_id = $3`, now, msgID, appID)
+		b.Queue(`UPDATE messages SET canceled_at = $1 WHERE app_id = $2 AND id = $3`, now, appID, msgID)
+		if len(heads) > 0 {
+			seqs, err := lockSequences(ctx, tx, heads, true)
+			if err != nil {
+				return err
+			}
+			for _, k := range heads {
+				seqs.advance(k.endpoint, k.key, msgID, now)
+			}
+			seqs.queueFlush(b)
+		}
+		m.CanceledAt = now
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, wrap("cancel message", err)
+	}
+	return m, nil
 }
 
 // GetDelivery returns the delivery of a message to an endpoint.
@@ -878,7 +1260,7 @@ func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
 	if p.Status != nil {
 		deliveryStatus(q, *p.Status)
 	}
-	messageFilters(q, p.Channel, p.EventTypes, p.Before, time.Time{})
+	messageFilters(q, "m.id", p.Channel, p.Tag, p.EventTypes, p.Before, time.Time{})
 	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
 	q.page("d.msg_id", p.Page)
 	return q
@@ -892,11 +1274,11 @@ func deliveryStatus(q *query, status store.DeliveryStatus) {
 	case store.StatusSuccess:
 		q.add(` AND d.status = 0`)
 	case store.StatusPending:
-		q.add(` AND d.status = 1 AND d.attempts = 0`)
+		q.add(` AND d.status IN (1, 5) AND d.attempts = 0`)
 	case store.StatusSending:
-		q.add(` AND d.status = 1 AND d.attempts > 0`)
+		q.add(` AND d.status IN (1, 5) AND d.attempts > 0`)
 	case store.StatusFail:
-		q.add(` AND d.status = 2`)
+		q.add(` AND d.status IN (2, 6)`)
 	default:
 		q.add(` AND false`)
 	}
@@ -935,9 +1317,9 @@ func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, unt
 
 func statsQuery(endpointID string, since, until time.Time) *query {
 	q := &query{}
-	q.add(`SELECT count(*) FILTER (WHERE d.status = 0), count(*) FILTER (WHERE d.status = 1 AND d.attempts = 0),
-		count(*) FILTER (WHERE d.status = 1 AND d.attempts > 0), count(*) FILTER (WHERE d.status = 2),
-		count(*) FILTER (WHERE d.status = 4)
+	q.add(`SELECT count(*) FILTER (WHERE d.status = 0), count(*) FILTER (WHERE d.status IN (1, 5) AND d.attempts = 0),
+		count(*) FILTER (WHERE d.status IN (1, 5) AND d.attempts > 0), count(*) FILTER (WHERE d.status = 2),
+		count(*) FILTER (WHERE d.status IN (4, 6))
 		FROM deliveries AS d`)
 	if since.IsZero() && until.IsZero() {
 		q.add(` WHERE d.endpoint_id = ?`, endpointID)
@@ -1009,6 +1391,9 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 	}
 	if p.Channel != "" {
 		q.add(` AND EXISTS (SELECT 1 FROM messages AS m WHERE m.app_id = a.app_id AND m.id = a.msg_id AND ? = ANY(m.channels))`, p.Channel)
+	}
+	if p.Tag != "" {
+		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = a.app_id AND t.tag = ? AND t.msg_id = a.msg_id)`, p.Tag)
 	}
 	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
 	q.before("a.created_at", p.Before)

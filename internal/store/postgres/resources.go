@@ -97,12 +97,12 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 // Endpoints.
 
 const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
+	e.throttle_rate, e.ordering, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
 	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
 
 func endpointDest(e *store.Endpoint) []any {
 	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, &e.EventTypes, &e.Channels,
-		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets},
+		&e.ThrottleRate, &e.Ordering, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets},
 		tscan{&e.FailingSince}, &e.Circuit.Open, &e.Circuit.Failures, tscan{&e.Circuit.Since}, tscan{&e.Circuit.NextProbe},
 		tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
 }
@@ -114,19 +114,20 @@ func scanEndpoint(row pgx.Row) (*store.Endpoint, error) {
 
 // endpointArgs are the stored forms of the mutable columns, in the order
 // uid, url, description, disabled, event_types, channels, throttle_rate,
-// metadata, headers, secret, old_secrets, failing_since, updated_at.
+// ordering, metadata, headers, secret, old_secrets, failing_since,
+// updated_at.
 func endpointArgs(ep *store.Endpoint) ([]any, error) {
 	olds, err := oldSecrets(ep.OldSecrets)
 	if err != nil {
 		return nil, err
 	}
 	return []any{nstr(ep.UID), ep.URL, ep.Description, ep.Disabled, list(ep.EventTypes), list(ep.Channels), ep.ThrottleRate,
-		jsonMap(ep.Metadata), jsonMap(ep.Headers), ep.Secret, olds, ts(ep.FailingSince), ep.UpdatedAt}, nil
+		int16(ep.Ordering), jsonMap(ep.Metadata), jsonMap(ep.Headers), ep.Secret, olds, ts(ep.FailingSince), ep.UpdatedAt}, nil
 }
 
 const sqlCreateEndpoint = `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
-	metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	ordering, metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 // CreateEndpoint inserts ep, then events; ErrNotFound when its app does not
 // exist, ErrConflict when its UID is taken within the app.
@@ -203,6 +204,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams
 	}
 	if p.ThrottleRate != nil {
 		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+	}
+	if p.Ordering != nil {
+		q.add(`, ordering = ?`, int16(*p.Ordering))
 	}
 	if p.Metadata != nil {
 		q.add(`, metadata = ?`, jsonMap(*p.Metadata))

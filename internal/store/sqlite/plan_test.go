@@ -61,6 +61,18 @@ func TestQueryPlans(t *testing.T) {
 		"nth message":      nth("id", "messages WHERE app_id = ?", store.Page{Desc: true, After: "m"}, 5000, "a"),
 		"nth attempt":      nth("id", "attempts WHERE endpoint_id = ?", store.Page{Desc: true, After: "a"}, 5000, "e"),
 		"msgs in a window": listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Channel: "c", Last: "m"}),
+		"msgs by tag":      listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Tag: "t", Channel: "c", After: now, Last: "m"}),
+		"ep msgs by tag":   endpointMessagesQuery(store.ListEndpointMessagesParams{AppID: "a", EndpointID: "e", Page: desc, Tag: "t"}),
+		"attempts by tag":  listAttemptsQuery(store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Tag: "t"}),
+		"get sequence":     {args: []any{"e", "k"}},
+		"next blocked":     {args: []any{"e", "k"}},
+		"promote":          {args: []any{1, "m", "e"}},
+		"delivery seq":     {args: []any{"m", "e"}},
+		"recover ordered": func() *query {
+			q := &query{}
+			recoverPage(q, store.RecoverParams{AppID: "a", EndpointID: "e", Since: now, AfterMsgID: "m"}, "d.msg_id")
+			return q
+		}(),
 	}
 	raw := map[string]string{
 		"claim first":      sqlClaimFirst,
@@ -84,6 +96,10 @@ func TestQueryPlans(t *testing.T) {
 		"endpoint hours":   sqlEndpointHours,
 		"failing eps":      sqlFailingEndpoints + ` AND e.id > ? ORDER BY e.id LIMIT ?`,
 		"count since":      `SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE m.app_id = ? AND m.created_at >= ? AND m.id >= ? LIMIT ?)`,
+		"get sequence":     sqlGetSequence,
+		"next blocked":     sqlNextBlocked,
+		"promote":          sqlPromote,
+		"delivery seq":     sqlDeliverySeq,
 	}
 	sorts := map[string]bool{"get app": true, "get message": true}
 	// Claiming a task walks the partial index of running tasks in order.

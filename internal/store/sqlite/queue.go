@@ -19,20 +19,24 @@ import (
 const (
 	sqlAppExists = `SELECT 1 FROM apps WHERE id = ?`
 
-	sqlAppEndpoints = `SELECT id, disabled, event_types, channels, throttle_rate, updated_at FROM endpoints WHERE app_id = ?`
+	sqlAppEndpoints = `SELECT id, disabled, event_types, channels, throttle_rate, ordering, updated_at FROM endpoints WHERE app_id = ?`
 
 	// A duplicate event id (or id) inserts nothing: the caller reports a
 	// conflict for that message and goes on with the batch.
-	sqlInsertMessage = `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	sqlInsertMessage = `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at,
+			tags, deliver_at, ordering_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	// A tag given twice is stored once.
+	sqlInsertTag = `INSERT INTO message_tags (app_id, tag, msg_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 
-	sqlInsertDelivery = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertDelivery = `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, lease, ordering_key, seq,
+			created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// The claim queries select from one partial index each; their WHERE
 	// clauses repeat the indexes' so that the planner can use them, and
 	// INDEXED BY makes a plan that cannot an error instead of a table scan.
-	sqlClaimSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.last_attempt_at, d.last_status_code,
+	sqlClaimSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code,
 			d.created_at, m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
 		FROM deliveries AS d INDEXED BY %s
 		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
@@ -80,6 +84,7 @@ type statements struct {
 	all   []*sql.Stmt
 
 	appExists, appEndpoints, insertMessage, insertDelivery *sql.Stmt
+	insertTag                                              *sql.Stmt
 	claimFirst, claimRetry, markClaimed                    *sql.Stmt
 	insertAttempt, completeDelivery, completeUnattempted   *sql.Stmt
 	setFailing, clearFailing                               *sql.Stmt
@@ -100,6 +105,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.appEndpoints, sqlAppEndpoints},
 		{&st.insertMessage, sqlInsertMessage},
 		{&st.insertDelivery, sqlInsertDelivery},
+		{&st.insertTag, sqlInsertTag},
 		{&st.claimFirst, sqlClaimFirst},
 		{&st.claimRetry, sqlClaimRetry},
 		{&st.markClaimed, sqlMarkClaimed},
@@ -149,7 +155,7 @@ func (s *Store) hot(ctx context.Context) (*statements, error) {
 // list is asked for without content.
 const (
 	msgColsHead = `m.id, m.app_id, m.event_type, m.event_id, m.channels, `
-	msgColsTail = `, m.payload_expires_at, m.created_at`
+	msgColsTail = `, m.payload_expires_at, m.created_at, m.tags, m.deliver_at, m.ordering_key, m.canceled_at`
 )
 
 func msgCols(withContent bool) string {
@@ -161,7 +167,8 @@ func msgCols(withContent bool) string {
 
 func msgDest(m *store.Message) []any {
 	return []any{&m.ID, &m.AppID, &m.EventType, sscan{&m.EventID}, lscan[string]{&m.Channels}, bscan{&m.Payload},
-		tscan{&m.PayloadExpiresAt}, tscan{&m.CreatedAt}}
+		tscan{&m.PayloadExpiresAt}, tscan{&m.CreatedAt}, lscan[string]{&m.Tags}, tscan{&m.DeliverAt}, sscan{&m.OrderingKey},
+		tscan{&m.CanceledAt}}
 }
 
 func scanMessage(sc scanner) (*store.Message, error) {
@@ -186,7 +193,7 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 				return err
 			}
 		}
-		return nil
+		return w.seqs.flush(ctx)
 	})
 	if err != nil {
 		return nil, wrap("create messages", err)
@@ -200,8 +207,11 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 // (see store.Events). It reads the endpoints of an app once, when it
 // writes the app's first message.
 type messageWriter struct {
-	appExists, appEndpoints, insertMessage, insertDelivery *sql.Stmt
-	apps                                                   map[string][]*store.Endpoint // nil: the app does not exist
+	appExists, appEndpoints, insertMessage, insertDelivery, insertTag *sql.Stmt
+	apps                                                              map[string][]*store.Endpoint // nil: the app does not exist
+	// seqs are the FIFO sequences the messages joined; the caller flushes
+	// them before the transaction ends.
+	seqs *sequences
 }
 
 func newMessageWriter(ctx context.Context, tx *sql.Tx, st *statements) *messageWriter {
@@ -210,7 +220,9 @@ func newMessageWriter(ctx context.Context, tx *sql.Tx, st *statements) *messageW
 		appEndpoints:   tx.StmtContext(ctx, st.appEndpoints),
 		insertMessage:  tx.StmtContext(ctx, st.insertMessage),
 		insertDelivery: tx.StmtContext(ctx, st.insertDelivery),
+		insertTag:      tx.StmtContext(ctx, st.insertTag),
 		apps:           map[string][]*store.Endpoint{},
+		seqs:           newSequences(tx),
 	}
 }
 
@@ -247,8 +259,12 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 	if err != nil {
 		return res, err
 	}
+	tags, err := jsonList(m.Tags)
+	if err != nil {
+		return res, err
+	}
 	ins, err := w.insertMessage.ExecContext(ctx, m.ID, m.AppID, m.EventType, nstr(m.EventID), channels,
-		blobArg(m.Payload), ts(m.PayloadExpiresAt), tsv(m.CreatedAt))
+		blobArg(m.Payload), ts(m.PayloadExpiresAt), tsv(m.CreatedAt), tags, ts(m.DeliverAt), nstr(m.OrderingKey))
 	if err != nil {
 		return res, err
 	}
@@ -258,9 +274,14 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 		res.Err = store.ErrConflict
 		return res, nil
 	}
+	for _, tag := range m.Tags {
+		if _, err := w.insertTag.ExecContext(ctx, m.AppID, tag, m.ID); err != nil {
+			return res, err
+		}
+	}
 	created := tsv(m.CreatedAt)
-	next, lease := m.CreatedAt, int64(0)
-	if p.Lease != 0 {
+	next, lease := m.DueAt(), int64(0)
+	if p.Lease != 0 && !m.Scheduled() {
 		next, lease = p.LeaseUntil, p.Lease
 	}
 	for _, ep := range targets {
@@ -268,7 +289,7 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 			continue
 		}
 		if ep.Disabled {
-			if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, created, created); err != nil {
+			if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, nil, 0, created, created); err != nil {
 				return res, err
 			}
 			res.Skipped++
@@ -276,15 +297,35 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 		}
 		next, lease := next, lease
 		if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
-			next, lease = m.CreatedAt, 0
+			next, lease = m.DueAt(), 0
 		}
-		if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusPending), tsv(next), lease, created, created); err != nil {
+		status, key, seq := store.StatusPending, any(nil), int64(0)
+		if ep.Ordering == store.OrderingFIFO && p.EndpointID == "" {
+			// A test message (EndpointID) is not part of the endpoint's
+			// sequences.
+			var head bool
+			if seq, head, err = w.seqs.join(ctx, ep.ID, m.OrderingKey, m.ID); err != nil {
+				return res, err
+			}
+			key = m.OrderingKey
+			if !head {
+				status, lease = store.StatusBlocked, 0
+			}
+		}
+		nextArg := any(tsv(next))
+		if status == store.StatusBlocked {
+			nextArg = nil
+		}
+		if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(status), nextArg, lease, key, seq, created, created); err != nil {
 			return res, err
+		}
+		if status == store.StatusBlocked {
+			continue
 		}
 		res.Jobs = append(res.Jobs, &store.Job{
 			Delivery: store.Delivery{
 				AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-				NextAttemptAt: next, Lease: lease, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
+				NextAttemptAt: next, Lease: lease, Seq: seq, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
 			},
 			EventType:            m.EventType,
 			MsgEventID:           m.EventID,
@@ -332,7 +373,7 @@ func writeEvents(ctx context.Context, tx *sql.Tx, st *statements, events []*stor
 			return eventError(ev, res.Err)
 		}
 	}
-	return nil
+	return w.seqs.flush(ctx)
 }
 
 // eventError is the error of an event that CreateMessages would refuse
@@ -363,7 +404,7 @@ func loadBatchEndpoints(ctx context.Context, appExists, appEndpoints *sql.Stmt, 
 	eps := []*store.Endpoint{}
 	for rows.Next() {
 		ep := &store.Endpoint{}
-		if err := rows.Scan(&ep.ID, &ep.Disabled, lscan[string]{&ep.EventTypes}, lscan[string]{&ep.Channels}, &ep.ThrottleRate, tscan{&ep.UpdatedAt}); err != nil {
+		if err := rows.Scan(&ep.ID, &ep.Disabled, lscan[string]{&ep.EventTypes}, lscan[string]{&ep.Channels}, &ep.ThrottleRate, &ep.Ordering, tscan{&ep.UpdatedAt}); err != nil {
 			return nil, err
 		}
 		eps = append(eps, ep)
@@ -392,27 +433,41 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 
 func listMessagesQuery(p store.ListMessagesParams) *query {
 	q := &query{}
-	q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
-	messageFilters(q, p.Channel, p.EventTypes, p.Before, p.After)
+	id := "m.id"
+	if p.Tag != "" {
+		// The app's messages with the tag, in id order, from the tags'
+		// index: a rare tag costs no walk past the other messages.
+		id = "t.msg_id"
+		q.add(`SELECT `+msgCols(p.WithContent)+` FROM message_tags AS t
+			JOIN messages AS m ON m.app_id = t.app_id AND m.id = t.msg_id
+			WHERE t.app_id = ? AND t.tag = ?`, p.AppID, p.Tag)
+	} else {
+		q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
+	}
+	messageFilters(q, id, p.Channel, "", p.EventTypes, p.Before, p.After)
 	if p.Status != nil {
 		q.add(` AND EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = m.id AND d.status != 4`)
 		deliveryStatus(q, *p.Status)
 		q.add(`)`)
 	}
-	last(q, "m.id", p.Page, p.Last)
-	q.page("m.id", p.Page)
+	last(q, id, p.Page, p.Last)
+	q.page(id, p.Page)
 	return q
 }
 
-// messageFilters appends the filters on messages aliased m.
-func messageFilters(q *query, channel string, eventTypes []string, before, after time.Time) {
+// messageFilters appends the filters on messages aliased m, whose id is
+// idCol.
+func messageFilters(q *query, idCol, channel, tag string, eventTypes []string, before, after time.Time) {
 	if channel != "" {
 		q.add(` AND EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?)`, channel)
+	}
+	if tag != "" {
+		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = m.app_id AND t.tag = ? AND t.msg_id = m.id)`, tag)
 	}
 	if len(eventTypes) > 0 {
 		q.add(` AND m.event_type IN (SELECT value FROM json_each(?))`, strList(eventTypes))
 	}
-	q.since("m.created_at", "m.id", ids.Message, after, true)
+	q.since("m.created_at", idCol, ids.Message, after, true)
 	q.before("m.created_at", before)
 }
 
@@ -425,11 +480,11 @@ func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) 
 
 // Deliveries.
 
-const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual,
+const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual, d.seq,
 	d.last_attempt_at, d.last_status_code, d.created_at, d.updated_at`
 
 func deliveryDest(d *store.Delivery) []any {
-	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual,
+	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual, &d.Seq,
 		tscan{&d.LastAttemptAt}, &d.LastStatusCode, tscan{&d.CreatedAt}, tscan{&d.UpdatedAt}}
 }
 
@@ -455,7 +510,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		defer rows.Close()
 		for rows.Next() {
 			j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
-			if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
+			if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, &j.Seq, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
 				tscan{&j.CreatedAt}, &j.EventType, sscan{&j.MsgEventID}, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
 				return err
 			}
@@ -516,35 +571,50 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		complete := tx.StmtContext(ctx, st.completeDelivery)
 		var skip *sql.Stmt
 		var hours hourCounts // the attempts inserted, for EndpointHours
+		seqs := newSequences(tx)
 		for _, c := range cs {
 			var next any
 			if c.Status == store.StatusPending {
 				next = tsv(c.NextAttemptAt)
 			}
-			a := c.Attempt
-			if a == nil {
+			var moved sql.Result
+			if a := c.Attempt; a == nil {
 				// No request was made (the endpoint turned out to be
 				// disabled): the state moves, the attempt count does not.
 				if skip == nil {
 					skip = tx.StmtContext(ctx, st.completeUnattempted)
 				}
-				if _, err := skip.ExecContext(ctx, int(c.Status), next, c.MsgID, c.EndpointID, c.Lease); err != nil {
+				if moved, err = skip.ExecContext(ctx, int(c.Status), next, c.MsgID, c.EndpointID, c.Lease); err != nil {
 					return err
 				}
+			} else {
+				at := tsv(a.CreatedAt)
+				res, err := insertAttempt.ExecContext(ctx, a.ID, a.AppID, c.MsgID, c.EndpointID, a.URL, int(a.Status), a.StatusCode,
+					store.Text(a.Response), a.DurationMs, int(a.TriggerType), a.EventType, at)
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err == nil && n > 0 {
+					hours.add(c.EndpointID, a.CreatedAt, a.Status == store.StatusSuccess)
+				}
+				if moved, err = complete.ExecContext(ctx, int(c.Status), next, at, a.StatusCode, at, c.MsgID, c.EndpointID, c.Lease); err != nil {
+					return err
+				}
+			}
+			if !c.Ordered || !store.Final(c.Status) {
 				continue
 			}
-			at := tsv(a.CreatedAt)
-			res, err := insertAttempt.ExecContext(ctx, a.ID, a.AppID, c.MsgID, c.EndpointID, a.URL, int(a.Status), a.StatusCode,
-				store.Text(a.Response), a.DurationMs, int(a.TriggerType), a.EventType, at)
-			if err != nil {
+			if n, err := moved.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				continue // the lease was lost: the delivery did not move
+			}
+			if err := seqs.finished(ctx, c.MsgID, c.EndpointID, c.Finished()); err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err == nil && n > 0 {
-				hours.add(c.EndpointID, a.CreatedAt, a.Status == store.StatusSuccess)
-			}
-			if _, err := complete.ExecContext(ctx, int(c.Status), next, at, a.StatusCode, at, c.MsgID, c.EndpointID, c.Lease); err != nil {
-				return err
-			}
+		}
+		if err := seqs.flush(ctx); err != nil {
+			return err
 		}
 		for _, id := range endpoints {
 			o := outcomes[id]
@@ -616,19 +686,25 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 // attempt: see store.Store.
 func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	return wrap("resend delivery", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE app_id = ? AND id = ?`, appID, msgID).Scan(&one); err != nil {
+		var key string
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(ordering_key, '') FROM messages WHERE app_id = ? AND id = ?`, appID, msgID).Scan(&key); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM endpoints WHERE id = ? AND app_id = ?`, endpointID, appID).Scan(&one); err != nil {
+		var ordering store.Ordering
+		if err := tx.QueryRowContext(ctx, `SELECT ordering FROM endpoints WHERE id = ? AND app_id = ?`, endpointID, appID).Scan(&ordering); err != nil {
 			return err
 		}
 		t := tsv(now)
-		// New or finished: pending, manual, due now.
+		if ordering == store.OrderingFIFO {
+			return resendOrdered(ctx, tx, appID, msgID, endpointID, key, now)
+		}
+		// New or finished: pending, manual, due now. A blocked one (of a
+		// sequence the endpoint kept from when it was FIFO) keeps its
+		// place.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, manual, created_at, updated_at)
 			VALUES (?1, ?2, ?3, 1, ?4, 1, ?4, ?4)
 			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = 1, manual = 1, next_attempt_at = ?4, lease = 0, updated_at = ?4
-			WHERE status != 1`, msgID, endpointID, appID, t); err != nil {
+			WHERE status NOT IN (1, 5)`, msgID, endpointID, appID, t); err != nil {
 			return err
 		}
 		// Pending and waiting for a retry: due now. A leased one is left
@@ -639,13 +715,69 @@ func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID str
 	}))
 }
 
+// resendOrdered resends a message to a FIFO endpoint: a delivery that is
+// new or finished joins the end of its sequence (see store.Sequence),
+// pending and due at now when it is the head, blocked otherwise, manual
+// either way; a pending one is due at now unless it is leased, and a blocked
+// one keeps its place.
+func resendOrdered(ctx context.Context, tx *sql.Tx, appID, msgID, endpointID, key string, now time.Time) error {
+	t := tsv(now)
+	var status store.DeliveryStatus
+	err := tx.QueryRowContext(ctx, `SELECT status FROM deliveries WHERE msg_id = ? AND endpoint_id = ?`, msgID, endpointID).Scan(&status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		status = store.StatusSuccess // as if finished: it joins
+	case err != nil:
+		return err
+	}
+	switch status {
+	case store.StatusBlocked:
+		return nil
+	case store.StatusPending:
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?1, updated_at = ?1
+			WHERE msg_id = ?2 AND endpoint_id = ?3 AND status = 1 AND lease = 0 AND next_attempt_at > ?1`, t, msgID, endpointID)
+		return err
+	}
+	seqs := newSequences(tx)
+	seq, head, err := seqs.join(ctx, endpointID, key, msgID)
+	if err != nil {
+		return err
+	}
+	st, next := store.StatusBlocked, any(nil)
+	if head {
+		st, next = store.StatusPending, t
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, manual,
+			ordering_key, seq, created_at, updated_at)
+		VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?8)
+		ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = ?4, manual = 1, next_attempt_at = ?5, lease = 0,
+			ordering_key = ?6, seq = ?7, updated_at = ?8`,
+		msgID, endpointID, appID, int(st), next, key, seq, t); err != nil {
+		return err
+	}
+	return seqs.flush(ctx)
+}
+
 // RecoverDeliveries makes a page of failed or skipped deliveries of an
-// endpoint pending, manual and due.
+// endpoint pending, manual and due; to a FIFO endpoint, they join their
+// sequences in message ID order.
 func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (string, error) {
 	q := recoverQuery(p)
 	var last string
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		last = ""
+		var ordering store.Ordering
+		if err := tx.QueryRowContext(ctx, `SELECT ordering FROM endpoints WHERE id = ?`, p.EndpointID).Scan(&ordering); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		if ordering == store.OrderingFIFO {
+			var err error
+			last, err = recoverOrdered(ctx, tx, p)
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, q.String(), q.args...)
 		if err != nil {
 			return err
@@ -669,17 +801,128 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 func recoverQuery(p store.RecoverParams) *query {
 	q := &query{}
 	q.add(`UPDATE deliveries SET status = 1, manual = 1, next_attempt_at = ?, lease = 0, updated_at = ?
-		WHERE endpoint_id = ? AND msg_id IN (
-			SELECT d.msg_id FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`,
-		tsv(p.Now), tsv(p.Now), p.EndpointID, p.EndpointID, p.AppID)
+		WHERE endpoint_id = ? AND msg_id IN (`, tsv(p.Now), tsv(p.Now), p.EndpointID)
+	recoverPage(q, p, "d.msg_id")
+	q.add(`) RETURNING msg_id`)
+	return q
+}
+
+// recoverPage appends the query of the page of deliveries RecoverDeliveries
+// takes, selecting cols.
+func recoverPage(q *query, p store.RecoverParams, cols string) {
+	q.add(`SELECT `+cols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
+			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
 	if p.AfterMsgID != "" {
 		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
 	}
 	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
 	q.before("m.created_at", p.Until)
-	q.add(` ORDER BY d.msg_id LIMIT ?) RETURNING msg_id`, limit(p.Limit))
-	return q
+	q.add(` ORDER BY d.msg_id LIMIT ?`, limit(p.Limit))
+}
+
+// recoverOrdered recovers a page of deliveries to a FIFO endpoint: each
+// joins its sequence, in message ID order (see store.Sequence).
+func recoverOrdered(ctx context.Context, tx *sql.Tx, p store.RecoverParams) (string, error) {
+	q := &query{}
+	recoverPage(q, p, "d.msg_id, coalesce(m.ordering_key, '')")
+	rows, err := tx.QueryContext(ctx, q.String(), q.args...)
+	if err != nil {
+		return "", err
+	}
+	type row struct{ msgID, key string }
+	var page []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.msgID, &r.key); err != nil {
+			rows.Close()
+			return "", err
+		}
+		page = append(page, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	seqs := newSequences(tx)
+	t := tsv(p.Now)
+	for _, r := range page {
+		seq, head, err := seqs.join(ctx, p.EndpointID, r.key, r.msgID)
+		if err != nil {
+			return "", err
+		}
+		st, next := store.StatusBlocked, any(nil)
+		if head {
+			st, next = store.StatusPending, t
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, manual = 1, next_attempt_at = ?, lease = 0,
+				ordering_key = ?, seq = ?, updated_at = ? WHERE msg_id = ? AND endpoint_id = ?`,
+			int(st), next, r.key, seq, t, r.msgID, p.EndpointID); err != nil {
+			return "", err
+		}
+	}
+	if len(page) == 0 {
+		return "", nil
+	}
+	return page[len(page)-1].msgID, seqs.flush(ctx)
+}
+
+// CancelMessage cancels a scheduled message's deliveries (see
+// store.Cancelable), advancing the sequences whose head one was.
+func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*store.Message, error) {
+	var m *store.Message
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		m, err = scanMessage(tx.QueryRowContext(ctx, `SELECT `+msgCols(true)+` FROM messages AS m WHERE m.app_id = ? AND m.id = ?`, appID, msgID))
+		if err != nil || !m.CanceledAt.IsZero() {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryCols+`, coalesce(d.ordering_key, '') FROM deliveries AS d WHERE d.msg_id = ? AND d.app_id = ?`, msgID, appID)
+		if err != nil {
+			return err
+		}
+		var ds []*store.Delivery
+		var keys []string
+		for rows.Next() {
+			d := &store.Delivery{}
+			var key string
+			if err := rows.Scan(append(deliveryDest(d), &key)...); err != nil {
+				rows.Close()
+				return err
+			}
+			ds, keys = append(ds, d), append(keys, key)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if !store.Cancelable(m, ds, now) {
+			return store.ErrConflict
+		}
+		t := tsv(now)
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 6, next_attempt_at = NULL, updated_at = ? WHERE msg_id = ? AND app_id = ?`, t, msgID, appID); err != nil {
+			return err
+		}
+		seqs := newSequences(tx)
+		for i, d := range ds {
+			if d.Seq != 0 && d.Status == store.StatusPending {
+				if err := seqs.advance(ctx, d.EndpointID, keys[i], msgID, now); err != nil {
+					return err
+				}
+			}
+		}
+		if err := seqs.flush(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET canceled_at = ? WHERE app_id = ? AND id = ?`, t, appID, msgID); err != nil {
+			return err
+		}
+		m.CanceledAt = now
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("cancel message", err)
+	}
+	return m, nil
 }
 
 // GetDelivery returns the delivery of a message to an endpoint.
@@ -726,7 +969,7 @@ func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
 	if p.Status != nil {
 		deliveryStatus(q, *p.Status)
 	}
-	messageFilters(q, p.Channel, p.EventTypes, p.Before, time.Time{})
+	messageFilters(q, "m.id", p.Channel, p.Tag, p.EventTypes, p.Before, time.Time{})
 	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
 	q.page("d.msg_id", p.Page)
 	return q
@@ -740,11 +983,11 @@ func deliveryStatus(q *query, status store.DeliveryStatus) {
 	case store.StatusSuccess:
 		q.add(` AND d.status = 0`)
 	case store.StatusPending:
-		q.add(` AND d.status = 1 AND d.attempts = 0`)
+		q.add(` AND d.status IN (1, 5) AND d.attempts = 0`)
 	case store.StatusSending:
-		q.add(` AND d.status = 1 AND d.attempts > 0`)
+		q.add(` AND d.status IN (1, 5) AND d.attempts > 0`)
 	case store.StatusFail:
-		q.add(` AND d.status = 2`)
+		q.add(` AND d.status IN (2, 6)`)
 	default:
 		q.add(` AND 0`)
 	}
@@ -788,8 +1031,8 @@ func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, unt
 
 func statsQuery(endpointID string, since, until time.Time) *query {
 	q := &query{}
-	q.add(`SELECT coalesce(sum(d.status = 0), 0), coalesce(sum(d.status = 1 AND d.attempts = 0), 0),
-		coalesce(sum(d.status = 1 AND d.attempts > 0), 0), coalesce(sum(d.status = 2), 0), coalesce(sum(d.status = 4), 0)
+	q.add(`SELECT coalesce(sum(d.status = 0), 0), coalesce(sum(d.status IN (1, 5) AND d.attempts = 0), 0),
+		coalesce(sum(d.status IN (1, 5) AND d.attempts > 0), 0), coalesce(sum(d.status = 2), 0), coalesce(sum(d.status IN (4, 6)), 0)
 		FROM deliveries AS d`)
 	if since.IsZero() && until.IsZero() {
 		q.add(` WHERE d.endpoint_id = ?`, endpointID)
@@ -861,6 +1104,9 @@ func listAttemptsQuery(p store.ListAttemptsParams) *query {
 	}
 	if p.Channel != "" {
 		q.add(` AND EXISTS (SELECT 1 FROM messages AS m, json_each(m.channels) AS c WHERE m.app_id = a.app_id AND m.id = a.msg_id AND c.value = ?)`, p.Channel)
+	}
+	if p.Tag != "" {
+		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = a.app_id AND t.tag = ? AND t.msg_id = a.msg_id)`, p.Tag)
 	}
 	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
 	q.before("a.created_at", p.Before)

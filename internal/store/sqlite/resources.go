@@ -102,7 +102,7 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 // Endpoints.
 
 const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
+	e.throttle_rate, e.ordering, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
 	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
 
 // endpointReturning is endpointCols for a RETURNING clause, which SQLite
@@ -130,13 +130,14 @@ func scanEndpoint(sc scanner) (*store.Endpoint, error) {
 
 func endpointDest(e *store.Endpoint) []any {
 	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, lscan[string]{&e.EventTypes}, lscan[string]{&e.Channels},
-		&e.ThrottleRate, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets}, tscan{&e.FailingSince},
+		&e.ThrottleRate, &e.Ordering, mscan{&e.Metadata}, mscan{&e.Headers}, &e.Secret, oldSecretsScan{&e.OldSecrets}, tscan{&e.FailingSince},
 		&e.Circuit.Open, &e.Circuit.Failures, tscan{&e.Circuit.Since}, tscan{&e.Circuit.NextProbe}, tscan{&e.CreatedAt}, tscan{&e.UpdatedAt}}
 }
 
 // endpointArgs are the stored forms of the mutable columns, in the order
 // uid, url, description, disabled, event_types, channels, throttle_rate,
-// metadata, headers, secret, old_secrets, failing_since, updated_at.
+// ordering, metadata, headers, secret, old_secrets, failing_since,
+// updated_at.
 func endpointArgs(ep *store.Endpoint) ([]any, error) {
 	meta, err := jsonMap(ep.Metadata)
 	if err != nil {
@@ -158,7 +159,7 @@ func endpointArgs(ep *store.Endpoint) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{nstr(ep.UID), ep.URL, ep.Description, ep.Disabled, types, channels, ep.ThrottleRate,
+	return []any{nstr(ep.UID), ep.URL, ep.Description, ep.Disabled, types, channels, ep.ThrottleRate, int(ep.Ordering),
 		meta, headers, ep.Secret, olds, ts(ep.FailingSince), tsv(ep.UpdatedAt)}, nil
 }
 
@@ -185,8 +186,8 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events .
 	args = append(args, ep.ID, ep.AppID, tsv(ep.CreatedAt))
 	return wrap("create endpoint", s.writeWithEvents(ctx, events, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (uid, url, description, disabled, event_types, channels, throttle_rate,
-			metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+			ordering, metadata, headers, secret, old_secrets, failing_since, updated_at, id, app_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		return err
 	}))
 }
@@ -275,6 +276,9 @@ func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
 	}
 	if p.ThrottleRate != nil {
 		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+	}
+	if p.Ordering != nil {
+		q.add(`, ordering = ?`, int(*p.Ordering))
 	}
 	for _, m := range []struct {
 		col string

@@ -28,7 +28,8 @@
 //     a caller's read and its write stays disabled;
 //   - CompleteDeliveries writes the events of a batch after all of the
 //     batch's changes: an endpoint disabled by any completion of the batch
-//     gets skipped deliveries of all the batch's events.
+//     gets skipped deliveries of all the batch's events;
+//   - a FIFO sequence that became idle starts its Seq at 1 again.
 package storetest
 
 import (
@@ -73,6 +74,10 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Portal", exercisePortal},
 		{"Events", exerciseEvents},
 		{"Circuit", exerciseCircuit},
+		{"Scheduled", exerciseScheduled},
+		{"Cancel", exerciseCancel},
+		{"Tags", exerciseTags},
+		{"FIFO", exerciseFIFO},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
