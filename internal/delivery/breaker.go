@@ -169,9 +169,14 @@ func (b *breaker) openEndpoints(now time.Time) ([]string, int) {
 	return out, n
 }
 
-// forget drops an endpoint's circuit (deleted, or enabled again by a user).
-func (b *breaker) forget(id string) {
+// forget drops an endpoint's circuit (changed, deleted or enabled again by
+// a user) and reports whether it was open, after how many failures.
+func (b *breaker) forget(id string) (open bool, failures int) {
 	b.mu.Lock()
-	delete(b.m, id)
-	b.mu.Unlock()
+	defer b.mu.Unlock()
+	if c := b.m[id]; c != nil {
+		open, failures = c.open, c.failures
+		delete(b.m, id)
+	}
+	return open, failures
 }

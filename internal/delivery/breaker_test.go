@@ -168,3 +168,20 @@ func TestFailureLogSumsUp(t *testing.T) {
 		t.Errorf("a quiet interval logged: %s", buf.String())
 	}
 }
+
+// A user's change to the endpoint forgets its circuit.
+func TestBreakerForget(t *testing.T) {
+	t.Parallel()
+	b := newBreaker(1, time.Minute, time.Hour)
+	now := time.Unix(1000, 0)
+	b.record("ep", true, false, false, now)
+	if open, n := b.forget("ep"); !open || n != 1 {
+		t.Errorf("forget = %v, %d; want open after 1 failure", open, n)
+	}
+	if ok, probe := b.allow("ep", now); !ok || probe {
+		t.Error("a forgotten circuit still holds the endpoint")
+	}
+	if open, _ := b.forget("ep"); open {
+		t.Error("forgetting twice")
+	}
+}

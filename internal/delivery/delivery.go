@@ -482,6 +482,19 @@ func (e *Engine) SetReplicas(n int) { e.sched.setShare(n) }
 // EndpointChanged drops the cached copy of an endpoint.
 func (e *Engine) EndpointChanged(id string) {
 	e.endpoints.drop(id)
+	// A user changed it (fixed its URL, enabled it again, deleted it): its
+	// circuit starts closed, and says so.
+	if open, failures := e.breaker.forget(id); open {
+		now := store.Truncate(e.now())
+		go func() {
+			ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+			defer cancel()
+			err := e.cfg.Store.SetEndpointCircuit(ctx, id, store.Circuit{Failures: failures, Since: now})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				e.log.WarnContext(ctx, "store circuit state", "endpoint_id", id, "err", err)
+			}
+		}()
+	}
 }
 
 // OpenCircuits is the number of endpoints whose circuit is open in this

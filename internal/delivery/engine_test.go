@@ -176,7 +176,7 @@ func TestEngineRecordsACompletionTheStoreRefuses(t *testing.T) {
 	m := f.message()
 	waitFor(t, "the attempt to be recorded", func() bool { return len(f.attempts(m.ID)) == 1 })
 	a := f.attempts(m.ID)[0]
-	if a.StatusCode != 500 || !strings.HasPrefix(a.Response, "(the response could not be recorded: ") {
+	if a.StatusCode != 500 || a.Response != "(the response could not be recorded)" {
 		t.Errorf("attempt: %d %q", a.StatusCode, a.Response)
 	}
 	d, err := f.store.GetDelivery(t.Context(), m.ID, ep.ID)
@@ -446,5 +446,35 @@ func TestEngineCircuitBreaker(t *testing.T) {
 	})
 	if n := hits.Load(); n != 10 {
 		t.Errorf("%d requests in all, want 10: 3 failures, then the 7 that waited", n)
+	}
+}
+
+// A delivery whose payload was expunged before it went out is given up
+// unattempted, not sent with an empty signed body.
+func TestEngineDoesNotSendAnExpungedPayload(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(204)
+	}))
+	t.Cleanup(srv.Close)
+	ep := f.endpoint(srv.URL)
+	m := f.message()
+	if err := f.store.ExpungeMessagePayload(t.Context(), f.app.ID, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	e := f.engine(f.store, nil)
+	if err := e.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	waitFor(t, "the delivery given up", func() bool {
+		d, err := f.store.GetDelivery(t.Context(), m.ID, ep.ID)
+		return err == nil && d.Status == store.StatusFail
+	})
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the receiver got %d requests for a message with no payload", n)
 	}
 }

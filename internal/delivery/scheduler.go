@@ -345,6 +345,11 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 			j := q.pop()
 			s.queued--
 			a.queued--
+			// In flight first: an endpoint with a send in flight is never
+			// forgotten below.
+			q.inflight++
+			a.inflight++
+			s.inflight++
 			if q.len() < s.queueCap(q) {
 				delete(s.full, q.id)
 			}
@@ -355,9 +360,6 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 					s.forget(e)
 				}
 			}
-			q.inflight++
-			a.inflight++
-			s.inflight++
 			s.makeReady(q)
 			room := q.len() == s.queueCap(q)/2 || a.queued == s.appQueue/2
 			s.mu.Unlock()
@@ -387,18 +389,28 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 	}
 }
 
-// done marks a send to an endpoint finished. An answer in time (answered)
-// grows the endpoint's in-flight cap by one, up to the configured cap; a
-// request that ran out of time halves it (down to startLimit), so that an
-// endpoint that hangs holds few slots, one that answers soon gets all its
-// own.
-func (s *scheduler) done(id string, answered bool) {
+// sendResult is what became of a job the scheduler let go.
+type sendResult int
+
+const (
+	notSent  sendResult = iota // dropped or given back before any request
+	answered                   // the endpoint answered in time
+	timedOut                   // the request ran out of time
+)
+
+// done marks a send to an endpoint finished. An answer in time grows the
+// endpoint's in-flight cap by one, up to the configured cap; a request that
+// ran out of time halves it (down to startLimit), so that an endpoint that
+// hangs holds few slots, one that answers soon gets all its own. A job not
+// sent changes nothing.
+func (s *scheduler) done(id string, r sendResult) {
 	s.mu.Lock()
 	q := s.eps[id]
 	a := q.app
-	if answered {
+	switch r {
+	case answered:
 		q.limit = min(max(q.limit, startLimit)+1, s.endpointCap())
-	} else {
+	case timedOut:
 		q.limit = max(q.limit/2, startLimit)
 	}
 	if q.len() < s.queueCap(q) {
@@ -421,8 +433,11 @@ func (s *scheduler) done(id string, answered bool) {
 // forget drops q (and its application when it has no endpoint left) if q
 // holds nothing, and reports whether it did.
 func (s *scheduler) forget(q *epQueue) bool {
-	if q.len() > 0 || q.inflight > 0 || q.rate != 0 || q.waiting || q.inReady {
+	if q.len() > 0 || q.inflight > 0 || q.waiting || q.inReady {
 		return false
+	}
+	if q.rate > 0 && time.Since(q.last) < time.Duration(float64(time.Second)/q.rate) {
+		return false // its throttle still counts a recent send
 	}
 	delete(s.eps, q.id)
 	delete(q.app.eps, q.id)

@@ -75,7 +75,7 @@ func TestSchedulerInFlightCaps(t *testing.T) {
 	}
 	// A slow send finishing frees a slot for the fast endpoint, not for
 	// the slow one that is already at its cap.
-	s.done("ep_fast", true)
+	s.done("ep_fast", answered)
 	got = takeReady(s)
 	if len(got) != 1 || got[0].EndpointID != "ep_fast" {
 		t.Fatalf("after a fast send finished, took %v", got)
@@ -249,7 +249,7 @@ func TestSchedulerSlowStart(t *testing.T) {
 	// The fast endpoint answers, again and again: its cap grows to 32; the
 	// hanging one's requests never end.
 	for i := range 100 {
-		s.done("ep_fast", true)
+		s.done("ep_fast", answered)
 		s.add([]*store.Job{job("ep_fast", 5000+i, 0)}) // more keeps coming
 		for _, j := range takeReady(s) {
 			if j.EndpointID != "ep_fast" {
@@ -265,7 +265,7 @@ func TestSchedulerSlowStart(t *testing.T) {
 	}
 	// Timeouts halve the cap, never below the start.
 	for range 3 {
-		s.done("ep_fast", false)
+		s.done("ep_fast", timedOut)
 	}
 	s.mu.Lock()
 	q := s.eps["ep_fast"]
@@ -294,10 +294,54 @@ func TestSchedulerQueueFollowsTheCap(t *testing.T) {
 	}
 	takeReady(s)
 	for range 40 {
-		s.done("ep_hang", true)
+		s.done("ep_hang", answered)
 		takeReady(s)
 	}
 	if sat := s.saturated(); len(sat) != 0 {
 		t.Errorf("saturated = %v after the endpoint earned a larger cap", sat)
+	}
+}
+
+// When an application's share of memory empties while one of its jobs goes
+// out, the endpoint of that job (in flight) is kept: its send's end finds
+// it. (It was forgotten, and the end of the send crashed the process.)
+func TestSchedulerKeepsAnEndpointInFlightWhenItsAppEmpties(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(limits{EndpointConcurrency: 4, AppConcurrency: 100, MaxInFlight: 100, EndpointQueue: 100, AppQueue: 3, MaxQueued: 100})
+	s.add([]*store.Job{appJob("app_a", "ep_1", 1), appJob("app_a", "ep_2", 2), appJob("app_a", "ep_3", 3)})
+	sent := takeReady(s)
+	if len(sent) != 3 {
+		t.Fatalf("sent %d, want 3", len(sent))
+	}
+	for _, j := range sent {
+		s.done(j.EndpointID, answered) // panicked on a forgotten endpoint
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight != 0 || len(s.eps) != 0 || len(s.apps) != 0 {
+		t.Errorf("after every send ended: %d in flight, %d endpoints, %d applications kept", s.inflight, len(s.eps), len(s.apps))
+	}
+}
+
+// A job given back before any request (lease too short, circuit open)
+// neither grows nor shrinks its endpoint's cap.
+func TestSchedulerNotSentLeavesTheCap(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(limits{EndpointConcurrency: 32, AppConcurrency: 100, MaxInFlight: 100, EndpointQueue: 1000, AppQueue: 1000, MaxQueued: 1000})
+	var jobs []*store.Job
+	for i := range 50 {
+		jobs = append(jobs, job("ep", i, 0))
+	}
+	s.add(jobs)
+	for range 10 { // 4 at a time: 40 of the 50
+		for _, j := range takeReady(s) {
+			s.done(j.EndpointID, notSent)
+		}
+	}
+	s.mu.Lock()
+	limit := s.capOf(s.eps["ep"])
+	s.mu.Unlock()
+	if limit != startLimit {
+		t.Errorf("cap after jobs given back unsent: %d, want %d", limit, startLimit)
 	}
 }

@@ -18,11 +18,11 @@ import (
 
 // send makes one attempt of a job and records it.
 func (e *Engine) send(ctx context.Context, j *store.Job) {
-	released, answered := false, true
+	released, result := false, notSent
 	doneSending := func() {
 		if !released {
 			released = true
-			e.sched.done(j.EndpointID, answered)
+			e.sched.done(j.EndpointID, result)
 		}
 	}
 	defer doneSending()
@@ -52,6 +52,18 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 		return
 	}
 
+	if j.Payload == nil {
+		// Its payload was expunged, or its retention ended, before it
+		// could be sent: nothing is left to deliver (an empty body would
+		// go out signed). The delivery ends failed, unattempted, and a
+		// FIFO sequence moves on.
+		e.log.WarnContext(ctx, "delivery given up: its payload is gone (expunged or past retention)",
+			"msg_id", j.MsgID, "endpoint_id", j.EndpointID, "app_id", j.AppID)
+		e.finish(ctx, store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Status: store.StatusFail,
+			Ordered: j.Seq != 0, FinishedAt: store.Truncate(now)}, leaseEnd)
+		return
+	}
+
 	allowed, probe := e.breaker.allow(j.EndpointID, now)
 	if !allowed {
 		// Its circuit is open: the delivery waits, unattempted, for the
@@ -70,7 +82,10 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	res := e.cfg.Client.Send(ctx, egress.Request{
 		URL: ep.ep.URL, Headers: h, Body: j.Payload, Deadline: leaseEnd.Add(-e.margin),
 	})
-	answered = !res.Timeout
+	result = answered
+	if res.Timeout {
+		result = timedOut
+	}
 	doneSending()
 	if ctx.Err() != nil {
 		// Cut off by Stop: the request was aborted, not answered. The
@@ -151,7 +166,9 @@ func (e *Engine) events(ctx context.Context, j *store.Job, ep *store.Endpoint, a
 	}
 	var types []string
 	switch {
-	case success && j.Attempts > 0:
+	case success && j.Attempts > 0 && (j.LastStatusCode < 200 || j.LastStatusCode > 299):
+		// A success after a failed attempt (a resend of a message that
+		// had succeeded recovers nothing).
 		types = append(types, operational.AttemptRecovered)
 	case !success && j.Attempts+1 == operational.FailingAfter:
 		types = append(types, operational.AttemptFailing)
@@ -218,7 +235,7 @@ func (e *Engine) failingTooLong(ctx context.Context, endpointID string, now time
 		}
 		return false, time.Time{}
 	}
-	return !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) >= e.cfg.DisableAfter, ep.FailingSince
+	return !ep.Disabled && !ep.FailingSince.IsZero() && now.Sub(ep.FailingSince) >= e.cfg.DisableAfter, ep.FailingSince
 }
 
 func outcomeLabel(o egress.Outcome, r egress.Result) string {
@@ -258,7 +275,7 @@ func (e *Engine) finish(ctx context.Context, c store.Completion, leaseEnd time.T
 			e.log.WarnContext(ctx, "record attempt: the store refused it; recording it without the response body",
 				"msg_id", c.MsgID, "endpoint_id", c.EndpointID, "err", err)
 			a := *c.Attempt
-			a.Response = egress.CleanText([]byte("(the response could not be recorded: "+err.Error()+")"), 1024)
+			a.Response = "(the response could not be recorded)" // the cause is in the log
 			c.Attempt, stripped = &a, true
 			continue
 		}

@@ -356,6 +356,9 @@ func (p *Portal) updateEndpoint(w http.ResponseWriter, r *http.Request, v *view)
 	if err != nil {
 		return err
 	}
+	if types, err = p.keepUnshownTypes(r, v, ep, types); err != nil {
+		return err
+	}
 	change := service.EndpointUpdate(in, rate, types, false)
 	change.Headers = &hm
 	if _, err := p.svc.SaveEndpoint(r.Context(), ep, change); err != nil {
@@ -363,6 +366,35 @@ func (p *Portal) updateEndpoint(w http.ResponseWriter, r *http.Request, v *view)
 	}
 	http.Redirect(w, r, v.base()+"/endpoint/"+ep.ID+"?done=saved", http.StatusSeeOther)
 	return nil
+}
+
+// keepUnshownTypes adds to the event types a form chose those of the
+// endpoint's filter that the form could not show (archived, or hidden from
+// the caller by a feature flag), so that saving a form never widens the
+// filter the caller cannot see.
+func (p *Portal) keepUnshownTypes(r *http.Request, v *view, ep *store.Endpoint, types service.Opt[[]string]) (service.Opt[[]string], error) {
+	if len(ep.EventTypes) == 0 {
+		return types, nil
+	}
+	found, err := p.store.GetEventTypes(r.Context(), ep.EventTypes)
+	if err != nil {
+		return types, err
+	}
+	shown := make(map[string]bool, len(found))
+	for _, et := range found {
+		shown[et.Name] = !et.Archived && service.Visible(v.caller, et)
+	}
+	chosen, _ := types.Value()
+	merged := slices.Clone(chosen)
+	for _, name := range ep.EventTypes {
+		if !shown[name] && !slices.Contains(merged, name) {
+			merged = append(merged, name)
+		}
+	}
+	if len(merged) == len(chosen) {
+		return types, nil
+	}
+	return service.Opt[[]string]{Set: true, V: merged}, nil
 }
 
 func (p *Portal) loadEndpoint(r *http.Request, v *view) (*store.Endpoint, error) {

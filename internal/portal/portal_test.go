@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -487,5 +488,53 @@ func TestMessagePageShowsScheduleAndOrder(t *testing.T) {
 	}
 	if body := page(third); !strings.Contains(body, ">canceled<") || !strings.Contains(body, "canceled 20") {
 		t.Errorf("the cancelled message's page does not say so")
+	}
+}
+
+// Saving an endpoint's form keeps the event types of its filter that the
+// form does not show (hidden from the portal by a feature flag, or
+// archived): a filter the caller cannot see is never widened.
+func TestEditKeepsUnshownEventTypes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	now := store.Truncate(time.Now())
+	for _, et := range []*store.EventType{
+		{Name: "beta.secret", Description: "flagged", FeatureFlag: "beta", CreatedAt: now, UpdatedAt: now},
+		{Name: "old.thing", Description: "archived", Archived: true, CreatedAt: now, UpdatedAt: now},
+		{Name: "order.paid", Description: "shown", CreatedAt: now, UpdatedAt: now},
+	} {
+		if err := b.store.CreateEventType(ctx, et); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: b.app.ID, URL: "https://example.com/hook", Secret: "x",
+		EventTypes: []string{"beta.secret", "old.thing"}, Metadata: map[string]string{}, Headers: map[string]string{}, CreatedAt: now, UpdatedAt: now}
+	if err := b.store.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	w := b.browser()
+	csrf := w.signIn(b.portalToken(b.app, time.Hour))
+	// The form as the page sends it: none of the filter's types is shown,
+	// so none is ticked; the description changes.
+	r := w.do("POST", "/portal/app/"+b.app.ID+"/endpoint/"+ep.ID, url.Values{"csrf": {csrf}, "url": {ep.URL}, "description": {"new words"}})
+	if r.status != 303 {
+		t.Fatalf("save: %d %s", r.status, r.body)
+	}
+	got, err := b.store.GetEndpoint(ctx, b.app.ID, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Description != "new words" || !slices.Equal(got.EventTypes, []string{"beta.secret", "old.thing"}) {
+		t.Errorf("after saving: description %q, event types %v; want the filter kept", got.Description, got.EventTypes)
+	}
+	// Ticking a shown type adds it beside the unshown ones.
+	r = w.do("POST", "/portal/app/"+b.app.ID+"/endpoint/"+ep.ID, url.Values{"csrf": {csrf}, "url": {ep.URL}, "eventTypes": {"order.paid"}})
+	if r.status != 303 {
+		t.Fatalf("save: %d %s", r.status, r.body)
+	}
+	got, _ = b.store.GetEndpoint(ctx, b.app.ID, ep.ID)
+	if !slices.Equal(got.EventTypes, []string{"order.paid", "beta.secret", "old.thing"}) {
+		t.Errorf("event types %v", got.EventTypes)
 	}
 }
