@@ -538,3 +538,27 @@ func TestEditKeepsUnshownEventTypes(t *testing.T) {
 		t.Errorf("event types %v", got.EventTypes)
 	}
 }
+
+// A session lives no longer than the token it signed in with: revoking the
+// portal link (the API's logout) ends the sessions it opened.
+func TestSessionEndsWithItsLink(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	w := b.browser()
+	link := b.portalToken(b.app, time.Hour)
+	w.signIn(link)
+	page := "/portal/app/" + b.app.ID + "/"
+	if r := w.do("GET", page, nil); r.status != 200 {
+		t.Fatalf("signed in: %d", r.status)
+	}
+	tok, err := b.store.GetTokenByHash(context.Background(), service.HashToken(link))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.DeleteToken(context.Background(), tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.do("GET", page, nil); r.status == 200 {
+		t.Errorf("the session still opens pages after its link was revoked")
+	}
+}

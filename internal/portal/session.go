@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -73,8 +74,31 @@ func (p *Portal) session(r *http.Request, a area) (*view, error) {
 	if !p.svc.Now().Before(t.ExpiresAt) {
 		return nil, errExpired
 	}
+	// A session lives no longer than the token it was signed in with: a
+	// portal link revoked (logout) or an admin token revoked ends it.
+	if parent, ok := strings.CutPrefix(t.Name, sessionOf); ok {
+		hash, err := hex.DecodeString(parent)
+		if err != nil {
+			return nil, errSignedOut
+		}
+		pt, err := p.store.GetTokenByHash(r.Context(), hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errSignedOut
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !pt.ExpiresAt.IsZero() && !p.svc.Now().Before(pt.ExpiresAt) {
+			return nil, errExpired
+		}
+	}
 	return &view{area: a, caller: service.Caller{TokenID: t.ID, AppID: t.AppID}, session: t, csrf: csrfToken(c.Value)}, nil
 }
+
+// sessionOf starts the name of a session signed in with a stored token;
+// the hex of that token's hash follows. (The configured admin token is not
+// stored: its sessions end with their own expiry.)
+const sessionOf = "session of "
 
 // csrfToken is the token every form of a session carries: derived from the
 // session's secret, which only the cookie holds.
@@ -186,13 +210,17 @@ func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, a area, value
 }
 
 // newSession stores a session for caller that ends at expires, and sets
-// its cookie.
-func (p *Portal) newSession(w http.ResponseWriter, r *http.Request, a area, appID string, expires time.Time) error {
+// its cookie. parent is the stored token signed in with (nil for the
+// configured admin token): the session ends when it is revoked.
+func (p *Portal) newSession(w http.ResponseWriter, r *http.Request, a area, appID string, expires time.Time, parent *store.Token) error {
 	now := p.svc.Now()
 	token, hash := service.NewToken(service.SessionTokenPrefix)
 	name := "console session"
 	if appID != "" {
 		name = "portal session"
+	}
+	if parent != nil {
+		name = sessionOf + hex.EncodeToString(parent.Hash)
 	}
 	err := p.store.CreateToken(r.Context(), &store.Token{ID: ids.NewAt(ids.Token, now), Hash: hash, AppID: appID,
 		Name: name, ExpiresAt: expires, CreatedAt: now, Session: true})
@@ -249,7 +277,7 @@ func (p *Portal) portalSession(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "/portal/expired", "")
 		return
 	}
-	if err := p.newSession(w, r, portalArea, t.AppID, t.ExpiresAt); err != nil {
+	if err := p.newSession(w, r, portalArea, t.AppID, t.ExpiresAt, t); err != nil {
 		p.renderError(w, r, nil, err)
 		return
 	}
@@ -273,8 +301,10 @@ func (p *Portal) consoleSession(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusUnauthorized, "console_signin", nil, page{Title: "Sign in", Console: true, Data: signIn{Error: msg}})
 	}
 	admin := p.opts.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(p.opts.AdminToken)) == 1
+	var parent *store.Token
 	if !admin {
 		t, err := p.store.GetTokenByHash(r.Context(), service.HashToken(token))
+		parent = t
 		switch {
 		case errors.Is(err, store.ErrNotFound) || err == nil && (t.AppID != "" || t.Session):
 			refuse("This is not an admin API token. herald serve prints one on first start; herald token create makes more.")
@@ -287,7 +317,7 @@ func (p *Portal) consoleSession(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := p.newSession(w, r, consoleArea, "", p.svc.Now().Add(consoleSessionTTL)); err != nil {
+	if err := p.newSession(w, r, consoleArea, "", p.svc.Now().Add(consoleSessionTTL), parent); err != nil {
 		p.renderError(w, r, nil, err)
 		return
 	}
