@@ -482,6 +482,9 @@ func (r *run) progress() func() {
 			a, d := r.stats.accepted.Load(), r.recv.unique.Load()
 			line := fmt.Sprintf("herald bench: %4.0fs  accepted %9d (%6.0f/s)  delivered %9d (%6.0f/s)",
 				time.Since(r.base).Seconds(), a, float64(a-lastA)/5, d, float64(d-lastD)/5)
+			if r.cfg.Outage > 0 {
+				line += fmt.Sprintf("  requests in outage %d", r.recv.outageHits.Load())
+			}
 			if r.srv != nil {
 				line += fmt.Sprintf("  server RSS %.0f MB", mb(procRSS(r.srv.pid())))
 			}
