@@ -268,14 +268,3 @@ func setTime(q url.Values, name string, t time.Time) {
 		q.Set(name, t.Format(time.RFC3339Nano))
 	}
 }
-
-// setBool adds a boolean query parameter when b is set.
-func setBool(q url.Values, name string, b *bool) {
-	if b != nil {
-		if *b {
-			q.Set(name, "true")
-		} else {
-			q.Set(name, "false")
-		}
-	}
-}

@@ -61,6 +61,7 @@ func newAPICall(cmd *cobra.Command, s Streams) (*apiCall, error) {
 	serverURL := serverBase(flagOrEnv(cmd, s, "url", "HERALD_URL"))
 	token := flagOrEnv(cmd, s, "token", "HERALD_TOKEN")
 	if token == "" {
+		//lint:ignore ST1005 the CLI prints it as is: a message with a hint on its own line
 		return nil, errors.New("no API token: pass --token or set HERALD_TOKEN\n" + tokenHint)
 	}
 	c, err := client.New(serverURL, token, client.WithUserAgent("herald-cli/"+buildinfo.Version()))
@@ -229,6 +230,7 @@ func (a *apiCall) explain(err error) error {
 	case errors.Is(err, syscall.ECONNREFUSED),
 		errors.As(err, &opErr) && opErr.Op == "dial",
 		errors.As(err, &dnsErr):
+		//lint:ignore ST1005 the CLI prints it as is: a message with a hint on its own line
 		return fmt.Errorf("no Herald server answered at %s (%s)\nStart one with `herald serve`, or point --url (or HERALD_URL) at one.", a.url, rootCause(err))
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("the Herald server at %s did not answer in time", a.url)
@@ -252,6 +254,7 @@ func (a *apiCall) explain(err error) error {
 // notHerald is the error of an answer from --url that is not Herald's API:
 // what answered, and where the API was expected.
 func (a *apiCall) notHerald(what string) error {
+	//lint:ignore ST1005 the CLI prints it as is: a message with a hint on its own line
 	return fmt.Errorf("%s answered, but not as a Herald server: %s\n"+
 		"Herald's API was expected at %s/api/v1/. Point --url (or HERALD_URL) at the address herald serve listens on, such as %s.",
 		a.url, what, a.url, DefaultServerURL)

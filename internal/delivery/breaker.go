@@ -74,17 +74,6 @@ func (b *breaker) allow(id string, now time.Time) (ok, probe bool) {
 	return true, true
 }
 
-// nextProbe returns when the endpoint's next probe may go (zero when its
-// circuit is closed).
-func (b *breaker) nextProbe(id string) time.Time {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if c := b.m[id]; c != nil && c.open {
-		return c.nextProbe
-	}
-	return time.Time{}
-}
-
 // transition is a change of an endpoint's circuit: it opened, a probe
 // failed (it stays open, its next probe later), or it closed.
 type transition struct {

@@ -17,16 +17,6 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// TaskRecover is the kind of an endpoint recovery task; its Params are
-// RecoverParams as JSON.
-const TaskRecover = "endpoint.recover"
-
-// RecoverParams is the input of an endpoint recovery task.
-type RecoverParams struct {
-	Since time.Time `json:"since"`
-	Until time.Time `json:"until,omitzero"`
-}
-
 // Config configures a Service.
 type Config struct {
 	Store store.Store
@@ -176,7 +166,7 @@ func (s *Service) step(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("claim task: %w", err)
 	}
 	switch t.Kind {
-	case TaskRecover:
+	case store.TaskRecover:
 		err = s.recoverPage(ctx, t, now)
 	default:
 		t.Status = store.TaskFailed
@@ -197,7 +187,7 @@ func (s *Service) step(ctx context.Context) (bool, error) {
 // recoverPage makes one page of an endpoint's failed or skipped deliveries
 // due again, as manual attempts.
 func (s *Service) recoverPage(ctx context.Context, t *store.Task, now time.Time) error {
-	var p RecoverParams
+	var p store.RecoverTaskParams
 	if err := json.Unmarshal(t.Params, &p); err != nil {
 		t.Status = store.TaskFailed
 		return fmt.Errorf("task %s: bad params: %w", t.ID, err)

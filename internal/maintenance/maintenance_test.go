@@ -45,8 +45,8 @@ func TestRecoverTaskPagesUntilDone(t *testing.T) {
 		}
 		msgs = append(msgs, m.ID)
 	}
-	params, _ := json.Marshal(maintenance.RecoverParams{Since: now.Add(-time.Minute)})
-	task := &store.Task{ID: ids.New(ids.Task), Kind: maintenance.TaskRecover, AppID: app.ID, EndpointID: ep.ID,
+	params, _ := json.Marshal(store.RecoverTaskParams{Since: now.Add(-time.Minute)})
+	task := &store.Task{ID: ids.New(ids.Task), Kind: store.TaskRecover, AppID: app.ID, EndpointID: ep.ID,
 		Params: params, Status: store.TaskRunning, CreatedAt: now, UpdatedAt: now}
 	if err := st.CreateTask(ctx, task); err != nil {
 		t.Fatal(err)

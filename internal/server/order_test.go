@@ -293,7 +293,7 @@ func TestScheduledDelivery(t *testing.T) {
 		at = time.Now().Add(2 * time.Second)
 		later := h.send(app, "e", `{}`, map[string]any{"deliverAt": at.Format(time.RFC3339Nano)})
 		h.stop()
-		h = start(t, mod)
+		start(t, mod) // the next server; the test's cleanup stops it
 		eventually(t, "the scheduled message after a restart", func() bool { _, ok := got(later); return ok })
 		if first, _ := got(later); first.Before(at) {
 			t.Errorf("the message scheduled before the restart arrived at %v, before its time %v", first, at)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/ids"
-	"github.com/heraldhq/herald/internal/maintenance"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -176,9 +175,9 @@ func (s *Service) ValidateRecover(in *RecoverIn) error {
 // skipped while ep was disabled, in a validated window (ValidateRecover).
 func (s *Service) Recover(ctx context.Context, ep *store.Endpoint, in *RecoverIn) (*store.Task, error) {
 	now := s.Now()
-	params, _ := json.Marshal(maintenance.RecoverParams{Since: store.Truncate(in.Since.V), Until: store.Truncate(in.Until.V)})
+	params, _ := json.Marshal(store.RecoverTaskParams{Since: store.Truncate(in.Since.V), Until: store.Truncate(in.Until.V)})
 	task := &store.Task{
-		ID: ids.NewAt(ids.Task, now), Kind: maintenance.TaskRecover, AppID: ep.AppID, EndpointID: ep.ID,
+		ID: ids.NewAt(ids.Task, now), Kind: store.TaskRecover, AppID: ep.AppID, EndpointID: ep.ID,
 		Params: params, Status: store.TaskRunning, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.store.CreateTask(ctx, task); err != nil {

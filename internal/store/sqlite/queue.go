@@ -993,7 +993,6 @@ func deliveryStatus(q *query, status store.DeliveryStatus) {
 	}
 }
 
-// EndpointStats counts the deliveries to an endpoint by state.
 // QueueStats counts the due deliveries of each claim queue and finds the
 // oldest, with range scans over the claim queues' partial indexes only (the
 // WHERE clauses repeat the indexes'). It reads on the read pool: it never
@@ -1020,6 +1019,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 	return &qs, nil
 }
 
+// EndpointStats counts the deliveries to an endpoint by state.
 func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
 	q := statsQuery(endpointID, since, until)
 	st := &store.Stats{}
