@@ -256,16 +256,13 @@ type messageBatch struct {
 // orderedDelivery is a pending delivery to a FIFO endpoint, before it joins
 // its sequence.
 type orderedDelivery struct {
-	param    int // its message's index in params
-	endpoint *store.Endpoint
-	next     time.Time
-	lease    int64
+	param int // its message's index in params
+	store.PlannedDelivery
 }
 
-// fanOut makes the rows of params' messages and deliveries: one delivery per
-// endpoint of the message's app that accepts it (see
-// store.Store.CreateMessages), from apps, the endpoints of the apps that
-// exist. A message whose app (or EndpointID) does not exist gets
+// fanOut makes the rows of params' messages and the deliveries
+// store.PlanDeliveries plans for them from apps, the endpoints of the apps
+// that exist. A message whose app (or EndpointID) does not exist gets
 // ErrNotFound in its result and no rows.
 func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoint) (*messageBatch, error) {
 	mb := &messageBatch{params: params, results: make([]store.CreateMessageResult, len(params))}
@@ -278,45 +275,26 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 			results[i].Err = store.ErrNotFound
 			continue
 		}
-		targets := eps
-		if p.EndpointID != "" {
-			// A test message: that endpoint only, whatever its filters.
-			k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
-			if k < 0 {
-				results[i].Err = store.ErrNotFound
-				continue
-			}
-			targets = eps[k : k+1]
+		planned, err := store.PlanDeliveries(p, eps)
+		if err != nil {
+			results[i].Err = err
+			continue
 		}
 		if err := ins.addMessage(i, m); err != nil {
 			return nil, err
 		}
-		next, lease := m.DueAt(), int64(0)
-		if p.Lease != 0 && !m.Scheduled() {
-			next, lease = p.LeaseUntil, p.Lease
-		}
-		for _, ep := range targets {
-			if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
+		for _, d := range planned {
+			if d.Ordered {
+				mb.ordered = append(mb.ordered, orderedDelivery{param: i, PlannedDelivery: d})
 				continue
 			}
-			if ep.Disabled {
-				ins.addDelivery(m, ep.ID, store.StatusSkipped, time.Time{}, 0)
+			ins.addDelivery(m, d)
+			if d.Status == store.StatusSkipped {
 				results[i].Skipped++
 				continue
 			}
-			next, lease := next, lease
-			if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
-				next, lease = m.DueAt(), 0
-			}
-			if ep.Ordering == store.OrderingFIFO && p.EndpointID == "" {
-				// A test message (EndpointID) is not part of the
-				// endpoint's sequences.
-				mb.ordered = append(mb.ordered, orderedDelivery{param: i, endpoint: ep, next: next, lease: lease})
-				continue
-			}
-			ins.addDelivery(m, ep.ID, store.StatusPending, next, lease)
-			ins.notify = ins.notify || lease == 0
-			results[i].Jobs = append(results[i].Jobs, newJob(m, ep, next, lease, 0))
+			ins.notify = ins.notify || d.Lease == 0
+			results[i].Jobs = append(results[i].Jobs, d.Job(m))
 		}
 		if ins.bytes >= maxChunkBytes {
 			mb.chunks = append(mb.chunks, ins)
@@ -327,22 +305,6 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 		mb.chunks = append(mb.chunks, ins)
 	}
 	return mb, nil
-}
-
-// newJob is the job of a pending delivery of m to ep created now.
-func newJob(m *store.Message, ep *store.Endpoint, next time.Time, lease, seq int64) *store.Job {
-	return &store.Job{
-		Delivery: store.Delivery{
-			AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-			NextAttemptAt: next, Lease: lease, Seq: seq, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
-		},
-		EventType:            m.EventType,
-		MsgEventID:           m.EventID,
-		Payload:              m.Payload,
-		MsgCreatedAt:         m.CreatedAt,
-		EndpointUpdatedAt:    ep.UpdatedAt,
-		EndpointThrottleRate: ep.ThrottleRate,
-	}
 }
 
 // commit inserts the batch with insert (sqlInsertMessages or
@@ -368,7 +330,7 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 		if k == 0 && seqs != nil {
 			keys := make([]seqKey, len(mb.ordered))
 			for i, o := range mb.ordered {
-				keys[i] = seqKey{o.endpoint.ID, mb.params[o.param].Message.OrderingKey}
+				keys[i] = seqKey{o.Endpoint.ID, mb.params[o.param].Message.OrderingKey}
 			}
 			seqs.queueLock(b, keys)
 		}
@@ -402,14 +364,12 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 			continue // not stored
 		}
 		m := mb.params[o.param].Message
-		seq, head := seqs.join(o.endpoint.ID, m.OrderingKey, m.ID)
-		if !head {
-			rows.addOrdered(m, o.endpoint.ID, store.StatusBlocked, time.Time{}, 0, seq)
-			continue
+		o.Joined(seqs.join(o.Endpoint.ID, m.OrderingKey, m.ID))
+		rows.addOrdered(m, o.PlannedDelivery)
+		if job := o.Job(m); job != nil {
+			notify = notify || o.Lease == 0
+			mb.results[o.param].Jobs = append(mb.results[o.param].Jobs, job)
 		}
-		rows.addOrdered(m, o.endpoint.ID, store.StatusPending, o.next, o.lease, seq)
-		notify = notify || o.lease == 0
-		mb.results[o.param].Jobs = append(mb.results[o.param].Jobs, newJob(m, o.endpoint, o.next, o.lease, seq))
 	}
 	b := &pgx.Batch{}
 	if len(rows.dMsg) > 0 {
@@ -613,22 +573,22 @@ func (r *messageRows) addMessage(i int, m *store.Message) error {
 	return nil
 }
 
-func (r *messageRows) addDelivery(m *store.Message, endpointID string, status store.DeliveryStatus, next time.Time, lease int64) {
+func (r *messageRows) addDelivery(m *store.Message, d store.PlannedDelivery) {
 	r.dMsg = append(r.dMsg, m.ID)
-	r.dEndpoint = append(r.dEndpoint, endpointID)
+	r.dEndpoint = append(r.dEndpoint, d.Endpoint.ID)
 	r.dApp = append(r.dApp, m.AppID)
-	r.dStatus = append(r.dStatus, int16(status))
-	r.dNext = append(r.dNext, ts(next))
-	r.dLease = append(r.dLease, lease)
+	r.dStatus = append(r.dStatus, int16(d.Status))
+	r.dNext = append(r.dNext, ts(d.NextAttemptAt))
+	r.dLease = append(r.dLease, d.Lease)
 	r.dCreated = append(r.dCreated, ts(m.CreatedAt))
 }
 
 // addOrdered adds a delivery to a FIFO endpoint, with its place in its
 // sequence.
-func (r *messageRows) addOrdered(m *store.Message, endpointID string, status store.DeliveryStatus, next time.Time, lease, seq int64) {
-	r.addDelivery(m, endpointID, status, next, lease)
+func (r *messageRows) addOrdered(m *store.Message, d store.PlannedDelivery) {
+	r.addDelivery(m, d)
 	r.dKey = append(r.dKey, m.OrderingKey)
-	r.dSeq = append(r.dSeq, seq)
+	r.dSeq = append(r.dSeq, d.Seq)
 }
 
 func (r *messageRows) args() []any {

@@ -245,15 +245,10 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 		res.Err = store.ErrNotFound
 		return res, nil
 	}
-	targets := eps
-	if p.EndpointID != "" {
-		// A test message: that endpoint only, whatever its filters.
-		k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
-		if k < 0 {
-			res.Err = store.ErrNotFound
-			return res, nil
-		}
-		targets = eps[k : k+1]
+	planned, err := store.PlanDeliveries(p, eps)
+	if err != nil {
+		res.Err = err
+		return res, nil
 	}
 	channels, err := jsonList(m.Channels)
 	if err != nil {
@@ -280,60 +275,26 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 		}
 	}
 	created := tsv(m.CreatedAt)
-	next, lease := m.DueAt(), int64(0)
-	if p.Lease != 0 && !m.Scheduled() {
-		next, lease = p.LeaseUntil, p.Lease
-	}
-	for _, ep := range targets {
-		if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
-			continue
-		}
-		if ep.Disabled {
-			if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, nil, 0, created, created); err != nil {
+	for _, d := range planned {
+		key := any(nil)
+		if d.Ordered {
+			seq, head, err := w.seqs.join(ctx, d.Endpoint.ID, m.OrderingKey, m.ID)
+			if err != nil {
 				return res, err
 			}
-			res.Skipped++
-			continue
-		}
-		next, lease := next, lease
-		if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
-			next, lease = m.DueAt(), 0
-		}
-		status, key, seq := store.StatusPending, any(nil), int64(0)
-		if ep.Ordering == store.OrderingFIFO && p.EndpointID == "" {
-			// A test message (EndpointID) is not part of the endpoint's
-			// sequences.
-			var head bool
-			if seq, head, err = w.seqs.join(ctx, ep.ID, m.OrderingKey, m.ID); err != nil {
-				return res, err
-			}
+			d.Joined(seq, head)
 			key = m.OrderingKey
-			if !head {
-				status, lease = store.StatusBlocked, 0
-			}
 		}
-		nextArg := any(tsv(next))
-		if status == store.StatusBlocked {
-			nextArg = nil
-		}
-		if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(status), nextArg, lease, key, seq, created, created); err != nil {
+		if _, err := w.insertDelivery.ExecContext(ctx, m.ID, d.Endpoint.ID, m.AppID, int(d.Status), ts(d.NextAttemptAt), d.Lease,
+			key, d.Seq, created, created); err != nil {
 			return res, err
 		}
-		if status == store.StatusBlocked {
-			continue
+		if d.Status == store.StatusSkipped {
+			res.Skipped++
 		}
-		res.Jobs = append(res.Jobs, &store.Job{
-			Delivery: store.Delivery{
-				AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-				NextAttemptAt: next, Lease: lease, Seq: seq, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
-			},
-			EventType:            m.EventType,
-			MsgEventID:           m.EventID,
-			Payload:              m.Payload,
-			MsgCreatedAt:         m.CreatedAt,
-			EndpointUpdatedAt:    ep.UpdatedAt,
-			EndpointThrottleRate: ep.ThrottleRate,
-		})
+		if job := d.Job(m); job != nil {
+			res.Jobs = append(res.Jobs, job)
+		}
 	}
 	return res, nil
 }
