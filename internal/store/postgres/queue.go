@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -94,11 +93,9 @@ const (
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[], $5::timestamptz[], $6::boolean[], $7::timestamptz[], $8::integer[])
 			AS c (msg_id, endpoint_id, lease, status, next_attempt_at, attempted, attempted_at, status_code)
 		WHERE d.msg_id = c.msg_id AND d.endpoint_id = c.endpoint_id AND d.lease = c.lease AND d.status = 1`
-	// Endpoint.FailingSince after a batch: cleared by a success, set by a
-	// failure when unset (or when the batch also had a success: then the
-	// endpoint has been failing since the first failure after it). Only
-	// rows that change are locked, in id order (no deadlock between
-	// batches), and written.
+	// Endpoint.FailingSince after a batch, as store.EndpointOutcome's
+	// FailingSince says: only rows that change (its Changes) are locked,
+	// in id order (no deadlock between batches), and written.
 	sqlFailing = `WITH o AS (
 		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::boolean[]) AS o (id, since, succeeded)
 	), l AS (
@@ -741,20 +738,13 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		dNext, dAt []pgtype.Timestamptz
 		dAttempted []bool
 		dCode      []int32
-		outcomes   = map[string]*endpointOutcome{}
-		events     []*store.Message
 	)
 	for _, c := range cs {
-		events = append(events, c.Events...)
 		dMsg = append(dMsg, c.MsgID)
 		dEp = append(dEp, c.EndpointID)
 		dLease = append(dLease, c.Lease)
 		dStatus = append(dStatus, int16(c.Status))
-		var next time.Time
-		if c.Status == store.StatusPending {
-			next = c.NextAttemptAt
-		}
-		dNext = append(dNext, ts(next))
+		dNext = append(dNext, ts(c.Next()))
 		a := c.Attempt
 		if a == nil {
 			dAttempted = append(dAttempted, false)
@@ -777,14 +767,9 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		aTrigger = append(aTrigger, int16(a.TriggerType))
 		aType = append(aType, a.EventType)
 		aAt = append(aAt, ts(a.CreatedAt))
-
-		o := outcomes[c.EndpointID]
-		if o == nil {
-			o = &endpointOutcome{}
-			outcomes[c.EndpointID] = o
-		}
-		o.add(a.Status == store.StatusSuccess, a.CreatedAt, c.DisableEndpoint)
 	}
+	out := store.Outcome(cs)
+	events := out.Events
 	var (
 		fID        []string
 		fSince     []pgtype.Timestamptz
@@ -792,14 +777,13 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		xID        []string
 		xAt        []pgtype.Timestamptz
 	)
-	for _, id := range slices.Sorted(maps.Keys(outcomes)) {
-		o := outcomes[id]
-		fID = append(fID, id)
-		fSince = append(fSince, ts(o.failingSince))
-		fSucceeded = append(fSucceeded, o.succeeded)
-		if !o.disableAt.IsZero() {
-			xID = append(xID, id)
-			xAt = append(xAt, ts(o.disableAt))
+	for _, o := range out.Endpoints {
+		fID = append(fID, o.EndpointID)
+		fSince = append(fSince, ts(o.Since))
+		fSucceeded = append(fSucceeded, o.Succeeded)
+		if !o.DisableAt.IsZero() {
+			xID = append(xID, o.EndpointID)
+			xAt = append(xAt, ts(o.DisableAt))
 		}
 	}
 	// The deliveries of FIFO sequences that reach a final state, and when.
@@ -872,24 +856,6 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 	b := &pgx.Batch{}
 	queue(b)
 	return wrap("complete deliveries", s.batch(ctx, b))
-}
-
-// endpointOutcome sums up the attempts of a batch to one endpoint.
-type endpointOutcome struct {
-	succeeded    bool      // some attempt succeeded
-	failingSince time.Time // the first failure after the last success
-	disableAt    time.Time // the last attempt that asked to disable
-}
-
-func (o *endpointOutcome) add(success bool, at time.Time, disable bool) {
-	if success {
-		o.succeeded, o.failingSince = true, time.Time{}
-	} else if o.failingSince.IsZero() {
-		o.failingSince = at
-	}
-	if disable && at.After(o.disableAt) {
-		o.disableAt = at
-	}
 }
 
 // ReleaseDeliveries gives back leased deliveries unattempted, and tells the

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -508,21 +506,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 	if len(cs) == 0 {
 		return nil
 	}
-	outcomes := map[string]*endpointOutcome{}
-	var events []*store.Message
-	for _, c := range cs {
-		events = append(events, c.Events...)
-		if c.Attempt == nil {
-			continue
-		}
-		o := outcomes[c.EndpointID]
-		if o == nil {
-			o = &endpointOutcome{}
-			outcomes[c.EndpointID] = o
-		}
-		o.add(c.Attempt.Status == store.StatusSuccess, c.Attempt.CreatedAt, c.DisableEndpoint)
-	}
-	endpoints := slices.Sorted(maps.Keys(outcomes))
+	out := store.Outcome(cs)
 	st, err := s.hot(ctx)
 	if err != nil {
 		return wrap("complete deliveries", err)
@@ -534,10 +518,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		var hours hourCounts // the attempts inserted, for EndpointHours
 		seqs := newSequences(tx)
 		for _, c := range cs {
-			var next any
-			if c.Status == store.StatusPending {
-				next = tsv(c.NextAttemptAt)
-			}
+			next := ts(c.Next())
 			var moved sql.Result
 			if a := c.Attempt; a == nil {
 				// No request was made (the endpoint turned out to be
@@ -577,22 +558,20 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		if err := seqs.flush(ctx); err != nil {
 			return err
 		}
-		for _, id := range endpoints {
-			o := outcomes[id]
+		for _, o := range out.Endpoints {
+			// Both statements write only what store.EndpointOutcome's
+			// FailingSince changes.
 			var err error
-			if o.failingSince.IsZero() {
-				_, err = tx.StmtContext(ctx, st.clearFailing).ExecContext(ctx, id)
+			if o.Since.IsZero() {
+				_, err = tx.StmtContext(ctx, st.clearFailing).ExecContext(ctx, o.EndpointID)
 			} else {
-				// After a success in this batch the endpoint has been
-				// failing since the first failure that followed it;
-				// otherwise since whenever it started.
-				_, err = tx.StmtContext(ctx, st.setFailing).ExecContext(ctx, id, tsv(o.failingSince), o.succeeded)
+				_, err = tx.StmtContext(ctx, st.setFailing).ExecContext(ctx, o.EndpointID, tsv(o.Since), o.Succeeded)
 			}
 			if err != nil {
 				return err
 			}
-			if !o.disableAt.IsZero() {
-				if _, err := tx.StmtContext(ctx, st.disable).ExecContext(ctx, tsv(o.disableAt), id); err != nil {
+			if !o.DisableAt.IsZero() {
+				if _, err := tx.StmtContext(ctx, st.disable).ExecContext(ctx, tsv(o.DisableAt), o.EndpointID); err != nil {
 					return err
 				}
 			}
@@ -600,26 +579,8 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		if err := hours.write(ctx, tx); err != nil {
 			return err
 		}
-		return writeEvents(ctx, tx, st, events)
+		return writeEvents(ctx, tx, st, out.Events)
 	}))
-}
-
-// endpointOutcome sums up the attempts of a batch to one endpoint.
-type endpointOutcome struct {
-	succeeded    bool      // some attempt succeeded
-	failingSince time.Time // the first failure after the last success
-	disableAt    time.Time // the last attempt that asked to disable
-}
-
-func (o *endpointOutcome) add(success bool, at time.Time, disable bool) {
-	if success {
-		o.succeeded, o.failingSince = true, time.Time{}
-	} else if o.failingSince.IsZero() {
-		o.failingSince = at
-	}
-	if disable && at.After(o.disableAt) {
-		o.disableAt = at
-	}
 }
 
 // ReleaseDeliveries gives back leased deliveries unattempted.
