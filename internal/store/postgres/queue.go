@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // dueChannel is the NOTIFY channel on which writes that make unleased
@@ -169,20 +169,6 @@ var (
 )
 
 // Messages.
-
-// msgCols selects a message; the payload is the one column left out when a
-// list is asked for without content.
-const (
-	msgColsHead = `m.id, m.app_id, m.event_type, m.event_id, m.channels, `
-	msgColsTail = `, m.payload_expires_at, m.created_at, m.tags, m.deliver_at, m.ordering_key, m.canceled_at`
-)
-
-func msgCols(withContent bool) string {
-	if withContent {
-		return msgColsHead + `m.payload` + msgColsTail
-	}
-	return msgColsHead + `NULL::bytea` + msgColsTail
-}
 
 func msgDest(m *store.Message) []any {
 	return []any{&m.ID, &m.AppID, &m.EventType, sscan{&m.EventID}, &m.Channels, &m.Payload,
@@ -611,7 +597,7 @@ func (r *messageRows) queue(b *pgx.Batch, insert string) map[[2]string]bool {
 	return stored
 }
 
-const sqlGetMessage = `SELECT ` + msgColsHead + `m.payload` + msgColsTail + ` FROM messages AS m
+var sqlGetMessage = `SELECT ` + dialect.MsgCols(true) + ` FROM messages AS m
 	WHERE m.app_id = $1 AND (m.id = $2 OR m.event_id = $2) ORDER BY m.id = $2 DESC LIMIT 1`
 
 // GetMessage returns the message of appID whose ID or EventID is
@@ -627,47 +613,7 @@ func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*sto
 // ListMessages returns a page of the messages of an app, ordered by ID in
 // the direction of p.Desc.
 func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]*store.Message, error) {
-	return queryList(ctx, s, "list messages", listMessagesQuery(p), scanMessage)
-}
-
-func listMessagesQuery(p store.ListMessagesParams) *query {
-	q := &query{}
-	id := "m.id"
-	if p.Tag != "" {
-		// The app's messages with the tag, in id order, from the tags'
-		// key: a rare tag costs no walk past the other messages.
-		id = "t.msg_id"
-		q.add(`SELECT `+msgCols(p.WithContent)+` FROM message_tags AS t
-			JOIN messages AS m ON m.app_id = t.app_id AND m.id = t.msg_id
-			WHERE t.app_id = ? AND t.tag = ?`, p.AppID, p.Tag)
-	} else {
-		q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
-	}
-	messageFilters(q, id, p.Channel, "", p.EventTypes, p.Before, p.After)
-	if p.Status != nil {
-		q.add(` AND EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = m.id AND d.status <> 4`)
-		deliveryStatus(q, *p.Status)
-		q.add(`)`)
-	}
-	last(q, id, p.Page, p.Last)
-	q.page(id, p.Page)
-	return q
-}
-
-// messageFilters appends the filters on messages aliased m, whose id is
-// idCol.
-func messageFilters(q *query, idCol, channel, tag string, eventTypes []string, before, after time.Time) {
-	if channel != "" {
-		q.add(` AND ? = ANY(m.channels)`, channel)
-	}
-	if tag != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = m.app_id AND t.tag = ? AND t.msg_id = m.id)`, tag)
-	}
-	if len(eventTypes) > 0 {
-		q.add(` AND m.event_type = ANY(?)`, eventTypes)
-	}
-	q.since("m.created_at", idCol, ids.Message, after, true)
-	q.before("m.created_at", before)
+	return queryList(ctx, s, "list messages", storesql.ListMessages(dialect, p), scanMessage)
 }
 
 // ExpungeMessagePayload removes the payload of a message.
@@ -677,9 +623,6 @@ func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) 
 }
 
 // Deliveries.
-
-const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual, d.seq,
-	d.last_attempt_at, d.last_status_code, d.created_at, d.updated_at`
 
 func deliveryDest(d *store.Delivery) []any {
 	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual, &d.Seq,
@@ -695,7 +638,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	if p.Retries {
 		sql = sqlClaimRetry
 	}
-	rows, err := s.query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), limit(p.Limit), p.LeaseUntil, p.Lease, p.DueSince)
+	rows, err := s.query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), storesql.Limit(p.Limit), p.LeaseUntil, p.Lease, p.DueSince)
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
@@ -972,7 +915,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 			last, err = recoverOrdered(ctx, tx, p)
 			return err
 		}
-		rows, err := tx.Query(ctx, q.String(), q.args...)
+		rows, err := tx.Query(ctx, q.String(), q.Args()...)
 		if err != nil {
 			return err
 		}
@@ -999,37 +942,24 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 	return last, nil
 }
 
-func recoverQuery(p store.RecoverParams) *query {
-	q := &query{}
-	q.add(`WITH page AS (`)
-	recoverPage(q, p, "d.msg_id")
-	q.add(`)
+func recoverQuery(p store.RecoverParams) *storesql.Query {
+	q := storesql.New(dialect)
+	q.Add(`WITH page AS (`)
+	q.RecoverPage(p, "d.msg_id", "FOR UPDATE OF d")
+	q.Add(`)
 		UPDATE deliveries AS d SET status = 1, manual = true, next_attempt_at = ?, lease = 0, updated_at = ?
 		FROM page WHERE d.endpoint_id = ? AND d.msg_id = page.msg_id
 		RETURNING d.msg_id`, p.Now, p.Now, p.EndpointID)
 	return q
 }
 
-// recoverPage appends the query of the page of deliveries RecoverDeliveries
-// takes, selecting cols and locking them.
-func recoverPage(q *query, p store.RecoverParams, cols string) {
-	q.add(`SELECT `+cols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
-	if p.AfterMsgID != "" {
-		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
-	}
-	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
-	q.before("m.created_at", p.Until)
-	q.add(` ORDER BY d.msg_id LIMIT ? FOR UPDATE OF d`, limit(p.Limit))
-}
-
 // recoverOrdered recovers a page of deliveries to a FIFO endpoint: each
 // joins its sequence, in message ID order (see store.Sequence). The page's
 // deliveries are locked first, then their sequences.
 func recoverOrdered(ctx context.Context, tx pgx.Tx, p store.RecoverParams) (string, error) {
-	q := &query{}
-	recoverPage(q, p, "d.msg_id, coalesce(m.ordering_key, '')")
-	rows, err := tx.Query(ctx, q.String(), q.args...)
+	q := storesql.New(dialect)
+	q.RecoverPage(p, "d.msg_id, coalesce(m.ordering_key, '')", "FOR UPDATE OF d")
+	rows, err := tx.Query(ctx, q.String(), q.Args()...)
 	if err != nil {
 		return "", err
 	}
@@ -1087,12 +1017,12 @@ func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time
 	var m *store.Message
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		m, err = scanMessage(tx.QueryRow(ctx, `SELECT `+msgCols(true)+` FROM messages AS m WHERE m.app_id = $1 AND m.id = $2
+		m, err = scanMessage(tx.QueryRow(ctx, `SELECT `+dialect.MsgCols(true)+` FROM messages AS m WHERE m.app_id = $1 AND m.id = $2
 			FOR NO KEY UPDATE`, appID, msgID))
 		if err != nil || !m.CanceledAt.IsZero() {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+deliveryCols+`, coalesce(d.ordering_key, '') FROM deliveries AS d
+		rows, err := tx.Query(ctx, `SELECT `+storesql.DeliveryCols+`, coalesce(d.ordering_key, '') FROM deliveries AS d
 			WHERE d.msg_id = $1 AND d.app_id = $2 ORDER BY d.endpoint_id FOR UPDATE`, msgID, appID)
 		if err != nil {
 			return err
@@ -1143,7 +1073,7 @@ func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time
 // GetDelivery returns the delivery of a message to an endpoint.
 func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
 	d := &store.Delivery{}
-	err := s.queryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, msgID, endpointID).
+	err := s.queryRow(ctx, `SELECT `+storesql.DeliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, msgID, endpointID).
 		Scan(deliveryDest(d)...)
 	if err != nil {
 		return nil, wrap("get delivery", err)
@@ -1160,54 +1090,22 @@ func (s *Store) ListMessageDestinations(ctx context.Context, appID, msgID string
 	})
 }
 
-func destinationsQuery(appID, msgID string, p store.Page) *query {
-	q := &query{}
-	q.add(`SELECT `+endpointCols+`, `+deliveryCols+`
+func destinationsQuery(appID, msgID string, p store.Page) *storesql.Query {
+	q := storesql.New(dialect)
+	q.Add(`SELECT `+endpointCols+`, `+storesql.DeliveryCols+`
 		FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
 		WHERE d.msg_id = ? AND d.app_id = ? AND d.status <> 4`, msgID, appID)
-	q.page("d.endpoint_id", p)
+	q.Page("d.endpoint_id", p)
 	return q
 }
 
 // ListEndpointMessages returns a page of the messages delivered or to be
 // delivered to an endpoint (not skipped), ordered by message ID.
 func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMessagesParams) ([]*store.EndpointMessage, error) {
-	return queryList(ctx, s, "list endpoint messages", endpointMessagesQuery(p), func(row pgx.Row) (*store.EndpointMessage, error) {
+	return queryList(ctx, s, "list endpoint messages", storesql.EndpointMessages(dialect, p), func(row pgx.Row) (*store.EndpointMessage, error) {
 		em := &store.EndpointMessage{Message: &store.Message{}, Delivery: &store.Delivery{}}
 		return em, row.Scan(append(msgDest(em.Message), deliveryDest(em.Delivery)...)...)
 	})
-}
-
-func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
-	q := &query{}
-	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+`
-		FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status <> 4`, p.EndpointID, p.AppID)
-	if p.Status != nil {
-		deliveryStatus(q, *p.Status)
-	}
-	messageFilters(q, "m.id", p.Channel, p.Tag, p.EventTypes, p.Before, time.Time{})
-	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
-	q.page("d.msg_id", p.Page)
-	return q
-}
-
-// deliveryStatus appends the condition that a delivery aliased d is in the
-// reported state status (Delivery.ReportedStatus; skipped ones are left
-// out by the caller).
-func deliveryStatus(q *query, status store.DeliveryStatus) {
-	switch status {
-	case store.StatusSuccess:
-		q.add(` AND d.status = 0`)
-	case store.StatusPending:
-		q.add(` AND d.status IN (1, 5) AND d.attempts = 0`)
-	case store.StatusSending:
-		q.add(` AND d.status IN (1, 5) AND d.attempts > 0`)
-	case store.StatusFail:
-		q.add(` AND d.status IN (2, 6)`)
-	default:
-		q.add(` AND false`)
-	}
 }
 
 // QueueStats counts the due deliveries of each claim queue and finds the
@@ -1233,43 +1131,15 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 
 // EndpointStats counts the deliveries to an endpoint by state.
 func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
-	q := statsQuery(endpointID, since, until)
+	q := storesql.EndpointStats(dialect, endpointID, since, until)
 	st := &store.Stats{}
-	if err := s.queryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
+	if err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
 		return nil, wrap("endpoint stats", err)
 	}
 	return st, nil
 }
 
-func statsQuery(endpointID string, since, until time.Time) *query {
-	q := &query{}
-	q.add(`SELECT count(*) FILTER (WHERE d.status = 0), count(*) FILTER (WHERE d.status IN (1, 5) AND d.attempts = 0),
-		count(*) FILTER (WHERE d.status IN (1, 5) AND d.attempts > 0), count(*) FILTER (WHERE d.status = 2),
-		count(*) FILTER (WHERE d.status IN (4, 6))
-		FROM deliveries AS d`)
-	if since.IsZero() && until.IsZero() {
-		q.add(` WHERE d.endpoint_id = ?`, endpointID)
-	} else {
-		q.add(` JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id WHERE d.endpoint_id = ?`, endpointID)
-		q.since("m.created_at", "d.msg_id", ids.Message, since, false)
-		q.before("m.created_at", until)
-	}
-	return q
-}
-
 // Attempts.
-
-const (
-	attemptColsHead = `a.id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status, a.status_code, `
-	attemptColsTail = `, a.duration_ms, a.trigger_type, a.event_type, a.created_at`
-)
-
-func attemptCols(withContent bool) string {
-	if withContent {
-		return attemptColsHead + `a.response` + attemptColsTail
-	}
-	return attemptColsHead + `''` + attemptColsTail
-}
 
 func scanAttempt(row pgx.Row) (*store.Attempt, error) {
 	a := &store.Attempt{}
@@ -1284,53 +1154,12 @@ func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([
 	if p.EndpointID == "" && p.MsgID == "" {
 		return nil, errors.New("list attempts: an endpoint or a message is required")
 	}
-	return queryList(ctx, s, "list attempts", listAttemptsQuery(p), scanAttempt)
-}
-
-func listAttemptsQuery(p store.ListAttemptsParams) *query {
-	q := &query{}
-	q.add(`SELECT `+attemptCols(p.WithContent)+` FROM attempts AS a WHERE a.app_id = ?`, p.AppID)
-	if p.EndpointID != "" {
-		q.add(` AND a.endpoint_id = ?`, p.EndpointID)
-	}
-	if p.MsgID != "" {
-		q.add(` AND a.msg_id = ?`, p.MsgID)
-	}
-	if p.Status != nil {
-		if *p.Status == store.StatusFail {
-			// Written out, so that the planner may use the partial
-			// index of failed attempts (a bound value would not).
-			q.add(` AND a.status = 2`)
-		} else {
-			q.add(` AND a.status = ?`, int16(*p.Status))
-		}
-	}
-	if c := p.StatusCodeClass; c != nil {
-		if *c == 0 {
-			q.add(` AND a.status_code = 0`)
-		} else {
-			q.add(` AND a.status_code >= ? AND a.status_code < ?`, int32(*c), int32(*c+100))
-		}
-	}
-	if len(p.EventTypes) > 0 {
-		q.add(` AND a.event_type = ANY(?)`, p.EventTypes)
-	}
-	if p.Channel != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM messages AS m WHERE m.app_id = a.app_id AND m.id = a.msg_id AND ? = ANY(m.channels))`, p.Channel)
-	}
-	if p.Tag != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = a.app_id AND t.tag = ? AND t.msg_id = a.msg_id)`, p.Tag)
-	}
-	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
-	q.before("a.created_at", p.Before)
-	last(q, "a.id", p.Page, p.Last)
-	q.page("a.id", p.Page)
-	return q
+	return queryList(ctx, s, "list attempts", storesql.ListAttempts(dialect, p), scanAttempt)
 }
 
 // GetAttempt returns one attempt of a message, with its response.
 func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
-	a, err := scanAttempt(s.queryRow(ctx, `SELECT `+attemptCols(true)+` FROM attempts AS a
+	a, err := scanAttempt(s.queryRow(ctx, `SELECT `+storesql.AttemptCols(true)+` FROM attempts AS a
 		WHERE a.msg_id = $1 AND a.id = $2 AND a.app_id = $3`, msgID, attemptID, appID))
 	if err != nil {
 		return nil, wrap("get attempt", err)
@@ -1345,8 +1174,8 @@ func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemp
 }
 
 // queryList runs q and scans every row with scan.
-func queryList[T any](ctx context.Context, s *Store, what string, q *query, scan func(pgx.Row) (T, error)) ([]T, error) {
-	rows, err := s.query(ctx, q.String(), q.args...)
+func queryList[T any](ctx context.Context, s *Store, what string, q *storesql.Query, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := s.query(ctx, q.String(), q.Args()...)
 	if err != nil {
 		return nil, wrap(what, err)
 	}

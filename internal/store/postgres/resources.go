@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // laterThanStored is the updated_at an update writes: its own time, or 1µs
@@ -45,37 +46,37 @@ func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) 
 
 // ListApps returns a page of apps ordered by ID.
 func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error) {
-	q := &query{}
-	q.add(`SELECT ` + appCols + ` FROM apps WHERE true`)
-	q.page("id", p)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + appCols + ` FROM apps WHERE true`)
+	q.Page("id", p)
 	return queryList(ctx, s, "list apps", q, scanApp)
 }
 
 // UpdateApp sets the fields p names, writes p.Events, and returns the app
 // as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
-	q := &query{}
-	q.add(`UPDATE apps SET updated_at = `+laterThanStored, p.UpdatedAt)
+	q := storesql.New(dialect)
+	q.Add(`UPDATE apps SET updated_at = `+laterThanStored, p.UpdatedAt)
 	if p.UID != nil {
-		q.add(`, uid = ?`, nstr(*p.UID))
+		q.Add(`, uid = ?`, nstr(*p.UID))
 	}
 	if p.Name != nil {
-		q.add(`, name = ?`, *p.Name)
+		q.Add(`, name = ?`, *p.Name)
 	}
 	if p.ThrottleRate != nil {
-		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+		q.Add(`, throttle_rate = ?`, *p.ThrottleRate)
 	}
 	if p.Metadata != nil {
-		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
+		q.Add(`, metadata = ?`, jsonMap(*p.Metadata))
 	}
-	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
+	q.Add(` WHERE id = ? RETURNING `+appCols, p.ID)
 	var app *store.App
 	var err error
 	if len(p.Events) == 0 {
-		app, err = scanApp(s.queryRow(ctx, q.String(), q.args...))
+		app, err = scanApp(s.queryRow(ctx, q.String(), q.Args()...))
 	} else {
 		err = s.changeWithEvents(ctx, p.ID, p.Events, func(b *pgx.Batch) {
-			b.Queue(q.String(), q.args...).QueryRow(func(row pgx.Row) error {
+			b.Queue(q.String(), q.Args()...).QueryRow(func(row pgx.Row) error {
 				var err error
 				app, err = scanApp(row)
 				return err
@@ -168,9 +169,9 @@ func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint
 
 // ListEndpoints returns a page of the endpoints of appID ordered by ID.
 func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) ([]*store.Endpoint, error) {
-	q := &query{}
-	q.add(`SELECT `+endpointCols+` FROM endpoints AS e WHERE e.app_id = ?`, appID)
-	q.page("e.id", p)
+	q := storesql.New(dialect)
+	q.Add(`SELECT `+endpointCols+` FROM endpoints AS e WHERE e.app_id = ?`, appID)
+	q.Page("e.id", p)
 	return queryList(ctx, s, "list endpoints", q, scanEndpoint)
 }
 
@@ -179,59 +180,59 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 // statement, so failing_since is cleared only when the stored endpoint is
 // disabled.
 func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
-	q := &query{}
-	q.add(`UPDATE endpoints AS e SET updated_at = `+laterThanStored, p.UpdatedAt)
+	q := storesql.New(dialect)
+	q.Add(`UPDATE endpoints AS e SET updated_at = `+laterThanStored, p.UpdatedAt)
 	if p.UID != nil {
-		q.add(`, uid = ?`, nstr(*p.UID))
+		q.Add(`, uid = ?`, nstr(*p.UID))
 	}
 	if p.URL != nil {
-		q.add(`, url = ?`, *p.URL)
+		q.Add(`, url = ?`, *p.URL)
 	}
 	if p.Description != nil {
-		q.add(`, description = ?`, *p.Description)
+		q.Add(`, description = ?`, *p.Description)
 	}
 	if p.Disabled != nil {
-		q.add(`, disabled = ?`, *p.Disabled)
+		q.Add(`, disabled = ?`, *p.Disabled)
 		if p.ResetFailingOnEnable && !*p.Disabled {
-			q.add(`, failing_since = CASE WHEN e.disabled THEN NULL ELSE e.failing_since END`)
+			q.Add(`, failing_since = CASE WHEN e.disabled THEN NULL ELSE e.failing_since END`)
 		}
 	}
 	if p.EventTypes != nil {
-		q.add(`, event_types = ?`, list(*p.EventTypes))
+		q.Add(`, event_types = ?`, list(*p.EventTypes))
 	}
 	if p.Channels != nil {
-		q.add(`, channels = ?`, list(*p.Channels))
+		q.Add(`, channels = ?`, list(*p.Channels))
 	}
 	if p.ThrottleRate != nil {
-		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+		q.Add(`, throttle_rate = ?`, *p.ThrottleRate)
 	}
 	if p.Ordering != nil {
-		q.add(`, ordering = ?`, int16(*p.Ordering))
+		q.Add(`, ordering = ?`, int16(*p.Ordering))
 	}
 	if p.Metadata != nil {
-		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
+		q.Add(`, metadata = ?`, jsonMap(*p.Metadata))
 	}
 	if p.Headers != nil {
-		q.add(`, headers = ?`, jsonMap(*p.Headers))
+		q.Add(`, headers = ?`, jsonMap(*p.Headers))
 	}
 	if p.Secret != nil {
-		q.add(`, secret = ?`, *p.Secret)
+		q.Add(`, secret = ?`, *p.Secret)
 	}
 	if p.OldSecrets != nil {
 		olds, err := oldSecrets(*p.OldSecrets)
 		if err != nil {
 			return nil, wrap("update endpoint", err)
 		}
-		q.add(`, old_secrets = ?`, olds)
+		q.Add(`, old_secrets = ?`, olds)
 	}
-	q.add(` WHERE e.id = ? AND e.app_id = ? RETURNING `+endpointCols, p.ID, p.AppID)
+	q.Add(` WHERE e.id = ? AND e.app_id = ? RETURNING `+endpointCols, p.ID, p.AppID)
 	var ep *store.Endpoint
 	var err error
 	if len(p.Events) == 0 {
-		ep, err = scanEndpoint(s.queryRow(ctx, q.String(), q.args...))
+		ep, err = scanEndpoint(s.queryRow(ctx, q.String(), q.Args()...))
 	} else {
 		err = s.changeWithEvents(ctx, p.AppID, p.Events, func(b *pgx.Batch) {
-			b.Queue(q.String(), q.args...).QueryRow(func(row pgx.Row) error {
+			b.Queue(q.String(), q.Args()...).QueryRow(func(row pgx.Row) error {
 				var err error
 				ep, err = scanEndpoint(row)
 				return err
@@ -266,8 +267,6 @@ func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circu
 
 // Event types.
 
-const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, validate_payloads, created_at, updated_at`
-
 func scanEventType(row pgx.Row) (*store.EventType, error) {
 	et := &store.EventType{}
 	err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas},
@@ -277,7 +276,7 @@ func scanEventType(row pgx.Row) (*store.EventType, error) {
 
 // CreateEventType inserts et; ErrConflict when the name exists.
 func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
-	_, err := s.exec(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := s.exec(ctx, `INSERT INTO event_types (`+storesql.EventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), validationArg(et.ValidatePayloads),
 		et.CreatedAt, et.UpdatedAt)
 	return wrap("create event type", err)
@@ -285,19 +284,11 @@ func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error 
 
 // GetEventType returns the event type called name.
 func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := scanEventType(s.queryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name))
+	et, err := scanEventType(s.queryRow(ctx, `SELECT `+storesql.EventTypeCols+` FROM event_types WHERE name = $1`, name))
 	if err != nil {
 		return nil, wrap("get event type", err)
 	}
 	return et, nil
-}
-
-// getEventTypesQuery reads the event types named in an array, by primary
-// key.
-func getEventTypesQuery(names []string) *query {
-	q := &query{}
-	q.add(`SELECT `+eventTypeCols+` FROM event_types WHERE name = ANY(?) ORDER BY name`, names)
-	return q
 }
 
 // GetEventTypes returns the event types among names, ordered by name.
@@ -305,45 +296,45 @@ func (s *Store) GetEventTypes(ctx context.Context, names []string) ([]*store.Eve
 	if len(names) == 0 {
 		return nil, nil
 	}
-	return queryList(ctx, s, "get event types", getEventTypesQuery(names), scanEventType)
+	return queryList(ctx, s, "get event types", storesql.GetEventTypes(dialect, names), scanEventType)
 }
 
 // ListEventTypes returns a page of event types ordered by name.
 func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams) ([]*store.EventType, error) {
-	q := &query{}
-	q.add(`SELECT ` + eventTypeCols + ` FROM event_types WHERE true`)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + storesql.EventTypeCols + ` FROM event_types WHERE true`)
 	if !p.IncludeArchived {
-		q.add(` AND NOT archived`)
+		q.Add(` AND NOT archived`)
 	}
-	q.page("name", p.Page)
+	q.Page("name", p.Page)
 	return queryList(ctx, s, "list event types", q, scanEventType)
 }
 
 // UpdateEventType sets the fields p names and returns the event type as
 // written.
 func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
-	q := &query{}
-	q.add(`UPDATE event_types SET updated_at = `+laterThanStored, p.UpdatedAt)
+	q := storesql.New(dialect)
+	q.Add(`UPDATE event_types SET updated_at = `+laterThanStored, p.UpdatedAt)
 	if p.Description != nil {
-		q.add(`, description = ?`, *p.Description)
+		q.Add(`, description = ?`, *p.Description)
 	}
 	if p.Archived != nil {
-		q.add(`, archived = ?`, *p.Archived)
+		q.Add(`, archived = ?`, *p.Archived)
 	}
 	if p.Deprecated != nil {
-		q.add(`, deprecated = ?`, *p.Deprecated)
+		q.Add(`, deprecated = ?`, *p.Deprecated)
 	}
 	if p.FeatureFlag != nil {
-		q.add(`, feature_flag = ?`, *p.FeatureFlag)
+		q.Add(`, feature_flag = ?`, *p.FeatureFlag)
 	}
 	if p.Schemas != nil {
-		q.add(`, schemas = ?`, rawArg(*p.Schemas))
+		q.Add(`, schemas = ?`, rawArg(*p.Schemas))
 	}
 	if p.ValidatePayloads != nil {
-		q.add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
+		q.Add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
 	}
-	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
-	et, err := scanEventType(s.queryRow(ctx, q.String(), q.args...))
+	q.Add(` WHERE name = ? RETURNING `+storesql.EventTypeCols, p.Name)
+	et, err := scanEventType(s.queryRow(ctx, q.String(), q.Args()...))
 	if err != nil {
 		return nil, wrap("update event type", err)
 	}
@@ -439,9 +430,9 @@ func scanToken(row pgx.Row) (*store.Token, error) {
 
 // ListAPITokens returns a page of the admin API tokens, ordered by ID.
 func (s *Store) ListAPITokens(ctx context.Context, p store.Page) ([]*store.Token, error) {
-	q := &query{}
-	q.add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND NOT session`)
-	q.page("id", p)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND NOT session`)
+	q.Page("id", p)
 	return queryList(ctx, s, "list tokens", q, scanToken)
 }
 

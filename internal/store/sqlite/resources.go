@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -51,38 +52,38 @@ func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) 
 
 // ListApps returns a page of apps ordered by ID.
 func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error) {
-	var q query
-	q.add(`SELECT ` + appCols + ` FROM apps WHERE 1`)
-	q.page("id", p)
-	return list(ctx, s.r, "list apps", &q, scanApp)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + appCols + ` FROM apps WHERE 1`)
+	q.Page("id", p)
+	return list(ctx, s.r, "list apps", q, scanApp)
 }
 
 // UpdateApp sets the fields p names, writes p.Events, and returns the app
 // as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
-	var q query
-	q.add(`UPDATE apps SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
+	q := storesql.New(dialect)
+	q.Add(`UPDATE apps SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
 	if p.UID != nil {
-		q.add(`, uid = ?`, nstr(*p.UID))
+		q.Add(`, uid = ?`, nstr(*p.UID))
 	}
 	if p.Name != nil {
-		q.add(`, name = ?`, *p.Name)
+		q.Add(`, name = ?`, *p.Name)
 	}
 	if p.ThrottleRate != nil {
-		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+		q.Add(`, throttle_rate = ?`, *p.ThrottleRate)
 	}
 	if p.Metadata != nil {
 		meta, err := jsonMap(*p.Metadata)
 		if err != nil {
 			return nil, wrap("update app", err)
 		}
-		q.add(`, metadata = ?`, meta)
+		q.Add(`, metadata = ?`, meta)
 	}
-	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
+	q.Add(` WHERE id = ? RETURNING `+appCols, p.ID)
 	var app *store.App
 	err := s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		app, err = scanApp(tx.QueryRowContext(ctx, q.String(), q.args...))
+		app, err = scanApp(tx.QueryRowContext(ctx, q.String(), q.Args()...))
 		return err
 	})
 	if err != nil {
@@ -213,10 +214,10 @@ func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint
 
 // ListEndpoints returns a page of the endpoints of appID ordered by ID.
 func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) ([]*store.Endpoint, error) {
-	var q query
-	q.add(`SELECT `+endpointCols+` FROM endpoints e WHERE e.app_id = ?`, appID)
-	q.page("e.id", p)
-	return list(ctx, s.r, "list endpoints", &q, scanEndpoint)
+	q := storesql.New(dialect)
+	q.Add(`SELECT `+endpointCols+` FROM endpoints e WHERE e.app_id = ?`, appID)
+	q.Page("e.id", p)
+	return list(ctx, s.r, "list endpoints", q, scanEndpoint)
 }
 
 // UpdateEndpoint sets the fields p names, writes p.Events, and returns the
@@ -229,7 +230,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams
 	var ep *store.Endpoint
 	err = s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		ep, err = scanEndpoint(tx.QueryRowContext(ctx, q.String(), q.args...))
+		ep, err = scanEndpoint(tx.QueryRowContext(ctx, q.String(), q.Args()...))
 		return err
 	})
 	if err != nil {
@@ -243,22 +244,22 @@ func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams
 // statement, so failing_since is cleared only when the stored endpoint is
 // disabled, and updated_at (microseconds) moves at least 1 past the stored
 // one.
-func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
-	q := &query{}
-	q.add(`UPDATE endpoints SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
+func updateEndpointQuery(p store.UpdateEndpointParams) (*storesql.Query, error) {
+	q := storesql.New(dialect)
+	q.Add(`UPDATE endpoints SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
 	if p.UID != nil {
-		q.add(`, uid = ?`, nstr(*p.UID))
+		q.Add(`, uid = ?`, nstr(*p.UID))
 	}
 	if p.URL != nil {
-		q.add(`, url = ?`, *p.URL)
+		q.Add(`, url = ?`, *p.URL)
 	}
 	if p.Description != nil {
-		q.add(`, description = ?`, *p.Description)
+		q.Add(`, description = ?`, *p.Description)
 	}
 	if p.Disabled != nil {
-		q.add(`, disabled = ?`, *p.Disabled)
+		q.Add(`, disabled = ?`, *p.Disabled)
 		if p.ResetFailingOnEnable && !*p.Disabled {
-			q.add(`, failing_since = CASE WHEN disabled THEN NULL ELSE failing_since END`)
+			q.Add(`, failing_since = CASE WHEN disabled THEN NULL ELSE failing_since END`)
 		}
 	}
 	for _, l := range []struct {
@@ -272,13 +273,13 @@ func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
 		if err != nil {
 			return nil, err
 		}
-		q.add(`, `+l.col+` = ?`, v)
+		q.Add(`, `+l.col+` = ?`, v)
 	}
 	if p.ThrottleRate != nil {
-		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
+		q.Add(`, throttle_rate = ?`, *p.ThrottleRate)
 	}
 	if p.Ordering != nil {
-		q.add(`, ordering = ?`, int(*p.Ordering))
+		q.Add(`, ordering = ?`, int(*p.Ordering))
 	}
 	for _, m := range []struct {
 		col string
@@ -291,19 +292,19 @@ func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
 		if err != nil {
 			return nil, err
 		}
-		q.add(`, `+m.col+` = ?`, v)
+		q.Add(`, `+m.col+` = ?`, v)
 	}
 	if p.Secret != nil {
-		q.add(`, secret = ?`, *p.Secret)
+		q.Add(`, secret = ?`, *p.Secret)
 	}
 	if p.OldSecrets != nil {
 		v, err := oldSecretsArg(*p.OldSecrets)
 		if err != nil {
 			return nil, err
 		}
-		q.add(`, old_secrets = ?`, v)
+		q.Add(`, old_secrets = ?`, v)
 	}
-	q.add(` WHERE id = ? AND app_id = ? RETURNING `+endpointReturning, p.ID, p.AppID)
+	q.Add(` WHERE id = ? AND app_id = ? RETURNING `+endpointReturning, p.ID, p.AppID)
 	return q, nil
 }
 
@@ -326,8 +327,6 @@ func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circu
 
 // Event types.
 
-const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, validate_payloads, created_at, updated_at`
-
 func scanEventType(sc scanner) (*store.EventType, error) {
 	et := &store.EventType{}
 	err := sc.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas},
@@ -338,7 +337,7 @@ func scanEventType(sc scanner) (*store.EventType, error) {
 // CreateEventType inserts et; ErrConflict when the name exists.
 func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
 	return wrap("create event type", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO event_types (`+storesql.EventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), validationArg(et.ValidatePayloads),
 			tsv(et.CreatedAt), tsv(et.UpdatedAt))
 		return err
@@ -347,19 +346,11 @@ func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error 
 
 // GetEventType returns the event type called name.
 func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := scanEventType(s.queryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
+	et, err := scanEventType(s.queryRow(ctx, `SELECT `+storesql.EventTypeCols+` FROM event_types WHERE name = ?`, name))
 	if err != nil {
 		return nil, wrap("get event type", err)
 	}
 	return et, nil
-}
-
-// getEventTypesQuery reads the event types named in a JSON array, by
-// primary key.
-func getEventTypesQuery(names []string) *query {
-	q := &query{}
-	q.add(`SELECT `+eventTypeCols+` FROM event_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name`, strList(names))
-	return q
 }
 
 // GetEventTypes returns the event types among names, ordered by name.
@@ -367,48 +358,48 @@ func (s *Store) GetEventTypes(ctx context.Context, names []string) ([]*store.Eve
 	if len(names) == 0 {
 		return nil, nil
 	}
-	return list(ctx, s.r, "get event types", getEventTypesQuery(names), scanEventType)
+	return list(ctx, s.r, "get event types", storesql.GetEventTypes(dialect, names), scanEventType)
 }
 
 // ListEventTypes returns a page of event types ordered by name.
 func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams) ([]*store.EventType, error) {
-	var q query
-	q.add(`SELECT ` + eventTypeCols + ` FROM event_types WHERE 1`)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + storesql.EventTypeCols + ` FROM event_types WHERE 1`)
 	if !p.IncludeArchived {
-		q.add(` AND NOT archived`)
+		q.Add(` AND NOT archived`)
 	}
-	q.page("name", p.Page)
-	return list(ctx, s.r, "list event types", &q, scanEventType)
+	q.Page("name", p.Page)
+	return list(ctx, s.r, "list event types", q, scanEventType)
 }
 
 // UpdateEventType sets the fields p names and returns the event type as
 // written.
 func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
-	var q query
-	q.add(`UPDATE event_types SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
+	q := storesql.New(dialect)
+	q.Add(`UPDATE event_types SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
 	if p.Description != nil {
-		q.add(`, description = ?`, *p.Description)
+		q.Add(`, description = ?`, *p.Description)
 	}
 	if p.Archived != nil {
-		q.add(`, archived = ?`, *p.Archived)
+		q.Add(`, archived = ?`, *p.Archived)
 	}
 	if p.Deprecated != nil {
-		q.add(`, deprecated = ?`, *p.Deprecated)
+		q.Add(`, deprecated = ?`, *p.Deprecated)
 	}
 	if p.FeatureFlag != nil {
-		q.add(`, feature_flag = ?`, *p.FeatureFlag)
+		q.Add(`, feature_flag = ?`, *p.FeatureFlag)
 	}
 	if p.Schemas != nil {
-		q.add(`, schemas = ?`, rawArg(*p.Schemas))
+		q.Add(`, schemas = ?`, rawArg(*p.Schemas))
 	}
 	if p.ValidatePayloads != nil {
-		q.add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
+		q.Add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
 	}
-	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
+	q.Add(` WHERE name = ? RETURNING `+storesql.EventTypeCols, p.Name)
 	var et *store.EventType
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		et, err = scanEventType(tx.QueryRowContext(ctx, q.String(), q.args...))
+		et, err = scanEventType(tx.QueryRowContext(ctx, q.String(), q.Args()...))
 		return err
 	})
 	if err != nil {
@@ -511,10 +502,10 @@ func scanToken(sc scanner) (*store.Token, error) {
 
 // ListAPITokens returns a page of the admin API tokens, ordered by ID.
 func (s *Store) ListAPITokens(ctx context.Context, p store.Page) ([]*store.Token, error) {
-	var q query
-	q.add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND session = 0`)
-	q.page("id", p)
-	return list(ctx, s.r, "list tokens", &q, scanToken)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND session = 0`)
+	q.Page("id", p)
+	return list(ctx, s.r, "list tokens", q, scanToken)
 }
 
 // DeleteToken revokes a token.
@@ -675,8 +666,8 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (stri
 }
 
 // list runs q on db and scans every row with scan.
-func list[T any](ctx context.Context, db *sql.DB, what string, q *query, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := db.QueryContext(ctx, q.String(), q.args...)
+func list[T any](ctx context.Context, db *sql.DB, what string, q *storesql.Query, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q.String(), q.Args()...)
 	if err != nil {
 		return nil, wrap(what, err)
 	}
