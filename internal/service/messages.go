@@ -106,7 +106,7 @@ func (s *Service) Resend(ctx context.Context, msg *store.Message, ep *store.Endp
 		return &Error{Status: http.StatusConflict, Code: "endpoint_disabled",
 			Detail: "The endpoint is disabled; enable it before resending"}
 	}
-	if err := s.store.ResendDelivery(ctx, msg.AppID, msg.ID, ep.ID, s.Now()); err != nil {
+	if err := s.store.ResendDelivery(ctx, store.ResendParams{AppID: msg.AppID, MsgID: msg.ID, EndpointID: ep.ID, Now: s.Now()}); err != nil {
 		return err
 	}
 	s.wake()

@@ -824,7 +824,8 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 
 // ResendDelivery makes a message to an endpoint due at now as a manual
 // attempt: see store.Store.
-func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+func (s *Store) ResendDelivery(ctx context.Context, p store.ResendParams) error {
+	appID, msgID, endpointID, now := p.AppID, p.MsgID, p.EndpointID, p.Now
 	return wrap("resend delivery", s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var key string
 		if err := tx.QueryRow(ctx, `SELECT coalesce(ordering_key, '') FROM messages WHERE app_id = $1 AND id = $2 FOR KEY SHARE`, appID, msgID).Scan(&key); err != nil {
@@ -1130,8 +1131,8 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 }
 
 // EndpointStats counts the deliveries to an endpoint by state.
-func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
-	q := storesql.EndpointStats(dialect, endpointID, since, until)
+func (s *Store) EndpointStats(ctx context.Context, p store.EndpointStatsParams) (*store.Stats, error) {
+	q := storesql.EndpointStats(dialect, p)
 	st := &store.Stats{}
 	if err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
 		return nil, wrap("endpoint stats", err)
@@ -1158,7 +1159,8 @@ func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([
 }
 
 // GetAttempt returns one attempt of a message, with its response.
-func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
+func (s *Store) GetAttempt(ctx context.Context, k store.AttemptKey) (*store.Attempt, error) {
+	appID, msgID, attemptID := k.AppID, k.MsgID, k.ID
 	a, err := scanAttempt(s.queryRow(ctx, `SELECT `+storesql.AttemptCols(true)+` FROM attempts AS a
 		WHERE a.msg_id = $1 AND a.id = $2 AND a.app_id = $3`, msgID, attemptID, appID))
 	if err != nil {
@@ -1168,7 +1170,8 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 }
 
 // ExpungeAttemptResponse removes the response body kept for an attempt.
-func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error {
+func (s *Store) ExpungeAttemptResponse(ctx context.Context, k store.AttemptKey) error {
+	appID, msgID, attemptID := k.AppID, k.MsgID, k.ID
 	return wrap("expunge attempt response", mustAffect(s.exec(ctx,
 		`UPDATE attempts SET response = '' WHERE msg_id = $1 AND id = $2 AND app_id = $3`, msgID, attemptID, appID)))
 }

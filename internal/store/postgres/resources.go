@@ -371,7 +371,8 @@ const sqlClaimTask = `UPDATE tasks SET lease_until = $1 WHERE id = (
 
 // ClaimTask leases the oldest running task whose lease is free or ended;
 // tasks another replica is claiming at this moment are skipped.
-func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
+func (s *Store) ClaimTask(ctx context.Context, p store.ClaimTaskParams) (*store.Task, error) {
+	now, leaseUntil := p.Now, p.LeaseUntil
 	t, err := scanTask(s.queryRow(ctx, sqlClaimTask, leaseUntil, now))
 	if err != nil {
 		return nil, wrap("claim task", err)

@@ -549,7 +549,8 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 
 // ResendDelivery makes a message to an endpoint due at now as a manual
 // attempt: see store.Store.
-func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+func (s *Store) ResendDelivery(ctx context.Context, p store.ResendParams) error {
+	appID, msgID, endpointID, now := p.AppID, p.MsgID, p.EndpointID, p.Now
 	return wrap("resend delivery", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var key string
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(ordering_key, '') FROM messages WHERE app_id = ? AND id = ?`, appID, msgID).Scan(&key); err != nil {
@@ -841,8 +842,8 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 	return &qs, nil
 }
 
-func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
-	q := storesql.EndpointStats(dialect, endpointID, since, until)
+func (s *Store) EndpointStats(ctx context.Context, p store.EndpointStatsParams) (*store.Stats, error) {
+	q := storesql.EndpointStats(dialect, p)
 	st := &store.Stats{}
 	if err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
 		return nil, wrap("endpoint stats", err)
@@ -871,7 +872,8 @@ func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([
 var sqlGetAttempt = `SELECT ` + storesql.AttemptCols(true) + ` FROM attempts AS a WHERE a.id = ? AND a.msg_id = ? AND a.app_id = ?`
 
 // GetAttempt returns one attempt of a message, with its response.
-func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
+func (s *Store) GetAttempt(ctx context.Context, k store.AttemptKey) (*store.Attempt, error) {
+	appID, msgID, attemptID := k.AppID, k.MsgID, k.ID
 	a, err := scanAttempt(s.queryRow(ctx, sqlGetAttempt, attemptID, msgID, appID))
 	if err != nil {
 		return nil, wrap("get attempt", err)
@@ -880,7 +882,8 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 }
 
 // ExpungeAttemptResponse removes the response body kept for an attempt.
-func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error {
+func (s *Store) ExpungeAttemptResponse(ctx context.Context, k store.AttemptKey) error {
+	appID, msgID, attemptID := k.AppID, k.MsgID, k.ID
 	return wrap("expunge attempt response", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE attempts SET response = '' WHERE id = ? AND msg_id = ? AND app_id = ?`, attemptID, msgID, appID))
 	}))

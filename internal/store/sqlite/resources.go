@@ -441,7 +441,8 @@ const sqlClaimTask = `UPDATE tasks SET lease_until = ?1 WHERE id = (
 	ORDER BY id LIMIT 1) RETURNING ` + taskCols
 
 // ClaimTask leases the oldest running task whose lease is free or ended.
-func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
+func (s *Store) ClaimTask(ctx context.Context, p store.ClaimTaskParams) (*store.Task, error) {
+	now, leaseUntil := p.Now, p.LeaseUntil
 	var t *store.Task
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error

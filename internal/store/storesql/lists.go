@@ -119,18 +119,18 @@ func EndpointMessages(d Dialect, p store.ListEndpointMessagesParams) *Query {
 
 // EndpointStats is the query of store.Store.EndpointStats: the counts of
 // store.Stats in the order of its fields.
-func EndpointStats(d Dialect, endpointID string, since, until time.Time) *Query {
+func EndpointStats(d Dialect, p store.EndpointStatsParams) *Query {
 	q := New(d)
 	q.Add(`SELECT count(*) FILTER (WHERE d.status = 0), count(*) FILTER (WHERE d.status IN (1, 5) AND d.attempts = 0),
 		count(*) FILTER (WHERE d.status IN (1, 5) AND d.attempts > 0), count(*) FILTER (WHERE d.status = 2),
 		count(*) FILTER (WHERE d.status IN (4, 6))
 		FROM deliveries AS d`)
-	if since.IsZero() && until.IsZero() {
-		q.Add(` WHERE d.endpoint_id = ?`, endpointID)
+	if p.Since.IsZero() && p.Until.IsZero() {
+		q.Add(` WHERE d.endpoint_id = ?`, p.EndpointID)
 	} else {
-		q.Add(` JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id WHERE d.endpoint_id = ?`, endpointID)
-		q.Since("m.created_at", "d.msg_id", ids.Message, since, false)
-		q.Before("m.created_at", until)
+		q.Add(` JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id WHERE d.endpoint_id = ?`, p.EndpointID)
+		q.Since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
+		q.Before("m.created_at", p.Until)
 	}
 	return q
 }
