@@ -1093,7 +1093,7 @@ func (s *Store) ListMessageDestinations(ctx context.Context, appID, msgID string
 
 func destinationsQuery(appID, msgID string, p store.Page) *storesql.Query {
 	q := storesql.New(dialect)
-	q.Add(`SELECT `+endpointCols+`, `+storesql.DeliveryCols+`
+	q.Add(`SELECT `+storesql.EndpointCols+`, `+storesql.DeliveryCols+`
 		FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
 		WHERE d.msg_id = ? AND d.app_id = ? AND d.status <> 4`, msgID, appID)
 	q.Page("d.endpoint_id", p)

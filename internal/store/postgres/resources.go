@@ -11,14 +11,7 @@ import (
 	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
-// laterThanStored is the updated_at an update writes: its own time, or 1µs
-// past the stored one if that is later, so that UpdatedAt never goes
-// backwards (caches compare it).
-const laterThanStored = `GREATEST(?::timestamptz, updated_at + interval '1 microsecond')`
-
 // Applications.
-
-const appCols = `id, uid, name, throttle_rate, metadata, created_at, updated_at`
 
 func scanApp(row pgx.Row) (*store.App, error) {
 	a := &store.App{}
@@ -28,12 +21,12 @@ func scanApp(row pgx.Row) (*store.App, error) {
 
 // CreateApp inserts app; ErrConflict when its UID is taken.
 func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
-	_, err := s.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := s.exec(ctx, `INSERT INTO apps (`+storesql.AppCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		app.ID, nstr(app.UID), app.Name, app.ThrottleRate, jsonMap(app.Metadata), app.CreatedAt, app.UpdatedAt)
 	return wrap("create app", err)
 }
 
-const sqlGetApp = `SELECT ` + appCols + ` FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1`
+const sqlGetApp = `SELECT ` + storesql.AppCols + ` FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1`
 
 // GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
 func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
@@ -47,7 +40,7 @@ func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) 
 // ListApps returns a page of apps ordered by ID.
 func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error) {
 	q := storesql.New(dialect)
-	q.Add(`SELECT ` + appCols + ` FROM apps WHERE true`)
+	q.Add(`SELECT ` + storesql.AppCols + ` FROM apps WHERE true`)
 	q.Page("id", p)
 	return queryList(ctx, s, "list apps", q, scanApp)
 }
@@ -55,23 +48,11 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 // UpdateApp sets the fields p names, writes p.Events, and returns the app
 // as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
-	q := storesql.New(dialect)
-	q.Add(`UPDATE apps SET updated_at = `+laterThanStored, p.UpdatedAt)
-	if p.UID != nil {
-		q.Add(`, uid = ?`, nstr(*p.UID))
+	q, err := storesql.UpdateApp(dialect, values, p)
+	if err != nil {
+		return nil, wrap("update app", err)
 	}
-	if p.Name != nil {
-		q.Add(`, name = ?`, *p.Name)
-	}
-	if p.ThrottleRate != nil {
-		q.Add(`, throttle_rate = ?`, *p.ThrottleRate)
-	}
-	if p.Metadata != nil {
-		q.Add(`, metadata = ?`, jsonMap(*p.Metadata))
-	}
-	q.Add(` WHERE id = ? RETURNING `+appCols, p.ID)
 	var app *store.App
-	var err error
 	if len(p.Events) == 0 {
 		app, err = scanApp(s.queryRow(ctx, q.String(), q.Args()...))
 	} else {
@@ -96,10 +77,6 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 }
 
 // Endpoints.
-
-const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.ordering, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
-	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
 
 func endpointDest(e *store.Endpoint) []any {
 	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, &e.EventTypes, &e.Channels,
@@ -146,7 +123,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events .
 	return wrap("create endpoint", err)
 }
 
-const sqlGetEndpoint = `SELECT ` + endpointCols + ` FROM endpoints AS e
+const sqlGetEndpoint = `SELECT ` + storesql.EndpointCols + ` FROM endpoints AS e
 	WHERE e.app_id = $1 AND (e.id = $2 OR e.uid = $2) ORDER BY e.id = $2 DESC LIMIT 1`
 
 // GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
@@ -160,7 +137,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.
 
 // GetEndpointByID returns the endpoint with id, whatever its app.
 func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints AS e WHERE e.id = $1`, id))
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+storesql.EndpointCols+` FROM endpoints AS e WHERE e.id = $1`, id))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
 	}
@@ -170,7 +147,7 @@ func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint
 // ListEndpoints returns a page of the endpoints of appID ordered by ID.
 func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) ([]*store.Endpoint, error) {
 	q := storesql.New(dialect)
-	q.Add(`SELECT `+endpointCols+` FROM endpoints AS e WHERE e.app_id = ?`, appID)
+	q.Add(`SELECT `+storesql.EndpointCols+` FROM endpoints AS e WHERE e.app_id = ?`, appID)
 	q.Page("e.id", p)
 	return queryList(ctx, s, "list endpoints", q, scanEndpoint)
 }
@@ -180,54 +157,11 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 // statement, so failing_since is cleared only when the stored endpoint is
 // disabled.
 func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
-	q := storesql.New(dialect)
-	q.Add(`UPDATE endpoints AS e SET updated_at = `+laterThanStored, p.UpdatedAt)
-	if p.UID != nil {
-		q.Add(`, uid = ?`, nstr(*p.UID))
+	q, err := storesql.UpdateEndpoint(dialect, values, p)
+	if err != nil {
+		return nil, wrap("update endpoint", err)
 	}
-	if p.URL != nil {
-		q.Add(`, url = ?`, *p.URL)
-	}
-	if p.Description != nil {
-		q.Add(`, description = ?`, *p.Description)
-	}
-	if p.Disabled != nil {
-		q.Add(`, disabled = ?`, *p.Disabled)
-		if p.ResetFailingOnEnable && !*p.Disabled {
-			q.Add(`, failing_since = CASE WHEN e.disabled THEN NULL ELSE e.failing_since END`)
-		}
-	}
-	if p.EventTypes != nil {
-		q.Add(`, event_types = ?`, list(*p.EventTypes))
-	}
-	if p.Channels != nil {
-		q.Add(`, channels = ?`, list(*p.Channels))
-	}
-	if p.ThrottleRate != nil {
-		q.Add(`, throttle_rate = ?`, *p.ThrottleRate)
-	}
-	if p.Ordering != nil {
-		q.Add(`, ordering = ?`, int16(*p.Ordering))
-	}
-	if p.Metadata != nil {
-		q.Add(`, metadata = ?`, jsonMap(*p.Metadata))
-	}
-	if p.Headers != nil {
-		q.Add(`, headers = ?`, jsonMap(*p.Headers))
-	}
-	if p.Secret != nil {
-		q.Add(`, secret = ?`, *p.Secret)
-	}
-	if p.OldSecrets != nil {
-		olds, err := oldSecrets(*p.OldSecrets)
-		if err != nil {
-			return nil, wrap("update endpoint", err)
-		}
-		q.Add(`, old_secrets = ?`, olds)
-	}
-	q.Add(` WHERE e.id = ? AND e.app_id = ? RETURNING `+endpointCols, p.ID, p.AppID)
 	var ep *store.Endpoint
-	var err error
 	if len(p.Events) == 0 {
 		ep, err = scanEndpoint(s.queryRow(ctx, q.String(), q.Args()...))
 	} else {
@@ -313,27 +247,7 @@ func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams
 // UpdateEventType sets the fields p names and returns the event type as
 // written.
 func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
-	q := storesql.New(dialect)
-	q.Add(`UPDATE event_types SET updated_at = `+laterThanStored, p.UpdatedAt)
-	if p.Description != nil {
-		q.Add(`, description = ?`, *p.Description)
-	}
-	if p.Archived != nil {
-		q.Add(`, archived = ?`, *p.Archived)
-	}
-	if p.Deprecated != nil {
-		q.Add(`, deprecated = ?`, *p.Deprecated)
-	}
-	if p.FeatureFlag != nil {
-		q.Add(`, feature_flag = ?`, *p.FeatureFlag)
-	}
-	if p.Schemas != nil {
-		q.Add(`, schemas = ?`, rawArg(*p.Schemas))
-	}
-	if p.ValidatePayloads != nil {
-		q.Add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
-	}
-	q.Add(` WHERE name = ? RETURNING `+storesql.EventTypeCols, p.Name)
+	q := storesql.UpdateEventType(dialect, values, p)
 	et, err := scanEventType(s.queryRow(ctx, q.String(), q.Args()...))
 	if err != nil {
 		return nil, wrap("update event type", err)

@@ -65,7 +65,7 @@ func (s *Store) EndpointHours(ctx context.Context, endpointIDs []string, since t
 // of every app, ordered by ID.
 func (s *Store) ListFailingEndpoints(ctx context.Context, p store.Page) ([]*store.Endpoint, error) {
 	q := storesql.New(dialect)
-	q.Add(`SELECT ` + endpointCols + ` FROM endpoints AS e WHERE (e.failing_since IS NOT NULL OR e.disabled)`)
+	q.Add(`SELECT ` + storesql.EndpointCols + ` FROM endpoints AS e WHERE (e.failing_since IS NOT NULL OR e.disabled)`)
 	q.Page("e.id", p)
 	return queryList(ctx, s, "list failing endpoints", q, scanEndpoint)
 }
@@ -90,7 +90,7 @@ func (s *Store) FindApps(ctx context.Context, text string, p store.Page) ([]*sto
 	q := storesql.New(dialect)
 	// lower() folds more than ASCII on PostgreSQL; translate keeps the
 	// rule SQLite's lower() has.
-	q.Add(`SELECT `+appCols+` FROM apps WHERE (strpos(`+asciiLower("name")+`, `+asciiLower("?")+`) > 0
+	q.Add(`SELECT `+storesql.AppCols+` FROM apps WHERE (strpos(`+asciiLower("name")+`, `+asciiLower("?")+`) > 0
 		OR strpos(`+asciiLower("coalesce(uid, '')")+`, `+asciiLower("?")+`) > 0)`, text, text)
 	q.Page("id", p)
 	return queryList(ctx, s, "find apps", q, scanApp)

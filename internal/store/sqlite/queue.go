@@ -789,7 +789,7 @@ func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*sto
 	return d, nil
 }
 
-const sqlDestinations = `SELECT ` + endpointCols + `, ` + storesql.DeliveryCols + `
+const sqlDestinations = `SELECT ` + storesql.EndpointCols + `, ` + storesql.DeliveryCols + `
 	FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
 	WHERE d.msg_id = ? AND d.app_id = ? AND d.status != 4`
 

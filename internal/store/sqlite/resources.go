@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -17,8 +16,6 @@ type scanner interface {
 }
 
 // Applications.
-
-const appCols = `id, uid, name, throttle_rate, metadata, created_at, updated_at`
 
 func scanApp(sc scanner) (*store.App, error) {
 	a := &store.App{}
@@ -33,13 +30,13 @@ func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
 		return wrap("create app", err)
 	}
 	return wrap("create app", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps (`+storesql.AppCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			app.ID, nstr(app.UID), app.Name, app.ThrottleRate, meta, tsv(app.CreatedAt), tsv(app.UpdatedAt))
 		return err
 	}))
 }
 
-const sqlGetApp = `SELECT ` + appCols + ` FROM apps WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1`
+const sqlGetApp = `SELECT ` + storesql.AppCols + ` FROM apps WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1`
 
 // GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
 func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
@@ -53,7 +50,7 @@ func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) 
 // ListApps returns a page of apps ordered by ID.
 func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error) {
 	q := storesql.New(dialect)
-	q.Add(`SELECT ` + appCols + ` FROM apps WHERE 1`)
+	q.Add(`SELECT ` + storesql.AppCols + ` FROM apps WHERE 1`)
 	q.Page("id", p)
 	return list(ctx, s.r, "list apps", q, scanApp)
 }
@@ -61,27 +58,12 @@ func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error
 // UpdateApp sets the fields p names, writes p.Events, and returns the app
 // as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
-	q := storesql.New(dialect)
-	q.Add(`UPDATE apps SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
-	if p.UID != nil {
-		q.Add(`, uid = ?`, nstr(*p.UID))
+	q, err := storesql.UpdateApp(dialect, values, p)
+	if err != nil {
+		return nil, wrap("update app", err)
 	}
-	if p.Name != nil {
-		q.Add(`, name = ?`, *p.Name)
-	}
-	if p.ThrottleRate != nil {
-		q.Add(`, throttle_rate = ?`, *p.ThrottleRate)
-	}
-	if p.Metadata != nil {
-		meta, err := jsonMap(*p.Metadata)
-		if err != nil {
-			return nil, wrap("update app", err)
-		}
-		q.Add(`, metadata = ?`, meta)
-	}
-	q.Add(` WHERE id = ? RETURNING `+appCols, p.ID)
 	var app *store.App
-	err := s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		app, err = scanApp(tx.QueryRowContext(ctx, q.String(), q.Args()...))
 		return err
@@ -101,14 +83,6 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 }
 
 // Endpoints.
-
-const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.ordering, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
-	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
-
-// endpointReturning is endpointCols for a RETURNING clause, which SQLite
-// wants unqualified.
-var endpointReturning = strings.ReplaceAll(endpointCols, "e.", "")
 
 // oldSecretsScan scans the old_secrets column, keeping times in UTC.
 type oldSecretsScan struct{ l *[]store.OldSecret }
@@ -195,7 +169,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events .
 
 // GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
 func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints e
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+storesql.EndpointCols+` FROM endpoints e
 		WHERE e.app_id = ?1 AND (e.id = ?2 OR e.uid = ?2) ORDER BY e.id = ?2 DESC LIMIT 1`, appID, idOrUID))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
@@ -205,7 +179,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.
 
 // GetEndpointByID returns the endpoint with id, whatever its app.
 func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints e WHERE e.id = ?`, id))
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+storesql.EndpointCols+` FROM endpoints e WHERE e.id = ?`, id))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
 	}
@@ -215,7 +189,7 @@ func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint
 // ListEndpoints returns a page of the endpoints of appID ordered by ID.
 func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) ([]*store.Endpoint, error) {
 	q := storesql.New(dialect)
-	q.Add(`SELECT `+endpointCols+` FROM endpoints e WHERE e.app_id = ?`, appID)
+	q.Add(`SELECT `+storesql.EndpointCols+` FROM endpoints e WHERE e.app_id = ?`, appID)
 	q.Page("e.id", p)
 	return list(ctx, s.r, "list endpoints", q, scanEndpoint)
 }
@@ -223,7 +197,7 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 // UpdateEndpoint sets the fields p names, writes p.Events, and returns the
 // endpoint as written.
 func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
-	q, err := updateEndpointQuery(p)
+	q, err := storesql.UpdateEndpoint(dialect, values, p)
 	if err != nil {
 		return nil, wrap("update endpoint", err)
 	}
@@ -237,75 +211,6 @@ func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams
 		return nil, wrap("update endpoint", err)
 	}
 	return ep, nil
-}
-
-// updateEndpointQuery is the UPDATE ... RETURNING statement of p: one SET
-// term per field p names. Every term reads the row as it was before the
-// statement, so failing_since is cleared only when the stored endpoint is
-// disabled, and updated_at (microseconds) moves at least 1 past the stored
-// one.
-func updateEndpointQuery(p store.UpdateEndpointParams) (*storesql.Query, error) {
-	q := storesql.New(dialect)
-	q.Add(`UPDATE endpoints SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
-	if p.UID != nil {
-		q.Add(`, uid = ?`, nstr(*p.UID))
-	}
-	if p.URL != nil {
-		q.Add(`, url = ?`, *p.URL)
-	}
-	if p.Description != nil {
-		q.Add(`, description = ?`, *p.Description)
-	}
-	if p.Disabled != nil {
-		q.Add(`, disabled = ?`, *p.Disabled)
-		if p.ResetFailingOnEnable && !*p.Disabled {
-			q.Add(`, failing_since = CASE WHEN disabled THEN NULL ELSE failing_since END`)
-		}
-	}
-	for _, l := range []struct {
-		col string
-		v   *[]string
-	}{{"event_types", p.EventTypes}, {"channels", p.Channels}} {
-		if l.v == nil {
-			continue
-		}
-		v, err := jsonList(*l.v)
-		if err != nil {
-			return nil, err
-		}
-		q.Add(`, `+l.col+` = ?`, v)
-	}
-	if p.ThrottleRate != nil {
-		q.Add(`, throttle_rate = ?`, *p.ThrottleRate)
-	}
-	if p.Ordering != nil {
-		q.Add(`, ordering = ?`, int(*p.Ordering))
-	}
-	for _, m := range []struct {
-		col string
-		v   *map[string]string
-	}{{"metadata", p.Metadata}, {"headers", p.Headers}} {
-		if m.v == nil {
-			continue
-		}
-		v, err := jsonMap(*m.v)
-		if err != nil {
-			return nil, err
-		}
-		q.Add(`, `+m.col+` = ?`, v)
-	}
-	if p.Secret != nil {
-		q.Add(`, secret = ?`, *p.Secret)
-	}
-	if p.OldSecrets != nil {
-		v, err := oldSecretsArg(*p.OldSecrets)
-		if err != nil {
-			return nil, err
-		}
-		q.Add(`, old_secrets = ?`, v)
-	}
-	q.Add(` WHERE id = ? AND app_id = ? RETURNING `+endpointReturning, p.ID, p.AppID)
-	return q, nil
 }
 
 // DeleteEndpoint deletes the endpoint, then writes events; foreign keys
@@ -375,27 +280,7 @@ func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams
 // UpdateEventType sets the fields p names and returns the event type as
 // written.
 func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
-	q := storesql.New(dialect)
-	q.Add(`UPDATE event_types SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
-	if p.Description != nil {
-		q.Add(`, description = ?`, *p.Description)
-	}
-	if p.Archived != nil {
-		q.Add(`, archived = ?`, *p.Archived)
-	}
-	if p.Deprecated != nil {
-		q.Add(`, deprecated = ?`, *p.Deprecated)
-	}
-	if p.FeatureFlag != nil {
-		q.Add(`, feature_flag = ?`, *p.FeatureFlag)
-	}
-	if p.Schemas != nil {
-		q.Add(`, schemas = ?`, rawArg(*p.Schemas))
-	}
-	if p.ValidatePayloads != nil {
-		q.Add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
-	}
-	q.Add(` WHERE name = ? RETURNING `+storesql.EventTypeCols, p.Name)
+	q := storesql.UpdateEventType(dialect, values, p)
 	var et *store.EventType
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error

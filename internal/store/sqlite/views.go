@@ -91,7 +91,7 @@ func (s *Store) EndpointHours(ctx context.Context, endpointIDs []string, since t
 	return out, wrap("endpoint hours", rows.Err())
 }
 
-const sqlFailingEndpoints = `SELECT ` + endpointCols + ` FROM endpoints AS e INDEXED BY endpoints_failing
+const sqlFailingEndpoints = `SELECT ` + storesql.EndpointCols + ` FROM endpoints AS e INDEXED BY endpoints_failing
 	WHERE (e.failing_since IS NOT NULL OR e.disabled = 1)`
 
 // ListFailingEndpoints returns a page of the disabled or failing endpoints
@@ -121,7 +121,7 @@ func (s *Store) CountMessagesSince(ctx context.Context, appID string, since time
 // ignoring ASCII case, ordered by ID.
 func (s *Store) FindApps(ctx context.Context, text string, p store.Page) ([]*store.App, error) {
 	q := storesql.New(dialect)
-	q.Add(`SELECT `+appCols+` FROM apps WHERE (instr(lower(name), lower(?1)) > 0 OR instr(lower(coalesce(uid, '')), lower(?1)) > 0)`, text)
+	q.Add(`SELECT `+storesql.AppCols+` FROM apps WHERE (instr(lower(name), lower(?1)) > 0 OR instr(lower(coalesce(uid, '')), lower(?1)) > 0)`, text)
 	// The page's placeholders follow ?1.
 	q.Page("id", p)
 	return list(ctx, s.r, "find apps", q, scanApp)
