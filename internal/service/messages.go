@@ -129,7 +129,7 @@ func (s *Service) CancelMessage(ctx context.Context, msg *store.Message) (*store
 				Detail: "The message's deliverAt has passed: it is being delivered"}
 		}
 	}
-	out, err := s.store.CancelMessage(ctx, msg.AppID, msg.ID, now)
+	out, err := s.store.CancelMessage(ctx, store.CancelMessageParams{AppID: msg.AppID, MsgID: msg.ID, Now: now})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, &Error{Status: http.StatusConflict, Code: "already_attempted",
 			Detail: "A delivery of the message was already attempted, claimed or resent"}

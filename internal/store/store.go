@@ -194,15 +194,16 @@ type Store interface {
 	ListMessages(ctx context.Context, p ListMessagesParams) ([]*Message, error)
 	// ExpungeMessagePayload removes the payload of a message for good.
 	ExpungeMessagePayload(ctx context.Context, appID, msgID string) error
-	// CancelMessage cancels a scheduled message before it is due, in one
-	// transaction: when Cancelable allows it at now, each of its
-	// deliveries becomes StatusCanceled (a FIFO sequence whose head one
-	// was advances, see Sequence), its CanceledAt becomes now, and the
+	// CancelMessage cancels the scheduled message p.MsgID of the app
+	// p.AppID before it is due, in one transaction: when Cancelable allows
+	// it at p.Now, each of its deliveries becomes StatusCanceled (a FIFO
+	// sequence whose head one was advances, see Sequence), its CanceledAt
+	// becomes p.Now, and the
 	// message is returned as written. A message already cancelled is
 	// returned as it is. ErrNotFound when the message is not the app's;
 	// ErrConflict when Cancelable refuses (not scheduled, due, or a
 	// delivery was attempted, leased or resent).
-	CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*Message, error)
+	CancelMessage(ctx context.Context, p CancelMessageParams) (*Message, error)
 
 	// ClaimDeliveries leases up to p.Limit due deliveries (NextAttemptAt <=
 	// p.Now, Status pending), oldest due first, to the caller: their
@@ -783,6 +784,13 @@ type ListMessagesParams struct {
 	// Last, when set, is the last ID the page may reach, inclusive, in
 	// its direction (see NthMessageID); empty: no bound.
 	Last string
+}
+
+// CancelMessageParams names the message CancelMessage cancels and when.
+type CancelMessageParams struct {
+	AppID string
+	MsgID string
+	Now   time.Time
 }
 
 // ClaimParams selects due deliveries to lease.

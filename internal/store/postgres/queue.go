@@ -1014,7 +1014,8 @@ func recoverOrdered(ctx context.Context, tx pgx.Tx, p store.RecoverParams) (stri
 // CancelMessage cancels a scheduled message's deliveries (see
 // store.Cancelable), advancing the sequences whose head one was: the
 // message's deliveries are locked, then those sequences.
-func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*store.Message, error) {
+func (s *Store) CancelMessage(ctx context.Context, p store.CancelMessageParams) (*store.Message, error) {
+	appID, msgID, now := p.AppID, p.MsgID, p.Now
 	var m *store.Message
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var err error

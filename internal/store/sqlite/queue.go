@@ -721,7 +721,8 @@ func recoverOrdered(ctx context.Context, tx *sql.Tx, p store.RecoverParams) (str
 
 // CancelMessage cancels a scheduled message's deliveries (see
 // store.Cancelable), advancing the sequences whose head one was.
-func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*store.Message, error) {
+func (s *Store) CancelMessage(ctx context.Context, p store.CancelMessageParams) (*store.Message, error) {
+	appID, msgID, now := p.AppID, p.MsgID, p.Now
 	var m *store.Message
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error

@@ -125,7 +125,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 		at := e.now.Add(time.Hour)
 		m, _ := e.send(a.ID, func(m *store.Message) { m.DeliverAt = at })
 		now := e.now.Add(time.Minute)
-		got, err := e.s.CancelMessage(e.ctx, a.ID, m.ID, now)
+		got, err := e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: a.ID, MsgID: m.ID, Now: now})
 		ok(t, err, "cancel")
 		sameTime(t, "canceledAt", got.CanceledAt, now)
 		sameTime(t, "deliverAt kept", got.DeliverAt, at)
@@ -146,7 +146,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "listed as failed", len(ems), 1)
 
 		// Again: the message as it is.
-		again, err := e.s.CancelMessage(e.ctx, a.ID, m.ID, now.Add(time.Minute))
+		again, err := e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: a.ID, MsgID: m.ID, Now: now.Add(time.Minute)})
 		ok(t, err, "cancel again")
 		sameTime(t, "canceledAt unchanged", again.CanceledAt, now)
 
@@ -180,7 +180,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 }
 
 func cancelErr(e *env, appID, msgID string, now time.Time) error {
-	_, err := e.s.CancelMessage(e.ctx, appID, msgID, now)
+	_, err := e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: appID, MsgID: msgID, Now: now})
 	return err
 }
 
@@ -401,12 +401,12 @@ func exerciseFIFO(t *testing.T, newStore func(t *testing.T) store.Store) {
 		plain, _ := e.send(a.ID)
 		now := e.now.Add(time.Minute)
 		// A blocked delivery leaves; the head stays.
-		_, err := e.s.CancelMessage(e.ctx, a.ID, blockedSched.ID, now)
+		_, err := e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: a.ID, MsgID: blockedSched.ID, Now: now})
 		ok(t, err, "cancel the blocked one")
 		eq(t, "after cancelling a blocked one", e.statuses(ep, sched, blockedSched, plain),
 			[]store.DeliveryStatus{store.StatusPending, store.StatusCanceled, store.StatusBlocked})
 		// The head leaves: the next not cancelled is due now.
-		_, err = e.s.CancelMessage(e.ctx, a.ID, sched.ID, now)
+		_, err = e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: a.ID, MsgID: sched.ID, Now: now})
 		ok(t, err, "cancel the head")
 		eq(t, "after cancelling the head", e.statuses(ep, sched, blockedSched, plain),
 			[]store.DeliveryStatus{store.StatusCanceled, store.StatusCanceled, store.StatusPending})
