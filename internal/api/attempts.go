@@ -186,7 +186,7 @@ func (a *API) loadAttempt(r *http.Request) (*store.App, *store.Attempt, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	at, err := a.store.GetAttempt(r.Context(), app.ID, msg.ID, r.PathValue("attempt_id"))
+	at, err := a.store.GetAttempt(r.Context(), store.AttemptKey{AppID: app.ID, MsgID: msg.ID, ID: r.PathValue("attempt_id")})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,7 +207,7 @@ func (a *API) expungeAttempt(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.ExpungeAttemptResponse(r.Context(), app.ID, at.MsgID, at.ID); err != nil {
+	if err := a.store.ExpungeAttemptResponse(r.Context(), store.AttemptKey{AppID: app.ID, MsgID: at.MsgID, ID: at.ID}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -415,7 +415,7 @@ func (a *API) endpointStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.store.EndpointStats(r.Context(), ep.ID, since, until)
+	st, err := a.store.EndpointStats(r.Context(), store.EndpointStatsParams{EndpointID: ep.ID, Since: since, Until: until})
 	if err != nil {
 		return err
 	}

@@ -158,7 +158,7 @@ func (s *Service) Step(ctx context.Context) (bool, error) { return s.step(ctx) }
 
 func (s *Service) step(ctx context.Context) (bool, error) {
 	now := store.Truncate(s.cfg.Now())
-	t, err := s.cfg.Store.ClaimTask(ctx, now, now.Add(taskLease))
+	t, err := s.cfg.Store.ClaimTask(ctx, store.ClaimTaskParams{Now: now, LeaseUntil: now.Add(taskLease)})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

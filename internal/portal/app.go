@@ -623,7 +623,7 @@ type attemptData struct {
 }
 
 func (p *Portal) attempt(w http.ResponseWriter, r *http.Request, v *view) error {
-	at, err := p.store.GetAttempt(r.Context(), v.app.ID, r.PathValue("msg"), r.PathValue("attempt"))
+	at, err := p.store.GetAttempt(r.Context(), store.AttemptKey{AppID: v.app.ID, MsgID: r.PathValue("msg"), ID: r.PathValue("attempt")})
 	if err != nil {
 		return notFound(err)
 	}

@@ -468,7 +468,7 @@ func TestMessagePageShowsScheduleAndOrder(t *testing.T) {
 	})
 	second := send(func(m *store.Message) { m.OrderingKey = "o_42" })
 	third := send(func(m *store.Message) { m.DeliverAt = now.Add(2 * time.Hour) })
-	if _, err := b.store.CancelMessage(ctx, b.app.ID, third.ID, now); err != nil {
+	if _, err := b.store.CancelMessage(ctx, store.CancelMessageParams{AppID: b.app.ID, MsgID: third.ID, Now: now}); err != nil {
 		t.Fatal(err)
 	}
 	w := b.browser()

@@ -105,7 +105,7 @@ func (s *Service) Resend(ctx context.Context, msg *store.Message, ep *store.Endp
 		return &Error{Status: http.StatusConflict, Code: "endpoint_disabled",
 			Detail: "The endpoint is disabled; enable it before resending"}
 	}
-	if err := s.store.ResendDelivery(ctx, msg.AppID, msg.ID, ep.ID, s.Now()); err != nil {
+	if err := s.store.ResendDelivery(ctx, store.ResendParams{AppID: msg.AppID, MsgID: msg.ID, EndpointID: ep.ID, Now: s.Now()}); err != nil {
 		return err
 	}
 	s.wake()
@@ -128,7 +128,7 @@ func (s *Service) CancelMessage(ctx context.Context, msg *store.Message) (*store
 				Detail: "The message's deliverAt has passed: it is being delivered"}
 		}
 	}
-	out, err := s.store.CancelMessage(ctx, msg.AppID, msg.ID, now)
+	out, err := s.store.CancelMessage(ctx, store.CancelMessageParams{AppID: msg.AppID, MsgID: msg.ID, Now: now})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, &Error{Status: http.StatusConflict, Code: "already_attempted",
 			Detail: "A delivery of the message was already attempted, claimed or resent"}

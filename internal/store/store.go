@@ -194,15 +194,16 @@ type Store interface {
 	ListMessages(ctx context.Context, p ListMessagesParams) ([]*Message, error)
 	// ExpungeMessagePayload removes the payload of a message for good.
 	ExpungeMessagePayload(ctx context.Context, appID, msgID string) error
-	// CancelMessage cancels a scheduled message before it is due, in one
-	// transaction: when Cancelable allows it at now, each of its
-	// deliveries becomes StatusCanceled (a FIFO sequence whose head one
-	// was advances, see Sequence), its CanceledAt becomes now, and the
+	// CancelMessage cancels the scheduled message p.MsgID of the app
+	// p.AppID before it is due, in one transaction: when Cancelable allows
+	// it at p.Now, each of its deliveries becomes StatusCanceled (a FIFO
+	// sequence whose head one was advances, see Sequence), its CanceledAt
+	// becomes p.Now, and the
 	// message is returned as written. A message already cancelled is
 	// returned as it is. ErrNotFound when the message is not the app's;
 	// ErrConflict when Cancelable refuses (not scheduled, due, or a
 	// delivery was attempted, leased or resent).
-	CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*Message, error)
+	CancelMessage(ctx context.Context, p CancelMessageParams) (*Message, error)
 
 	// ClaimDeliveries leases up to p.Limit due deliveries (NextAttemptAt <=
 	// p.Now, Status pending), oldest due first, to the caller: their
@@ -227,14 +228,14 @@ type Store interface {
 	// token still matches becomes due at NextAttemptAt with no lease.
 	ReleaseDeliveries(ctx context.Context, rs []Release) error
 	// ResendDelivery asks for one more, manual, attempt of a message to an
-	// endpoint, due at now: a delivery that does not exist yet is created,
+	// endpoint, due at p.Now: a delivery that does not exist yet is created,
 	// a finished one (success, fail, skipped, canceled) becomes pending and
-	// manual, and a pending one becomes due at now unless it is leased. To
+	// manual, and a pending one becomes due at p.Now unless it is leased. To
 	// a FIFO endpoint, a created or finished one joins the end of its
-	// sequence instead (see Sequence): pending and due at now only when it
+	// sequence instead (see Sequence): pending and due at p.Now only when it
 	// is the head, blocked and manual otherwise; a blocked one keeps its
 	// place. ErrNotFound when the message or the endpoint is not the app's.
-	ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error
+	ResendDelivery(ctx context.Context, p ResendParams) error
 	// RecoverDeliveries makes up to p.Limit failed or skipped deliveries of
 	// an endpoint, whose messages were created in [p.Since, p.Until), pending,
 	// manual and due at p.Now, taking them in message ID order after
@@ -259,10 +260,10 @@ type Store interface {
 	// the one due longest. Drivers answer from the claim queues' indexes; it
 	// is meant to be sampled every few seconds, not per request.
 	QueueStats(ctx context.Context, now time.Time) (*QueueStats, error)
-	// EndpointStats counts the deliveries to an endpoint by state, among
-	// those whose messages were created in [since, until) (zero times are
-	// open bounds).
-	EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*Stats, error)
+	// EndpointStats counts the deliveries to p.EndpointID by state, among
+	// those whose messages were created in [p.Since, p.Until) (zero times
+	// are open bounds).
+	EndpointStats(ctx context.Context, p EndpointStatsParams) (*Stats, error)
 
 	// Attempts.
 
@@ -270,17 +271,18 @@ type Store interface {
 	// two is required), ordered by ID as p.Desc says.
 	ListAttempts(ctx context.Context, p ListAttemptsParams) ([]*Attempt, error)
 	// GetAttempt returns one attempt of a message.
-	GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*Attempt, error)
+	GetAttempt(ctx context.Context, k AttemptKey) (*Attempt, error)
 	// ExpungeAttemptResponse removes the response body kept for an attempt.
-	ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error
+	ExpungeAttemptResponse(ctx context.Context, k AttemptKey) error
 
 	// Background tasks.
 
 	// CreateTask inserts a background task.
 	CreateTask(ctx context.Context, t *Task) error
-	// ClaimTask leases the oldest running task that is not leased (or whose
-	// lease expired) until leaseUntil; ErrNotFound when there is none.
-	ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*Task, error)
+	// ClaimTask leases the oldest running task that is not leased at p.Now
+	// (or whose lease expired) until p.LeaseUntil; ErrNotFound when there
+	// is none.
+	ClaimTask(ctx context.Context, p ClaimTaskParams) (*Task, error)
 	// UpdateTask saves the cursor, status, lease and UpdatedAt of a task,
 	// and writes events (see Events) in the same transaction.
 	UpdateTask(ctx context.Context, t *Task, events ...*Message) error
@@ -784,6 +786,13 @@ type ListMessagesParams struct {
 	Last string
 }
 
+// CancelMessageParams names the message CancelMessage cancels and when.
+type CancelMessageParams struct {
+	AppID string
+	MsgID string
+	Now   time.Time
+}
+
 // ClaimParams selects due deliveries to lease.
 type ClaimParams struct {
 	Now        time.Time
@@ -850,6 +859,15 @@ type Release struct {
 	NextAttemptAt time.Time
 }
 
+// ResendParams names the delivery ResendDelivery attempts once more: the
+// message MsgID of the app AppID to its endpoint EndpointID, due at Now.
+type ResendParams struct {
+	AppID      string
+	MsgID      string
+	EndpointID string
+	Now        time.Time
+}
+
 // RecoverParams selects deliveries to recover.
 type RecoverParams struct {
 	AppID      string
@@ -899,6 +917,14 @@ type Stats struct {
 	Canceled int64
 }
 
+// EndpointStatsParams selects the deliveries EndpointStats counts: those
+// to EndpointID whose messages were created in [Since, Until).
+type EndpointStatsParams struct {
+	EndpointID string
+	Since      time.Time // zero: no lower bound
+	Until      time.Time // zero: no upper bound
+}
+
 // QueueStats is the state of the delivery queue at one moment.
 type QueueStats struct {
 	// DueFirst counts due first attempts (pending, never attempted, not
@@ -934,6 +960,14 @@ type Attempt struct {
 	// EventType is the message's, kept on the attempt for filtering.
 	EventType string
 	CreatedAt time.Time
+}
+
+// AttemptKey names one attempt: the attempt ID of the message MsgID of the
+// app AppID.
+type AttemptKey struct {
+	AppID string
+	MsgID string
+	ID    string
 }
 
 // ListAttemptsParams selects attempts by endpoint (EndpointID set) or by
@@ -982,6 +1016,15 @@ type Task struct {
 	LeaseUntil time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// ClaimTaskParams leases a task (ClaimTask).
+type ClaimTaskParams struct {
+	// Now is the time of the claim: a lease that ends at or before it
+	// has expired.
+	Now time.Time
+	// LeaseUntil is when the new lease ends.
+	LeaseUntil time.Time
 }
 
 // Token is an API token; only a hash of the secret part is stored.

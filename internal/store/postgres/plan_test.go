@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // TestQueryPlans checks that every hot-path and list query can be answered
@@ -39,24 +40,24 @@ func TestQueryPlans(t *testing.T) {
 	page := store.Page{Limit: 50, After: "msg_x", Desc: true}
 	status := store.StatusSending
 	class := 500
-	lists := map[string]*query{
-		"list messages": listMessagesQuery(store.ListMessagesParams{AppID: "app_x", Page: page, Channel: "c",
+	lists := map[string]*storesql.Query{
+		"list messages": storesql.ListMessages(dialect, store.ListMessagesParams{AppID: "app_x", Page: page, Channel: "c",
 			EventTypes: []string{"a"}, After: now, Before: now}),
-		"list endpoint messages": endpointMessagesQuery(store.ListEndpointMessagesParams{AppID: "app_x", EndpointID: "ep_x",
+		"list endpoint messages": storesql.EndpointMessages(dialect, store.ListEndpointMessagesParams{AppID: "app_x", EndpointID: "ep_x",
 			Page: page, Status: &status, EventTypes: []string{"a"}, After: now}),
-		"list attempts by endpoint": listAttemptsQuery(store.ListAttemptsParams{AppID: "app_x", EndpointID: "ep_x", Page: page,
+		"list attempts by endpoint": storesql.ListAttempts(dialect, store.ListAttemptsParams{AppID: "app_x", EndpointID: "ep_x", Page: page,
 			StatusCodeClass: &class, Channel: "c", After: now}),
-		"list attempts by message": listAttemptsQuery(store.ListAttemptsParams{AppID: "app_x", MsgID: "msg_x", Page: page}),
+		"list attempts by message": storesql.ListAttempts(dialect, store.ListAttemptsParams{AppID: "app_x", MsgID: "msg_x", Page: page}),
 		"destinations":             destinationsQuery("app_x", "msg_x", page),
 		"recover":                  recoverQuery(store.RecoverParams{AppID: "app_x", EndpointID: "ep_x", Since: now, AfterMsgID: "msg_x", Limit: 100, Now: now}),
-		"stats":                    statsQuery("ep_x", now, now),
-		"stats, all time":          statsQuery("ep_x", time.Time{}, time.Time{}),
-		"get event types":          getEventTypesQuery([]string{"a", "b"}),
-		"list messages by tag": listMessagesQuery(store.ListMessagesParams{AppID: "app_x", Page: page, Tag: "t", Channel: "c",
+		"stats":                    storesql.EndpointStats(dialect, store.EndpointStatsParams{EndpointID: "ep_x", Since: now, Until: now}),
+		"stats, all time":          storesql.EndpointStats(dialect, store.EndpointStatsParams{EndpointID: "ep_x", Since: time.Time{}, Until: time.Time{}}),
+		"get event types":          storesql.GetEventTypes(dialect, []string{"a", "b"}),
+		"list messages by tag": storesql.ListMessages(dialect, store.ListMessagesParams{AppID: "app_x", Page: page, Tag: "t", Channel: "c",
 			After: now, Last: "msg_a"}),
-		"list endpoint messages by tag": endpointMessagesQuery(store.ListEndpointMessagesParams{AppID: "app_x", EndpointID: "ep_x",
+		"list endpoint messages by tag": storesql.EndpointMessages(dialect, store.ListEndpointMessagesParams{AppID: "app_x", EndpointID: "ep_x",
 			Page: page, Tag: "t"}),
-		"list attempts by tag": listAttemptsQuery(store.ListAttemptsParams{AppID: "app_x", EndpointID: "ep_x", Page: page, Tag: "t"}),
+		"list attempts by tag": storesql.ListAttempts(dialect, store.ListAttemptsParams{AppID: "app_x", EndpointID: "ep_x", Page: page, Tag: "t"}),
 	}
 	ids, lease := []string{"msg_x"}, []int64{1}
 	stmts := map[string]struct {
@@ -88,7 +89,7 @@ func TestQueryPlans(t *testing.T) {
 		stmts[name] = struct {
 			sql  string
 			args []any
-		}{q.String(), q.args}
+		}{q.String(), q.Args()}
 	}
 	scan := regexp.MustCompile(`Seq Scan on (apps|endpoints|event_types|messages|deliveries|attempts|tasks|tokens|idempotency|message_tags|fifo_sequences)\b`)
 	for name, st := range stmts {

@@ -472,11 +472,3 @@ func mustAffect(tag pgconn.CommandTag, err error) error {
 	}
 	return nil
 }
-
-// limit is the page size: 0 (or less) means 50.
-func limit(n int) int {
-	if n <= 0 {
-		return 50
-	}
-	return n
-}

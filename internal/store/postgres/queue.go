@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -14,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // dueChannel is the NOTIFY channel on which writes that make unleased
@@ -94,11 +93,9 @@ const (
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[], $5::timestamptz[], $6::boolean[], $7::timestamptz[], $8::integer[])
 			AS c (msg_id, endpoint_id, lease, status, next_attempt_at, attempted, attempted_at, status_code)
 		WHERE d.msg_id = c.msg_id AND d.endpoint_id = c.endpoint_id AND d.lease = c.lease AND d.status = 1`
-	// Endpoint.FailingSince after a batch: cleared by a success, set by a
-	// failure when unset (or when the batch also had a success: then the
-	// endpoint has been failing since the first failure after it). Only
-	// rows that change are locked, in id order (no deadlock between
-	// batches), and written.
+	// Endpoint.FailingSince after a batch, as store.EndpointOutcome's
+	// FailingSince says: only rows that change (its Changes) are locked,
+	// in id order (no deadlock between batches), and written.
 	sqlFailing = `WITH o AS (
 		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::boolean[]) AS o (id, since, succeeded)
 	), l AS (
@@ -173,20 +170,6 @@ var (
 
 // Messages.
 
-// msgCols selects a message; the payload is the one column left out when a
-// list is asked for without content.
-const (
-	msgColsHead = `m.id, m.app_id, m.event_type, m.event_id, m.channels, `
-	msgColsTail = `, m.payload_expires_at, m.created_at, m.tags, m.deliver_at, m.ordering_key, m.canceled_at`
-)
-
-func msgCols(withContent bool) string {
-	if withContent {
-		return msgColsHead + `m.payload` + msgColsTail
-	}
-	return msgColsHead + `NULL::bytea` + msgColsTail
-}
-
 func msgDest(m *store.Message) []any {
 	return []any{&m.ID, &m.AppID, &m.EventType, sscan{&m.EventID}, &m.Channels, &m.Payload,
 		tscan{&m.PayloadExpiresAt}, tscan{&m.CreatedAt}, &m.Tags, tscan{&m.DeliverAt}, sscan{&m.OrderingKey}, tscan{&m.CanceledAt}}
@@ -256,16 +239,13 @@ type messageBatch struct {
 // orderedDelivery is a pending delivery to a FIFO endpoint, before it joins
 // its sequence.
 type orderedDelivery struct {
-	param    int // its message's index in params
-	endpoint *store.Endpoint
-	next     time.Time
-	lease    int64
+	param int // its message's index in params
+	store.PlannedDelivery
 }
 
-// fanOut makes the rows of params' messages and deliveries: one delivery per
-// endpoint of the message's app that accepts it (see
-// store.Store.CreateMessages), from apps, the endpoints of the apps that
-// exist. A message whose app (or EndpointID) does not exist gets
+// fanOut makes the rows of params' messages and the deliveries
+// store.PlanDeliveries plans for them from apps, the endpoints of the apps
+// that exist. A message whose app (or EndpointID) does not exist gets
 // ErrNotFound in its result and no rows.
 func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoint) (*messageBatch, error) {
 	mb := &messageBatch{params: params, results: make([]store.CreateMessageResult, len(params))}
@@ -278,45 +258,26 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 			results[i].Err = store.ErrNotFound
 			continue
 		}
-		targets := eps
-		if p.EndpointID != "" {
-			// A test message: that endpoint only, whatever its filters.
-			k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
-			if k < 0 {
-				results[i].Err = store.ErrNotFound
-				continue
-			}
-			targets = eps[k : k+1]
+		planned, err := store.PlanDeliveries(p, eps)
+		if err != nil {
+			results[i].Err = err
+			continue
 		}
 		if err := ins.addMessage(i, m); err != nil {
 			return nil, err
 		}
-		next, lease := m.DueAt(), int64(0)
-		if p.Lease != 0 && !m.Scheduled() {
-			next, lease = p.LeaseUntil, p.Lease
-		}
-		for _, ep := range targets {
-			if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
+		for _, d := range planned {
+			if d.Ordered {
+				mb.ordered = append(mb.ordered, orderedDelivery{param: i, PlannedDelivery: d})
 				continue
 			}
-			if ep.Disabled {
-				ins.addDelivery(m, ep.ID, store.StatusSkipped, time.Time{}, 0)
+			ins.addDelivery(m, d)
+			if d.Status == store.StatusSkipped {
 				results[i].Skipped++
 				continue
 			}
-			next, lease := next, lease
-			if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
-				next, lease = m.DueAt(), 0
-			}
-			if ep.Ordering == store.OrderingFIFO && p.EndpointID == "" {
-				// A test message (EndpointID) is not part of the
-				// endpoint's sequences.
-				mb.ordered = append(mb.ordered, orderedDelivery{param: i, endpoint: ep, next: next, lease: lease})
-				continue
-			}
-			ins.addDelivery(m, ep.ID, store.StatusPending, next, lease)
-			ins.notify = ins.notify || lease == 0
-			results[i].Jobs = append(results[i].Jobs, newJob(m, ep, next, lease, 0))
+			ins.notify = ins.notify || d.Lease == 0
+			results[i].Jobs = append(results[i].Jobs, d.Job(m))
 		}
 		if ins.bytes >= maxChunkBytes {
 			mb.chunks = append(mb.chunks, ins)
@@ -327,22 +288,6 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 		mb.chunks = append(mb.chunks, ins)
 	}
 	return mb, nil
-}
-
-// newJob is the job of a pending delivery of m to ep created now.
-func newJob(m *store.Message, ep *store.Endpoint, next time.Time, lease, seq int64) *store.Job {
-	return &store.Job{
-		Delivery: store.Delivery{
-			AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-			NextAttemptAt: next, Lease: lease, Seq: seq, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
-		},
-		EventType:            m.EventType,
-		MsgEventID:           m.EventID,
-		Payload:              m.Payload,
-		MsgCreatedAt:         m.CreatedAt,
-		EndpointUpdatedAt:    ep.UpdatedAt,
-		EndpointThrottleRate: ep.ThrottleRate,
-	}
 }
 
 // commit inserts the batch with insert (sqlInsertMessages or
@@ -368,7 +313,7 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 		if k == 0 && seqs != nil {
 			keys := make([]seqKey, len(mb.ordered))
 			for i, o := range mb.ordered {
-				keys[i] = seqKey{o.endpoint.ID, mb.params[o.param].Message.OrderingKey}
+				keys[i] = seqKey{o.Endpoint.ID, mb.params[o.param].Message.OrderingKey}
 			}
 			seqs.queueLock(b, keys)
 		}
@@ -402,14 +347,12 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 			continue // not stored
 		}
 		m := mb.params[o.param].Message
-		seq, head := seqs.join(o.endpoint.ID, m.OrderingKey, m.ID)
-		if !head {
-			rows.addOrdered(m, o.endpoint.ID, store.StatusBlocked, time.Time{}, 0, seq)
-			continue
+		o.Joined(seqs.join(o.Endpoint.ID, m.OrderingKey, m.ID))
+		rows.addOrdered(m, o.PlannedDelivery)
+		if job := o.Job(m); job != nil {
+			notify = notify || o.Lease == 0
+			mb.results[o.param].Jobs = append(mb.results[o.param].Jobs, job)
 		}
-		rows.addOrdered(m, o.endpoint.ID, store.StatusPending, o.next, o.lease, seq)
-		notify = notify || o.lease == 0
-		mb.results[o.param].Jobs = append(mb.results[o.param].Jobs, newJob(m, o.endpoint, o.next, o.lease, seq))
 	}
 	b := &pgx.Batch{}
 	if len(rows.dMsg) > 0 {
@@ -613,22 +556,22 @@ func (r *messageRows) addMessage(i int, m *store.Message) error {
 	return nil
 }
 
-func (r *messageRows) addDelivery(m *store.Message, endpointID string, status store.DeliveryStatus, next time.Time, lease int64) {
+func (r *messageRows) addDelivery(m *store.Message, d store.PlannedDelivery) {
 	r.dMsg = append(r.dMsg, m.ID)
-	r.dEndpoint = append(r.dEndpoint, endpointID)
+	r.dEndpoint = append(r.dEndpoint, d.Endpoint.ID)
 	r.dApp = append(r.dApp, m.AppID)
-	r.dStatus = append(r.dStatus, int16(status))
-	r.dNext = append(r.dNext, ts(next))
-	r.dLease = append(r.dLease, lease)
+	r.dStatus = append(r.dStatus, int16(d.Status))
+	r.dNext = append(r.dNext, ts(d.NextAttemptAt))
+	r.dLease = append(r.dLease, d.Lease)
 	r.dCreated = append(r.dCreated, ts(m.CreatedAt))
 }
 
 // addOrdered adds a delivery to a FIFO endpoint, with its place in its
 // sequence.
-func (r *messageRows) addOrdered(m *store.Message, endpointID string, status store.DeliveryStatus, next time.Time, lease, seq int64) {
-	r.addDelivery(m, endpointID, status, next, lease)
+func (r *messageRows) addOrdered(m *store.Message, d store.PlannedDelivery) {
+	r.addDelivery(m, d)
 	r.dKey = append(r.dKey, m.OrderingKey)
-	r.dSeq = append(r.dSeq, seq)
+	r.dSeq = append(r.dSeq, d.Seq)
 }
 
 func (r *messageRows) args() []any {
@@ -654,7 +597,7 @@ func (r *messageRows) queue(b *pgx.Batch, insert string) map[[2]string]bool {
 	return stored
 }
 
-const sqlGetMessage = `SELECT ` + msgColsHead + `m.payload` + msgColsTail + ` FROM messages AS m
+var sqlGetMessage = `SELECT ` + dialect.MsgCols(true) + ` FROM messages AS m
 	WHERE m.app_id = $1 AND (m.id = $2 OR m.event_id = $2) ORDER BY m.id = $2 DESC LIMIT 1`
 
 // GetMessage returns the message of appID whose ID or EventID is
@@ -670,47 +613,7 @@ func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*sto
 // ListMessages returns a page of the messages of an app, ordered by ID in
 // the direction of p.Desc.
 func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]*store.Message, error) {
-	return queryList(ctx, s, "list messages", listMessagesQuery(p), scanMessage)
-}
-
-func listMessagesQuery(p store.ListMessagesParams) *query {
-	q := &query{}
-	id := "m.id"
-	if p.Tag != "" {
-		// The app's messages with the tag, in id order, from the tags'
-		// key: a rare tag costs no walk past the other messages.
-		id = "t.msg_id"
-		q.add(`SELECT `+msgCols(p.WithContent)+` FROM message_tags AS t
-			JOIN messages AS m ON m.app_id = t.app_id AND m.id = t.msg_id
-			WHERE t.app_id = ? AND t.tag = ?`, p.AppID, p.Tag)
-	} else {
-		q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
-	}
-	messageFilters(q, id, p.Channel, "", p.EventTypes, p.Before, p.After)
-	if p.Status != nil {
-		q.add(` AND EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = m.id AND d.status <> 4`)
-		deliveryStatus(q, *p.Status)
-		q.add(`)`)
-	}
-	last(q, id, p.Page, p.Last)
-	q.page(id, p.Page)
-	return q
-}
-
-// messageFilters appends the filters on messages aliased m, whose id is
-// idCol.
-func messageFilters(q *query, idCol, channel, tag string, eventTypes []string, before, after time.Time) {
-	if channel != "" {
-		q.add(` AND ? = ANY(m.channels)`, channel)
-	}
-	if tag != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = m.app_id AND t.tag = ? AND t.msg_id = m.id)`, tag)
-	}
-	if len(eventTypes) > 0 {
-		q.add(` AND m.event_type = ANY(?)`, eventTypes)
-	}
-	q.since("m.created_at", idCol, ids.Message, after, true)
-	q.before("m.created_at", before)
+	return queryList(ctx, s, "list messages", storesql.ListMessages(dialect, p), scanMessage)
 }
 
 // ExpungeMessagePayload removes the payload of a message.
@@ -720,9 +623,6 @@ func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) 
 }
 
 // Deliveries.
-
-const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual, d.seq,
-	d.last_attempt_at, d.last_status_code, d.created_at, d.updated_at`
 
 func deliveryDest(d *store.Delivery) []any {
 	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual, &d.Seq,
@@ -738,7 +638,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	if p.Retries {
 		sql = sqlClaimRetry
 	}
-	rows, err := s.query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), limit(p.Limit), p.LeaseUntil, p.Lease, p.DueSince)
+	rows, err := s.query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), storesql.Limit(p.Limit), p.LeaseUntil, p.Lease, p.DueSince)
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
@@ -781,20 +681,13 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		dNext, dAt []pgtype.Timestamptz
 		dAttempted []bool
 		dCode      []int32
-		outcomes   = map[string]*endpointOutcome{}
-		events     []*store.Message
 	)
 	for _, c := range cs {
-		events = append(events, c.Events...)
 		dMsg = append(dMsg, c.MsgID)
 		dEp = append(dEp, c.EndpointID)
 		dLease = append(dLease, c.Lease)
 		dStatus = append(dStatus, int16(c.Status))
-		var next time.Time
-		if c.Status == store.StatusPending {
-			next = c.NextAttemptAt
-		}
-		dNext = append(dNext, ts(next))
+		dNext = append(dNext, ts(c.Next()))
 		a := c.Attempt
 		if a == nil {
 			dAttempted = append(dAttempted, false)
@@ -817,14 +710,9 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		aTrigger = append(aTrigger, int16(a.TriggerType))
 		aType = append(aType, a.EventType)
 		aAt = append(aAt, ts(a.CreatedAt))
-
-		o := outcomes[c.EndpointID]
-		if o == nil {
-			o = &endpointOutcome{}
-			outcomes[c.EndpointID] = o
-		}
-		o.add(a.Status == store.StatusSuccess, a.CreatedAt, c.DisableEndpoint)
 	}
+	out := store.Outcome(cs)
+	events := out.Events
 	var (
 		fID        []string
 		fSince     []pgtype.Timestamptz
@@ -832,14 +720,13 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		xID        []string
 		xAt        []pgtype.Timestamptz
 	)
-	for _, id := range slices.Sorted(maps.Keys(outcomes)) {
-		o := outcomes[id]
-		fID = append(fID, id)
-		fSince = append(fSince, ts(o.failingSince))
-		fSucceeded = append(fSucceeded, o.succeeded)
-		if !o.disableAt.IsZero() {
-			xID = append(xID, id)
-			xAt = append(xAt, ts(o.disableAt))
+	for _, o := range out.Endpoints {
+		fID = append(fID, o.EndpointID)
+		fSince = append(fSince, ts(o.Since))
+		fSucceeded = append(fSucceeded, o.Succeeded)
+		if !o.DisableAt.IsZero() {
+			xID = append(xID, o.EndpointID)
+			xAt = append(xAt, ts(o.DisableAt))
 		}
 	}
 	// The deliveries of FIFO sequences that reach a final state, and when.
@@ -914,24 +801,6 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 	return wrap("complete deliveries", s.batch(ctx, b))
 }
 
-// endpointOutcome sums up the attempts of a batch to one endpoint.
-type endpointOutcome struct {
-	succeeded    bool      // some attempt succeeded
-	failingSince time.Time // the first failure after the last success
-	disableAt    time.Time // the last attempt that asked to disable
-}
-
-func (o *endpointOutcome) add(success bool, at time.Time, disable bool) {
-	if success {
-		o.succeeded, o.failingSince = true, time.Time{}
-	} else if o.failingSince.IsZero() {
-		o.failingSince = at
-	}
-	if disable && at.After(o.disableAt) {
-		o.disableAt = at
-	}
-}
-
 // ReleaseDeliveries gives back leased deliveries unattempted, and tells the
 // other processes they are due.
 func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error {
@@ -955,7 +824,8 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 
 // ResendDelivery makes a message to an endpoint due at now as a manual
 // attempt: see store.Store.
-func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+func (s *Store) ResendDelivery(ctx context.Context, p store.ResendParams) error {
+	appID, msgID, endpointID, now := p.AppID, p.MsgID, p.EndpointID, p.Now
 	return wrap("resend delivery", s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var key string
 		if err := tx.QueryRow(ctx, `SELECT coalesce(ordering_key, '') FROM messages WHERE app_id = $1 AND id = $2 FOR KEY SHARE`, appID, msgID).Scan(&key); err != nil {
@@ -1046,7 +916,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 			last, err = recoverOrdered(ctx, tx, p)
 			return err
 		}
-		rows, err := tx.Query(ctx, q.String(), q.args...)
+		rows, err := tx.Query(ctx, q.String(), q.Args()...)
 		if err != nil {
 			return err
 		}
@@ -1073,37 +943,24 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 	return last, nil
 }
 
-func recoverQuery(p store.RecoverParams) *query {
-	q := &query{}
-	q.add(`WITH page AS (`)
-	recoverPage(q, p, "d.msg_id")
-	q.add(`)
+func recoverQuery(p store.RecoverParams) *storesql.Query {
+	q := storesql.New(dialect)
+	q.Add(`WITH page AS (`)
+	q.RecoverPage(p, "d.msg_id", "FOR UPDATE OF d")
+	q.Add(`)
 		UPDATE deliveries AS d SET status = 1, manual = true, next_attempt_at = ?, lease = 0, updated_at = ?
 		FROM page WHERE d.endpoint_id = ? AND d.msg_id = page.msg_id
 		RETURNING d.msg_id`, p.Now, p.Now, p.EndpointID)
 	return q
 }
 
-// recoverPage appends the query of the page of deliveries RecoverDeliveries
-// takes, selecting cols and locking them.
-func recoverPage(q *query, p store.RecoverParams, cols string) {
-	q.add(`SELECT `+cols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
-	if p.AfterMsgID != "" {
-		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
-	}
-	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
-	q.before("m.created_at", p.Until)
-	q.add(` ORDER BY d.msg_id LIMIT ? FOR UPDATE OF d`, limit(p.Limit))
-}
-
 // recoverOrdered recovers a page of deliveries to a FIFO endpoint: each
 // joins its sequence, in message ID order (see store.Sequence). The page's
 // deliveries are locked first, then their sequences.
 func recoverOrdered(ctx context.Context, tx pgx.Tx, p store.RecoverParams) (string, error) {
-	q := &query{}
-	recoverPage(q, p, "d.msg_id, coalesce(m.ordering_key, '')")
-	rows, err := tx.Query(ctx, q.String(), q.args...)
+	q := storesql.New(dialect)
+	q.RecoverPage(p, "d.msg_id, coalesce(m.ordering_key, '')", "FOR UPDATE OF d")
+	rows, err := tx.Query(ctx, q.String(), q.Args()...)
 	if err != nil {
 		return "", err
 	}
@@ -1157,16 +1014,17 @@ func recoverOrdered(ctx context.Context, tx pgx.Tx, p store.RecoverParams) (stri
 // CancelMessage cancels a scheduled message's deliveries (see
 // store.Cancelable), advancing the sequences whose head one was: the
 // message's deliveries are locked, then those sequences.
-func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*store.Message, error) {
+func (s *Store) CancelMessage(ctx context.Context, p store.CancelMessageParams) (*store.Message, error) {
+	appID, msgID, now := p.AppID, p.MsgID, p.Now
 	var m *store.Message
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		m, err = scanMessage(tx.QueryRow(ctx, `SELECT `+msgCols(true)+` FROM messages AS m WHERE m.app_id = $1 AND m.id = $2
+		m, err = scanMessage(tx.QueryRow(ctx, `SELECT `+dialect.MsgCols(true)+` FROM messages AS m WHERE m.app_id = $1 AND m.id = $2
 			FOR NO KEY UPDATE`, appID, msgID))
 		if err != nil || !m.CanceledAt.IsZero() {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+deliveryCols+`, coalesce(d.ordering_key, '') FROM deliveries AS d
+		rows, err := tx.Query(ctx, `SELECT `+storesql.DeliveryCols+`, coalesce(d.ordering_key, '') FROM deliveries AS d
 			WHERE d.msg_id = $1 AND d.app_id = $2 ORDER BY d.endpoint_id FOR UPDATE`, msgID, appID)
 		if err != nil {
 			return err
@@ -1217,7 +1075,7 @@ func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time
 // GetDelivery returns the delivery of a message to an endpoint.
 func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
 	d := &store.Delivery{}
-	err := s.queryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, msgID, endpointID).
+	err := s.queryRow(ctx, `SELECT `+storesql.DeliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, msgID, endpointID).
 		Scan(deliveryDest(d)...)
 	if err != nil {
 		return nil, wrap("get delivery", err)
@@ -1234,54 +1092,22 @@ func (s *Store) ListMessageDestinations(ctx context.Context, appID, msgID string
 	})
 }
 
-func destinationsQuery(appID, msgID string, p store.Page) *query {
-	q := &query{}
-	q.add(`SELECT `+endpointCols+`, `+deliveryCols+`
+func destinationsQuery(appID, msgID string, p store.Page) *storesql.Query {
+	q := storesql.New(dialect)
+	q.Add(`SELECT `+storesql.EndpointCols+`, `+storesql.DeliveryCols+`
 		FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
 		WHERE d.msg_id = ? AND d.app_id = ? AND d.status <> 4`, msgID, appID)
-	q.page("d.endpoint_id", p)
+	q.Page("d.endpoint_id", p)
 	return q
 }
 
 // ListEndpointMessages returns a page of the messages delivered or to be
 // delivered to an endpoint (not skipped), ordered by message ID.
 func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMessagesParams) ([]*store.EndpointMessage, error) {
-	return queryList(ctx, s, "list endpoint messages", endpointMessagesQuery(p), func(row pgx.Row) (*store.EndpointMessage, error) {
+	return queryList(ctx, s, "list endpoint messages", storesql.EndpointMessages(dialect, p), func(row pgx.Row) (*store.EndpointMessage, error) {
 		em := &store.EndpointMessage{Message: &store.Message{}, Delivery: &store.Delivery{}}
 		return em, row.Scan(append(msgDest(em.Message), deliveryDest(em.Delivery)...)...)
 	})
-}
-
-func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
-	q := &query{}
-	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+`
-		FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status <> 4`, p.EndpointID, p.AppID)
-	if p.Status != nil {
-		deliveryStatus(q, *p.Status)
-	}
-	messageFilters(q, "m.id", p.Channel, p.Tag, p.EventTypes, p.Before, time.Time{})
-	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
-	q.page("d.msg_id", p.Page)
-	return q
-}
-
-// deliveryStatus appends the condition that a delivery aliased d is in the
-// reported state status (Delivery.ReportedStatus; skipped ones are left
-// out by the caller).
-func deliveryStatus(q *query, status store.DeliveryStatus) {
-	switch status {
-	case store.StatusSuccess:
-		q.add(` AND d.status = 0`)
-	case store.StatusPending:
-		q.add(` AND d.status IN (1, 5) AND d.attempts = 0`)
-	case store.StatusSending:
-		q.add(` AND d.status IN (1, 5) AND d.attempts > 0`)
-	case store.StatusFail:
-		q.add(` AND d.status IN (2, 6)`)
-	default:
-		q.add(` AND false`)
-	}
 }
 
 // QueueStats counts the due deliveries of each claim queue and finds the
@@ -1306,44 +1132,16 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 }
 
 // EndpointStats counts the deliveries to an endpoint by state.
-func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
-	q := statsQuery(endpointID, since, until)
+func (s *Store) EndpointStats(ctx context.Context, p store.EndpointStatsParams) (*store.Stats, error) {
+	q := storesql.EndpointStats(dialect, p)
 	st := &store.Stats{}
-	if err := s.queryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
+	if err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
 		return nil, wrap("endpoint stats", err)
 	}
 	return st, nil
 }
 
-func statsQuery(endpointID string, since, until time.Time) *query {
-	q := &query{}
-	q.add(`SELECT count(*) FILTER (WHERE d.status = 0), count(*) FILTER (WHERE d.status IN (1, 5) AND d.attempts = 0),
-		count(*) FILTER (WHERE d.status IN (1, 5) AND d.attempts > 0), count(*) FILTER (WHERE d.status = 2),
-		count(*) FILTER (WHERE d.status IN (4, 6))
-		FROM deliveries AS d`)
-	if since.IsZero() && until.IsZero() {
-		q.add(` WHERE d.endpoint_id = ?`, endpointID)
-	} else {
-		q.add(` JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id WHERE d.endpoint_id = ?`, endpointID)
-		q.since("m.created_at", "d.msg_id", ids.Message, since, false)
-		q.before("m.created_at", until)
-	}
-	return q
-}
-
 // Attempts.
-
-const (
-	attemptColsHead = `a.id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status, a.status_code, `
-	attemptColsTail = `, a.duration_ms, a.trigger_type, a.event_type, a.created_at`
-)
-
-func attemptCols(withContent bool) string {
-	if withContent {
-		return attemptColsHead + `a.response` + attemptColsTail
-	}
-	return attemptColsHead + `''` + attemptColsTail
-}
 
 func scanAttempt(row pgx.Row) (*store.Attempt, error) {
 	a := &store.Attempt{}
@@ -1358,53 +1156,13 @@ func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([
 	if p.EndpointID == "" && p.MsgID == "" {
 		return nil, errors.New("list attempts: an endpoint or a message is required")
 	}
-	return queryList(ctx, s, "list attempts", listAttemptsQuery(p), scanAttempt)
-}
-
-func listAttemptsQuery(p store.ListAttemptsParams) *query {
-	q := &query{}
-	q.add(`SELECT `+attemptCols(p.WithContent)+` FROM attempts AS a WHERE a.app_id = ?`, p.AppID)
-	if p.EndpointID != "" {
-		q.add(` AND a.endpoint_id = ?`, p.EndpointID)
-	}
-	if p.MsgID != "" {
-		q.add(` AND a.msg_id = ?`, p.MsgID)
-	}
-	if p.Status != nil {
-		if *p.Status == store.StatusFail {
-			// Written out, so that the planner may use the partial
-			// index of failed attempts (a bound value would not).
-			q.add(` AND a.status = 2`)
-		} else {
-			q.add(` AND a.status = ?`, int16(*p.Status))
-		}
-	}
-	if c := p.StatusCodeClass; c != nil {
-		if *c == 0 {
-			q.add(` AND a.status_code = 0`)
-		} else {
-			q.add(` AND a.status_code >= ? AND a.status_code < ?`, int32(*c), int32(*c+100))
-		}
-	}
-	if len(p.EventTypes) > 0 {
-		q.add(` AND a.event_type = ANY(?)`, p.EventTypes)
-	}
-	if p.Channel != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM messages AS m WHERE m.app_id = a.app_id AND m.id = a.msg_id AND ? = ANY(m.channels))`, p.Channel)
-	}
-	if p.Tag != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = a.app_id AND t.tag = ? AND t.msg_id = a.msg_id)`, p.Tag)
-	}
-	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
-	q.before("a.created_at", p.Before)
-	last(q, "a.id", p.Page, p.Last)
-	q.page("a.id", p.Page)
-	return q
+	return queryList(ctx, s, "list attempts", storesql.ListAttempts(dialect, p), scanAttempt)
 }
 
 // GetAttempt returns one attempt of a message, with its response.
-func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
-	a, err := scanAttempt(s.queryRow(ctx, `SELECT `+attemptCols(true)+` FROM attempts AS a
+func (s *Store) GetAttempt(ctx context.Context, k store.AttemptKey) (*store.Attempt, error) {
+	appID, msgID, attemptID := k.AppID, k.MsgID, k.ID
+	a, err := scanAttempt(s.queryRow(ctx, `SELECT `+storesql.AttemptCols(true)+` FROM attempts AS a
 		WHERE a.msg_id = $1 AND a.id = $2 AND a.app_id = $3`, msgID, attemptID, appID))
 	if err != nil {
 		return nil, wrap("get attempt", err)
@@ -1413,14 +1171,15 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 }
 
 // ExpungeAttemptResponse removes the response body kept for an attempt.
-func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error {
+func (s *Store) ExpungeAttemptResponse(ctx context.Context, k store.AttemptKey) error {
+	appID, msgID, attemptID := k.AppID, k.MsgID, k.ID
 	return wrap("expunge attempt response", mustAffect(s.exec(ctx,
 		`UPDATE attempts SET response = '' WHERE msg_id = $1 AND id = $2 AND app_id = $3`, msgID, attemptID, appID)))
 }
 
 // queryList runs q and scans every row with scan.
-func queryList[T any](ctx context.Context, s *Store, what string, q *query, scan func(pgx.Row) (T, error)) ([]T, error) {
-	rows, err := s.query(ctx, q.String(), q.args...)
+func queryList[T any](ctx context.Context, s *Store, what string, q *storesql.Query, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := s.query(ctx, q.String(), q.Args()...)
 	if err != nil {
 		return nil, wrap(what, err)
 	}

@@ -8,16 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
-// laterThanStored is the updated_at an update writes: its own time, or 1µs
-// past the stored one if that is later, so that UpdatedAt never goes
-// backwards (caches compare it).
-const laterThanStored = `GREATEST(?::timestamptz, updated_at + interval '1 microsecond')`
-
 // Applications.
-
-const appCols = `id, uid, name, throttle_rate, metadata, created_at, updated_at`
 
 func scanApp(row pgx.Row) (*store.App, error) {
 	a := &store.App{}
@@ -27,12 +21,12 @@ func scanApp(row pgx.Row) (*store.App, error) {
 
 // CreateApp inserts app; ErrConflict when its UID is taken.
 func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
-	_, err := s.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := s.exec(ctx, `INSERT INTO apps (`+storesql.AppCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		app.ID, nstr(app.UID), app.Name, app.ThrottleRate, jsonMap(app.Metadata), app.CreatedAt, app.UpdatedAt)
 	return wrap("create app", err)
 }
 
-const sqlGetApp = `SELECT ` + appCols + ` FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1`
+const sqlGetApp = `SELECT ` + storesql.AppCols + ` FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1`
 
 // GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
 func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
@@ -45,37 +39,25 @@ func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) 
 
 // ListApps returns a page of apps ordered by ID.
 func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error) {
-	q := &query{}
-	q.add(`SELECT ` + appCols + ` FROM apps WHERE true`)
-	q.page("id", p)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + storesql.AppCols + ` FROM apps WHERE true`)
+	q.Page("id", p)
 	return queryList(ctx, s, "list apps", q, scanApp)
 }
 
 // UpdateApp sets the fields p names, writes p.Events, and returns the app
 // as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
-	q := &query{}
-	q.add(`UPDATE apps SET updated_at = `+laterThanStored, p.UpdatedAt)
-	if p.UID != nil {
-		q.add(`, uid = ?`, nstr(*p.UID))
+	q, err := storesql.UpdateApp(dialect, values, p)
+	if err != nil {
+		return nil, wrap("update app", err)
 	}
-	if p.Name != nil {
-		q.add(`, name = ?`, *p.Name)
-	}
-	if p.ThrottleRate != nil {
-		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
-	}
-	if p.Metadata != nil {
-		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
-	}
-	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
 	var app *store.App
-	var err error
 	if len(p.Events) == 0 {
-		app, err = scanApp(s.queryRow(ctx, q.String(), q.args...))
+		app, err = scanApp(s.queryRow(ctx, q.String(), q.Args()...))
 	} else {
 		err = s.changeWithEvents(ctx, p.ID, p.Events, func(b *pgx.Batch) {
-			b.Queue(q.String(), q.args...).QueryRow(func(row pgx.Row) error {
+			b.Queue(q.String(), q.Args()...).QueryRow(func(row pgx.Row) error {
 				var err error
 				app, err = scanApp(row)
 				return err
@@ -95,10 +77,6 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 }
 
 // Endpoints.
-
-const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.ordering, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
-	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
 
 func endpointDest(e *store.Endpoint) []any {
 	return []any{&e.ID, &e.AppID, sscan{&e.UID}, &e.URL, &e.Description, &e.Disabled, &e.EventTypes, &e.Channels,
@@ -145,7 +123,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events .
 	return wrap("create endpoint", err)
 }
 
-const sqlGetEndpoint = `SELECT ` + endpointCols + ` FROM endpoints AS e
+const sqlGetEndpoint = `SELECT ` + storesql.EndpointCols + ` FROM endpoints AS e
 	WHERE e.app_id = $1 AND (e.id = $2 OR e.uid = $2) ORDER BY e.id = $2 DESC LIMIT 1`
 
 // GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
@@ -159,7 +137,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.
 
 // GetEndpointByID returns the endpoint with id, whatever its app.
 func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints AS e WHERE e.id = $1`, id))
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+storesql.EndpointCols+` FROM endpoints AS e WHERE e.id = $1`, id))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
 	}
@@ -168,9 +146,9 @@ func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint
 
 // ListEndpoints returns a page of the endpoints of appID ordered by ID.
 func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) ([]*store.Endpoint, error) {
-	q := &query{}
-	q.add(`SELECT `+endpointCols+` FROM endpoints AS e WHERE e.app_id = ?`, appID)
-	q.page("e.id", p)
+	q := storesql.New(dialect)
+	q.Add(`SELECT `+storesql.EndpointCols+` FROM endpoints AS e WHERE e.app_id = ?`, appID)
+	q.Page("e.id", p)
 	return queryList(ctx, s, "list endpoints", q, scanEndpoint)
 }
 
@@ -179,59 +157,16 @@ func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) (
 // statement, so failing_since is cleared only when the stored endpoint is
 // disabled.
 func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
-	q := &query{}
-	q.add(`UPDATE endpoints AS e SET updated_at = `+laterThanStored, p.UpdatedAt)
-	if p.UID != nil {
-		q.add(`, uid = ?`, nstr(*p.UID))
+	q, err := storesql.UpdateEndpoint(dialect, values, p)
+	if err != nil {
+		return nil, wrap("update endpoint", err)
 	}
-	if p.URL != nil {
-		q.add(`, url = ?`, *p.URL)
-	}
-	if p.Description != nil {
-		q.add(`, description = ?`, *p.Description)
-	}
-	if p.Disabled != nil {
-		q.add(`, disabled = ?`, *p.Disabled)
-		if p.ResetFailingOnEnable && !*p.Disabled {
-			q.add(`, failing_since = CASE WHEN e.disabled THEN NULL ELSE e.failing_since END`)
-		}
-	}
-	if p.EventTypes != nil {
-		q.add(`, event_types = ?`, list(*p.EventTypes))
-	}
-	if p.Channels != nil {
-		q.add(`, channels = ?`, list(*p.Channels))
-	}
-	if p.ThrottleRate != nil {
-		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
-	}
-	if p.Ordering != nil {
-		q.add(`, ordering = ?`, int16(*p.Ordering))
-	}
-	if p.Metadata != nil {
-		q.add(`, metadata = ?`, jsonMap(*p.Metadata))
-	}
-	if p.Headers != nil {
-		q.add(`, headers = ?`, jsonMap(*p.Headers))
-	}
-	if p.Secret != nil {
-		q.add(`, secret = ?`, *p.Secret)
-	}
-	if p.OldSecrets != nil {
-		olds, err := oldSecrets(*p.OldSecrets)
-		if err != nil {
-			return nil, wrap("update endpoint", err)
-		}
-		q.add(`, old_secrets = ?`, olds)
-	}
-	q.add(` WHERE e.id = ? AND e.app_id = ? RETURNING `+endpointCols, p.ID, p.AppID)
 	var ep *store.Endpoint
-	var err error
 	if len(p.Events) == 0 {
-		ep, err = scanEndpoint(s.queryRow(ctx, q.String(), q.args...))
+		ep, err = scanEndpoint(s.queryRow(ctx, q.String(), q.Args()...))
 	} else {
 		err = s.changeWithEvents(ctx, p.AppID, p.Events, func(b *pgx.Batch) {
-			b.Queue(q.String(), q.args...).QueryRow(func(row pgx.Row) error {
+			b.Queue(q.String(), q.Args()...).QueryRow(func(row pgx.Row) error {
 				var err error
 				ep, err = scanEndpoint(row)
 				return err
@@ -266,8 +201,6 @@ func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circu
 
 // Event types.
 
-const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, validate_payloads, created_at, updated_at`
-
 func scanEventType(row pgx.Row) (*store.EventType, error) {
 	et := &store.EventType{}
 	err := row.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas},
@@ -277,7 +210,7 @@ func scanEventType(row pgx.Row) (*store.EventType, error) {
 
 // CreateEventType inserts et; ErrConflict when the name exists.
 func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
-	_, err := s.exec(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := s.exec(ctx, `INSERT INTO event_types (`+storesql.EventTypeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), validationArg(et.ValidatePayloads),
 		et.CreatedAt, et.UpdatedAt)
 	return wrap("create event type", err)
@@ -285,19 +218,11 @@ func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error 
 
 // GetEventType returns the event type called name.
 func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := scanEventType(s.queryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name))
+	et, err := scanEventType(s.queryRow(ctx, `SELECT `+storesql.EventTypeCols+` FROM event_types WHERE name = $1`, name))
 	if err != nil {
 		return nil, wrap("get event type", err)
 	}
 	return et, nil
-}
-
-// getEventTypesQuery reads the event types named in an array, by primary
-// key.
-func getEventTypesQuery(names []string) *query {
-	q := &query{}
-	q.add(`SELECT `+eventTypeCols+` FROM event_types WHERE name = ANY(?) ORDER BY name`, names)
-	return q
 }
 
 // GetEventTypes returns the event types among names, ordered by name.
@@ -305,45 +230,25 @@ func (s *Store) GetEventTypes(ctx context.Context, names []string) ([]*store.Eve
 	if len(names) == 0 {
 		return nil, nil
 	}
-	return queryList(ctx, s, "get event types", getEventTypesQuery(names), scanEventType)
+	return queryList(ctx, s, "get event types", storesql.GetEventTypes(dialect, names), scanEventType)
 }
 
 // ListEventTypes returns a page of event types ordered by name.
 func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams) ([]*store.EventType, error) {
-	q := &query{}
-	q.add(`SELECT ` + eventTypeCols + ` FROM event_types WHERE true`)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + storesql.EventTypeCols + ` FROM event_types WHERE true`)
 	if !p.IncludeArchived {
-		q.add(` AND NOT archived`)
+		q.Add(` AND NOT archived`)
 	}
-	q.page("name", p.Page)
+	q.Page("name", p.Page)
 	return queryList(ctx, s, "list event types", q, scanEventType)
 }
 
 // UpdateEventType sets the fields p names and returns the event type as
 // written.
 func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
-	q := &query{}
-	q.add(`UPDATE event_types SET updated_at = `+laterThanStored, p.UpdatedAt)
-	if p.Description != nil {
-		q.add(`, description = ?`, *p.Description)
-	}
-	if p.Archived != nil {
-		q.add(`, archived = ?`, *p.Archived)
-	}
-	if p.Deprecated != nil {
-		q.add(`, deprecated = ?`, *p.Deprecated)
-	}
-	if p.FeatureFlag != nil {
-		q.add(`, feature_flag = ?`, *p.FeatureFlag)
-	}
-	if p.Schemas != nil {
-		q.add(`, schemas = ?`, rawArg(*p.Schemas))
-	}
-	if p.ValidatePayloads != nil {
-		q.add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
-	}
-	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
-	et, err := scanEventType(s.queryRow(ctx, q.String(), q.args...))
+	q := storesql.UpdateEventType(dialect, values, p)
+	et, err := scanEventType(s.queryRow(ctx, q.String(), q.Args()...))
 	if err != nil {
 		return nil, wrap("update event type", err)
 	}
@@ -380,7 +285,8 @@ const sqlClaimTask = `UPDATE tasks SET lease_until = $1 WHERE id = (
 
 // ClaimTask leases the oldest running task whose lease is free or ended;
 // tasks another replica is claiming at this moment are skipped.
-func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
+func (s *Store) ClaimTask(ctx context.Context, p store.ClaimTaskParams) (*store.Task, error) {
+	now, leaseUntil := p.Now, p.LeaseUntil
 	t, err := scanTask(s.queryRow(ctx, sqlClaimTask, leaseUntil, now))
 	if err != nil {
 		return nil, wrap("claim task", err)
@@ -439,9 +345,9 @@ func scanToken(row pgx.Row) (*store.Token, error) {
 
 // ListAPITokens returns a page of the admin API tokens, ordered by ID.
 func (s *Store) ListAPITokens(ctx context.Context, p store.Page) ([]*store.Token, error) {
-	q := &query{}
-	q.add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND NOT session`)
-	q.page("id", p)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND NOT session`)
+	q.Page("id", p)
 	return queryList(ctx, s, "list tokens", q, scanToken)
 }
 

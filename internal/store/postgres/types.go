@@ -2,12 +2,10 @@ package postgres
 
 import (
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -147,86 +145,6 @@ func strs(l []string) []string {
 		return []string{}
 	}
 	return l
-}
-
-// query assembles a statement from constant fragments and their arguments,
-// numbering the "?" placeholders of the fragments $1, $2... in order. Only
-// the shape of a statement varies (which filters are present, the
-// direction); values are always bound.
-type query struct {
-	sb   strings.Builder
-	args []any
-}
-
-func (q *query) add(frag string, args ...any) {
-	for {
-		i := strings.IndexByte(frag, '?')
-		if i < 0 {
-			break
-		}
-		q.sb.WriteString(frag[:i])
-		q.sb.WriteString("$")
-		q.sb.WriteString(itoa(len(q.args) + 1))
-		q.args = append(q.args, args[0])
-		args = args[1:]
-		frag = frag[i+1:]
-	}
-	q.sb.WriteString(frag)
-	if len(args) != 0 {
-		panic("postgres: more arguments than placeholders in " + frag)
-	}
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
-}
-
-func (q *query) String() string { return q.sb.String() }
-
-// page appends the keyset condition on col, the order and the limit.
-func (q *query) page(col string, p store.Page) {
-	if p.After != "" {
-		if p.Desc {
-			q.add(" AND "+col+" < ?", p.After)
-		} else {
-			q.add(" AND "+col+" > ?", p.After)
-		}
-	}
-	if p.Desc {
-		q.add(" ORDER BY " + col + " DESC")
-	} else {
-		q.add(" ORDER BY " + col)
-	}
-	q.add(" LIMIT ?", limit(p.Limit))
-}
-
-// idSkew is how much earlier than its row's created_at an id's time may be
-// (see the SQLite driver): a lower time bound also becomes a lower id bound
-// so that scans start near the first row.
-const idSkew = time.Minute
-
-// since appends "created_at >= t" (or "> t" when strict) on the created
-// column, narrowed by a lower bound on the id column.
-func (q *query) since(createdCol, idCol, prefix string, t time.Time, strict bool) {
-	if t.IsZero() {
-		return
-	}
-	if strict {
-		q.add(" AND "+createdCol+" > ?", t)
-	} else {
-		q.add(" AND "+createdCol+" >= ?", t)
-	}
-	q.add(" AND "+idCol+" >= ?", ids.Lower(prefix, t.Add(-idSkew)))
-}
-
-// before appends "created_at < t".
-func (q *query) before(createdCol string, t time.Time) {
-	if !t.IsZero() {
-		q.add(" AND "+createdCol+" < ?", t)
-	}
 }
 
 // validationArg stores an event type's payload validation setting: NULL

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // Views of the portal and the console.
@@ -63,21 +64,21 @@ func (s *Store) EndpointHours(ctx context.Context, endpointIDs []string, since t
 // ListFailingEndpoints returns a page of the disabled or failing endpoints
 // of every app, ordered by ID.
 func (s *Store) ListFailingEndpoints(ctx context.Context, p store.Page) ([]*store.Endpoint, error) {
-	q := &query{}
-	q.add(`SELECT ` + endpointCols + ` FROM endpoints AS e WHERE (e.failing_since IS NOT NULL OR e.disabled)`)
-	q.page("e.id", p)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + storesql.EndpointCols + ` FROM endpoints AS e WHERE (e.failing_since IS NOT NULL OR e.disabled)`)
+	q.Page("e.id", p)
 	return queryList(ctx, s, "list failing endpoints", q, scanEndpoint)
 }
 
 // CountMessagesSince counts an app's messages created at or after since, up
 // to max.
 func (s *Store) CountMessagesSince(ctx context.Context, appID string, since time.Time, max int) (int, error) {
-	q := &query{}
-	q.add(`SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE m.app_id = ?`, appID)
-	q.since("m.created_at", "m.id", ids.Message, since, false)
-	q.add(` LIMIT ?) AS c`, max)
+	q := storesql.New(dialect)
+	q.Add(`SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE m.app_id = ?`, appID)
+	q.Since("m.created_at", "m.id", ids.Message, since, false)
+	q.Add(` LIMIT ?) AS c`, max)
 	var n int
-	if err := s.queryRow(ctx, q.String(), q.args...).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&n); err != nil {
 		return 0, wrap("count messages", err)
 	}
 	return n, nil
@@ -86,31 +87,18 @@ func (s *Store) CountMessagesSince(ctx context.Context, appID string, since time
 // FindApps returns a page of the apps whose name or uid contains text,
 // ignoring ASCII case, ordered by ID.
 func (s *Store) FindApps(ctx context.Context, text string, p store.Page) ([]*store.App, error) {
-	q := &query{}
+	q := storesql.New(dialect)
 	// lower() folds more than ASCII on PostgreSQL; translate keeps the
 	// rule SQLite's lower() has.
-	q.add(`SELECT `+appCols+` FROM apps WHERE (strpos(`+asciiLower("name")+`, `+asciiLower("?")+`) > 0
+	q.Add(`SELECT `+storesql.AppCols+` FROM apps WHERE (strpos(`+asciiLower("name")+`, `+asciiLower("?")+`) > 0
 		OR strpos(`+asciiLower("coalesce(uid, '')")+`, `+asciiLower("?")+`) > 0)`, text, text)
-	q.page("id", p)
+	q.Page("id", p)
 	return queryList(ctx, s, "find apps", q, scanApp)
 }
 
 // asciiLower is the SQL that lowers the ASCII letters of expr only.
 func asciiLower(expr string) string {
 	return `translate(` + expr + `, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`
-}
-
-// last appends the bound of a page's last row on col: inclusive, in the
-// page's direction.
-func last(q *query, col string, p store.Page, id string) {
-	if id == "" {
-		return
-	}
-	if p.Desc {
-		q.add(" AND "+col+" >= ?", id)
-	} else {
-		q.add(" AND "+col+" <= ?", id)
-	}
 }
 
 // NthMessageID returns the ID of the n-th message of an app in p's order.
@@ -127,23 +115,23 @@ func (s *Store) NthEndpointAttemptID(ctx context.Context, endpointID string, p s
 // nthID reads the n-th id of the rows that from (with its one argument)
 // selects, in p's order.
 func (s *Store) nthID(ctx context.Context, what, from string, arg any, p store.Page, n int) (string, error) {
-	q := &query{}
-	q.add(`SELECT id FROM `+from, arg)
+	q := storesql.New(dialect)
+	q.Add(`SELECT id FROM `+from, arg)
 	if p.After != "" {
 		if p.Desc {
-			q.add(" AND id < ?", p.After)
+			q.Add(" AND id < ?", p.After)
 		} else {
-			q.add(" AND id > ?", p.After)
+			q.Add(" AND id > ?", p.After)
 		}
 	}
 	if p.Desc {
-		q.add(" ORDER BY id DESC")
+		q.Add(" ORDER BY id DESC")
 	} else {
-		q.add(" ORDER BY id")
+		q.Add(" ORDER BY id")
 	}
-	q.add(" LIMIT 1 OFFSET ?", max(n-1, 0))
+	q.Add(" LIMIT 1 OFFSET ?", max(n-1, 0))
 	var id string
-	err := s.queryRow(ctx, q.String(), q.args...).Scan(&id)
+	err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // TestQueryPlans pins that the hot-path and list queries are index searches:
@@ -26,55 +27,61 @@ func TestQueryPlans(t *testing.T) {
 	desc := store.Page{Desc: true, After: "x", Limit: 10}
 	code := 500
 	st := store.StatusFail
-	queries := map[string]*query{
-		"claim first":      {args: []any{1, 0, "[]", 10}},
-		"claim retry":      {args: []any{1, 0, "[]", 10}},
-		"mark claimed":     {args: []any{1, 1, 1, "m", "e"}},
-		"insert attempt":   {args: []any{"a", "b", "c", "d", "e", 1, 1, "r", 1, 1, "e", 1}},
-		"complete":         {args: []any{1, 1, 1, 1, 1, "m", "e", 1}},
-		"list messages":    listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Channel: "c", EventTypes: []string{"x"}, Before: now, After: now}),
-		"endpoint msgs":    endpointMessagesQuery(store.ListEndpointMessagesParams{AppID: "a", EndpointID: "e", Page: desc, Channel: "c", EventTypes: []string{"x"}, Status: &st, Before: now, After: now}),
-		"attempts by ep":   listAttemptsQuery(store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Status: &st, StatusCodeClass: &code, EventTypes: []string{"x"}, Channel: "c", Before: now, After: now}),
-		"attempts by msg":  listAttemptsQuery(store.ListAttemptsParams{AppID: "a", MsgID: "m", Page: desc}),
+	// raw is the arguments of a statement of the raw map below.
+	raw := func(args ...any) *storesql.Query {
+		q := storesql.New(dialect)
+		q.Add("", args...)
+		return q
+	}
+	queries := map[string]*storesql.Query{
+		"claim first":      raw([]any{1, 0, "[]", 10}...),
+		"claim retry":      raw([]any{1, 0, "[]", 10}...),
+		"mark claimed":     raw([]any{1, 1, 1, "m", "e"}...),
+		"insert attempt":   raw([]any{"a", "b", "c", "d", "e", 1, 1, "r", 1, 1, "e", 1}...),
+		"complete":         raw([]any{1, 1, 1, 1, 1, "m", "e", 1}...),
+		"list messages":    storesql.ListMessages(dialect, store.ListMessagesParams{AppID: "a", Page: desc, Channel: "c", EventTypes: []string{"x"}, Before: now, After: now}),
+		"endpoint msgs":    storesql.EndpointMessages(dialect, store.ListEndpointMessagesParams{AppID: "a", EndpointID: "e", Page: desc, Channel: "c", EventTypes: []string{"x"}, Status: &st, Before: now, After: now}),
+		"attempts by ep":   storesql.ListAttempts(dialect, store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Status: &st, StatusCodeClass: &code, EventTypes: []string{"x"}, Channel: "c", Before: now, After: now}),
+		"attempts by msg":  storesql.ListAttempts(dialect, store.ListAttemptsParams{AppID: "a", MsgID: "m", Page: desc}),
 		"recover":          recoverQuery(store.RecoverParams{AppID: "a", EndpointID: "e", Since: now, Until: now, AfterMsgID: "m", Now: now}),
-		"stats":            statsQuery("e", now, now),
-		"stats, all time":  statsQuery("e", time.Time{}, time.Time{}),
-		"get event types":  getEventTypesQuery([]string{"a", "b"}),
-		"claim task":       {args: []any{1, 1}},
-		"delete expired":   {args: []any{1, 1}},
-		"delete endpoint":  {args: []any{"e", "a"}},
-		"delete app":       {args: []any{"a"}},
-		"get app":          {args: []any{"a"}},
-		"get message":      {args: []any{"a", "m"}},
-		"get attempt":      {args: []any{"x", "m", "a"}},
-		"app endpoints":    {args: []any{"a"}},
-		"destinations":     {args: []any{"m", "a", "e", 10}},
-		"expire idem keys": {args: []any{1, 1}},
-		"msgs by status":   listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Status: &st}),
-		"failed attempts":  listAttemptsQuery(store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Status: &st}),
-		"expire tokens":    {args: []any{1, 1}},
-		"expire stats":     {args: []any{1, 1}},
-		"add stats":        {args: []any{"e", 1, 1, 1}},
-		"endpoint hours":   {args: []any{`["e"]`, 1}},
-		"failing eps":      {args: []any{"e", 10}},
-		"count since":      {args: []any{"a", 1, "m", 10}},
-		"nth message":      nth("id", "messages WHERE app_id = ?", store.Page{Desc: true, After: "m"}, 5000, "a"),
-		"nth attempt":      nth("id", "attempts WHERE endpoint_id = ?", store.Page{Desc: true, After: "a"}, 5000, "e"),
-		"msgs in a window": listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Channel: "c", Last: "m"}),
-		"msgs by tag":      listMessagesQuery(store.ListMessagesParams{AppID: "a", Page: desc, Tag: "t", Channel: "c", After: now, Last: "m"}),
-		"ep msgs by tag":   endpointMessagesQuery(store.ListEndpointMessagesParams{AppID: "a", EndpointID: "e", Page: desc, Tag: "t"}),
-		"attempts by tag":  listAttemptsQuery(store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Tag: "t"}),
-		"get sequence":     {args: []any{"e", "k"}},
-		"next blocked":     {args: []any{"e", "k"}},
-		"promote":          {args: []any{1, "m", "e"}},
-		"delivery seq":     {args: []any{"m", "e"}},
-		"recover ordered": func() *query {
-			q := &query{}
-			recoverPage(q, store.RecoverParams{AppID: "a", EndpointID: "e", Since: now, AfterMsgID: "m"}, "d.msg_id")
+		"stats":            storesql.EndpointStats(dialect, store.EndpointStatsParams{EndpointID: "e", Since: now, Until: now}),
+		"stats, all time":  storesql.EndpointStats(dialect, store.EndpointStatsParams{EndpointID: "e", Since: time.Time{}, Until: time.Time{}}),
+		"get event types":  storesql.GetEventTypes(dialect, []string{"a", "b"}),
+		"claim task":       raw([]any{1, 1}...),
+		"delete expired":   raw([]any{1, 1}...),
+		"delete endpoint":  raw([]any{"e", "a"}...),
+		"delete app":       raw([]any{"a"}...),
+		"get app":          raw([]any{"a"}...),
+		"get message":      raw([]any{"a", "m"}...),
+		"get attempt":      raw([]any{"x", "m", "a"}...),
+		"app endpoints":    raw([]any{"a"}...),
+		"destinations":     raw([]any{"m", "a", "e", 10}...),
+		"expire idem keys": raw([]any{1, 1}...),
+		"msgs by status":   storesql.ListMessages(dialect, store.ListMessagesParams{AppID: "a", Page: desc, Status: &st}),
+		"failed attempts":  storesql.ListAttempts(dialect, store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Status: &st}),
+		"expire tokens":    raw([]any{1, 1}...),
+		"expire stats":     raw([]any{1, 1}...),
+		"add stats":        raw([]any{"e", 1, 1, 1}...),
+		"endpoint hours":   raw([]any{`["e"]`, 1}...),
+		"failing eps":      raw([]any{"e", 10}...),
+		"count since":      raw([]any{"a", 1, "m", 10}...),
+		"nth message":      storesql.Nth(dialect, "id", "messages WHERE app_id = ?", store.Page{Desc: true, After: "m"}, 5000, "a"),
+		"nth attempt":      storesql.Nth(dialect, "id", "attempts WHERE endpoint_id = ?", store.Page{Desc: true, After: "a"}, 5000, "e"),
+		"msgs in a window": storesql.ListMessages(dialect, store.ListMessagesParams{AppID: "a", Page: desc, Channel: "c", Last: "m"}),
+		"msgs by tag":      storesql.ListMessages(dialect, store.ListMessagesParams{AppID: "a", Page: desc, Tag: "t", Channel: "c", After: now, Last: "m"}),
+		"ep msgs by tag":   storesql.EndpointMessages(dialect, store.ListEndpointMessagesParams{AppID: "a", EndpointID: "e", Page: desc, Tag: "t"}),
+		"attempts by tag":  storesql.ListAttempts(dialect, store.ListAttemptsParams{AppID: "a", EndpointID: "e", Page: desc, Tag: "t"}),
+		"get sequence":     raw([]any{"e", "k"}...),
+		"next blocked":     raw([]any{"e", "k"}...),
+		"promote":          raw([]any{1, "m", "e"}...),
+		"delivery seq":     raw([]any{"m", "e"}...),
+		"recover ordered": func() *storesql.Query {
+			q := storesql.New(dialect)
+			q.RecoverPage(store.RecoverParams{AppID: "a", EndpointID: "e", Since: now, AfterMsgID: "m"}, "d.msg_id", "")
 			return q
 		}(),
 	}
-	raw := map[string]string{
+	rawSQL := map[string]string{
 		"claim first":      sqlClaimFirst,
 		"claim retry":      sqlClaimRetry,
 		"mark claimed":     sqlMarkClaimed,
@@ -108,9 +115,9 @@ func TestQueryPlans(t *testing.T) {
 	for name, q := range queries {
 		text := q.String()
 		if text == "" {
-			text = raw[name]
+			text = rawSQL[name]
 		}
-		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+text, q.args...)
+		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+text, q.Args()...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -5,13 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // The hot path's statements, prepared once on the writer and bound to each
@@ -151,20 +149,6 @@ func (s *Store) hot(ctx context.Context) (*statements, error) {
 
 // Messages.
 
-// msgCols selects a message; the payload is the one column left out when a
-// list is asked for without content.
-const (
-	msgColsHead = `m.id, m.app_id, m.event_type, m.event_id, m.channels, `
-	msgColsTail = `, m.payload_expires_at, m.created_at, m.tags, m.deliver_at, m.ordering_key, m.canceled_at`
-)
-
-func msgCols(withContent bool) string {
-	if withContent {
-		return msgColsHead + `m.payload` + msgColsTail
-	}
-	return msgColsHead + `NULL` + msgColsTail
-}
-
 func msgDest(m *store.Message) []any {
 	return []any{&m.ID, &m.AppID, &m.EventType, sscan{&m.EventID}, lscan[string]{&m.Channels}, bscan{&m.Payload},
 		tscan{&m.PayloadExpiresAt}, tscan{&m.CreatedAt}, lscan[string]{&m.Tags}, tscan{&m.DeliverAt}, sscan{&m.OrderingKey},
@@ -245,15 +229,10 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 		res.Err = store.ErrNotFound
 		return res, nil
 	}
-	targets := eps
-	if p.EndpointID != "" {
-		// A test message: that endpoint only, whatever its filters.
-		k := slices.IndexFunc(eps, func(ep *store.Endpoint) bool { return ep.ID == p.EndpointID })
-		if k < 0 {
-			res.Err = store.ErrNotFound
-			return res, nil
-		}
-		targets = eps[k : k+1]
+	planned, err := store.PlanDeliveries(p, eps)
+	if err != nil {
+		res.Err = err
+		return res, nil
 	}
 	channels, err := jsonList(m.Channels)
 	if err != nil {
@@ -280,60 +259,26 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 		}
 	}
 	created := tsv(m.CreatedAt)
-	next, lease := m.DueAt(), int64(0)
-	if p.Lease != 0 && !m.Scheduled() {
-		next, lease = p.LeaseUntil, p.Lease
-	}
-	for _, ep := range targets {
-		if p.EndpointID == "" && !ep.Accepts(m.EventType, m.Channels) {
-			continue
-		}
-		if ep.Disabled {
-			if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(store.StatusSkipped), nil, 0, nil, 0, created, created); err != nil {
+	for _, d := range planned {
+		key := any(nil)
+		if d.Ordered {
+			seq, head, err := w.seqs.join(ctx, d.Endpoint.ID, m.OrderingKey, m.ID)
+			if err != nil {
 				return res, err
 			}
-			res.Skipped++
-			continue
-		}
-		next, lease := next, lease
-		if lease != 0 && slices.Contains(p.NoLease, ep.ID) {
-			next, lease = m.DueAt(), 0
-		}
-		status, key, seq := store.StatusPending, any(nil), int64(0)
-		if ep.Ordering == store.OrderingFIFO && p.EndpointID == "" {
-			// A test message (EndpointID) is not part of the endpoint's
-			// sequences.
-			var head bool
-			if seq, head, err = w.seqs.join(ctx, ep.ID, m.OrderingKey, m.ID); err != nil {
-				return res, err
-			}
+			d.Joined(seq, head)
 			key = m.OrderingKey
-			if !head {
-				status, lease = store.StatusBlocked, 0
-			}
 		}
-		nextArg := any(tsv(next))
-		if status == store.StatusBlocked {
-			nextArg = nil
-		}
-		if _, err := w.insertDelivery.ExecContext(ctx, m.ID, ep.ID, m.AppID, int(status), nextArg, lease, key, seq, created, created); err != nil {
+		if _, err := w.insertDelivery.ExecContext(ctx, m.ID, d.Endpoint.ID, m.AppID, int(d.Status), ts(d.NextAttemptAt), d.Lease,
+			key, d.Seq, created, created); err != nil {
 			return res, err
 		}
-		if status == store.StatusBlocked {
-			continue
+		if d.Status == store.StatusSkipped {
+			res.Skipped++
 		}
-		res.Jobs = append(res.Jobs, &store.Job{
-			Delivery: store.Delivery{
-				AppID: m.AppID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending,
-				NextAttemptAt: next, Lease: lease, Seq: seq, CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
-			},
-			EventType:            m.EventType,
-			MsgEventID:           m.EventID,
-			Payload:              m.Payload,
-			MsgCreatedAt:         m.CreatedAt,
-			EndpointUpdatedAt:    ep.UpdatedAt,
-			EndpointThrottleRate: ep.ThrottleRate,
-		})
+		if job := d.Job(m); job != nil {
+			res.Jobs = append(res.Jobs, job)
+		}
 	}
 	return res, nil
 }
@@ -412,7 +357,7 @@ func loadBatchEndpoints(ctx context.Context, appExists, appEndpoints *sql.Stmt, 
 	return eps, rows.Err()
 }
 
-var sqlGetMessage = `SELECT ` + msgCols(true) + ` FROM messages AS m
+var sqlGetMessage = `SELECT ` + dialect.MsgCols(true) + ` FROM messages AS m
 	WHERE m.app_id = ?1 AND (m.id = ?2 OR m.event_id = ?2) ORDER BY m.id = ?2 DESC LIMIT 1`
 
 // GetMessage returns the message of appID whose ID or EventID is
@@ -428,47 +373,7 @@ func (s *Store) GetMessage(ctx context.Context, appID, idOrEventID string) (*sto
 // ListMessages returns a page of the messages of an app, ordered by ID in
 // the direction of p.Desc.
 func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]*store.Message, error) {
-	return list(ctx, s.r, "list messages", listMessagesQuery(p), scanMessage)
-}
-
-func listMessagesQuery(p store.ListMessagesParams) *query {
-	q := &query{}
-	id := "m.id"
-	if p.Tag != "" {
-		// The app's messages with the tag, in id order, from the tags'
-		// index: a rare tag costs no walk past the other messages.
-		id = "t.msg_id"
-		q.add(`SELECT `+msgCols(p.WithContent)+` FROM message_tags AS t
-			JOIN messages AS m ON m.app_id = t.app_id AND m.id = t.msg_id
-			WHERE t.app_id = ? AND t.tag = ?`, p.AppID, p.Tag)
-	} else {
-		q.add(`SELECT `+msgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
-	}
-	messageFilters(q, id, p.Channel, "", p.EventTypes, p.Before, p.After)
-	if p.Status != nil {
-		q.add(` AND EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = m.id AND d.status != 4`)
-		deliveryStatus(q, *p.Status)
-		q.add(`)`)
-	}
-	last(q, id, p.Page, p.Last)
-	q.page(id, p.Page)
-	return q
-}
-
-// messageFilters appends the filters on messages aliased m, whose id is
-// idCol.
-func messageFilters(q *query, idCol, channel, tag string, eventTypes []string, before, after time.Time) {
-	if channel != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = ?)`, channel)
-	}
-	if tag != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = m.app_id AND t.tag = ? AND t.msg_id = m.id)`, tag)
-	}
-	if len(eventTypes) > 0 {
-		q.add(` AND m.event_type IN (SELECT value FROM json_each(?))`, strList(eventTypes))
-	}
-	q.since("m.created_at", idCol, ids.Message, after, true)
-	q.before("m.created_at", before)
+	return list(ctx, s.r, "list messages", storesql.ListMessages(dialect, p), scanMessage)
 }
 
 // ExpungeMessagePayload removes the payload of a message.
@@ -479,9 +384,6 @@ func (s *Store) ExpungeMessagePayload(ctx context.Context, appID, msgID string) 
 }
 
 // Deliveries.
-
-const deliveryCols = `d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.lease, d.manual, d.seq,
-	d.last_attempt_at, d.last_status_code, d.created_at, d.updated_at`
 
 func deliveryDest(d *store.Delivery) []any {
 	return []any{&d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Attempts, tscan{&d.NextAttemptAt}, &d.Lease, &d.Manual, &d.Seq,
@@ -503,7 +405,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	var jobs []*store.Job
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		jobs = nil
-		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, tsv(p.Now), tsv(p.DueSince), strList(p.ExcludeEndpoints), limit(p.Limit))
+		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, tsv(p.Now), tsv(p.DueSince), dialect.List(p.ExcludeEndpoints), storesql.Limit(p.Limit))
 		if err != nil {
 			return err
 		}
@@ -547,21 +449,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 	if len(cs) == 0 {
 		return nil
 	}
-	outcomes := map[string]*endpointOutcome{}
-	var events []*store.Message
-	for _, c := range cs {
-		events = append(events, c.Events...)
-		if c.Attempt == nil {
-			continue
-		}
-		o := outcomes[c.EndpointID]
-		if o == nil {
-			o = &endpointOutcome{}
-			outcomes[c.EndpointID] = o
-		}
-		o.add(c.Attempt.Status == store.StatusSuccess, c.Attempt.CreatedAt, c.DisableEndpoint)
-	}
-	endpoints := slices.Sorted(maps.Keys(outcomes))
+	out := store.Outcome(cs)
 	st, err := s.hot(ctx)
 	if err != nil {
 		return wrap("complete deliveries", err)
@@ -573,10 +461,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		var hours hourCounts // the attempts inserted, for EndpointHours
 		seqs := newSequences(tx)
 		for _, c := range cs {
-			var next any
-			if c.Status == store.StatusPending {
-				next = tsv(c.NextAttemptAt)
-			}
+			next := ts(c.Next())
 			var moved sql.Result
 			if a := c.Attempt; a == nil {
 				// No request was made (the endpoint turned out to be
@@ -616,22 +501,20 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		if err := seqs.flush(ctx); err != nil {
 			return err
 		}
-		for _, id := range endpoints {
-			o := outcomes[id]
+		for _, o := range out.Endpoints {
+			// Both statements write only what store.EndpointOutcome's
+			// FailingSince changes.
 			var err error
-			if o.failingSince.IsZero() {
-				_, err = tx.StmtContext(ctx, st.clearFailing).ExecContext(ctx, id)
+			if o.Since.IsZero() {
+				_, err = tx.StmtContext(ctx, st.clearFailing).ExecContext(ctx, o.EndpointID)
 			} else {
-				// After a success in this batch the endpoint has been
-				// failing since the first failure that followed it;
-				// otherwise since whenever it started.
-				_, err = tx.StmtContext(ctx, st.setFailing).ExecContext(ctx, id, tsv(o.failingSince), o.succeeded)
+				_, err = tx.StmtContext(ctx, st.setFailing).ExecContext(ctx, o.EndpointID, tsv(o.Since), o.Succeeded)
 			}
 			if err != nil {
 				return err
 			}
-			if !o.disableAt.IsZero() {
-				if _, err := tx.StmtContext(ctx, st.disable).ExecContext(ctx, tsv(o.disableAt), id); err != nil {
+			if !o.DisableAt.IsZero() {
+				if _, err := tx.StmtContext(ctx, st.disable).ExecContext(ctx, tsv(o.DisableAt), o.EndpointID); err != nil {
 					return err
 				}
 			}
@@ -639,26 +522,8 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 		if err := hours.write(ctx, tx); err != nil {
 			return err
 		}
-		return writeEvents(ctx, tx, st, events)
+		return writeEvents(ctx, tx, st, out.Events)
 	}))
-}
-
-// endpointOutcome sums up the attempts of a batch to one endpoint.
-type endpointOutcome struct {
-	succeeded    bool      // some attempt succeeded
-	failingSince time.Time // the first failure after the last success
-	disableAt    time.Time // the last attempt that asked to disable
-}
-
-func (o *endpointOutcome) add(success bool, at time.Time, disable bool) {
-	if success {
-		o.succeeded, o.failingSince = true, time.Time{}
-	} else if o.failingSince.IsZero() {
-		o.failingSince = at
-	}
-	if disable && at.After(o.disableAt) {
-		o.disableAt = at
-	}
 }
 
 // ReleaseDeliveries gives back leased deliveries unattempted.
@@ -684,7 +549,8 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 
 // ResendDelivery makes a message to an endpoint due at now as a manual
 // attempt: see store.Store.
-func (s *Store) ResendDelivery(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+func (s *Store) ResendDelivery(ctx context.Context, p store.ResendParams) error {
+	appID, msgID, endpointID, now := p.AppID, p.MsgID, p.EndpointID, p.Now
 	return wrap("resend delivery", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var key string
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(ordering_key, '') FROM messages WHERE app_id = ? AND id = ?`, appID, msgID).Scan(&key); err != nil {
@@ -778,7 +644,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 			last, err = recoverOrdered(ctx, tx, p)
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, q.String(), q.args...)
+		rows, err := tx.QueryContext(ctx, q.String(), q.Args()...)
 		if err != nil {
 			return err
 		}
@@ -798,34 +664,21 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p store.RecoverParams) (s
 	return last, nil
 }
 
-func recoverQuery(p store.RecoverParams) *query {
-	q := &query{}
-	q.add(`UPDATE deliveries SET status = 1, manual = 1, next_attempt_at = ?, lease = 0, updated_at = ?
+func recoverQuery(p store.RecoverParams) *storesql.Query {
+	q := storesql.New(dialect)
+	q.Add(`UPDATE deliveries SET status = 1, manual = 1, next_attempt_at = ?, lease = 0, updated_at = ?
 		WHERE endpoint_id = ? AND msg_id IN (`, tsv(p.Now), tsv(p.Now), p.EndpointID)
-	recoverPage(q, p, "d.msg_id")
-	q.add(`) RETURNING msg_id`)
+	q.RecoverPage(p, "d.msg_id", "")
+	q.Add(`) RETURNING msg_id`)
 	return q
-}
-
-// recoverPage appends the query of the page of deliveries RecoverDeliveries
-// takes, selecting cols.
-func recoverPage(q *query, p store.RecoverParams, cols string) {
-	q.add(`SELECT `+cols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
-	if p.AfterMsgID != "" {
-		q.add(` AND d.msg_id > ?`, p.AfterMsgID)
-	}
-	q.since("m.created_at", "d.msg_id", ids.Message, p.Since, false)
-	q.before("m.created_at", p.Until)
-	q.add(` ORDER BY d.msg_id LIMIT ?`, limit(p.Limit))
 }
 
 // recoverOrdered recovers a page of deliveries to a FIFO endpoint: each
 // joins its sequence, in message ID order (see store.Sequence).
 func recoverOrdered(ctx context.Context, tx *sql.Tx, p store.RecoverParams) (string, error) {
-	q := &query{}
-	recoverPage(q, p, "d.msg_id, coalesce(m.ordering_key, '')")
-	rows, err := tx.QueryContext(ctx, q.String(), q.args...)
+	q := storesql.New(dialect)
+	q.RecoverPage(p, "d.msg_id, coalesce(m.ordering_key, '')", "")
+	rows, err := tx.QueryContext(ctx, q.String(), q.Args()...)
 	if err != nil {
 		return "", err
 	}
@@ -868,15 +721,16 @@ func recoverOrdered(ctx context.Context, tx *sql.Tx, p store.RecoverParams) (str
 
 // CancelMessage cancels a scheduled message's deliveries (see
 // store.Cancelable), advancing the sequences whose head one was.
-func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time.Time) (*store.Message, error) {
+func (s *Store) CancelMessage(ctx context.Context, p store.CancelMessageParams) (*store.Message, error) {
+	appID, msgID, now := p.AppID, p.MsgID, p.Now
 	var m *store.Message
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		m, err = scanMessage(tx.QueryRowContext(ctx, `SELECT `+msgCols(true)+` FROM messages AS m WHERE m.app_id = ? AND m.id = ?`, appID, msgID))
+		m, err = scanMessage(tx.QueryRowContext(ctx, `SELECT `+dialect.MsgCols(true)+` FROM messages AS m WHERE m.app_id = ? AND m.id = ?`, appID, msgID))
 		if err != nil || !m.CanceledAt.IsZero() {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryCols+`, coalesce(d.ordering_key, '') FROM deliveries AS d WHERE d.msg_id = ? AND d.app_id = ?`, msgID, appID)
+		rows, err := tx.QueryContext(ctx, `SELECT `+storesql.DeliveryCols+`, coalesce(d.ordering_key, '') FROM deliveries AS d WHERE d.msg_id = ? AND d.app_id = ?`, msgID, appID)
 		if err != nil {
 			return err
 		}
@@ -928,7 +782,7 @@ func (s *Store) CancelMessage(ctx context.Context, appID, msgID string, now time
 // GetDelivery returns the delivery of a message to an endpoint.
 func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
 	d := &store.Delivery{}
-	err := s.queryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries AS d WHERE d.msg_id = ? AND d.endpoint_id = ?`, msgID, endpointID).
+	err := s.queryRow(ctx, `SELECT `+storesql.DeliveryCols+` FROM deliveries AS d WHERE d.msg_id = ? AND d.endpoint_id = ?`, msgID, endpointID).
 		Scan(deliveryDest(d)...)
 	if err != nil {
 		return nil, wrap("get delivery", err)
@@ -936,17 +790,17 @@ func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*sto
 	return d, nil
 }
 
-const sqlDestinations = `SELECT ` + endpointCols + `, ` + deliveryCols + `
+const sqlDestinations = `SELECT ` + storesql.EndpointCols + `, ` + storesql.DeliveryCols + `
 	FROM deliveries AS d JOIN endpoints AS e ON e.id = d.endpoint_id
 	WHERE d.msg_id = ? AND d.app_id = ? AND d.status != 4`
 
 // ListMessageDestinations returns the deliveries of a message that are not
 // skipped, with their endpoints, ordered by endpoint ID.
 func (s *Store) ListMessageDestinations(ctx context.Context, appID, msgID string, p store.Page) ([]*store.Destination, error) {
-	var q query
-	q.add(sqlDestinations, msgID, appID)
-	q.page("d.endpoint_id", p)
-	return list(ctx, s.r, "list message destinations", &q, func(sc scanner) (*store.Destination, error) {
+	q := storesql.New(dialect)
+	q.Add(sqlDestinations, msgID, appID)
+	q.Page("d.endpoint_id", p)
+	return list(ctx, s.r, "list message destinations", q, func(sc scanner) (*store.Destination, error) {
 		dst := &store.Destination{Endpoint: &store.Endpoint{}, Delivery: &store.Delivery{}}
 		return dst, sc.Scan(append(endpointDest(dst.Endpoint), deliveryDest(dst.Delivery)...)...)
 	})
@@ -955,42 +809,11 @@ func (s *Store) ListMessageDestinations(ctx context.Context, appID, msgID string
 // ListEndpointMessages returns a page of the messages delivered or to be
 // delivered to an endpoint (not skipped), ordered by message ID.
 func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMessagesParams) ([]*store.EndpointMessage, error) {
-	q := endpointMessagesQuery(p)
+	q := storesql.EndpointMessages(dialect, p)
 	return list(ctx, s.r, "list endpoint messages", q, func(sc scanner) (*store.EndpointMessage, error) {
 		em := &store.EndpointMessage{Message: &store.Message{}, Delivery: &store.Delivery{}}
 		return em, sc.Scan(append(msgDest(em.Message), deliveryDest(em.Delivery)...)...)
 	})
-}
-
-func endpointMessagesQuery(p store.ListEndpointMessagesParams) *query {
-	q := &query{}
-	q.add(`SELECT `+msgCols(p.WithContent)+`, `+deliveryCols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status != 4`, p.EndpointID, p.AppID)
-	if p.Status != nil {
-		deliveryStatus(q, *p.Status)
-	}
-	messageFilters(q, "m.id", p.Channel, p.Tag, p.EventTypes, p.Before, time.Time{})
-	q.since("m.created_at", "d.msg_id", ids.Message, p.After, true)
-	q.page("d.msg_id", p.Page)
-	return q
-}
-
-// deliveryStatus appends the condition that a delivery aliased d is in the
-// reported state status (Delivery.ReportedStatus; skipped ones are left
-// out by the caller).
-func deliveryStatus(q *query, status store.DeliveryStatus) {
-	switch status {
-	case store.StatusSuccess:
-		q.add(` AND d.status = 0`)
-	case store.StatusPending:
-		q.add(` AND d.status IN (1, 5) AND d.attempts = 0`)
-	case store.StatusSending:
-		q.add(` AND d.status IN (1, 5) AND d.attempts > 0`)
-	case store.StatusFail:
-		q.add(` AND d.status IN (2, 6)`)
-	default:
-		q.add(` AND 0`)
-	}
 }
 
 // QueueStats counts the due deliveries of each claim queue and finds the
@@ -1020,43 +843,16 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 }
 
 // EndpointStats counts the deliveries to an endpoint by state.
-func (s *Store) EndpointStats(ctx context.Context, endpointID string, since, until time.Time) (*store.Stats, error) {
-	q := statsQuery(endpointID, since, until)
+func (s *Store) EndpointStats(ctx context.Context, p store.EndpointStatsParams) (*store.Stats, error) {
+	q := storesql.EndpointStats(dialect, p)
 	st := &store.Stats{}
-	if err := s.queryRow(ctx, q.String(), q.args...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
+	if err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&st.Success, &st.Pending, &st.Sending, &st.Fail, &st.Canceled); err != nil {
 		return nil, wrap("endpoint stats", err)
 	}
 	return st, nil
 }
 
-func statsQuery(endpointID string, since, until time.Time) *query {
-	q := &query{}
-	q.add(`SELECT coalesce(sum(d.status = 0), 0), coalesce(sum(d.status IN (1, 5) AND d.attempts = 0), 0),
-		coalesce(sum(d.status IN (1, 5) AND d.attempts > 0), 0), coalesce(sum(d.status = 2), 0), coalesce(sum(d.status IN (4, 6)), 0)
-		FROM deliveries AS d`)
-	if since.IsZero() && until.IsZero() {
-		q.add(` WHERE d.endpoint_id = ?`, endpointID)
-	} else {
-		q.add(` JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id WHERE d.endpoint_id = ?`, endpointID)
-		q.since("m.created_at", "d.msg_id", ids.Message, since, false)
-		q.before("m.created_at", until)
-	}
-	return q
-}
-
 // Attempts.
-
-const (
-	attemptColsHead = `a.id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status, a.status_code, `
-	attemptColsTail = `, a.duration_ms, a.trigger_type, a.event_type, a.created_at`
-)
-
-func attemptCols(withContent bool) string {
-	if withContent {
-		return attemptColsHead + `a.response` + attemptColsTail
-	}
-	return attemptColsHead + `''` + attemptColsTail
-}
 
 func scanAttempt(sc scanner) (*store.Attempt, error) {
 	a := &store.Attempt{}
@@ -1071,54 +867,14 @@ func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([
 	if p.EndpointID == "" && p.MsgID == "" {
 		return nil, errors.New("list attempts: an endpoint or a message is required")
 	}
-	return list(ctx, s.r, "list attempts", listAttemptsQuery(p), scanAttempt)
+	return list(ctx, s.r, "list attempts", storesql.ListAttempts(dialect, p), scanAttempt)
 }
 
-func listAttemptsQuery(p store.ListAttemptsParams) *query {
-	q := &query{}
-	q.add(`SELECT `+attemptCols(p.WithContent)+` FROM attempts AS a WHERE a.app_id = ?`, p.AppID)
-	if p.EndpointID != "" {
-		q.add(` AND a.endpoint_id = ?`, p.EndpointID)
-	}
-	if p.MsgID != "" {
-		q.add(` AND a.msg_id = ?`, p.MsgID)
-	}
-	if p.Status != nil {
-		if *p.Status == store.StatusFail {
-			// Written out, so that the planner may use the partial
-			// index of failed attempts (a bound value would not).
-			q.add(` AND a.status = 2`)
-		} else {
-			q.add(` AND a.status = ?`, int(*p.Status))
-		}
-	}
-	if c := p.StatusCodeClass; c != nil {
-		if *c == 0 {
-			q.add(` AND a.status_code = 0`)
-		} else {
-			q.add(` AND a.status_code >= ? AND a.status_code < ?`, *c, *c+100)
-		}
-	}
-	if len(p.EventTypes) > 0 {
-		q.add(` AND a.event_type IN (SELECT value FROM json_each(?))`, strList(p.EventTypes))
-	}
-	if p.Channel != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM messages AS m, json_each(m.channels) AS c WHERE m.app_id = a.app_id AND m.id = a.msg_id AND c.value = ?)`, p.Channel)
-	}
-	if p.Tag != "" {
-		q.add(` AND EXISTS (SELECT 1 FROM message_tags AS t WHERE t.app_id = a.app_id AND t.tag = ? AND t.msg_id = a.msg_id)`, p.Tag)
-	}
-	q.since("a.created_at", "a.id", ids.Attempt, p.After, true)
-	q.before("a.created_at", p.Before)
-	last(q, "a.id", p.Page, p.Last)
-	q.page("a.id", p.Page)
-	return q
-}
-
-var sqlGetAttempt = `SELECT ` + attemptCols(true) + ` FROM attempts AS a WHERE a.id = ? AND a.msg_id = ? AND a.app_id = ?`
+var sqlGetAttempt = `SELECT ` + storesql.AttemptCols(true) + ` FROM attempts AS a WHERE a.id = ? AND a.msg_id = ? AND a.app_id = ?`
 
 // GetAttempt returns one attempt of a message, with its response.
-func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) (*store.Attempt, error) {
+func (s *Store) GetAttempt(ctx context.Context, k store.AttemptKey) (*store.Attempt, error) {
+	appID, msgID, attemptID := k.AppID, k.MsgID, k.ID
 	a, err := scanAttempt(s.queryRow(ctx, sqlGetAttempt, attemptID, msgID, appID))
 	if err != nil {
 		return nil, wrap("get attempt", err)
@@ -1127,7 +883,8 @@ func (s *Store) GetAttempt(ctx context.Context, appID, msgID, attemptID string) 
 }
 
 // ExpungeAttemptResponse removes the response body kept for an attempt.
-func (s *Store) ExpungeAttemptResponse(ctx context.Context, appID, msgID, attemptID string) error {
+func (s *Store) ExpungeAttemptResponse(ctx context.Context, k store.AttemptKey) error {
+	appID, msgID, attemptID := k.AppID, k.MsgID, k.ID
 	return wrap("expunge attempt response", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return mustAffect(tx.ExecContext(ctx, `UPDATE attempts SET response = '' WHERE id = ? AND msg_id = ? AND app_id = ?`, attemptID, msgID, appID))
 	}))

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -16,8 +16,6 @@ type scanner interface {
 }
 
 // Applications.
-
-const appCols = `id, uid, name, throttle_rate, metadata, created_at, updated_at`
 
 func scanApp(sc scanner) (*store.App, error) {
 	a := &store.App{}
@@ -32,13 +30,13 @@ func (s *Store) CreateApp(ctx context.Context, app *store.App) error {
 		return wrap("create app", err)
 	}
 	return wrap("create app", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps (`+storesql.AppCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			app.ID, nstr(app.UID), app.Name, app.ThrottleRate, meta, tsv(app.CreatedAt), tsv(app.UpdatedAt))
 		return err
 	}))
 }
 
-const sqlGetApp = `SELECT ` + appCols + ` FROM apps WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1`
+const sqlGetApp = `SELECT ` + storesql.AppCols + ` FROM apps WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1`
 
 // GetApp returns the app whose ID or UID is idOrUID (an ID match wins).
 func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) {
@@ -51,38 +49,23 @@ func (s *Store) GetApp(ctx context.Context, idOrUID string) (*store.App, error) 
 
 // ListApps returns a page of apps ordered by ID.
 func (s *Store) ListApps(ctx context.Context, p store.Page) ([]*store.App, error) {
-	var q query
-	q.add(`SELECT ` + appCols + ` FROM apps WHERE 1`)
-	q.page("id", p)
-	return list(ctx, s.r, "list apps", &q, scanApp)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + storesql.AppCols + ` FROM apps WHERE 1`)
+	q.Page("id", p)
+	return list(ctx, s.r, "list apps", q, scanApp)
 }
 
 // UpdateApp sets the fields p names, writes p.Events, and returns the app
 // as written.
 func (s *Store) UpdateApp(ctx context.Context, p store.UpdateAppParams) (*store.App, error) {
-	var q query
-	q.add(`UPDATE apps SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
-	if p.UID != nil {
-		q.add(`, uid = ?`, nstr(*p.UID))
+	q, err := storesql.UpdateApp(dialect, values, p)
+	if err != nil {
+		return nil, wrap("update app", err)
 	}
-	if p.Name != nil {
-		q.add(`, name = ?`, *p.Name)
-	}
-	if p.ThrottleRate != nil {
-		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
-	}
-	if p.Metadata != nil {
-		meta, err := jsonMap(*p.Metadata)
-		if err != nil {
-			return nil, wrap("update app", err)
-		}
-		q.add(`, metadata = ?`, meta)
-	}
-	q.add(` WHERE id = ? RETURNING `+appCols, p.ID)
 	var app *store.App
-	err := s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		app, err = scanApp(tx.QueryRowContext(ctx, q.String(), q.args...))
+		app, err = scanApp(tx.QueryRowContext(ctx, q.String(), q.Args()...))
 		return err
 	})
 	if err != nil {
@@ -100,14 +83,6 @@ func (s *Store) DeleteApp(ctx context.Context, id string) error {
 }
 
 // Endpoints.
-
-const endpointCols = `e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
-	e.throttle_rate, e.ordering, e.metadata, e.headers, e.secret, e.old_secrets, e.failing_since,
-	e.circuit_open, e.circuit_failures, e.circuit_since, e.circuit_next_probe, e.created_at, e.updated_at`
-
-// endpointReturning is endpointCols for a RETURNING clause, which SQLite
-// wants unqualified.
-var endpointReturning = strings.ReplaceAll(endpointCols, "e.", "")
 
 // oldSecretsScan scans the old_secrets column, keeping times in UTC.
 type oldSecretsScan struct{ l *[]store.OldSecret }
@@ -194,7 +169,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint, events .
 
 // GetEndpoint returns the endpoint of appID whose ID or UID is idOrUID.
 func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints e
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+storesql.EndpointCols+` FROM endpoints e
 		WHERE e.app_id = ?1 AND (e.id = ?2 OR e.uid = ?2) ORDER BY e.id = ?2 DESC LIMIT 1`, appID, idOrUID))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
@@ -204,7 +179,7 @@ func (s *Store) GetEndpoint(ctx context.Context, appID, idOrUID string) (*store.
 
 // GetEndpointByID returns the endpoint with id, whatever its app.
 func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+endpointCols+` FROM endpoints e WHERE e.id = ?`, id))
+	ep, err := scanEndpoint(s.queryRow(ctx, `SELECT `+storesql.EndpointCols+` FROM endpoints e WHERE e.id = ?`, id))
 	if err != nil {
 		return nil, wrap("get endpoint", err)
 	}
@@ -213,98 +188,29 @@ func (s *Store) GetEndpointByID(ctx context.Context, id string) (*store.Endpoint
 
 // ListEndpoints returns a page of the endpoints of appID ordered by ID.
 func (s *Store) ListEndpoints(ctx context.Context, appID string, p store.Page) ([]*store.Endpoint, error) {
-	var q query
-	q.add(`SELECT `+endpointCols+` FROM endpoints e WHERE e.app_id = ?`, appID)
-	q.page("e.id", p)
-	return list(ctx, s.r, "list endpoints", &q, scanEndpoint)
+	q := storesql.New(dialect)
+	q.Add(`SELECT `+storesql.EndpointCols+` FROM endpoints e WHERE e.app_id = ?`, appID)
+	q.Page("e.id", p)
+	return list(ctx, s.r, "list endpoints", q, scanEndpoint)
 }
 
 // UpdateEndpoint sets the fields p names, writes p.Events, and returns the
 // endpoint as written.
 func (s *Store) UpdateEndpoint(ctx context.Context, p store.UpdateEndpointParams) (*store.Endpoint, error) {
-	q, err := updateEndpointQuery(p)
+	q, err := storesql.UpdateEndpoint(dialect, values, p)
 	if err != nil {
 		return nil, wrap("update endpoint", err)
 	}
 	var ep *store.Endpoint
 	err = s.writeWithEvents(ctx, p.Events, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		ep, err = scanEndpoint(tx.QueryRowContext(ctx, q.String(), q.args...))
+		ep, err = scanEndpoint(tx.QueryRowContext(ctx, q.String(), q.Args()...))
 		return err
 	})
 	if err != nil {
 		return nil, wrap("update endpoint", err)
 	}
 	return ep, nil
-}
-
-// updateEndpointQuery is the UPDATE ... RETURNING statement of p: one SET
-// term per field p names. Every term reads the row as it was before the
-// statement, so failing_since is cleared only when the stored endpoint is
-// disabled, and updated_at (microseconds) moves at least 1 past the stored
-// one.
-func updateEndpointQuery(p store.UpdateEndpointParams) (*query, error) {
-	q := &query{}
-	q.add(`UPDATE endpoints SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
-	if p.UID != nil {
-		q.add(`, uid = ?`, nstr(*p.UID))
-	}
-	if p.URL != nil {
-		q.add(`, url = ?`, *p.URL)
-	}
-	if p.Description != nil {
-		q.add(`, description = ?`, *p.Description)
-	}
-	if p.Disabled != nil {
-		q.add(`, disabled = ?`, *p.Disabled)
-		if p.ResetFailingOnEnable && !*p.Disabled {
-			q.add(`, failing_since = CASE WHEN disabled THEN NULL ELSE failing_since END`)
-		}
-	}
-	for _, l := range []struct {
-		col string
-		v   *[]string
-	}{{"event_types", p.EventTypes}, {"channels", p.Channels}} {
-		if l.v == nil {
-			continue
-		}
-		v, err := jsonList(*l.v)
-		if err != nil {
-			return nil, err
-		}
-		q.add(`, `+l.col+` = ?`, v)
-	}
-	if p.ThrottleRate != nil {
-		q.add(`, throttle_rate = ?`, *p.ThrottleRate)
-	}
-	if p.Ordering != nil {
-		q.add(`, ordering = ?`, int(*p.Ordering))
-	}
-	for _, m := range []struct {
-		col string
-		v   *map[string]string
-	}{{"metadata", p.Metadata}, {"headers", p.Headers}} {
-		if m.v == nil {
-			continue
-		}
-		v, err := jsonMap(*m.v)
-		if err != nil {
-			return nil, err
-		}
-		q.add(`, `+m.col+` = ?`, v)
-	}
-	if p.Secret != nil {
-		q.add(`, secret = ?`, *p.Secret)
-	}
-	if p.OldSecrets != nil {
-		v, err := oldSecretsArg(*p.OldSecrets)
-		if err != nil {
-			return nil, err
-		}
-		q.add(`, old_secrets = ?`, v)
-	}
-	q.add(` WHERE id = ? AND app_id = ? RETURNING `+endpointReturning, p.ID, p.AppID)
-	return q, nil
 }
 
 // DeleteEndpoint deletes the endpoint, then writes events; foreign keys
@@ -326,8 +232,6 @@ func (s *Store) SetEndpointCircuit(ctx context.Context, id string, c store.Circu
 
 // Event types.
 
-const eventTypeCols = `name, description, archived, deprecated, feature_flag, schemas, validate_payloads, created_at, updated_at`
-
 func scanEventType(sc scanner) (*store.EventType, error) {
 	et := &store.EventType{}
 	err := sc.Scan(&et.Name, &et.Description, &et.Archived, &et.Deprecated, &et.FeatureFlag, rawscan{&et.Schemas},
@@ -338,7 +242,7 @@ func scanEventType(sc scanner) (*store.EventType, error) {
 // CreateEventType inserts et; ErrConflict when the name exists.
 func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error {
 	return wrap("create event type", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO event_types (`+eventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO event_types (`+storesql.EventTypeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			et.Name, et.Description, et.Archived, et.Deprecated, et.FeatureFlag, rawArg(et.Schemas), validationArg(et.ValidatePayloads),
 			tsv(et.CreatedAt), tsv(et.UpdatedAt))
 		return err
@@ -347,19 +251,11 @@ func (s *Store) CreateEventType(ctx context.Context, et *store.EventType) error 
 
 // GetEventType returns the event type called name.
 func (s *Store) GetEventType(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := scanEventType(s.queryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = ?`, name))
+	et, err := scanEventType(s.queryRow(ctx, `SELECT `+storesql.EventTypeCols+` FROM event_types WHERE name = ?`, name))
 	if err != nil {
 		return nil, wrap("get event type", err)
 	}
 	return et, nil
-}
-
-// getEventTypesQuery reads the event types named in a JSON array, by
-// primary key.
-func getEventTypesQuery(names []string) *query {
-	q := &query{}
-	q.add(`SELECT `+eventTypeCols+` FROM event_types WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name`, strList(names))
-	return q
 }
 
 // GetEventTypes returns the event types among names, ordered by name.
@@ -367,48 +263,28 @@ func (s *Store) GetEventTypes(ctx context.Context, names []string) ([]*store.Eve
 	if len(names) == 0 {
 		return nil, nil
 	}
-	return list(ctx, s.r, "get event types", getEventTypesQuery(names), scanEventType)
+	return list(ctx, s.r, "get event types", storesql.GetEventTypes(dialect, names), scanEventType)
 }
 
 // ListEventTypes returns a page of event types ordered by name.
 func (s *Store) ListEventTypes(ctx context.Context, p store.ListEventTypesParams) ([]*store.EventType, error) {
-	var q query
-	q.add(`SELECT ` + eventTypeCols + ` FROM event_types WHERE 1`)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + storesql.EventTypeCols + ` FROM event_types WHERE 1`)
 	if !p.IncludeArchived {
-		q.add(` AND NOT archived`)
+		q.Add(` AND NOT archived`)
 	}
-	q.page("name", p.Page)
-	return list(ctx, s.r, "list event types", &q, scanEventType)
+	q.Page("name", p.Page)
+	return list(ctx, s.r, "list event types", q, scanEventType)
 }
 
 // UpdateEventType sets the fields p names and returns the event type as
 // written.
 func (s *Store) UpdateEventType(ctx context.Context, p store.UpdateEventTypeParams) (*store.EventType, error) {
-	var q query
-	q.add(`UPDATE event_types SET updated_at = max(?, updated_at + 1)`, tsv(p.UpdatedAt))
-	if p.Description != nil {
-		q.add(`, description = ?`, *p.Description)
-	}
-	if p.Archived != nil {
-		q.add(`, archived = ?`, *p.Archived)
-	}
-	if p.Deprecated != nil {
-		q.add(`, deprecated = ?`, *p.Deprecated)
-	}
-	if p.FeatureFlag != nil {
-		q.add(`, feature_flag = ?`, *p.FeatureFlag)
-	}
-	if p.Schemas != nil {
-		q.add(`, schemas = ?`, rawArg(*p.Schemas))
-	}
-	if p.ValidatePayloads != nil {
-		q.add(`, validate_payloads = ?`, validationArg(*p.ValidatePayloads))
-	}
-	q.add(` WHERE name = ? RETURNING `+eventTypeCols, p.Name)
+	q := storesql.UpdateEventType(dialect, values, p)
 	var et *store.EventType
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		et, err = scanEventType(tx.QueryRowContext(ctx, q.String(), q.args...))
+		et, err = scanEventType(tx.QueryRowContext(ctx, q.String(), q.Args()...))
 		return err
 	})
 	if err != nil {
@@ -450,7 +326,8 @@ const sqlClaimTask = `UPDATE tasks SET lease_until = ?1 WHERE id = (
 	ORDER BY id LIMIT 1) RETURNING ` + taskCols
 
 // ClaimTask leases the oldest running task whose lease is free or ended.
-func (s *Store) ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error) {
+func (s *Store) ClaimTask(ctx context.Context, p store.ClaimTaskParams) (*store.Task, error) {
+	now, leaseUntil := p.Now, p.LeaseUntil
 	var t *store.Task
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
@@ -511,10 +388,10 @@ func scanToken(sc scanner) (*store.Token, error) {
 
 // ListAPITokens returns a page of the admin API tokens, ordered by ID.
 func (s *Store) ListAPITokens(ctx context.Context, p store.Page) ([]*store.Token, error) {
-	var q query
-	q.add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND session = 0`)
-	q.page("id", p)
-	return list(ctx, s.r, "list tokens", &q, scanToken)
+	q := storesql.New(dialect)
+	q.Add(`SELECT ` + tokenCols + ` FROM tokens WHERE app_id IS NULL AND session = 0`)
+	q.Page("id", p)
+	return list(ctx, s.r, "list tokens", q, scanToken)
 }
 
 // DeleteToken revokes a token.
@@ -675,8 +552,8 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (stri
 }
 
 // list runs q on db and scans every row with scan.
-func list[T any](ctx context.Context, db *sql.DB, what string, q *query, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := db.QueryContext(ctx, q.String(), q.args...)
+func list[T any](ctx context.Context, db *sql.DB, what string, q *storesql.Query, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q.String(), q.Args()...)
 	if err != nil {
 		return nil, wrap(what, err)
 	}

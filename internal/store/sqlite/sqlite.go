@@ -555,14 +555,6 @@ func mustAffect(res sql.Result, err error) error {
 	return nil
 }
 
-// limit is the page size: 0 (or less) means 50.
-func limit(n int) int {
-	if n <= 0 {
-		return 50
-	}
-	return n
-}
-
 // ts is a time as stored: unix microseconds, or NULL for the zero time.
 func ts(t time.Time) any {
 	if t.IsZero() {
@@ -711,15 +703,6 @@ func blobArg(b []byte) any {
 		return nil
 	}
 	return b
-}
-
-// strList is a list of strings as a JSON array parameter for json_each.
-func strList(l []string) string {
-	if len(l) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(l)
-	return string(b)
 }
 
 // validationArg stores an event type's payload validation setting: NULL

@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storesql"
 )
 
 // Views of the portal and the console.
@@ -74,7 +75,7 @@ func (s *Store) EndpointHours(ctx context.Context, endpointIDs []string, since t
 	if len(endpointIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := s.query(ctx, sqlEndpointHours, strList(endpointIDs), tsv(since))
+	rows, err := s.query(ctx, sqlEndpointHours, dialect.List(endpointIDs), tsv(since))
 	if err != nil {
 		return nil, wrap("endpoint hours", err)
 	}
@@ -90,27 +91,27 @@ func (s *Store) EndpointHours(ctx context.Context, endpointIDs []string, since t
 	return out, wrap("endpoint hours", rows.Err())
 }
 
-const sqlFailingEndpoints = `SELECT ` + endpointCols + ` FROM endpoints AS e INDEXED BY endpoints_failing
+const sqlFailingEndpoints = `SELECT ` + storesql.EndpointCols + ` FROM endpoints AS e INDEXED BY endpoints_failing
 	WHERE (e.failing_since IS NOT NULL OR e.disabled = 1)`
 
 // ListFailingEndpoints returns a page of the disabled or failing endpoints
 // of every app, ordered by ID.
 func (s *Store) ListFailingEndpoints(ctx context.Context, p store.Page) ([]*store.Endpoint, error) {
-	var q query
-	q.add(sqlFailingEndpoints)
-	q.page("e.id", p)
-	return list(ctx, s.r, "list failing endpoints", &q, scanEndpoint)
+	q := storesql.New(dialect)
+	q.Add(sqlFailingEndpoints)
+	q.Page("e.id", p)
+	return list(ctx, s.r, "list failing endpoints", q, scanEndpoint)
 }
 
 // CountMessagesSince counts an app's messages created at or after since, up
 // to max.
 func (s *Store) CountMessagesSince(ctx context.Context, appID string, since time.Time, max int) (int, error) {
-	var q query
-	q.add(`SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE m.app_id = ?`, appID)
-	q.since("m.created_at", "m.id", ids.Message, since, false)
-	q.add(` LIMIT ?)`, max)
+	q := storesql.New(dialect)
+	q.Add(`SELECT count(*) FROM (SELECT 1 FROM messages AS m WHERE m.app_id = ?`, appID)
+	q.Since("m.created_at", "m.id", ids.Message, since, false)
+	q.Add(` LIMIT ?)`, max)
 	var n int
-	if err := s.queryRow(ctx, q.String(), q.args...).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&n); err != nil {
 		return 0, wrap("count messages", err)
 	}
 	return n, nil
@@ -119,27 +120,27 @@ func (s *Store) CountMessagesSince(ctx context.Context, appID string, since time
 // FindApps returns a page of the apps whose name or uid contains text,
 // ignoring ASCII case, ordered by ID.
 func (s *Store) FindApps(ctx context.Context, text string, p store.Page) ([]*store.App, error) {
-	var q query
-	q.add(`SELECT `+appCols+` FROM apps WHERE (instr(lower(name), lower(?1)) > 0 OR instr(lower(coalesce(uid, '')), lower(?1)) > 0)`, text)
+	q := storesql.New(dialect)
+	q.Add(`SELECT `+storesql.AppCols+` FROM apps WHERE (instr(lower(name), lower(?1)) > 0 OR instr(lower(coalesce(uid, '')), lower(?1)) > 0)`, text)
 	// The page's placeholders follow ?1.
-	q.page("id", p)
-	return list(ctx, s.r, "find apps", &q, scanApp)
+	q.Page("id", p)
+	return list(ctx, s.r, "find apps", q, scanApp)
 }
 
 // NthMessageID returns the ID of the n-th message of an app in p's order.
 func (s *Store) NthMessageID(ctx context.Context, appID string, p store.Page, n int) (string, error) {
-	return s.nthID(ctx, "nth message", nth("id", "messages WHERE app_id = ?", p, n, appID))
+	return s.nthID(ctx, "nth message", storesql.Nth(dialect, "id", "messages WHERE app_id = ?", p, n, appID))
 }
 
 // NthEndpointAttemptID returns the ID of the n-th attempt of an endpoint in
 // p's order.
 func (s *Store) NthEndpointAttemptID(ctx context.Context, endpointID string, p store.Page, n int) (string, error) {
-	return s.nthID(ctx, "nth attempt", nth("id", "attempts WHERE endpoint_id = ?", p, n, endpointID))
+	return s.nthID(ctx, "nth attempt", storesql.Nth(dialect, "id", "attempts WHERE endpoint_id = ?", p, n, endpointID))
 }
 
-func (s *Store) nthID(ctx context.Context, what string, q *query) (string, error) {
+func (s *Store) nthID(ctx context.Context, what string, q *storesql.Query) (string, error) {
 	var id string
-	err := s.queryRow(ctx, q.String(), q.args...).Scan(&id)
+	err := s.queryRow(ctx, q.String(), q.Args()...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

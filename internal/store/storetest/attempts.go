@@ -88,23 +88,23 @@ func exerciseAttempts(t *testing.T, newStore func(t *testing.T) store.Store) {
 		m, _ := e.send(a.ID)
 		j := e.claim(store.ClaimParams{Now: e.now})[0]
 		at := e.fail(j, e.now, e.now.Add(time.Hour))
-		got, err := e.s.GetAttempt(e.ctx, a.ID, m.ID, at.ID)
+		got, err := e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: m.ID, ID: at.ID})
 		ok(t, err, "get attempt")
 		eq(t, "attempt", *got, *at)
-		_, err = e.s.GetAttempt(e.ctx, a.ID, "msg_other", at.ID)
+		_, err = e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: "msg_other", ID: at.ID})
 		isErr(t, err, store.ErrNotFound, "attempt through another message")
-		_, err = e.s.GetAttempt(e.ctx, e.app().ID, m.ID, at.ID)
+		_, err = e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: e.app().ID, MsgID: m.ID, ID: at.ID})
 		isErr(t, err, store.ErrNotFound, "attempt through another app")
-		_, err = e.s.GetAttempt(e.ctx, a.ID, m.ID, "atmpt_missing")
+		_, err = e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: m.ID, ID: "atmpt_missing"})
 		isErr(t, err, store.ErrNotFound, "missing attempt")
 
-		ok(t, e.s.ExpungeAttemptResponse(e.ctx, a.ID, m.ID, at.ID), "expunge")
-		got, err = e.s.GetAttempt(e.ctx, a.ID, m.ID, at.ID)
+		ok(t, e.s.ExpungeAttemptResponse(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: m.ID, ID: at.ID}), "expunge")
+		got, err = e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: m.ID, ID: at.ID})
 		ok(t, err, "get attempt")
 		want := *at
 		want.Response = ""
 		eq(t, "expunged attempt", *got, want)
-		isErr(t, e.s.ExpungeAttemptResponse(e.ctx, a.ID, m.ID, "atmpt_missing"), store.ErrNotFound, "expunge missing")
+		isErr(t, e.s.ExpungeAttemptResponse(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: m.ID, ID: "atmpt_missing"}), store.ErrNotFound, "expunge missing")
 	})
 }
 
@@ -305,7 +305,7 @@ func exercisePaging(t *testing.T, newStore func(t *testing.T) store.Store) {
 		checkPages(t, "destinations", want, list)
 		checkInsertWhileWalking(t, "destinations", want, list, func() {
 			ep := e.endpoint(a.ID)
-			ok(t, e.s.ResendDelivery(e.ctx, a.ID, m.ID, ep.ID, e.now), "resend")
+			ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m.ID, EndpointID: ep.ID, Now: e.now}), "resend")
 		})
 	})
 	run(t, newStore, "Attempts", func(t *testing.T, e *env) {

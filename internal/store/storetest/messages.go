@@ -320,7 +320,7 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 		// A manual delivery never attempted goes to the retries pool.
 		other := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.EventTypes = []string{"none"} })
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m2.ID, other.ID, later), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m2.ID, EndpointID: other.ID, Now: later}), "resend")
 		eq(t, "manual not a first attempt", len(e.claim(store.ClaimParams{Now: later})), 0)
 		eq(t, "manual in retries", jobKeys(e.claim(store.ClaimParams{Now: later, Retries: true})), keys([2]string{m2.ID, other.ID}))
 	})
@@ -363,7 +363,7 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 		// A manual attempt (here of a skipped delivery) counts with the
 		// retries.
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m1.ID, off.ID, later), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m1.ID, EndpointID: off.ID, Now: later}), "resend")
 		eq(t, "manual", stats(later), store.QueueStats{DueRetry: 2, OldestDue: retryAt})
 		retries := e.claim(store.ClaimParams{Now: later, Retries: true})
 		eq(t, "retries claimed", jobKeys(retries), keys([2]string{m1.ID, ep.ID}, [2]string{m1.ID, off.ID}))
@@ -411,7 +411,7 @@ func exerciseClaim(t *testing.T, newStore func(t *testing.T) store.Store) {
 		late := attemptFor(first[0], until, 200)
 		e.complete(store.Completion{MsgID: m.ID, EndpointID: ep.ID, Lease: first[0].Lease, Attempt: late, Status: store.StatusSuccess})
 		eq(t, "delivery after stale completion", *e.delivery(m.ID, ep.ID), *before)
-		_, err := e.s.GetAttempt(e.ctx, a.ID, m.ID, late.ID)
+		_, err := e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: m.ID, ID: late.ID})
 		ok(t, err, "stale attempt recorded")
 		// The current holder completes.
 		e.complete(store.Completion{MsgID: m.ID, EndpointID: ep.ID, Lease: second[0].Lease, Attempt: attemptFor(second[0], until, 200), Status: store.StatusSuccess})
@@ -522,7 +522,7 @@ func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
 			want.Status, want.Attempts, want.NextAttemptAt, want.Lease = c.status, 1, time.Time{}, 0
 			want.LastAttemptAt, want.LastStatusCode, want.UpdatedAt = at, c.code, at
 			eq(t, "delivery", *e.delivery(j.MsgID, j.EndpointID), want)
-			got, err := e.s.GetAttempt(e.ctx, j.AppID, j.MsgID, att.ID)
+			got, err := e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: j.AppID, MsgID: j.MsgID, ID: att.ID})
 			ok(t, err, "get attempt")
 			eq(t, "attempt", *got, *att)
 		})
@@ -546,7 +546,7 @@ func exerciseComplete(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, "ManualCleared", func(t *testing.T, e *env) {
 		_, j := e.claimOne()
 		e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, e.now, 200), Status: store.StatusSuccess})
-		ok(t, e.s.ResendDelivery(e.ctx, j.AppID, j.MsgID, j.EndpointID, e.now.Add(time.Second)), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: j.AppID, MsgID: j.MsgID, EndpointID: j.EndpointID, Now: e.now.Add(time.Second)}), "resend")
 		jobs := e.claim(store.ClaimParams{Now: e.now.Add(time.Second), Retries: true})
 		eq(t, "manual claimed", len(jobs), 1)
 		if !jobs[0].Manual {
@@ -636,7 +636,7 @@ func exerciseResend(t *testing.T, newStore func(t *testing.T) store.Store) {
 		ep := e.endpoint(a.ID, func(ep *store.Endpoint) { ep.EventTypes = []string{"other"} })
 		m, _ := e.send(a.ID)
 		at := e.now.Add(time.Minute)
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m.ID, ep.ID, at), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m.ID, EndpointID: ep.ID, Now: at}), "resend")
 		eq(t, "created", *e.delivery(m.ID, ep.ID), store.Delivery{
 			AppID: a.ID, MsgID: m.ID, EndpointID: ep.ID, Status: store.StatusPending, NextAttemptAt: at,
 			Manual: true, CreatedAt: at, UpdatedAt: at,
@@ -656,7 +656,7 @@ func exerciseResend(t *testing.T, newStore func(t *testing.T) store.Store) {
 			}
 			before := e.delivery(m.ID, ep.ID)
 			at := e.now.Add(time.Minute)
-			ok(t, e.s.ResendDelivery(e.ctx, a.ID, m.ID, ep.ID, at), "resend")
+			ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m.ID, EndpointID: ep.ID, Now: at}), "resend")
 			want := *before
 			want.Status, want.Manual, want.NextAttemptAt, want.UpdatedAt = store.StatusPending, true, at, at
 			eq(t, "resent", *e.delivery(m.ID, ep.ID), want)
@@ -671,7 +671,7 @@ func exerciseResend(t *testing.T, newStore func(t *testing.T) store.Store) {
 		j := e.claim(store.ClaimParams{Now: e.now})[0]
 		e.fail(j, e.now, e.now.Add(time.Hour))
 		at := e.now.Add(time.Minute)
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m.ID, ep.ID, at), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m.ID, EndpointID: ep.ID, Now: at}), "resend")
 		d := e.delivery(m.ID, ep.ID)
 		if d.Status != store.StatusPending || !d.NextAttemptAt.Equal(at) || d.Attempts != 1 {
 			t.Fatalf("resent pending: %#v", d)
@@ -684,7 +684,7 @@ func exerciseResend(t *testing.T, newStore func(t *testing.T) store.Store) {
 		m, _ := e.send(a.ID)
 		e.claim(store.ClaimParams{Now: e.now, LeaseUntil: e.now.Add(time.Minute)})
 		before := e.delivery(m.ID, ep.ID)
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m.ID, ep.ID, e.now.Add(time.Second)), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m.ID, EndpointID: ep.ID, Now: e.now.Add(time.Second)}), "resend")
 		eq(t, "leased delivery left alone", *e.delivery(m.ID, ep.ID), *before)
 	})
 	run(t, newStore, "NotFound", func(t *testing.T, e *env) {
@@ -692,10 +692,10 @@ func exerciseResend(t *testing.T, newStore func(t *testing.T) store.Store) {
 		ep := e.endpoint(a.ID)
 		epB := e.endpoint(b.ID)
 		m, _ := e.send(a.ID)
-		isErr(t, e.s.ResendDelivery(e.ctx, a.ID, "msg_missing", ep.ID, e.now), store.ErrNotFound, "missing message")
-		isErr(t, e.s.ResendDelivery(e.ctx, a.ID, m.ID, "ep_missing", e.now), store.ErrNotFound, "missing endpoint")
-		isErr(t, e.s.ResendDelivery(e.ctx, a.ID, m.ID, epB.ID, e.now), store.ErrNotFound, "another app's endpoint")
-		isErr(t, e.s.ResendDelivery(e.ctx, b.ID, m.ID, epB.ID, e.now), store.ErrNotFound, "another app's message")
+		isErr(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: "msg_missing", EndpointID: ep.ID, Now: e.now}), store.ErrNotFound, "missing message")
+		isErr(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m.ID, EndpointID: "ep_missing", Now: e.now}), store.ErrNotFound, "missing endpoint")
+		isErr(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m.ID, EndpointID: epB.ID, Now: e.now}), store.ErrNotFound, "another app's endpoint")
+		isErr(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: b.ID, MsgID: m.ID, EndpointID: epB.ID, Now: e.now}), store.ErrNotFound, "another app's message")
 	})
 }
 
@@ -712,7 +712,7 @@ func exerciseRecover(t *testing.T, newStore func(t *testing.T) store.Store) {
 		// Message 2 failed, message 3 succeeded (after a manual resend),
 		// the rest were skipped.
 		for i, st := range map[int]store.DeliveryStatus{2: store.StatusFail, 3: store.StatusSuccess} {
-			ok(t, e.s.ResendDelivery(e.ctx, a.ID, ms[i].ID, ep.ID, e.now), "resend")
+			ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: ms[i].ID, EndpointID: ep.ID, Now: e.now}), "resend")
 			j := e.claim(store.ClaimParams{Now: e.now, Retries: true, ExcludeEndpoints: []string{other.ID}})[0]
 			e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, e.now, 500), Status: st})
 		}
@@ -785,7 +785,7 @@ func exerciseFarTimes(t *testing.T, newStore func(t *testing.T) store.Store) {
 			ats, err := e.s.ListAttempts(e.ctx, store.ListAttemptsParams{AppID: a.ID, EndpointID: live.ID, After: c.at})
 			ok(t, err, "list attempts")
 			eq(t, "attempts after "+what, len(ats), c.want)
-			st, err := e.s.EndpointStats(e.ctx, live.ID, c.at, time.Time{})
+			st, err := e.s.EndpointStats(e.ctx, store.EndpointStatsParams{EndpointID: live.ID, Since: c.at, Until: time.Time{}})
 			ok(t, err, "endpoint stats")
 			eq(t, "failed since "+what, st.Fail, int64(c.want))
 		}
@@ -916,7 +916,7 @@ func exerciseViews(t *testing.T, newStore func(t *testing.T) store.Store) {
 		e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(10 * time.Second) })
 
 		stats := func(since, until time.Time) store.Stats {
-			st, err := e.s.EndpointStats(e.ctx, ep.ID, since, until)
+			st, err := e.s.EndpointStats(e.ctx, store.EndpointStatsParams{EndpointID: ep.ID, Since: since, Until: until})
 			ok(t, err, "stats")
 			return *st
 		}
@@ -925,7 +925,7 @@ func exerciseViews(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "since", stats(ms[4].CreatedAt, time.Time{}), store.Stats{Pending: 1, Canceled: 1})
 		eq(t, "until", stats(time.Time{}, ms[1].CreatedAt), store.Stats{Success: 1})
 		eq(t, "unknown endpoint", func() store.Stats {
-			st, err := e.s.EndpointStats(e.ctx, "ep_missing", time.Time{}, time.Time{})
+			st, err := e.s.EndpointStats(e.ctx, store.EndpointStatsParams{EndpointID: "ep_missing", Since: time.Time{}, Until: time.Time{}})
 			ok(t, err, "stats")
 			return *st
 		}(), store.Stats{})
@@ -977,12 +977,12 @@ func exerciseCascade(t *testing.T, newStore func(t *testing.T) store.Store) {
 			isErr(t, err, store.ErrNotFound, "message of deleted app")
 		}
 		for _, at := range atts {
-			_, err := e.s.GetAttempt(e.ctx, a.ID, at.MsgID, at.ID)
+			_, err := e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: at.MsgID, ID: at.ID})
 			isErr(t, err, store.ErrNotFound, "attempt of deleted app")
 		}
 		eq(t, "nothing left to claim of the deleted app", len(e.claim(store.ClaimParams{Now: e.now.Add(2 * time.Hour), Retries: true})), 4)
 		for _, at := range attsB {
-			_, err := e.s.GetAttempt(e.ctx, b.ID, at.MsgID, at.ID)
+			_, err := e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: b.ID, MsgID: at.MsgID, ID: at.ID})
 			ok(t, err, "other app's attempt")
 		}
 		_, err := e.s.GetMessage(e.ctx, b.ID, msB[0].ID)
@@ -999,7 +999,7 @@ func exerciseCascade(t *testing.T, newStore func(t *testing.T) store.Store) {
 			ok(t, err, "message survives")
 		}
 		for _, at := range atts {
-			_, err := e.s.GetAttempt(e.ctx, a.ID, at.MsgID, at.ID)
+			_, err := e.s.GetAttempt(e.ctx, store.AttemptKey{AppID: a.ID, MsgID: at.MsgID, ID: at.ID})
 			if at.EndpointID == eps[0].ID {
 				isErr(t, err, store.ErrNotFound, "attempt of deleted endpoint")
 			} else {

@@ -125,7 +125,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 		at := e.now.Add(time.Hour)
 		m, _ := e.send(a.ID, func(m *store.Message) { m.DeliverAt = at })
 		now := e.now.Add(time.Minute)
-		got, err := e.s.CancelMessage(e.ctx, a.ID, m.ID, now)
+		got, err := e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: a.ID, MsgID: m.ID, Now: now})
 		ok(t, err, "cancel")
 		sameTime(t, "canceledAt", got.CanceledAt, now)
 		sameTime(t, "deliverAt kept", got.DeliverAt, at)
@@ -137,7 +137,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 		stored, err := e.s.GetMessage(e.ctx, a.ID, m.ID)
 		ok(t, err, "get")
 		sameTime(t, "stored canceledAt", stored.CanceledAt, now)
-		st, err := e.s.EndpointStats(e.ctx, ep.ID, time.Time{}, time.Time{})
+		st, err := e.s.EndpointStats(e.ctx, store.EndpointStatsParams{EndpointID: ep.ID, Since: time.Time{}, Until: time.Time{}})
 		ok(t, err, "stats")
 		eq(t, "stats", *st, store.Stats{Canceled: 1})
 		fail := store.StatusFail
@@ -146,7 +146,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "listed as failed", len(ems), 1)
 
 		// Again: the message as it is.
-		again, err := e.s.CancelMessage(e.ctx, a.ID, m.ID, now.Add(time.Minute))
+		again, err := e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: a.ID, MsgID: m.ID, Now: now.Add(time.Minute)})
 		ok(t, err, "cancel again")
 		sameTime(t, "canceledAt unchanged", again.CanceledAt, now)
 
@@ -154,7 +154,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 		last, err := e.s.RecoverDeliveries(e.ctx, store.RecoverParams{AppID: a.ID, EndpointID: ep.ID, Since: e.now.Add(-time.Hour), Now: now})
 		ok(t, err, "recover")
 		eq(t, "not recovered", last, "")
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m.ID, ep.ID, now), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m.ID, EndpointID: ep.ID, Now: now}), "resend")
 		eq(t, "resent", jobKeys(e.claim(store.ClaimParams{Now: now, Retries: true})), keys([2]string{m.ID, ep.ID}))
 	})
 	run(t, newStore, "Refused", func(t *testing.T, e *env) {
@@ -169,7 +169,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 		isErr(t, cancelErr(e, b.ID, sched.ID, now), store.ErrNotFound, "another app's")
 		isErr(t, cancelErr(e, a.ID, "msg_missing", now), store.ErrNotFound, "missing")
 		resent, _ := e.send(a.ID, func(m *store.Message) { m.DeliverAt = at })
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, resent.ID, ep.ID, now), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: resent.ID, EndpointID: ep.ID, Now: now}), "resend")
 		isErr(t, cancelErr(e, a.ID, resent.ID, now), store.ErrConflict, "resent")
 		eq(t, "left as it was", e.statuses(ep, sched, resent), []store.DeliveryStatus{store.StatusPending, store.StatusPending})
 		// A delivery claimed early (a clock ahead) is leased: refused.
@@ -180,7 +180,7 @@ func exerciseCancel(t *testing.T, newStore func(t *testing.T) store.Store) {
 }
 
 func cancelErr(e *env, appID, msgID string, now time.Time) error {
-	_, err := e.s.CancelMessage(e.ctx, appID, msgID, now)
+	_, err := e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: appID, MsgID: msgID, Now: now})
 	return err
 }
 
@@ -401,12 +401,12 @@ func exerciseFIFO(t *testing.T, newStore func(t *testing.T) store.Store) {
 		plain, _ := e.send(a.ID)
 		now := e.now.Add(time.Minute)
 		// A blocked delivery leaves; the head stays.
-		_, err := e.s.CancelMessage(e.ctx, a.ID, blockedSched.ID, now)
+		_, err := e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: a.ID, MsgID: blockedSched.ID, Now: now})
 		ok(t, err, "cancel the blocked one")
 		eq(t, "after cancelling a blocked one", e.statuses(ep, sched, blockedSched, plain),
 			[]store.DeliveryStatus{store.StatusPending, store.StatusCanceled, store.StatusBlocked})
 		// The head leaves: the next not cancelled is due now.
-		_, err = e.s.CancelMessage(e.ctx, a.ID, sched.ID, now)
+		_, err = e.s.CancelMessage(e.ctx, store.CancelMessageParams{AppID: a.ID, MsgID: sched.ID, Now: now})
 		ok(t, err, "cancel the head")
 		eq(t, "after cancelling the head", e.statuses(ep, sched, blockedSched, plain),
 			[]store.DeliveryStatus{store.StatusCanceled, store.StatusCanceled, store.StatusPending})
@@ -421,20 +421,20 @@ func exerciseFIFO(t *testing.T, newStore func(t *testing.T) store.Store) {
 		m2, _ := e.send(a.ID)
 		at := e.now.Add(time.Minute)
 		// A finished one joins behind the others, blocked and manual.
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, old.ID, ep.ID, at), "resend")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: old.ID, EndpointID: ep.ID, Now: at}), "resend")
 		d := e.delivery(old.ID, ep.ID)
 		if d.Status != store.StatusBlocked || !d.Manual || d.Seq != 3 || !d.NextAttemptAt.IsZero() {
 			t.Fatalf("resent behind others: %#v", d)
 		}
 		// A blocked one keeps its place.
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m2.ID, ep.ID, at), "resend a blocked one")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m2.ID, EndpointID: ep.ID, Now: at}), "resend a blocked one")
 		eq(t, "kept its place", e.delivery(m2.ID, ep.ID).Seq, int64(2))
 		eq(t, "not manual", e.delivery(m2.ID, ep.ID).Manual, false)
 		// The head (pending, waiting for a retry) is due now.
 		head := e.claimOneOf(ep, at)
 		eq(t, "head", head.MsgID, m1.ID)
 		e.fail(head, at, at.Add(time.Hour))
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m1.ID, ep.ID, at.Add(time.Second)), "resend the head")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m1.ID, EndpointID: ep.ID, Now: at.Add(time.Second)}), "resend the head")
 		head = e.claimOneOf(ep, at.Add(time.Second))
 		eq(t, "the head, due now", head.MsgID, m1.ID)
 		e.succeed(head, at.Add(time.Second))
@@ -445,7 +445,7 @@ func exerciseFIFO(t *testing.T, newStore func(t *testing.T) store.Store) {
 		e.giveUp(jobs[0], at.Add(3*time.Second))
 		// Idle: a resend is the head at once, due now.
 		at = at.Add(time.Minute)
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, m2.ID, ep.ID, at), "resend while idle")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: m2.ID, EndpointID: ep.ID, Now: at}), "resend while idle")
 		d = e.delivery(m2.ID, ep.ID)
 		if d.Status != store.StatusPending || !d.Manual || !d.NextAttemptAt.Equal(at) || d.Seq != 1 {
 			t.Fatalf("resent while idle: %#v", d)
@@ -454,7 +454,7 @@ func exerciseFIFO(t *testing.T, newStore func(t *testing.T) store.Store) {
 		other, _ := e.send(a.ID, func(m *store.Message) { m.EventType = "not.taken" })
 		ep2 := e.endpoint(a.ID, fifo, func(ep *store.Endpoint) { ep.EventTypes = []string{"invoice.paid"} })
 		taken, _ := e.send(a.ID)
-		ok(t, e.s.ResendDelivery(e.ctx, a.ID, other.ID, ep2.ID, at), "resend to another endpoint")
+		ok(t, e.s.ResendDelivery(e.ctx, store.ResendParams{AppID: a.ID, MsgID: other.ID, EndpointID: ep2.ID, Now: at}), "resend to another endpoint")
 		eq(t, "new delivery behind the head", e.statuses(ep2, taken, other), []store.DeliveryStatus{store.StatusPending, store.StatusBlocked})
 	})
 	run(t, newStore, "RecoverJoinsInOrder", func(t *testing.T, e *env) {

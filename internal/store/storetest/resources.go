@@ -507,18 +507,18 @@ func exerciseTasks(t *testing.T, newStore func(t *testing.T) store.Store) {
 		isErr(t, err, store.ErrNotFound, "get missing task")
 
 		until := e.now.Add(time.Minute)
-		c1, err := e.s.ClaimTask(e.ctx, e.now, until)
+		c1, err := e.s.ClaimTask(e.ctx, store.ClaimTaskParams{Now: e.now, LeaseUntil: until})
 		ok(t, err, "claim task")
 		eq(t, "oldest task first", c1.ID, first.ID)
 		sameTime(t, "lease", c1.LeaseUntil, until)
-		c2, err := e.s.ClaimTask(e.ctx, e.now, until)
+		c2, err := e.s.ClaimTask(e.ctx, store.ClaimTaskParams{Now: e.now, LeaseUntil: until})
 		ok(t, err, "claim task")
 		eq(t, "second task", c2.ID, second.ID)
-		_, err = e.s.ClaimTask(e.ctx, e.now.Add(time.Second), until)
+		_, err = e.s.ClaimTask(e.ctx, store.ClaimTaskParams{Now: e.now.Add(time.Second), LeaseUntil: until})
 		isErr(t, err, store.ErrNotFound, "claim while leased")
 
 		// The lease ends at until: the task is claimable again.
-		c3, err := e.s.ClaimTask(e.ctx, until, until.Add(time.Minute))
+		c3, err := e.s.ClaimTask(e.ctx, store.ClaimTaskParams{Now: until, LeaseUntil: until.Add(time.Minute)})
 		ok(t, err, "claim after lease expiry")
 		eq(t, "reclaimed", c3.ID, first.ID)
 
@@ -532,18 +532,18 @@ func exerciseTasks(t *testing.T, newStore func(t *testing.T) store.Store) {
 		sameTime(t, "updated", got.UpdatedAt, until)
 		c2.Status = store.TaskFailed
 		ok(t, e.s.UpdateTask(e.ctx, c2), "update task")
-		_, err = e.s.ClaimTask(e.ctx, until.Add(time.Hour), until.Add(2*time.Hour))
+		_, err = e.s.ClaimTask(e.ctx, store.ClaimTaskParams{Now: until.Add(time.Hour), LeaseUntil: until.Add(2 * time.Hour)})
 		isErr(t, err, store.ErrNotFound, "claim finished tasks")
 		isErr(t, e.s.UpdateTask(e.ctx, &store.Task{ID: "qtask_missing", Status: store.TaskRunning}), store.ErrNotFound, "update missing task")
 	})
 	run(t, newStore, "UnleasedByUpdate", func(t *testing.T, e *env) {
 		tk := &store.Task{ID: ids.New(ids.Task), Kind: "k", Status: store.TaskRunning, CreatedAt: e.now, UpdatedAt: e.now}
 		ok(t, e.s.CreateTask(e.ctx, tk), "create task")
-		c, err := e.s.ClaimTask(e.ctx, e.now, e.now.Add(time.Hour))
+		c, err := e.s.ClaimTask(e.ctx, store.ClaimTaskParams{Now: e.now, LeaseUntil: e.now.Add(time.Hour)})
 		ok(t, err, "claim")
 		c.LeaseUntil = time.Time{}
 		ok(t, e.s.UpdateTask(e.ctx, c), "release by update")
-		_, err = e.s.ClaimTask(e.ctx, e.now, e.now.Add(time.Hour))
+		_, err = e.s.ClaimTask(e.ctx, store.ClaimTaskParams{Now: e.now, LeaseUntil: e.now.Add(time.Hour)})
 		ok(t, err, "claim released task")
 	})
 }
