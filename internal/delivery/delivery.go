@@ -32,9 +32,21 @@ import (
 	"github.com/heraldhq/herald/internal/store/groupcommit"
 )
 
+// Store is the part of store.Store the engine uses: it claims, releases and
+// completes deliveries, reads endpoints and applications, and stores circuit
+// changes.
+type Store interface {
+	ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error)
+	ReleaseDeliveries(ctx context.Context, rs []store.Release) error
+	CompleteDeliveries(ctx context.Context, cs []store.Completion) error
+	GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error)
+	SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error
+	GetApp(ctx context.Context, idOrUID string) (*store.App, error)
+}
+
 // Config configures an Engine.
 type Config struct {
-	Store  store.Store
+	Store  Store
 	Client *egress.Client
 	Box    *secretbox.Box
 	Log    *slog.Logger

@@ -27,9 +27,17 @@ type RecoverParams struct {
 	Until time.Time `json:"until,omitzero"`
 }
 
+// Store is the part of store.Store the service uses: tasks and retention.
+type Store interface {
+	ClaimTask(ctx context.Context, now, leaseUntil time.Time) (*store.Task, error)
+	UpdateTask(ctx context.Context, t *store.Task, events ...*store.Message) error
+	RecoverDeliveries(ctx context.Context, p store.RecoverParams) (last string, err error)
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+}
+
 // Config configures a Service.
 type Config struct {
-	Store store.Store
+	Store Store
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
