@@ -237,7 +237,7 @@ func New(cfg Config) *Engine {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.sched = newScheduler(limits{
 		EndpointConcurrency: cfg.EndpointConcurrency, AppConcurrency: cfg.AppConcurrency, MaxInFlight: cfg.MaxInFlight,
-		EndpointQueue: cfg.EndpointQueue, AppQueue: cfg.AppQueue, MaxQueued: cfg.MaxQueued,
+		EndpointQueue: cfg.EndpointQueue, AppQueue: cfg.AppQueue, MaxQueued: cfg.MaxQueued, Now: cfg.Now,
 	})
 	e.sched.onRoom = e.Wake
 	e.breaker = newBreaker(max(cfg.BreakerFailures, 0), cfg.BreakerProbe, cfg.BreakerMaxProbe)
@@ -287,10 +287,10 @@ func (e *Engine) advanced(cs []store.Completion) {
 }
 
 func (e *Engine) completeDeliveries(ctx context.Context, cs []store.Completion) error {
-	start := time.Now()
+	start := e.now()
 	err := e.cfg.Store.CompleteDeliveries(ctx, cs)
 	if e.cfg.Observer != nil {
-		e.cfg.Observer.Batch("complete", len(cs), time.Since(start), err)
+		e.cfg.Observer.Batch("complete", len(cs), e.now().Sub(start), err)
 	}
 	return err
 }
@@ -603,7 +603,7 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 		now := store.Truncate(e.now())
-		start := time.Now()
+		start := e.now()
 		exclude := e.excluded(now)
 		cur := &e.cursors[k]
 		since := cur.since(exclude, now)
@@ -612,7 +612,7 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 			Retries: retries, ExcludeEndpoints: exclude, DueSince: since,
 		})
 		if e.cfg.Observer != nil {
-			e.cfg.Observer.Batch("claim", len(jobs), time.Since(start), err)
+			e.cfg.Observer.Batch("claim", len(jobs), e.now().Sub(start), err)
 		}
 		if err != nil {
 			return false, err

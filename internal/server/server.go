@@ -38,6 +38,7 @@ import (
 type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
+	now      func() time.Time
 	store    store.Store
 	engine   *delivery.Engine
 	tasks    *maintenance.Service
@@ -140,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
-	s := &Server{cfg: cfg, log: opts.Log, served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: opts.Log, now: opts.Now, served: make(chan error, 1)}
 	// A configured key is checked before the database is opened: a bad
 	// one must not leave a new, migrated database behind.
 	var key []byte
@@ -194,6 +195,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		// Keep a connection for every request that may be in flight, so
 		// that many endpoints on one host reuse theirs instead of dialing.
 		MaxIdleConnsPerHost: cfg.MaxInFlight,
+		Now:                 opts.Now,
 	}
 	if s.tracing.Enabled() {
 		egressCfg.WrapTransport = s.tracing.Transport
@@ -311,9 +313,9 @@ func breakerFailures(n int) int {
 // writeMessages writes a batch of messages for the ingest group committer,
 // and times it.
 func (s *Server) writeMessages(ctx context.Context, ps []store.CreateMessageParams) ([]store.CreateMessageResult, error) {
-	start := time.Now()
+	start := s.now()
 	rs, err := s.store.CreateMessages(ctx, ps)
-	s.metrics.Batch("ingest", len(ps), time.Since(start), err)
+	s.metrics.Batch("ingest", len(ps), s.now().Sub(start), err)
 	return rs, err
 }
 
