@@ -59,7 +59,9 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{t: t, store: s, box: box, app: app}
 }
 
-func (f *fixture) endpoint(url string) *store.Endpoint {
+// endpoint creates an endpoint of the fixture's app; mod, when given,
+// changes it before it is stored.
+func (f *fixture) endpoint(url string, mod ...func(*store.Endpoint)) *store.Endpoint {
 	f.t.Helper()
 	secret, err := webhook.NewHMACSecret()
 	if err != nil {
@@ -70,6 +72,9 @@ func (f *fixture) endpoint(url string) *store.Endpoint {
 		ID: ids.New(ids.Endpoint), AppID: f.app.ID, URL: url, Secret: f.box.Seal(secret),
 		Metadata: map[string]string{}, Headers: map[string]string{}, CreatedAt: now, UpdatedAt: now,
 	}
+	for _, m := range mod {
+		m(ep)
+	}
 	if err := f.store.CreateEndpoint(f.t.Context(), ep); err != nil {
 		f.t.Fatal(err)
 	}
@@ -79,8 +84,14 @@ func (f *fixture) endpoint(url string) *store.Endpoint {
 // message creates a message due at once (not leased).
 func (f *fixture) message() *store.Message {
 	f.t.Helper()
+	return f.messageOf(f.app.ID)
+}
+
+// messageOf creates a message of the app with id, due at once.
+func (f *fixture) messageOf(appID string) *store.Message {
+	f.t.Helper()
 	now := store.Truncate(time.Now())
-	m := &store.Message{ID: ids.NewAt(ids.Message, now), AppID: f.app.ID, EventType: "test.event",
+	m := &store.Message{ID: ids.NewAt(ids.Message, now), AppID: appID, EventType: "test.event",
 		Payload: []byte(`{"a":1}`), PayloadExpiresAt: now.Add(time.Hour), CreatedAt: now}
 	res, err := f.store.CreateMessages(f.t.Context(), []store.CreateMessageParams{{Message: m}})
 	if err != nil || res[0].Err != nil {
