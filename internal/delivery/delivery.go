@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/lifecycle"
 	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
@@ -148,17 +149,15 @@ type Engine struct {
 
 	wake      chan struct{}
 	toRelease chan *store.Job
-	stop      chan struct{}
-	done      chan struct{}
-	sends     sync.WaitGroup
+	// loop runs the engine's loops; stop is its Stopping channel.
+	loop  lifecycle.Loop
+	stop  <-chan struct{}
+	sends sync.WaitGroup
 	// lastClaimSkipped: the last claim found nothing while skipping
 	// endpoints with full queues (only the run loop uses it).
 	lastClaimSkipped bool
 	// cursors are the claim loop's, for first attempts and retries.
 	cursors [2]claimCursor
-	mu      sync.Mutex // guards started, stopped
-	start   bool
-	halted  bool
 	rndMu   sync.Mutex
 	rnd     *mrand.Rand
 }
@@ -230,11 +229,10 @@ func New(cfg Config) *Engine {
 		margin:    time.Second,
 		wake:      make(chan struct{}, 1),
 		toRelease: make(chan *store.Job, 8192),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
 		rnd:       mrand.New(mrand.NewChaCha8(seed)),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.stop = e.loop.Stopping()
 	e.sched = newScheduler(limits{
 		EndpointConcurrency: cfg.EndpointConcurrency, AppConcurrency: cfg.AppConcurrency, MaxInFlight: cfg.MaxInFlight,
 		EndpointQueue: cfg.EndpointQueue, AppQueue: cfg.AppQueue, MaxQueued: cfg.MaxQueued, Now: cfg.Now,
@@ -297,13 +295,7 @@ func (e *Engine) completeDeliveries(ctx context.Context, cs []store.Completion) 
 
 // Start starts the engine's loops. It returns at once.
 func (e *Engine) Start(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.start || e.halted {
-		return nil
-	}
-	e.start = true
-	go e.run(e.ctx)
+	e.loop.Start(func(<-chan struct{}) { e.run(e.ctx) })
 	return nil
 }
 
@@ -313,27 +305,14 @@ func (e *Engine) Start(ctx context.Context) error {
 // unrecorded, their deliveries leased (claimed again when the lease ends),
 // never half-recorded. It is safe to call before Start and more than once.
 func (e *Engine) Stop(ctx context.Context) error {
-	e.mu.Lock()
-	if e.halted {
-		e.mu.Unlock()
+	first, err := e.loop.Stop(ctx)
+	if !first {
 		return nil
 	}
-	e.halted = true
-	started := e.start
-	close(e.stop)
-	e.mu.Unlock()
-
-	waited := make(chan struct{})
-	go func() {
-		if started {
-			<-e.done
-		}
-		e.sends.Wait()
-		close(waited)
-	}()
-	select {
-	case <-waited:
-	case <-ctx.Done():
+	if err == nil {
+		err = lifecycle.Wait(ctx, e.sends.Wait)
+	}
+	if err != nil {
 		e.cancel()
 		e.closeCompleter(ctx)
 		return errors.New("delivery: stopped before requests in flight ended; their leases will expire and they will be sent again")
@@ -352,11 +331,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // closeCompleter flushes the attempt records, giving up when ctx ends.
 func (e *Engine) closeCompleter(ctx context.Context) {
-	closed := make(chan struct{})
-	go func() { e.complete.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-ctx.Done():
+	if lifecycle.Wait(ctx, e.complete.Close) != nil {
 		e.cancel()
 	}
 }
@@ -531,7 +506,6 @@ func (e *Engine) release(ctx context.Context, jobs []*store.Job) {
 
 // run is the engine's main loop: it claims due deliveries and starts sends.
 func (e *Engine) run(ctx context.Context) {
-	defer close(e.done)
 	senderDone := make(chan struct{})
 	go func() {
 		defer close(senderDone)
