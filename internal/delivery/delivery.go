@@ -162,7 +162,8 @@ type Engine struct {
 	rnd     *mrand.Rand
 }
 
-// New returns an engine; it sends nothing until Start.
+// New returns an engine; it sends nothing until Start. Stop it even if it
+// never started: it holds the goroutine that records attempts.
 func New(cfg Config) *Engine {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

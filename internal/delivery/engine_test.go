@@ -113,7 +113,15 @@ func (f *fixture) engine(s store.Store, mod func(*delivery.Config)) *delivery.En
 	if mod != nil {
 		mod(&cfg)
 	}
-	return delivery.New(cfg)
+	e := delivery.New(cfg)
+	// Stopped even when never started: New starts the committer of
+	// attempt records.
+	f.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	return e
 }
 
 type testWriter struct{ t *testing.T }
@@ -181,7 +189,6 @@ func TestEngineRecordsACompletionTheStoreRefuses(t *testing.T) {
 	if err := e.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.Stop(context.Background()) })
 
 	start := time.Now()
 	m := f.message()
@@ -262,7 +269,6 @@ func TestEngineStopHonoursItsDeadline(t *testing.T) {
 	if err := e2.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e2.Stop(context.Background()) })
 	waitFor(t, "the delivery after the lease", func() bool {
 		as := f.attempts(m.ID)
 		return len(as) == 1 && as[0].Status == store.StatusSuccess
@@ -384,7 +390,6 @@ func TestEngineCountsAFailedDisableCheck(t *testing.T) {
 	if err := e.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.Stop(context.Background()) })
 	m := f.message()
 	waitFor(t, "the attempt", func() bool { return len(f.attempts(m.ID)) == 1 })
 	waitFor(t, "the failed check counted", func() bool { return obs.failures("disable_check") == 1 })
@@ -425,7 +430,6 @@ func TestEngineCircuitBreaker(t *testing.T) {
 	if err := e.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.Stop(context.Background()) })
 
 	waitFor(t, "the circuit to open", func() bool { return e.OpenCircuits() == 1 })
 	waitFor(t, "the others to wait unattempted", func() bool {
@@ -480,7 +484,6 @@ func TestEngineDoesNotSendAnExpungedPayload(t *testing.T) {
 	if err := e.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.Stop(context.Background()) })
 	waitFor(t, "the delivery given up", func() bool {
 		d, err := f.store.GetDelivery(t.Context(), m.ID, ep.ID)
 		return err == nil && d.Status == store.StatusFail

@@ -113,11 +113,11 @@ func answerAfter(d time.Duration, status int) func(*http.Request) (int, error) {
 
 // syncEngine returns an engine on f's store sending to rc, with a 5s
 // request timeout (so an 11s lease), a 1s poll, retries after 1m then 1h
-// without jitter, and mod applied. It is stopped when the test ends, within
-// a minute of the bubble's time (requests still hanging are cut off).
+// without jitter, and mod applied. It is stopped when the test ends (by
+// f.engine), requests still hanging cut off.
 func (f *fixture) syncEngine(rc *receiver, mod func(*delivery.Config)) *delivery.Engine {
 	f.t.Helper()
-	e := f.engine(f.store, func(c *delivery.Config) {
+	return f.engine(f.store, func(c *delivery.Config) {
 		c.Client = egress.New(egress.Config{
 			Timeout:       5 * time.Second,
 			WrapTransport: func(http.RoundTripper) http.RoundTripper { return rc },
@@ -128,12 +128,6 @@ func (f *fixture) syncEngine(rc *receiver, mod func(*delivery.Config)) *delivery
 			mod(c)
 		}
 	})
-	f.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = e.Stop(ctx)
-	})
-	return e
 }
 
 func start(t *testing.T, e *delivery.Engine) {
