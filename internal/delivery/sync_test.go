@@ -557,3 +557,86 @@ func TestSyncEngineStopGivesBackQueuedJobs(t *testing.T) {
 		}
 	})
 }
+
+// Circuit breaker: after BreakerFailures failures in a row the endpoint
+// gets no attempt but a probe, due BreakerProbe later; the probe's success
+// closes the circuit and the deliveries that waited go, each exactly once.
+func TestSyncEngineCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		var mu sync.Mutex
+		up := false
+		rc := newReceiver(func(*http.Request) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !up {
+				return 503, nil
+			}
+			return 204, nil
+		})
+		ep := f.endpoint("http://receiver.test/hook")
+		var ms []*store.Message
+		for range 10 {
+			ms = append(ms, f.message())
+		}
+		e := f.syncEngine(rc, func(c *delivery.Config) {
+			c.EndpointConcurrency = 1 // one at a time, so that the count is exact
+			c.BreakerFailures = 3
+			c.BreakerProbe = 10 * time.Second
+		})
+		begin := time.Now()
+		start(t, e)
+		synctest.Wait()
+		if n := e.OpenCircuits(); n != 1 {
+			t.Fatalf("%d open circuits after 3 failures, want 1", n)
+		}
+		if n := len(rc.got()); n != 3 {
+			t.Fatalf("%d requests to the failing endpoint, want 3 (the threshold)", n)
+		}
+		waiting := 0
+		for _, m := range ms {
+			if d := f.delivery(m, ep); d.Status == store.StatusPending && d.Attempts == 0 && d.Lease == 0 {
+				waiting++
+			}
+		}
+		if waiting != 7 {
+			t.Errorf("%d deliveries waiting unattempted and unleased, want 7", waiting)
+		}
+
+		mu.Lock()
+		up = true
+		mu.Unlock()
+		time.Sleep(10*time.Second - time.Millisecond)
+		synctest.Wait()
+		if n := len(rc.got()); n != 3 {
+			t.Fatalf("%d requests before the probe was due, want 3", n)
+		}
+		time.Sleep(2 * time.Second) // the probe is due; a poll takes it
+		synctest.Wait()
+		if n := e.OpenCircuits(); n != 0 {
+			t.Errorf("%d open circuits after the probe's success, want 0", n)
+		}
+		got := rc.got()
+		if len(got) != 10 {
+			t.Errorf("%d requests in all, want 10: 3 failures, then the 7 that waited", len(got))
+		}
+		seen := map[string]int{}
+		for _, r := range got[3:] {
+			seen[r.header.Get("webhook-id")]++
+			if r.at.Sub(begin) < 10*time.Second {
+				t.Errorf("a request went %v after the circuit opened, before the probe was due", r.at.Sub(begin))
+			}
+		}
+		for id, n := range seen {
+			if n > 1 {
+				t.Errorf("message %s sent %d times after the circuit closed", id, n)
+			}
+		}
+		for _, m := range ms[3:] {
+			if d := f.delivery(m, ep); d.Status != store.StatusSuccess || d.Attempts != 1 {
+				t.Errorf("a delivery that waited: %+v, want one attempt, a success", d)
+			}
+		}
+	})
+}
