@@ -11,8 +11,10 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -637,6 +639,125 @@ func TestSyncEngineCircuitBreaker(t *testing.T) {
 			if d := f.delivery(m, ep); d.Status != store.StatusSuccess || d.Attempts != 1 {
 				t.Errorf("a delivery that waited: %+v, want one attempt, a success", d)
 			}
+		}
+	})
+}
+
+// unavailable is the real store, except that its first fail calls to
+// CompleteDeliveries fail as an unreachable database does; it notes when
+// each call came.
+type unavailable struct {
+	store.Store
+	fail int
+
+	mu    sync.Mutex
+	calls []time.Time
+}
+
+func (u *unavailable) CompleteDeliveries(ctx context.Context, cs []store.Completion) error {
+	u.mu.Lock()
+	u.calls = append(u.calls, time.Now())
+	n := len(u.calls)
+	u.mu.Unlock()
+	if n <= u.fail {
+		return fmt.Errorf("connection refused: %w", store.ErrUnavailable)
+	}
+	return u.Store.CompleteDeliveries(ctx, cs)
+}
+
+func (u *unavailable) times() []time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.calls)
+}
+
+// A store that cannot record an attempt now is tried again after 100ms,
+// then a doubling wait, and the attempt is recorded once it answers.
+func TestSyncEngineRecordsAfterTheStoreComesBack(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		rc := newReceiver(answerNow)
+		f.endpoint("http://receiver.test/hook")
+		m := f.message()
+		u := &unavailable{Store: f.store, fail: 3}
+		e := f.engine(u, func(c *delivery.Config) {
+			c.Client = egress.New(egress.Config{WrapTransport: func(http.RoundTripper) http.RoundTripper { return rc }})
+			c.PollInterval = time.Second
+		})
+		begin := time.Now()
+		start(t, e)
+		time.Sleep(700*time.Millisecond - time.Millisecond)
+		synctest.Wait()
+		if as := f.attempts(m.ID); len(as) != 0 {
+			t.Fatalf("%d attempts recorded while the store was down", len(as))
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if as := f.attempts(m.ID); len(as) != 1 || as[0].Status != store.StatusSuccess {
+			t.Fatalf("attempts once the store answered: %+v, want the success", as)
+		}
+		var at []time.Duration
+		for _, c := range u.times() {
+			at = append(at, c.Sub(begin))
+		}
+		want := []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond}
+		if !slices.Equal(at, want) {
+			t.Errorf("completions tried at %v, want %v", at, want)
+		}
+		if n := len(rc.got()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+	})
+}
+
+// A store down for longer than the lease: the engine stops trying to
+// record the attempt before the lease ends (the next wait would pass it),
+// and the delivery is claimed and sent again once the lease ended.
+func TestSyncEngineGivesUpRecordingAtTheLeaseEnd(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		rc := newReceiver(answerNow)
+		f.endpoint("http://receiver.test/hook")
+		f.message()
+		u := &unavailable{Store: f.store, fail: 1 << 30}
+		e := f.engine(u, func(c *delivery.Config) {
+			c.Client = egress.New(egress.Config{WrapTransport: func(http.RoundTripper) http.RoundTripper { return rc }})
+			c.PollInterval = time.Second
+		})
+		begin := time.Now()
+		start(t, e)
+		time.Sleep(11*time.Second - time.Millisecond) // the lease: 2 x 5s + 1s
+		synctest.Wait()
+		var at []time.Duration
+		for _, c := range u.times() {
+			at = append(at, c.Sub(begin))
+		}
+		// Waits of 0.1, 0.2, 0.4, 0.8, 1.6 and 3.2s; the next (5s) would
+		// end after the lease.
+		want := []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond,
+			1500 * time.Millisecond, 3100 * time.Millisecond, 6300 * time.Millisecond}
+		if !slices.Equal(at, want) {
+			t.Errorf("completions tried at %v, want %v", at, want)
+		}
+		if n := len(rc.got()); n != 1 {
+			t.Fatalf("%d requests during the lease, want 1", n)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := len(rc.got()); n != 2 {
+			t.Errorf("%d requests after the lease ended, want 2 (sent again)", n)
+		}
+		// Only the second attempt's completion is tried after the lease:
+		// the first one's sender gave up.
+		at = at[:0]
+		for _, c := range u.times()[len(want):] {
+			at = append(at, c.Sub(begin))
+		}
+		if want := []time.Duration{11 * time.Second, 11100 * time.Millisecond, 11300 * time.Millisecond,
+			11700 * time.Millisecond}; !slices.Equal(at, want) {
+			t.Errorf("completions tried after the lease at %v, want %v", at, want)
 		}
 	})
 }
