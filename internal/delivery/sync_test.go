@@ -119,7 +119,13 @@ func answerAfter(d time.Duration, status int) func(*http.Request) (int, error) {
 // f.engine), requests still hanging cut off.
 func (f *fixture) syncEngine(rc *receiver, mod func(*delivery.Config)) *delivery.Engine {
 	f.t.Helper()
-	return f.engine(f.store, func(c *delivery.Config) {
+	return f.syncEngineOn(f.store, rc, mod)
+}
+
+// syncEngineOn is syncEngine on the store s.
+func (f *fixture) syncEngineOn(s store.Store, rc *receiver, mod func(*delivery.Config)) *delivery.Engine {
+	f.t.Helper()
+	return f.engine(s, func(c *delivery.Config) {
 		c.Client = egress.New(egress.Config{
 			Timeout:       5 * time.Second,
 			WrapTransport: func(http.RoundTripper) http.RoundTripper { return rc },
@@ -681,10 +687,7 @@ func TestSyncEngineRecordsAfterTheStoreComesBack(t *testing.T) {
 		f.endpoint("http://receiver.test/hook")
 		m := f.message()
 		u := &unavailable{Store: f.store, fail: 3}
-		e := f.engine(u, func(c *delivery.Config) {
-			c.Client = egress.New(egress.Config{WrapTransport: func(http.RoundTripper) http.RoundTripper { return rc }})
-			c.PollInterval = time.Second
-		})
+		e := f.syncEngineOn(u, rc, nil)
 		begin := time.Now()
 		start(t, e)
 		time.Sleep(700*time.Millisecond - time.Millisecond)
@@ -722,10 +725,7 @@ func TestSyncEngineGivesUpRecordingAtTheLeaseEnd(t *testing.T) {
 		f.endpoint("http://receiver.test/hook")
 		f.message()
 		u := &unavailable{Store: f.store, fail: 1 << 30}
-		e := f.engine(u, func(c *delivery.Config) {
-			c.Client = egress.New(egress.Config{WrapTransport: func(http.RoundTripper) http.RoundTripper { return rc }})
-			c.PollInterval = time.Second
-		})
+		e := f.syncEngineOn(u, rc, nil)
 		begin := time.Now()
 		start(t, e)
 		time.Sleep(11*time.Second - time.Millisecond) // the lease: 2 x 5s + 1s
