@@ -17,7 +17,7 @@ const appCacheTTL = time.Second
 // loadAppCached is loadApp for the ingest path, through the app cache.
 func (a *API) loadAppCached(r *http.Request) (*store.App, error) {
 	key := r.PathValue("app_id")
-	now := time.Now()
+	now := a.Now()
 	app, ok := a.apps.Get(key, now)
 	if !ok {
 		var err error

@@ -26,15 +26,28 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/lifecycle"
 	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/groupcommit"
 )
 
+// Store is the part of store.Store the engine uses: it claims, releases and
+// completes deliveries, reads endpoints and applications, and stores circuit
+// changes.
+type Store interface {
+	ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error)
+	ReleaseDeliveries(ctx context.Context, rs []store.Release) error
+	CompleteDeliveries(ctx context.Context, cs []store.Completion) error
+	GetEndpointByID(ctx context.Context, id string) (*store.Endpoint, error)
+	SetEndpointCircuit(ctx context.Context, id string, c store.Circuit) error
+	GetApp(ctx context.Context, idOrUID string) (*store.App, error)
+}
+
 // Config configures an Engine.
 type Config struct {
-	Store  store.Store
+	Store  Store
 	Client *egress.Client
 	Box    *secretbox.Box
 	Log    *slog.Logger
@@ -136,22 +149,21 @@ type Engine struct {
 
 	wake      chan struct{}
 	toRelease chan *store.Job
-	stop      chan struct{}
-	done      chan struct{}
-	sends     sync.WaitGroup
+	// loop runs the engine's loops; stop is its Stopping channel.
+	loop  lifecycle.Loop
+	stop  <-chan struct{}
+	sends sync.WaitGroup
 	// lastClaimSkipped: the last claim found nothing while skipping
 	// endpoints with full queues (only the run loop uses it).
 	lastClaimSkipped bool
 	// cursors are the claim loop's, for first attempts and retries.
 	cursors [2]claimCursor
-	mu      sync.Mutex // guards started, stopped
-	start   bool
-	halted  bool
 	rndMu   sync.Mutex
 	rnd     *mrand.Rand
 }
 
-// New returns an engine; it sends nothing until Start.
+// New returns an engine; it sends nothing until Start. Stop it even if it
+// never started: it holds the goroutine that records attempts.
 func New(cfg Config) *Engine {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -218,14 +230,13 @@ func New(cfg Config) *Engine {
 		margin:    time.Second,
 		wake:      make(chan struct{}, 1),
 		toRelease: make(chan *store.Job, 8192),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
 		rnd:       mrand.New(mrand.NewChaCha8(seed)),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.stop = e.loop.Stopping()
 	e.sched = newScheduler(limits{
 		EndpointConcurrency: cfg.EndpointConcurrency, AppConcurrency: cfg.AppConcurrency, MaxInFlight: cfg.MaxInFlight,
-		EndpointQueue: cfg.EndpointQueue, AppQueue: cfg.AppQueue, MaxQueued: cfg.MaxQueued,
+		EndpointQueue: cfg.EndpointQueue, AppQueue: cfg.AppQueue, MaxQueued: cfg.MaxQueued, Now: cfg.Now,
 	})
 	e.sched.onRoom = e.Wake
 	e.breaker = newBreaker(max(cfg.BreakerFailures, 0), cfg.BreakerProbe, cfg.BreakerMaxProbe)
@@ -275,23 +286,17 @@ func (e *Engine) advanced(cs []store.Completion) {
 }
 
 func (e *Engine) completeDeliveries(ctx context.Context, cs []store.Completion) error {
-	start := time.Now()
+	start := e.now()
 	err := e.cfg.Store.CompleteDeliveries(ctx, cs)
 	if e.cfg.Observer != nil {
-		e.cfg.Observer.Batch("complete", len(cs), time.Since(start), err)
+		e.cfg.Observer.Batch("complete", len(cs), e.now().Sub(start), err)
 	}
 	return err
 }
 
 // Start starts the engine's loops. It returns at once.
 func (e *Engine) Start(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.start || e.halted {
-		return nil
-	}
-	e.start = true
-	go e.run(e.ctx)
+	e.loop.Start(func(<-chan struct{}) { e.run(e.ctx) })
 	return nil
 }
 
@@ -301,27 +306,14 @@ func (e *Engine) Start(ctx context.Context) error {
 // unrecorded, their deliveries leased (claimed again when the lease ends),
 // never half-recorded. It is safe to call before Start and more than once.
 func (e *Engine) Stop(ctx context.Context) error {
-	e.mu.Lock()
-	if e.halted {
-		e.mu.Unlock()
+	first, err := e.loop.Stop(ctx)
+	if !first {
 		return nil
 	}
-	e.halted = true
-	started := e.start
-	close(e.stop)
-	e.mu.Unlock()
-
-	waited := make(chan struct{})
-	go func() {
-		if started {
-			<-e.done
-		}
-		e.sends.Wait()
-		close(waited)
-	}()
-	select {
-	case <-waited:
-	case <-ctx.Done():
+	if err == nil {
+		err = lifecycle.Wait(ctx, e.sends.Wait)
+	}
+	if err != nil {
 		e.cancel()
 		e.closeCompleter(ctx)
 		return errors.New("delivery: stopped before requests in flight ended; their leases will expire and they will be sent again")
@@ -340,11 +332,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // closeCompleter flushes the attempt records, giving up when ctx ends.
 func (e *Engine) closeCompleter(ctx context.Context) {
-	closed := make(chan struct{})
-	go func() { e.complete.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-ctx.Done():
+	if lifecycle.Wait(ctx, e.complete.Close) != nil {
 		e.cancel()
 	}
 }
@@ -519,7 +507,6 @@ func (e *Engine) release(ctx context.Context, jobs []*store.Job) {
 
 // run is the engine's main loop: it claims due deliveries and starts sends.
 func (e *Engine) run(ctx context.Context) {
-	defer close(e.done)
 	senderDone := make(chan struct{})
 	go func() {
 		defer close(senderDone)
@@ -591,7 +578,7 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 		now := store.Truncate(e.now())
-		start := time.Now()
+		start := e.now()
 		exclude := e.excluded(now)
 		cur := &e.cursors[k]
 		since := cur.since(exclude, now)
@@ -600,7 +587,7 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 			Retries: retries, ExcludeEndpoints: exclude, DueSince: since,
 		})
 		if e.cfg.Observer != nil {
-			e.cfg.Observer.Batch("claim", len(jobs), time.Since(start), err)
+			e.cfg.Observer.Batch("claim", len(jobs), e.now().Sub(start), err)
 		}
 		if err != nil {
 			return false, err

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/egress"
-	"github.com/heraldhq/herald/internal/store"
 )
 
 // failureClass names the kind of a failed attempt: its egress class when no
@@ -96,12 +95,12 @@ func (e *Engine) logFailures(ctx context.Context) {
 
 // appCache keeps the UIDs of applications, which operational events name.
 type appCache struct {
-	store store.Store
+	store Store
 	mu    sync.Mutex
 	m     map[string]string
 }
 
-func newAppCache(s store.Store) *appCache { return &appCache{store: s, m: make(map[string]string)} }
+func newAppCache(s Store) *appCache { return &appCache{store: s, m: make(map[string]string)} }
 
 // uid returns the UID of app id ("" when it has none, or cannot be read
 // now: the event goes out without it rather than not at all).

@@ -27,6 +27,8 @@ type scheduler struct {
 	maxInFlight   int
 	endpointQueue int
 	maxQueued     int
+	// now is the clock (the engine's); throttle times are read from it.
+	now func() time.Time
 
 	mu   sync.Mutex
 	eps  map[string]*epQueue
@@ -91,10 +93,15 @@ func (q *epQueue) pop() *store.Job {
 type limits struct {
 	EndpointConcurrency, AppConcurrency, MaxInFlight int
 	EndpointQueue, AppQueue, MaxQueued               int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // newScheduler returns a scheduler with the given caps, all positive.
 func newScheduler(l limits) *scheduler {
+	if l.Now == nil {
+		l.Now = time.Now
+	}
 	return &scheduler{
 		perEndpoint:   l.EndpointConcurrency,
 		perApp:        l.AppConcurrency,
@@ -103,6 +110,7 @@ func newScheduler(l limits) *scheduler {
 		maxInFlight:   l.MaxInFlight,
 		endpointQueue: l.EndpointQueue,
 		maxQueued:     l.MaxQueued,
+		now:           l.Now,
 		eps:           make(map[string]*epQueue),
 		apps:          make(map[string]*appQueue),
 		full:          make(map[string]bool),
@@ -300,7 +308,7 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 	}()
 	for {
 		s.mu.Lock()
-		now := time.Now()
+		now := s.now()
 		// Throttled endpoints whose time has come take their turn again.
 		kept := s.waiting[:0]
 		var soonest time.Time
@@ -372,7 +380,7 @@ func (s *scheduler) next(stop <-chan struct{}) (*store.Job, bool) {
 
 		var tick <-chan time.Time
 		if !soonest.IsZero() {
-			d := time.Until(soonest)
+			d := soonest.Sub(s.now())
 			if timer == nil {
 				timer = time.NewTimer(d)
 			} else {
@@ -436,7 +444,7 @@ func (s *scheduler) forget(q *epQueue) bool {
 	if q.len() > 0 || q.inflight > 0 || q.waiting || q.inReady {
 		return false
 	}
-	if q.rate > 0 && time.Since(q.last) < time.Duration(float64(time.Second)/q.rate) {
+	if q.rate > 0 && s.now().Sub(q.last) < time.Duration(float64(time.Second)/q.rate) {
 		return false // its throttle still counts a recent send
 	}
 	delete(s.eps, q.id)

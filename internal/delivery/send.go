@@ -301,7 +301,7 @@ func (e *Engine) finish(ctx context.Context, c store.Completion, leaseEnd time.T
 // the job says the endpoint changed (UpdatedAt), and its secrets are
 // recomputed when an old secret expires.
 type endpointCache struct {
-	store     store.Store
+	store     Store
 	box       *secretbox.Box
 	userAgent string
 	mu        sync.Mutex
@@ -316,7 +316,7 @@ type cachedEndpoint struct {
 	validUntil time.Time
 }
 
-func newEndpointCache(s store.Store, box *secretbox.Box, userAgent string) *endpointCache {
+func newEndpointCache(s Store, box *secretbox.Box, userAgent string) *endpointCache {
 	return &endpointCache{store: s, box: box, userAgent: userAgent, m: make(map[string]*cachedEndpoint)}
 }
 

@@ -89,6 +89,11 @@ type Config struct {
 	// destination: the SSRF guard sits in the wrapped transport's dialer.
 	// Nil means no wrapper.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+
+	// Now is the clock that times attempts, places [Request.Deadline] and
+	// dates Retry-After; it must be the clock Request.Deadline was read
+	// from. Nil means time.Now.
+	Now func() time.Time
 }
 
 // Client sends webhooks. It is safe for concurrent use; build one per process
@@ -101,6 +106,7 @@ type Client struct {
 	timeout   time.Duration
 	maxBody   int64
 	userAgent string
+	now       func() time.Time
 }
 
 // New builds a Client from cfg, applying the defaults documented on [Config].
@@ -111,6 +117,10 @@ func New(cfg Config) *Client {
 		timeout:   cfg.Timeout,
 		maxBody:   int64(max(cfg.MaxResponseBytes, 0)),
 		userAgent: cfg.UserAgent,
+		now:       cfg.Now,
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -230,9 +240,9 @@ const maxErrorText = 2048
 // reused. ctx can cancel the attempt; its deadline, Config.Timeout and
 // req.Deadline all bound it.
 func (c *Client) Send(ctx context.Context, req Request) Result {
-	start := time.Now()
+	start := c.now()
 	res := c.send(ctx, req, start)
-	res.Duration = time.Since(start)
+	res.Duration = c.now().Sub(start)
 	return res
 }
 
@@ -240,11 +250,13 @@ func (c *Client) send(ctx context.Context, req Request, start time.Time) Result 
 	if err := ValidateURL(req.URL); err != nil {
 		return Result{Err: err, Class: ClassURL}
 	}
-	deadline := start.Add(c.timeout)
-	if !req.Deadline.IsZero() && req.Deadline.Before(deadline) {
-		deadline = req.Deadline
+	// A timeout, not a deadline: req.Deadline is on the injected clock,
+	// which the context's timer does not read.
+	timeout := c.timeout
+	if !req.Deadline.IsZero() {
+		timeout = min(timeout, req.Deadline.Sub(start))
 	}
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	// For a *bytes.Reader, NewRequestWithContext sets ContentLength and a
@@ -269,7 +281,7 @@ func (c *Client) send(ctx context.Context, req Request, start time.Time) Result 
 			err = ue.Err // the URL is recorded with the attempt already
 		}
 		if isTimeout(ctx, err) {
-			return Result{Err: fmt.Errorf("no response within %s: %w", time.Since(start).Round(time.Millisecond), err), Timeout: true, Class: ClassTimeout}
+			return Result{Err: fmt.Errorf("no response within %s: %w", c.now().Sub(start).Round(time.Millisecond), err), Timeout: true, Class: ClassTimeout}
 		}
 		return Result{Err: err, Class: classifyError(err)}
 	}
@@ -290,7 +302,7 @@ func (c *Client) send(ctx context.Context, req Request, start time.Time) Result 
 		}
 	}
 	res := Result{StatusCode: resp.StatusCode}
-	res.RetryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	res.RetryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, c.maxBody))
 	res.Body = CleanText(body, int(c.maxBody))
 	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)

@@ -10,16 +10,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/internal/lifecycle"
 	"github.com/heraldhq/herald/internal/operational"
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// Store is the part of store.Store the service uses: tasks and retention.
+type Store interface {
+	ClaimTask(ctx context.Context, p store.ClaimTaskParams) (*store.Task, error)
+	UpdateTask(ctx context.Context, t *store.Task, events ...*store.Message) error
+	RecoverDeliveries(ctx context.Context, p store.RecoverParams) (last string, err error)
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+}
+
 // Config configures a Service.
 type Config struct {
-	Store store.Store
+	Store Store
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -41,14 +49,10 @@ type Config struct {
 
 // Service runs tasks and retention.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	kick    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	mu      sync.Mutex
-	started bool
-	stopped bool
+	cfg  Config
+	log  *slog.Logger
+	kick chan struct{}
+	loop lifecycle.Loop
 }
 
 // New returns a Service; it does nothing until Start.
@@ -71,7 +75,7 @@ func New(cfg Config) *Service {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 1000
 	}
-	return &Service{cfg: cfg, log: cfg.Log, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return &Service{cfg: cfg, log: cfg.Log, kick: make(chan struct{}, 1)}
 }
 
 // Kick makes the service look for tasks now.
@@ -84,47 +88,26 @@ func (s *Service) Kick() {
 
 // Start starts the service's loop.
 func (s *Service) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started || s.stopped {
-		return nil
-	}
-	s.started = true
-	go s.run(context.WithoutCancel(ctx))
+	ctx = context.WithoutCancel(ctx)
+	s.loop.Start(func(stop <-chan struct{}) { s.run(ctx, stop) })
 	return nil
 }
 
-// Stop stops the loop after the current step. Safe before Start and twice.
+// Stop stops the loop after the current step, waiting for it until ctx
+// ends. Safe before Start and twice.
 func (s *Service) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
-		return nil
-	}
-	s.stopped = true
-	started := s.started
-	close(s.stop)
-	s.mu.Unlock()
-	if !started {
-		return nil
-	}
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	_, err := s.loop.Stop(ctx)
+	return err
 }
 
-func (s *Service) run(ctx context.Context) {
-	defer close(s.done)
+func (s *Service) run(ctx context.Context, stop <-chan struct{}) {
 	tasks := time.NewTimer(0)
 	defer tasks.Stop()
 	cleanup := time.NewTimer(s.cfg.CleanupInterval)
 	defer cleanup.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-stop:
 			return
 		case <-s.kick:
 		case <-tasks.C:

@@ -3,9 +3,9 @@ package metrics
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/internal/lifecycle"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -33,9 +33,7 @@ type QueueSamplerConfig struct {
 type QueueSampler struct {
 	m    *Metrics
 	cfg  QueueSamplerConfig
-	mu   sync.Mutex
-	stop chan struct{}
-	done chan struct{}
+	loop lifecycle.Loop
 }
 
 // NewQueueSampler returns a sampler that updates m; it samples nothing until
@@ -59,51 +57,27 @@ func (m *Metrics) NewQueueSampler(cfg QueueSamplerConfig) *QueueSampler {
 // Start takes a first sample and keeps sampling in the background until
 // Stop. Starting twice, or after Stop, does nothing.
 func (q *QueueSampler) Start(ctx context.Context) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.stop != nil {
-		return nil
-	}
-	q.stop, q.done = make(chan struct{}), make(chan struct{})
 	ctx = context.WithoutCancel(ctx)
-	go func() {
-		defer close(q.done)
+	q.loop.Start(func(stop <-chan struct{}) {
 		t := time.NewTicker(q.cfg.Interval)
 		defer t.Stop()
 		for {
 			q.Sample(ctx)
 			select {
-			case <-q.stop:
+			case <-stop:
 				return
 			case <-t.C:
 			}
 		}
-	}()
+	})
 	return nil
 }
 
 // Stop ends sampling, waiting for a sample in progress until ctx ends. It is
 // safe before Start and more than once.
 func (q *QueueSampler) Stop(ctx context.Context) error {
-	q.mu.Lock()
-	if q.stop == nil {
-		// Never started: make a later Start a no-op too.
-		q.stop, q.done = make(chan struct{}), make(chan struct{})
-		close(q.done)
-	}
-	select {
-	case <-q.stop:
-	default:
-		close(q.stop)
-	}
-	done := q.done
-	q.mu.Unlock()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	_, err := q.loop.Stop(ctx)
+	return err
 }
 
 // Sample asks the store once and updates the gauges; on failure it counts

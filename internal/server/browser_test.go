@@ -30,14 +30,6 @@ var browser struct {
 	err    error
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if browser.cancel != nil {
-		browser.cancel()
-	}
-	os.Exit(code)
-}
-
 // page is a tab of the browser on a Herald server.
 type page struct {
 	t    *testing.T

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/lifecycle"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -41,10 +42,7 @@ type cluster struct {
 	// heartbeat).
 	replicas atomic.Int32
 
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
-	stopped bool
+	loop lifecycle.Loop
 }
 
 func newCluster(s store.Store, engine *delivery.Engine, log *slog.Logger, now func() time.Time) *cluster {
@@ -64,21 +62,16 @@ func (c *cluster) Start(ctx context.Context) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cancel != nil || c.stopped {
-		return
-	}
-	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	c.done.Add(2)
-	go func() {
-		defer c.done.Done()
-		_ = c.store.ListenDue(ctx, c.engine.Wake)
-	}()
-	go func() {
-		defer c.done.Done()
-		c.heartbeat(ctx)
-	}()
+	ctx = context.WithoutCancel(ctx)
+	c.loop.Start(func(stop <-chan struct{}) {
+		ctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = c.store.ListenDue(ctx, c.engine.Wake) })
+		wg.Go(func() { c.heartbeat(ctx) })
+		<-stop
+		cancel()
+		wg.Wait()
+	})
 }
 
 func (c *cluster) heartbeat(ctx context.Context) {
@@ -109,24 +102,15 @@ func (c *cluster) heartbeat(ctx context.Context) {
 }
 
 // Stop stops listening and the heartbeat, and removes the replica from the
-// count. Safe before Start and twice.
+// count, within ctx. Safe before Start and twice.
 func (c *cluster) Stop(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	if c.stopped {
-		c.mu.Unlock()
-		return nil
+	first, err := c.loop.Stop(ctx)
+	if !first || err != nil {
+		return err
 	}
-	c.stopped = true
-	cancel := c.cancel
-	c.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	c.done.Wait()
 	if err := c.store.Leave(ctx, c.id); err != nil {
 		return fmt.Errorf("leave the replica set: %w", err)
 	}

@@ -17,13 +17,7 @@ func (s *Server) Replicas() int {
 
 // Parts returns the names of the server's parts in the order New built
 // them.
-func (s *Server) Parts() []string {
-	var names []string
-	for _, p := range s.parts {
-		names = append(names, p.name)
-	}
-	return names
-}
+func (s *Server) Parts() []string { return s.parts.Names() }
 
 // OnStop makes Shutdown call f with the name of each part it stops.
-func (s *Server) OnStop(f func(name string)) { s.onStop = f }
+func (s *Server) OnStop(f func(name string)) { s.parts.OnStop = f }

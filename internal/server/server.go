@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/lifecycle"
 	"github.com/heraldhq/herald/internal/maintenance"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/operational"
@@ -38,6 +39,7 @@ import (
 type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
+	now      func() time.Time
 	store    store.Store
 	engine   *delivery.Engine
 	tasks    *maintenance.Service
@@ -53,29 +55,19 @@ type Server struct {
 	// The admin listener (pprof and metrics), when configured.
 	admin         *http.Server
 	adminListener net.Listener
-	// parts are what New built, in that order; Start starts them in it
-	// and Shutdown stops them in the reverse order.
-	parts []part
-	// onStop, when set (by tests), is told the name of each part as
-	// Shutdown stops it.
-	onStop func(name string)
+	// parts are the pieces of the server with a life of their own (the
+	// store, the background services, the listeners) in the order New
+	// built them; Start starts them in it and Shutdown stops them in the
+	// reverse order, so that each stops only after everything built on it
+	// has: the listeners first, no new requests coming, then the services
+	// those requests used, the store last.
+	parts lifecycle.Group
 }
 
-// part is a piece of the server with a life of its own: the store, a
-// background service, a listener. Shutdown stops the parts in the reverse
-// of the order New built them (and Start started them), so that each stops
-// only after everything built on it has: the listeners first, no new
-// requests coming, then the services those requests used, the store last.
-type part struct {
-	name string
-	// start is nil for a part that runs from New on, or never runs.
-	start func(context.Context) error
-	stop  func(context.Context) error
-}
-
-// add appends a part; start may be nil.
+// add appends a part; start is nil for a part that runs from New on, or
+// never runs.
 func (s *Server) add(name string, start, stop func(context.Context) error) {
-	s.parts = append(s.parts, part{name: name, start: start, stop: stop})
+	s.parts.Add(name, start, stop)
 }
 
 // Options are what the caller provides besides the configuration.
@@ -140,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
-	s := &Server{cfg: cfg, log: opts.Log, served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: opts.Log, now: opts.Now, served: make(chan error, 1)}
 	// A configured key is checked before the database is opened: a bad
 	// one must not leave a new, migrated database behind.
 	var key []byte
@@ -194,6 +186,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 		// Keep a connection for every request that may be in flight, so
 		// that many endpoints on one host reuse theirs instead of dialing.
 		MaxIdleConnsPerHost: cfg.MaxInFlight,
+		Now:                 opts.Now,
 	}
 	if s.tracing.Enabled() {
 		egressCfg.WrapTransport = s.tracing.Transport
@@ -223,7 +216,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	// Writes the messages the API accepts: closed once the API's
 	// requests have ended.
 	s.ingest = groupcommit.New(s.writeMessages, groupcommit.Options{MaxBatch: 512})
-	s.add("ingest", nil, func(context.Context) error { s.ingest.Close(); return nil })
+	s.add("ingest", nil, func(ctx context.Context) error { return lifecycle.Wait(ctx, s.ingest.Close) })
 
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
@@ -311,9 +304,9 @@ func breakerFailures(n int) int {
 // writeMessages writes a batch of messages for the ingest group committer,
 // and times it.
 func (s *Server) writeMessages(ctx context.Context, ps []store.CreateMessageParams) ([]store.CreateMessageResult, error) {
-	start := time.Now()
+	start := s.now()
 	rs, err := s.store.CreateMessages(ctx, ps)
-	s.metrics.Batch("ingest", len(ps), time.Since(start), err)
+	s.metrics.Batch("ingest", len(ps), s.now().Sub(start), err)
 	return rs, err
 }
 
@@ -463,14 +456,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.listener = ln
 	// In the order New built them: the services, then the listeners
 	// serve.
-	for _, p := range s.parts {
-		if p.start == nil {
-			continue
-		}
-		if err := p.start(ctx); err != nil {
-			closeListeners()
-			return fmt.Errorf("start %s: %w", p.name, err)
-		}
+	if err := s.parts.Start(ctx); err != nil {
+		closeListeners()
+		return err
 	}
 	attrs := []any{"addr", ln.Addr().String(), "version", buildinfo.Version(),
 		"database", config.RedactDatabase(s.cfg.Database), "metrics", s.cfg.Metrics, "tracing", s.tracing.Enabled()}
@@ -508,18 +496,7 @@ func (s *Server) Served() <-chan error { return s.served }
 // the last spans are exported; the store closes. Parts that never started
 // stop all the same. A second call does nothing.
 func (s *Server) Shutdown(ctx context.Context) error {
-	var errs []error
-	for i := len(s.parts) - 1; i >= 0; i-- {
-		p := s.parts[i]
-		if s.onStop != nil {
-			s.onStop(p.name)
-		}
-		if err := p.stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stop %s: %w", p.name, err))
-		}
-	}
-	s.parts = nil
-	return errors.Join(errs...)
+	return s.parts.Stop(ctx)
 }
 
 // Run starts the server and serves until ctx ends, then shuts down within
