@@ -109,6 +109,12 @@ type Config struct {
 	// DrainTimeout bounds the wait for deliveries after the load. Zero
 	// means 5 minutes (or 30 minutes with a backlog).
 	DrainTimeout time.Duration
+	// Ceiling, when set, is the path of a built ceiling program
+	// (../shared/tools/ceiling): it runs for Duration at Concurrency
+	// before and after Herald, and the result gives Herald's deliveries
+	// per second over the ceiling's relay rate. Needs the closed loop
+	// (Rate zero) and no Backlog. Empty: no comparison.
+	Ceiling string
 	// Receiver is the address the receiver listens on. Empty means
 	// 127.0.0.1:0. With port 0, each endpoint gets its own port.
 	Receiver string
@@ -156,6 +162,8 @@ func (c *Config) Validate() error {
 		return errors.New("endpoints, slow-endpoints, noisy-app-endpoints, backlog, concurrency, ordering-keys and deliver-after cannot be negative")
 	case c.OrderingKeys > maxOrderingKeys:
 		return fmt.Errorf("ordering-keys must be at most %d", maxOrderingKeys)
+	case c.Ceiling != "" && (c.Rate > 0 || c.Backlog > 0):
+		return errors.New("ceiling compares closed-loop runs: it needs rate max and no backlog")
 	case c.URL == "" && len(c.ServerCommand) == 0:
 		return errors.New("no server: set a URL or a server command")
 	}
@@ -169,9 +177,43 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Ceiling == "" {
+		return runHerald(ctx, cfg)
+	}
+	cr := &CeilingResult{Binary: cfg.Ceiling}
+	var err error
+	ceilingProgress(cfg.Progress, "the ceiling, before Herald")
+	if cr.Before, err = runCeiling(ctx, cfg.Ceiling, cfg.Duration, cfg.Concurrency); err != nil {
+		return nil, err
+	}
+	res, err := runHerald(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ceilingProgress(cfg.Progress, "the ceiling, after Herald")
+	if cr.After, err = runCeiling(ctx, cfg.Ceiling, cfg.Duration, cfg.Concurrency); err != nil {
+		return nil, err
+	}
+	cr.RelayPerSec = round((cr.Before.RelayPerSec+cr.After.RelayPerSec)/2, 1)
+	if cr.RelayPerSec > 0 {
+		cr.Ratio = round(res.DeliveriesPerSec/cr.RelayPerSec, 3)
+	}
+	res.Ceiling = cr
+	return res, nil
+}
+
+// runHerald measures Herald: one run of the benchmark, its server and
+// receiver stopped on return.
+func runHerald(ctx context.Context, cfg Config) (*Result, error) {
 	r := &run{cfg: cfg, base: time.Now(), cleanup: func() {}}
 	defer func() { r.cleanup() }()
 	return r.run(ctx)
+}
+
+func ceilingProgress(w io.Writer, what string) {
+	if w != nil {
+		fmt.Fprintf(w, "herald bench: running %s\n", what)
+	}
 }
 
 // run is the state of one benchmark.

@@ -73,6 +73,8 @@ type Result struct {
 	Backlog *BacklogResult `json:"backlog,omitempty"`
 	// Outage reports an outage run (--outage).
 	Outage *OutageResult `json:"outage,omitempty"`
+	// Ceiling compares the run with the ceiling relay, with --ceiling.
+	Ceiling *CeilingResult `json:"ceiling,omitempty"`
 	// Timeline counts messages accepted and deliveries received in each
 	// second from the start of the load.
 	Timeline *Timeline `json:"timeline,omitempty"`
@@ -316,6 +318,11 @@ func WriteText(w io.Writer, res *Result) {
 	if b := res.Backlog; b != nil {
 		fmt.Fprintf(w, "  backlog       %d deliveries queued in %.1f s (%.0f/s); drained in %.1f s (%.0f/s; 99%% in %.1f s)\n",
 			b.Deliveries, b.IngestSec, b.IngestPerSec, b.DrainSec, b.DrainPerSec, b.Drain99Sec)
+	}
+	if c := res.Ceiling; c != nil {
+		fmt.Fprintf(w, "  ceiling       relay %.0f/s before, %.0f/s after (other processes %.2f and %.2f cores): mean %.0f/s\n",
+			c.Before.RelayPerSec, c.After.RelayPerSec, c.Before.Host.OtherCores, c.After.Host.OtherCores, c.RelayPerSec)
+		fmt.Fprintf(w, "  ratio         herald %.0f deliveries/s over the ceiling's %.0f/s = %.2fx\n", res.DeliveriesPerSec, c.RelayPerSec, c.Ratio)
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)

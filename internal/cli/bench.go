@@ -62,13 +62,25 @@ command fails when any was lost or failed verification. The server's memory
 (RSS, from /proc) is read after setup (idle) and every 100 ms during the run
 (peak); it is not measured with --url.
 
+--ceiling PATH compares Herald with the physical limit of webhook relaying on
+this machine: PATH is a built ceiling program (../shared/tools/ceiling: a relay
+that only signs and forwards, storing nothing, between a load generator and a
+sink, all on loopback). It runs for --duration at --concurrency before Herald
+and again after it, and the report gives Herald's deliveries per second over
+the mean of the two relay rates: the ratio, measured in the same minutes.
+Keep the defaults --payload-bytes 1024 and --endpoints 1 for the ratio (the
+ceiling's payloads are 1,008 bytes of JSON, to one target).
+scripts/ceiling-ratio builds both programs and runs it.
+
 --json prints one JSON object: accepted, ingest_per_sec, delivered,
 deliveries_per_sec, lost, duplicates, e2e_ms {p50, p90, p99, p999, max},
 ingest_ms, server_rss_mb {idle, peak}, errors, cpu_sec, host_cpu (how busy the
 machine was, and how much of it other processes took), a per-second timeline,
-the configuration and the machine.`,
+the configuration and the machine; with --ceiling, ceiling {before, after,
+relay_per_sec, ratio}.`,
 		Example: `  herald bench                                   # 30 s at max rate, SQLite, one endpoint
   herald bench --rate 2000 --duration 30s --json
+  herald bench --duration 20s --ceiling ./ceiling  # the ratio to ../shared/tools/ceiling
   herald bench --endpoints 100 --rate 50
   herald bench --slow-endpoints 10 --rate 500
   herald bench --noisy-app-endpoints 50 --rate 500
@@ -129,6 +141,7 @@ the configuration and the machine.`,
 	f.StringVar(&c.Token, "token", "", "admin API token of the server at --url (env HERALD_TOKEN)")
 	f.StringVar(&c.Receiver, "receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it; port 0: a port per endpoint)")
 	f.StringArrayVar(&c.ServerFlags, "server-flag", nil, "extra flag for the server started, e.g. --server-flag=--max-in-flight=2048 (repeatable)")
+	f.StringVar(&c.Ceiling, "ceiling", "", "path of a built ceiling program (../shared/tools/ceiling): run it before and after Herald for the same time and concurrency, and print the ratio")
 	f.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the server started to this file")
 	f.StringVar(&c.HeapProfile, "heapprofile", "", "write a heap profile of the server started, taken at its largest heap, to this file")
 	f.BoolVar(&bf.json, "json", false, "print the result as one JSON object")
@@ -174,6 +187,9 @@ func (bf *benchFlags) config(s Streams) (bench.Config, bool, error) {
 		problems = append(problems, "--slow-endpoints, --noisy-app-endpoints, --backlog, --drain-timeout, --ordering-keys and --deliver-after cannot be negative")
 	case cfg.PayloadBytes < bench.MinPayloadBytes:
 		problems = append(problems, fmt.Sprintf("--payload-bytes must be at least %d", bench.MinPayloadBytes))
+	}
+	if cfg.Ceiling != "" && (cfg.Rate > 0 || cfg.Backlog > 0) {
+		problems = append(problems, "--ceiling compares closed-loop runs: it needs --rate max and no --backlog")
 	}
 	if cfg.URL != "" {
 		if cfg.Token == "" {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -158,6 +161,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--payload-bytes", "10"}, "--payload-bytes must be at least"},
 		{[]string{"--ordering-keys", "-1"}, "--ordering-keys"},
 		{[]string{"--url", "http://127.0.0.1:1"}, "--url needs --token"},
+		{[]string{"--ceiling", "ceiling", "--rate", "100"}, "--ceiling compares closed-loop runs"},
+		{[]string{"--ceiling", "ceiling", "--backlog", "100"}, "--ceiling compares closed-loop runs"},
 		{[]string{"--url", "http://127.0.0.1:1", "--token", "x", "--database", "x.db"}, "not to --url"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -168,5 +173,70 @@ func TestBenchFlags(t *testing.T) {
 				t.Errorf("herald bench %v: %v, want a usage error containing %q", tt.args, r.err, tt.want)
 			}
 		})
+	}
+}
+
+// ceilingSource is where the ceiling program's source is in the project's
+// workspace: ../shared/tools/ceiling beside the repository.
+const ceilingSource = "../../../shared/tools/ceiling"
+
+// TestBenchCeiling builds the real ceiling program (skipping when its
+// source is not beside the repository) and runs herald bench --ceiling
+// briefly: the ceiling runs before and after Herald, and the ratio is
+// Herald's deliveries per second over the mean of its two rates.
+func TestBenchCeiling(t *testing.T) {
+	src, err := filepath.Abs(ceilingSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(src, "main.go")); err != nil {
+		t.Skipf("no ceiling source at %s: %v", src, err)
+	}
+	bin := filepath.Join(t.TempDir(), "ceiling")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the ceiling: %v\n%s", err, out)
+	}
+
+	t.Setenv(benchChildEnv, "1")
+	out := ok(t, env(), "bench", "--ceiling", bin, "--duration", "1s", "--concurrency", "4", "--json", "--quiet")
+	var res struct {
+		Accepted, Delivered, Lost int64
+		DeliveriesPerSec          float64 `json:"deliveries_per_sec"`
+		Ceiling                   *struct {
+			Binary        string
+			Before, After struct {
+				Relayed     int64   `json:"relayed"`
+				RelayPerSec float64 `json:"relay_per_sec"`
+			}
+			RelayPerSec float64 `json:"relay_per_sec"`
+			Ratio       float64 `json:"ratio"`
+		} `json:"ceiling"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Accepted == 0 || res.Delivered != res.Accepted || res.Lost != 0 {
+		t.Errorf("accepted %d, delivered %d, lost %d", res.Accepted, res.Delivered, res.Lost)
+	}
+	c := res.Ceiling
+	if c == nil {
+		t.Fatalf("no ceiling in the result:\n%s", out)
+	}
+	if c.Binary != bin || c.Before.Relayed == 0 || c.After.Relayed == 0 {
+		t.Errorf("ceiling %+v: want two runs of %s that relayed something", c, bin)
+	}
+	if mean := (c.Before.RelayPerSec + c.After.RelayPerSec) / 2; math.Abs(c.RelayPerSec-mean) > 0.1 {
+		t.Errorf("relay_per_sec %v, want the mean of %v and %v", c.RelayPerSec, c.Before.RelayPerSec, c.After.RelayPerSec)
+	}
+	if want := res.DeliveriesPerSec / c.RelayPerSec; math.Abs(c.Ratio-want) > 0.001 {
+		t.Errorf("ratio %v, want %v / %v = %v", c.Ratio, res.DeliveriesPerSec, c.RelayPerSec, want)
+	}
+
+	// The text report says it too.
+	text := ok(t, env(), "bench", "--ceiling", bin, "--duration", "1s", "--concurrency", "4", "--quiet")
+	if !strings.Contains(text, "ceiling") || !strings.Contains(text, "x\n") {
+		t.Errorf("the text report gives no ratio:\n%s", text)
 	}
 }
