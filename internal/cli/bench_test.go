@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 )
 
 // benchChildEnv, set in the environment of a test binary, makes it run the
@@ -238,5 +240,43 @@ func TestBenchCeiling(t *testing.T) {
 	text := ok(t, env(), "bench", "--ceiling", bin, "--duration", "1s", "--concurrency", "4", "--quiet")
 	if !strings.Contains(text, "ceiling") || !strings.Contains(text, "x\n") {
 		t.Errorf("the text report gives no ratio:\n%s", text)
+	}
+}
+
+// TestBenchPrefill prefills the store before a short run and times the
+// lists after it: the list pages walk past the run's 20 messages into the
+// prefilled ones, on SQLite and, when reachable, PostgreSQL.
+func TestBenchPrefill(t *testing.T) {
+	t.Setenv(benchChildEnv, "1")
+	for name, database := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "prefill.db") },
+		"postgres": func(t *testing.T) string { db, _ := pgtest.Database(t); return db }, // skips when unreachable
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := database(t)
+			out := ok(t, env(), "bench", "--prefill", "500", "--list-pages", "5", "--rate", "20", "--duration", "1s",
+				"--database", db, "--json", "--quiet")
+			var res struct {
+				Accepted, Delivered, Lost int64
+				Prefill                   struct {
+					Messages int `json:"messages"`
+				} `json:"prefill"`
+				Lists struct {
+					Messages     struct{ Count int } `json:"messages_ms"`
+					MessagesSeen int                 `json:"messages_seen"`
+					AttemptsSeen int                 `json:"attempts_seen"`
+				} `json:"lists"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if res.Accepted != 20 || res.Delivered != 20 || res.Lost != 0 {
+				t.Errorf("accepted %d, delivered %d, lost %d; want 20, 20, 0", res.Accepted, res.Delivered, res.Lost)
+			}
+			// 5 pages of 50: the run's 20 messages and 230 prefilled.
+			if res.Prefill.Messages != 500 || res.Lists.Messages.Count != 5 || res.Lists.MessagesSeen != 250 || res.Lists.AttemptsSeen != 250 {
+				t.Errorf("prefill %+v, lists %+v; want 500 prefilled, 5 requests, 250 messages and attempts seen", res.Prefill, res.Lists)
+			}
+		})
 	}
 }
