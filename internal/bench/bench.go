@@ -121,6 +121,9 @@ type Config struct {
 	// the load, with PrefillCommand: the run then measures a store that
 	// already holds them. Zero means an empty store.
 	Prefill int
+	// PrefillRetention is how long each prefilled payload is kept after
+	// its message. Zero means 90 days (the API's default).
+	PrefillRetention time.Duration
 	// PrefillCommand is the program and arguments that prefill (for
 	// `herald bench`, the hidden `bench prefill` command); Run appends
 	// --database, --app, --endpoint, --endpoint-url, --messages and

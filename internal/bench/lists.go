@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/exec"
@@ -44,7 +45,8 @@ type PrefillResult struct {
 func (r *run) prefill(ctx context.Context, db string) (*PrefillResult, error) {
 	args := append([]string(nil), r.cfg.PrefillCommand...)
 	args = append(args, "--database", db, "--app", r.appID, "--endpoint", r.endpointID, "--endpoint-url", r.recv.url(0, r.cfg.Endpoints),
-		"--messages", strconv.Itoa(r.cfg.Prefill), "--payload-bytes", strconv.Itoa(r.cfg.PayloadBytes))
+		"--messages", strconv.Itoa(r.cfg.Prefill), "--payload-bytes", strconv.Itoa(r.cfg.PayloadBytes),
+		"--payload-retention", cmp.Or(r.cfg.PrefillRetention, 90*24*time.Hour).String())
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -77,7 +77,9 @@ scripts/ceiling-ratio builds both programs and runs it.
 its delivery and one successful attempt, dated one a millisecond before the
 run, into the server's database before the load (bulk statements of the
 database's own dialect, not the API): the run then measures a store that
-already holds them. --list-pages N times, after the run, N requests of each
+already holds them. Their payloads expire --prefill-retention after their
+messages: about N ms makes them expire at 1,000 a second during the run, for
+the retention pass to keep up with. --list-pages N times, after the run, N requests of each
 list: the application's messages (walking 50 a page), the endpoint's attempts,
 its failed attempts (none: each request searches its whole window), and the
 attempts of N messages.
@@ -153,6 +155,7 @@ relay_per_sec, ratio}.`,
 	f.StringVar(&c.Receiver, "receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it; port 0: a port per endpoint)")
 	f.StringArrayVar(&c.ServerFlags, "server-flag", nil, "extra flag for the server started, e.g. --server-flag=--max-in-flight=2048 (repeatable)")
 	f.IntVar(&c.Prefill, "prefill", 0, "before the load, write this many delivered messages (each with its delivery and attempt, one a millisecond before the run) into the server's database")
+	f.DurationVar(&c.PrefillRetention, "prefill-retention", 90*24*time.Hour, "how long each prefilled payload is kept after its message: with about N ms (--prefill N), they expire at 1,000 a second during the run")
 	f.IntVar(&c.ListPages, "list-pages", 0, "after the run, time this many list API requests of each kind (messages, an endpoint's attempts, its failed attempts, a message's attempts)")
 	f.StringVar(&c.Ceiling, "ceiling", "", "path of a built ceiling program (../shared/tools/ceiling): run it before and after Herald for the same time and concurrency, and print the ratio")
 	f.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the server started to this file")
@@ -283,7 +286,7 @@ type prefiller interface {
 func newBenchPrefillCmd(s Streams) *cobra.Command {
 	var appID, endpointID, endpointURL string
 	var messages, payloadBytes int
-	var every time.Duration
+	var every, retention time.Duration
 	cmd := &cobra.Command{
 		Use:     "prefill",
 		Short:   "Write delivered messages into a database for herald bench --prefill (internal)",
@@ -315,7 +318,7 @@ func newBenchPrefillCmd(s Streams) *cobra.Command {
 				AppID: appID, EndpointID: endpointID, URL: endpointURL, EventType: "bench.prefill",
 				Messages: messages, Payload: []byte(`{"prefill":"` + strings.Repeat("x", payloadBytes-len(`{"prefill":""}`)) + `"}`),
 				Until: now.Add(-time.Second), Every: every,
-				PayloadExpiresAt: now.Add(90 * 24 * time.Hour),
+				PayloadRetention: retention,
 				Progress: func(done int) {
 					if t := time.Now(); t.Sub(last) >= 5*time.Second || done == messages {
 						last = t
@@ -333,6 +336,7 @@ func newBenchPrefillCmd(s Streams) *cobra.Command {
 	f.IntVar(&messages, "messages", 0, "messages to write")
 	f.IntVar(&payloadBytes, "payload-bytes", 1024, "size of each message's JSON payload")
 	f.DurationVar(&every, "every", time.Millisecond, "time between two messages, the last one a second ago")
+	f.DurationVar(&retention, "payload-retention", 90*24*time.Hour, "how long each payload is kept after its message")
 	return cmd
 }
 

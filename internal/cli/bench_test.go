@@ -10,7 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 )
 
@@ -254,7 +257,7 @@ func TestBenchPrefill(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			db := database(t)
-			out := ok(t, env(), "bench", "--prefill", "500", "--list-pages", "5", "--rate", "20", "--duration", "1s",
+			out := ok(t, env(), "bench", "--prefill", "500", "--prefill-retention", "1ms", "--list-pages", "5", "--rate", "20", "--duration", "1s",
 				"--database", db, "--json", "--quiet")
 			var res struct {
 				Accepted, Delivered, Lost int64
@@ -276,6 +279,18 @@ func TestBenchPrefill(t *testing.T) {
 			// 5 pages of 50: the run's 20 messages and 230 prefilled.
 			if res.Prefill.Messages != 500 || res.Lists.Messages.Count != 5 || res.Lists.MessagesSeen != 250 || res.Lists.AttemptsSeen != 250 {
 				t.Errorf("prefill %+v, lists %+v; want 500 prefilled, 5 requests, 250 messages and attempts seen", res.Prefill, res.Lists)
+			}
+			// The prefilled payloads expired 1 ms after their messages;
+			// the run's are kept.
+			cfg := config.Default()
+			cfg.Database = db
+			st, err := server.OpenStore(t.Context(), &cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if n, err := st.DeleteExpired(t.Context(), time.Now()); err != nil || n != 500 {
+				t.Errorf("DeleteExpired = %d, %v; want the 500 prefilled payloads", n, err)
 			}
 		})
 	}

@@ -17,10 +17,6 @@ const prefillBatch = 50000
 // its one successful attempt, with COPY, in transactions of prefillBatch
 // messages. It is for herald bench --prefill: a large store in minutes.
 func (s *Store) Prefill(ctx context.Context, p store.PrefillParams) error {
-	var expires any
-	if !p.PayloadExpiresAt.IsZero() {
-		expires = p.PayloadExpiresAt
-	}
 	for done := 0; done < p.Messages; {
 		n := min(prefillBatch, p.Messages-done)
 		msgs := make([][]any, 0, n)
@@ -30,6 +26,10 @@ func (s *Store) Prefill(ctx context.Context, p store.PrefillParams) error {
 			at := p.At(i)
 			sent := at.Add(store.PrefillAttemptDelay)
 			msgID, attID := ids.NewAt(ids.Message, at), ids.NewAt(ids.Attempt, at)
+			var expires any
+			if t, ok := p.PayloadExpiresAt(at); ok {
+				expires = t
+			}
 			msgs = append(msgs, []any{msgID, p.AppID, p.EventType, p.Payload, expires, at})
 			dels = append(dels, []any{msgID, p.EndpointID, p.AppID, int16(store.StatusSuccess), int32(1), sent, int32(200), at, sent})
 			atts = append(atts, []any{attID, p.AppID, msgID, p.EndpointID, p.URL, int16(store.StatusSuccess), int32(200), int64(3),

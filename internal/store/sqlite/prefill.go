@@ -44,7 +44,11 @@ func (s *Store) Prefill(ctx context.Context, p store.PrefillParams) error {
 				at := p.At(i)
 				sent := at.Add(store.PrefillAttemptDelay)
 				msgID, attID := ids.NewAt(ids.Message, at), ids.NewAt(ids.Attempt, at)
-				if _, err := msg.ExecContext(ctx, msgID, p.AppID, p.EventType, p.Payload, ts(p.PayloadExpiresAt), tsv(at)); err != nil {
+				var expires any
+				if t, ok := p.PayloadExpiresAt(at); ok {
+					expires = tsv(t)
+				}
+				if _, err := msg.ExecContext(ctx, msgID, p.AppID, p.EventType, p.Payload, expires, tsv(at)); err != nil {
 					return err
 				}
 				if _, err := del.ExecContext(ctx, msgID, p.EndpointID, p.AppID, tsv(sent), tsv(at)); err != nil {
