@@ -6,7 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -17,25 +16,22 @@ const prefillBatch = 50000
 // its one successful attempt, with COPY, in transactions of prefillBatch
 // messages. It is for herald bench --prefill: a large store in minutes.
 func (s *Store) Prefill(ctx context.Context, p store.PrefillParams) error {
-	for done := 0; done < p.Messages; {
-		n := min(prefillBatch, p.Messages-done)
-		msgs := make([][]any, 0, n)
-		dels := make([][]any, 0, n)
-		atts := make([][]any, 0, n)
-		for i := done; i < done+n; i++ {
-			at := p.At(i)
-			sent := at.Add(store.PrefillAttemptDelay)
-			msgID, attID := ids.NewAt(ids.Message, at), ids.NewAt(ids.Attempt, at)
+	err := p.Batches(prefillBatch, func(from, to int) error {
+		msgs := make([][]any, 0, to-from)
+		dels := make([][]any, 0, to-from)
+		atts := make([][]any, 0, to-from)
+		for i := from; i < to; i++ {
+			r := p.Row(i)
 			var expires any
-			if t, ok := p.PayloadExpiresAt(at); ok {
-				expires = t
+			if !r.PayloadExpiresAt.IsZero() {
+				expires = r.PayloadExpiresAt
 			}
-			msgs = append(msgs, []any{msgID, p.AppID, p.EventType, p.Payload, expires, at})
-			dels = append(dels, []any{msgID, p.EndpointID, p.AppID, int16(store.StatusSuccess), int32(1), sent, int32(200), at, sent})
-			atts = append(atts, []any{attID, p.AppID, msgID, p.EndpointID, p.URL, int16(store.StatusSuccess), int32(200), int64(3),
-				int16(store.TriggerScheduled), p.EventType, sent})
+			msgs = append(msgs, []any{r.MsgID, p.AppID, p.EventType, p.Payload, expires, r.At})
+			dels = append(dels, []any{r.MsgID, p.EndpointID, p.AppID, int16(store.StatusSuccess), int32(1), r.AttemptAt, int32(200), r.At, r.AttemptAt})
+			atts = append(atts, []any{r.AttemptID, p.AppID, r.MsgID, p.EndpointID, p.URL, int16(store.StatusSuccess), int32(200), int64(3),
+				int16(store.TriggerScheduled), p.EventType, r.AttemptAt})
 		}
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			for _, c := range []struct {
 				table string
 				cols  []string
@@ -53,13 +49,9 @@ func (s *Store) Prefill(ctx context.Context, p store.PrefillParams) error {
 			}
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("prefill: %w", err)
-		}
-		done += n
-		if p.Progress != nil {
-			p.Progress(done)
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("prefill: %w", err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -17,15 +16,15 @@ const prefillBatch = 20000
 // through the store's writer (so that a running server's writes wait their
 // turn). It is for herald bench --prefill: a large store in minutes.
 func (s *Store) Prefill(ctx context.Context, p store.PrefillParams) error {
-	for done := 0; done < p.Messages; {
-		n := min(prefillBatch, p.Messages-done)
-		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := p.Batches(prefillBatch, func(from, to int) error {
+		return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			msg, err := tx.PrepareContext(ctx, `INSERT INTO messages (id, app_id, event_type, payload, payload_expires_at, created_at)
 				VALUES (?, ?, ?, ?, ?, ?)`)
 			if err != nil {
 				return err
 			}
 			defer msg.Close()
+			// Status 0 is success; trigger type 0 scheduled.
 			del, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, attempts,
 					last_attempt_at, last_status_code, created_at, updated_at)
 				VALUES (?1, ?2, ?3, 0, 1, ?4, 200, ?5, ?4)`)
@@ -40,33 +39,23 @@ func (s *Store) Prefill(ctx context.Context, p store.PrefillParams) error {
 				return err
 			}
 			defer att.Close()
-			for i := done; i < done+n; i++ {
-				at := p.At(i)
-				sent := at.Add(store.PrefillAttemptDelay)
-				msgID, attID := ids.NewAt(ids.Message, at), ids.NewAt(ids.Attempt, at)
-				var expires any
-				if t, ok := p.PayloadExpiresAt(at); ok {
-					expires = tsv(t)
-				}
-				if _, err := msg.ExecContext(ctx, msgID, p.AppID, p.EventType, p.Payload, expires, tsv(at)); err != nil {
+			for i := from; i < to; i++ {
+				r := p.Row(i)
+				if _, err := msg.ExecContext(ctx, r.MsgID, p.AppID, p.EventType, p.Payload, ts(r.PayloadExpiresAt), tsv(r.At)); err != nil {
 					return err
 				}
-				if _, err := del.ExecContext(ctx, msgID, p.EndpointID, p.AppID, tsv(sent), tsv(at)); err != nil {
+				if _, err := del.ExecContext(ctx, r.MsgID, p.EndpointID, p.AppID, tsv(r.AttemptAt), tsv(r.At)); err != nil {
 					return err
 				}
-				if _, err := att.ExecContext(ctx, attID, p.AppID, msgID, p.EndpointID, p.URL, p.EventType, tsv(sent)); err != nil {
+				if _, err := att.ExecContext(ctx, r.AttemptID, p.AppID, r.MsgID, p.EndpointID, p.URL, p.EventType, tsv(r.AttemptAt)); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("prefill: %w", err)
-		}
-		done += n
-		if p.Progress != nil {
-			p.Progress(done)
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("prefill: %w", err)
 	}
 	return nil
 }
