@@ -109,6 +109,31 @@ type Config struct {
 	// DrainTimeout bounds the wait for deliveries after the load. Zero
 	// means 5 minutes (or 30 minutes with a backlog).
 	DrainTimeout time.Duration
+	// Ceiling, when set, is the path of a built ceiling program
+	// (../shared/tools/ceiling): it runs for Duration at Concurrency
+	// before and after Herald, and the result gives Herald's deliveries
+	// per second over the ceiling's relay rate. Needs the closed loop
+	// (Rate zero) and no Backlog. Empty: no comparison.
+	Ceiling string
+	// Prefill, when positive, writes that many delivered messages of the
+	// measured application, each with its delivery and one attempt, dated
+	// before the run (one a millisecond), into the server's database before
+	// the load, with PrefillCommand: the run then measures a store that
+	// already holds them. Zero means an empty store.
+	Prefill int
+	// PrefillRetention is how long each prefilled payload is kept after
+	// its message. Zero means 90 days (the API's default).
+	PrefillRetention time.Duration
+	// PrefillCommand is the program and arguments that prefill (for
+	// `herald bench`, the hidden `bench prefill` command); Run appends
+	// --database, --app, --endpoint, --endpoint-url, --messages and
+	// --payload-bytes.
+	PrefillCommand []string
+	// ListPages, when positive, measures the list API after the run: that
+	// many pages of the app's messages, of the first endpoint's attempts,
+	// of its failed attempts, and of the attempts of as many messages, one
+	// request at a time. Zero means none.
+	ListPages int
 	// Receiver is the address the receiver listens on. Empty means
 	// 127.0.0.1:0. With port 0, each endpoint gets its own port.
 	Receiver string
@@ -156,6 +181,10 @@ func (c *Config) Validate() error {
 		return errors.New("endpoints, slow-endpoints, noisy-app-endpoints, backlog, concurrency, ordering-keys and deliver-after cannot be negative")
 	case c.OrderingKeys > maxOrderingKeys:
 		return fmt.Errorf("ordering-keys must be at most %d", maxOrderingKeys)
+	case c.Ceiling != "" && (c.Rate > 0 || c.Backlog > 0):
+		return errors.New("ceiling compares closed-loop runs: it needs rate max and no backlog")
+	case c.Prefill > 0 && (c.URL != "" || len(c.PrefillCommand) == 0):
+		return errors.New("prefill needs a server started by the benchmark and a prefill command")
 	case c.URL == "" && len(c.ServerCommand) == 0:
 		return errors.New("no server: set a URL or a server command")
 	}
@@ -169,9 +198,43 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Ceiling == "" {
+		return runHerald(ctx, cfg)
+	}
+	cr := &CeilingResult{Binary: cfg.Ceiling}
+	var err error
+	ceilingProgress(cfg.Progress, "the ceiling, before Herald")
+	if cr.Before, err = runCeiling(ctx, cfg.Ceiling, cfg.Duration, cfg.Concurrency); err != nil {
+		return nil, err
+	}
+	res, err := runHerald(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ceilingProgress(cfg.Progress, "the ceiling, after Herald")
+	if cr.After, err = runCeiling(ctx, cfg.Ceiling, cfg.Duration, cfg.Concurrency); err != nil {
+		return nil, err
+	}
+	cr.RelayPerSec = round((cr.Before.RelayPerSec+cr.After.RelayPerSec)/2, 1)
+	if cr.RelayPerSec > 0 {
+		cr.Ratio = round(res.DeliveriesPerSec/cr.RelayPerSec, 3)
+	}
+	res.Ceiling = cr
+	return res, nil
+}
+
+// runHerald measures Herald: one run of the benchmark, its server and
+// receiver stopped on return.
+func runHerald(ctx context.Context, cfg Config) (*Result, error) {
 	r := &run{cfg: cfg, base: time.Now(), cleanup: func() {}}
 	defer func() { r.cleanup() }()
 	return r.run(ctx)
+}
+
+func ceilingProgress(w io.Writer, what string) {
+	if w != nil {
+		fmt.Fprintf(w, "herald bench: running %s\n", what)
+	}
 }
 
 // run is the state of one benchmark.
@@ -186,6 +249,10 @@ type run struct {
 	recv   *receiver
 	api    *http.Client
 	appID  string
+	// endpointID is the first healthy endpoint's.
+	endpointID string
+	// db is the started server's database.
+	db     string
 	msgURL string
 	// noisyURL is the message URL of the noisy neighbour application
 	// (empty: none).
@@ -235,6 +302,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	res.Server.URL = r.url
+	if r.cfg.Prefill > 0 {
+		if res.Prefill, err = r.prefill(ctx, r.db); err != nil {
+			return nil, err
+		}
+	}
 
 	// Idle memory: after setup, before load, once the server settled.
 	if r.srv != nil {
@@ -266,6 +338,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	res.CPUSec.Server = round(cpu1.server-cpu0.server, 2)
 	res.CPUSec.Bench = round(cpu1.bench-cpu0.bench, 2)
 	res.Host = hostUsage(cpu0, cpu1)
+	if r.cfg.ListPages > 0 {
+		if res.Lists, err = r.probeLists(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if r.srv != nil {
 		peak := r.rss.stop()
 		hwm := procHWM(r.srv.pid())
@@ -287,6 +364,7 @@ func (r *run) startServer(ctx context.Context) (*child, error) {
 	if db == "" {
 		db = filepath.Join(r.tmpDir, "herald.db")
 	}
+	r.db = db
 	r.token = "hsk_bench_" + randomHex(16)
 	args := append([]string(nil), r.cfg.ServerCommand...)
 	args = append(args, "--listen", "127.0.0.1:0", "--database", db, "--admin-token", r.token,
@@ -341,8 +419,12 @@ func (r *run) setup(ctx context.Context, secret string) error {
 		if r.cfg.FIFO && i < r.cfg.Endpoints {
 			in.Ordering = client.OrderingFIFO
 		}
-		if _, err := cl.CreateEndpoint(ctx, app.ID, in); err != nil {
+		ep, err := cl.CreateEndpoint(ctx, app.ID, in)
+		if err != nil {
 			return fmt.Errorf("create endpoint: %w", err)
+		}
+		if i == 0 {
+			r.endpointID = ep.ID
 		}
 	}
 	if r.cfg.NoisyAppEndpoints == 0 {

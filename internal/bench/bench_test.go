@@ -95,3 +95,18 @@ func TestEchoedDatabaseHasNoPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCeilingLoad(t *testing.T) {
+	t.Parallel()
+	got, err := parseCeilingLoad("relayed=12345 failed=2 seconds=8.0 relay_per_sec=1543\n")
+	want := CeilingRun{Relayed: 12345, Failed: 2, Seconds: 8, RelayPerSec: 1543}
+	if err != nil || got != want {
+		t.Errorf("parseCeilingLoad = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range []string{"", "relayed=1 failed=0 seconds=1.0", "relayed=x failed=0 seconds=1.0 relay_per_sec=1",
+		"relayed=0 failed=9 seconds=1.0 relay_per_sec=0"} {
+		if _, err := parseCeilingLoad(bad); err == nil {
+			t.Errorf("parseCeilingLoad(%q) succeeded", bad)
+		}
+	}
+}

@@ -73,6 +73,12 @@ type Result struct {
 	Backlog *BacklogResult `json:"backlog,omitempty"`
 	// Outage reports an outage run (--outage).
 	Outage *OutageResult `json:"outage,omitempty"`
+	// Prefill reports the rows written before the run, with --prefill.
+	Prefill *PrefillResult `json:"prefill,omitempty"`
+	// Lists is the list API's latency after the run, with --list-pages.
+	Lists *ListsResult `json:"lists,omitempty"`
+	// Ceiling compares the run with the ceiling relay, with --ceiling.
+	Ceiling *CeilingResult `json:"ceiling,omitempty"`
 	// Timeline counts messages accepted and deliveries received in each
 	// second from the start of the load.
 	Timeline *Timeline `json:"timeline,omitempty"`
@@ -177,6 +183,7 @@ type ConfigEcho struct {
 	FIFO              bool     `json:"fifo,omitempty"`
 	OrderingKeys      int      `json:"ordering_keys,omitempty"`
 	DeliverAfter      string   `json:"deliver_after,omitempty"`
+	Prefill           int      `json:"prefill,omitempty"`
 	Database          string   `json:"database"`
 	ServerFlags       []string `json:"server_flags,omitempty"`
 }
@@ -185,7 +192,7 @@ func echoConfig(c *Config) ConfigEcho {
 	e := ConfigEcho{
 		Duration: c.Duration.String(), Rate: c.Rate, Concurrency: c.Concurrency, Endpoints: c.Endpoints,
 		SlowEndpoints: c.SlowEndpoints, NoisyAppEndpoints: c.NoisyAppEndpoints, PayloadBytes: c.PayloadBytes, Backlog: c.Backlog, ServerFlags: c.ServerFlags,
-		FIFO: c.FIFO, OrderingKeys: c.OrderingKeys,
+		FIFO: c.FIFO, OrderingKeys: c.OrderingKeys, Prefill: c.Prefill,
 	}
 	if c.DeliverAfter > 0 {
 		e.DeliverAfter = c.DeliverAfter.String()
@@ -316,6 +323,22 @@ func WriteText(w io.Writer, res *Result) {
 	if b := res.Backlog; b != nil {
 		fmt.Fprintf(w, "  backlog       %d deliveries queued in %.1f s (%.0f/s); drained in %.1f s (%.0f/s; 99%% in %.1f s)\n",
 			b.Deliveries, b.IngestSec, b.IngestPerSec, b.DrainSec, b.DrainPerSec, b.Drain99Sec)
+	}
+	if p := res.Prefill; p != nil {
+		fmt.Fprintf(w, "  prefill       %d delivered messages with their attempts, written before the run in %.0f s (%.0f/s)\n", p.Messages, p.Seconds, p.PerSec)
+	}
+	if l := res.Lists; l != nil {
+		for _, x := range []struct {
+			what string
+			lat  Latency
+		}{{"messages", l.Messages}, {"endpoint attempts", l.EndpointAttempts}, {"failed attempts", l.EndpointFailed}, {"message attempts", l.MessageAttempts}} {
+			fmt.Fprintf(w, "  list API      %-18s p50 %.1f ms  p99 %.1f ms  max %.1f ms  (%d requests)\n", x.what, x.lat.P50, x.lat.P99, x.lat.Max, x.lat.Count)
+		}
+	}
+	if c := res.Ceiling; c != nil {
+		fmt.Fprintf(w, "  ceiling       relay %.0f/s before, %.0f/s after (other processes %.2f and %.2f cores): mean %.0f/s\n",
+			c.Before.RelayPerSec, c.After.RelayPerSec, c.Before.Host.OtherCores, c.After.Host.OtherCores, c.RelayPerSec)
+		fmt.Fprintf(w, "  ratio         herald %.0f deliveries/s over the ceiling's %.0f/s = %.2fx\n", res.DeliveriesPerSec, c.RelayPerSec, c.Ratio)
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)

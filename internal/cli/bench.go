@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/bench"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 func newBenchCmd(s Streams) *cobra.Command {
@@ -62,13 +63,37 @@ command fails when any was lost or failed verification. The server's memory
 (RSS, from /proc) is read after setup (idle) and every 100 ms during the run
 (peak); it is not measured with --url.
 
+--ceiling PATH compares Herald with the physical limit of webhook relaying on
+this machine: PATH is a built ceiling program (../shared/tools/ceiling: a relay
+that only signs and forwards, storing nothing, between a load generator and a
+sink, all on loopback). It runs for --duration at --concurrency before Herald
+and again after it, and the report gives Herald's deliveries per second over
+the mean of the two relay rates: the ratio, measured in the same minutes.
+Keep the defaults --payload-bytes 1024 and --endpoints 1 for the ratio (the
+ceiling's payloads are 1,008 bytes of JSON, to one target).
+scripts/ceiling-ratio builds both programs and runs it.
+
+--prefill N writes N delivered messages of the measured application, each with
+its delivery and one successful attempt, dated one a millisecond before the
+run, into the server's database before the load (bulk statements of the
+database's own dialect, not the API): the run then measures a store that
+already holds them. Their payloads expire --prefill-retention after their
+messages: about N ms makes them expire at 1,000 a second during the run, for
+the retention pass to keep up with. --list-pages N times, after the run, N requests of each
+list: the application's messages (walking 50 a page), the endpoint's attempts,
+its failed attempts (none: each request searches its whole window), and the
+attempts of N messages.
+
 --json prints one JSON object: accepted, ingest_per_sec, delivered,
 deliveries_per_sec, lost, duplicates, e2e_ms {p50, p90, p99, p999, max},
 ingest_ms, server_rss_mb {idle, peak}, errors, cpu_sec, host_cpu (how busy the
 machine was, and how much of it other processes took), a per-second timeline,
-the configuration and the machine.`,
+the configuration and the machine; with --ceiling, ceiling {before, after,
+relay_per_sec, ratio}.`,
 		Example: `  herald bench                                   # 30 s at max rate, SQLite, one endpoint
   herald bench --rate 2000 --duration 30s --json
+  herald bench --duration 20s --ceiling ./ceiling  # the ratio to ../shared/tools/ceiling
+  herald bench --prefill 10000000 --list-pages 200 --database /tmp/big.db
   herald bench --endpoints 100 --rate 50
   herald bench --slow-endpoints 10 --rate 500
   herald bench --noisy-app-endpoints 50 --rate 500
@@ -129,12 +154,16 @@ the configuration and the machine.`,
 	f.StringVar(&c.Token, "token", "", "admin API token of the server at --url (env HERALD_TOKEN)")
 	f.StringVar(&c.Receiver, "receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it; port 0: a port per endpoint)")
 	f.StringArrayVar(&c.ServerFlags, "server-flag", nil, "extra flag for the server started, e.g. --server-flag=--max-in-flight=2048 (repeatable)")
+	f.IntVar(&c.Prefill, "prefill", 0, "before the load, write this many delivered messages (each with its delivery and attempt, one a millisecond before the run) into the server's database")
+	f.DurationVar(&c.PrefillRetention, "prefill-retention", 90*24*time.Hour, "how long each prefilled payload is kept after its message: with about N ms (--prefill N), they expire at 1,000 a second during the run")
+	f.IntVar(&c.ListPages, "list-pages", 0, "after the run, time this many list API requests of each kind (messages, an endpoint's attempts, its failed attempts, a message's attempts)")
+	f.StringVar(&c.Ceiling, "ceiling", "", "path of a built ceiling program (../shared/tools/ceiling): run it before and after Herald for the same time and concurrency, and print the ratio")
 	f.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the server started to this file")
 	f.StringVar(&c.HeapProfile, "heapprofile", "", "write a heap profile of the server started, taken at its largest heap, to this file")
 	f.BoolVar(&bf.json, "json", false, "print the result as one JSON object")
 	f.BoolVar(&bf.quiet, "quiet", false, "do not print progress to standard error")
 
-	cmd.AddCommand(newBenchServerCmd(s))
+	cmd.AddCommand(newBenchServerCmd(s), newBenchPrefillCmd(s))
 	return cmd
 }
 
@@ -170,10 +199,14 @@ func (bf *benchFlags) config(s Streams) (bench.Config, bool, error) {
 		problems = append(problems, "--concurrency must be positive")
 	case cfg.Endpoints <= 0:
 		problems = append(problems, "--endpoints must be at least 1")
-	case cfg.SlowEndpoints < 0 || cfg.NoisyAppEndpoints < 0 || cfg.Backlog < 0 || cfg.DrainTimeout < 0 || cfg.OrderingKeys < 0 || cfg.DeliverAfter < 0:
-		problems = append(problems, "--slow-endpoints, --noisy-app-endpoints, --backlog, --drain-timeout, --ordering-keys and --deliver-after cannot be negative")
+	case cfg.SlowEndpoints < 0 || cfg.NoisyAppEndpoints < 0 || cfg.Backlog < 0 || cfg.DrainTimeout < 0 || cfg.OrderingKeys < 0 || cfg.DeliverAfter < 0 ||
+		cfg.Prefill < 0 || cfg.ListPages < 0:
+		problems = append(problems, "--slow-endpoints, --noisy-app-endpoints, --backlog, --drain-timeout, --ordering-keys, --deliver-after, --prefill and --list-pages cannot be negative")
 	case cfg.PayloadBytes < bench.MinPayloadBytes:
 		problems = append(problems, fmt.Sprintf("--payload-bytes must be at least %d", bench.MinPayloadBytes))
+	}
+	if cfg.Ceiling != "" && (cfg.Rate > 0 || cfg.Backlog > 0) {
+		problems = append(problems, "--ceiling compares closed-loop runs: it needs --rate max and no --backlog")
 	}
 	if cfg.URL != "" {
 		if cfg.Token == "" {
@@ -182,8 +215,8 @@ func (bf *benchFlags) config(s Streams) (bench.Config, bool, error) {
 		if cfg.Token == "" {
 			problems = append(problems, "--url needs --token (or HERALD_TOKEN)")
 		}
-		if cfg.Database != "" || cfg.CPUProfile != "" || cfg.HeapProfile != "" || len(cfg.ServerFlags) > 0 {
-			problems = append(problems, "--database, --cpuprofile, --heapprofile and --server-flag apply to the server herald bench starts, not to --url")
+		if cfg.Database != "" || cfg.CPUProfile != "" || cfg.HeapProfile != "" || len(cfg.ServerFlags) > 0 || cfg.Prefill != 0 {
+			problems = append(problems, "--database, --cpuprofile, --heapprofile, --server-flag and --prefill apply to the server herald bench starts, not to --url")
 		}
 	} else {
 		exe, err := os.Executable()
@@ -191,6 +224,7 @@ func (bf *benchFlags) config(s Streams) (bench.Config, bool, error) {
 			return cfg, false, fmt.Errorf("bench: find this program to start the server: %w", err)
 		}
 		cfg.ServerCommand = []string{exe, "bench", "server"}
+		cfg.PrefillCommand = []string{exe, "bench", "prefill"}
 	}
 	if len(problems) > 0 {
 		return cfg, false, &UsageError{Err: errors.New(strings.Join(problems, "; "))}
@@ -237,6 +271,72 @@ func newBenchServerCmd(s Streams) *cobra.Command {
 	addServerFlags(cmd)
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	cmd.Flags().StringVar(&heapProfile, "heapprofile", "", "write a heap profile, taken when the heap was largest, to this file")
+	return cmd
+}
+
+// prefiller is a store that can write many delivered messages at once
+// (both drivers can): herald bench --prefill.
+type prefiller interface {
+	Prefill(ctx context.Context, p store.PrefillParams) error
+}
+
+// newBenchPrefillCmd writes delivered messages into a database for herald
+// bench --prefill, which starts it as a child process once the server runs
+// and the application and endpoint exist.
+func newBenchPrefillCmd(s Streams) *cobra.Command {
+	var appID, endpointID, endpointURL string
+	var messages, payloadBytes int
+	var every, retention time.Duration
+	cmd := &cobra.Command{
+		Use:     "prefill",
+		Short:   "Write delivered messages into a database for herald bench --prefill (internal)",
+		Example: `  herald bench prefill --database /tmp/b.db --app app_... --endpoint ep_... --endpoint-url http://127.0.0.1:9/ --messages 1000000`,
+		Hidden:  true,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, s)
+			if err != nil {
+				return err
+			}
+			if appID == "" || endpointID == "" || messages <= 0 || payloadBytes < bench.MinPayloadBytes || every <= 0 {
+				return &UsageError{Err: errors.New("--app, --endpoint, a positive --messages and --every, and --payload-bytes of at least " +
+					strconv.Itoa(bench.MinPayloadBytes) + " are needed")}
+			}
+			st, err := openExisting(cmd.Context(), &cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			p, ok := st.(prefiller)
+			if !ok {
+				return errors.New("bench prefill: this store cannot prefill")
+			}
+			now := time.Now()
+			start := now
+			last := now
+			return p.Prefill(cmd.Context(), store.PrefillParams{
+				AppID: appID, EndpointID: endpointID, URL: endpointURL, EventType: "bench.prefill",
+				Messages: messages, Payload: []byte(`{"prefill":"` + strings.Repeat("x", payloadBytes-len(`{"prefill":""}`)) + `"}`),
+				Until: now.Add(-time.Second), Every: every,
+				PayloadRetention: retention,
+				Progress: func(done int) {
+					if t := time.Now(); t.Sub(last) >= 5*time.Second || done == messages {
+						last = t
+						fmt.Fprintf(s.Stderr, "herald bench: prefilled %d of %d messages (%.0f/s)\n", done, messages, float64(done)/t.Sub(start).Seconds())
+					}
+				},
+			})
+		},
+	}
+	addServerFlags(cmd, "database", "sqlite-sync")
+	f := cmd.Flags()
+	f.StringVar(&appID, "app", "", "application ID")
+	f.StringVar(&endpointID, "endpoint", "", "endpoint ID")
+	f.StringVar(&endpointURL, "endpoint-url", "", "endpoint URL recorded in the attempts")
+	f.IntVar(&messages, "messages", 0, "messages to write")
+	f.IntVar(&payloadBytes, "payload-bytes", 1024, "size of each message's JSON payload")
+	f.DurationVar(&every, "every", time.Millisecond, "time between two messages, the last one a second ago")
+	f.DurationVar(&retention, "payload-retention", 90*24*time.Hour, "how long each payload is kept after its message")
 	return cmd
 }
 

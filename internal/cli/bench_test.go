@@ -4,9 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 )
 
 // benchChildEnv, set in the environment of a test binary, makes it run the
@@ -158,6 +166,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--payload-bytes", "10"}, "--payload-bytes must be at least"},
 		{[]string{"--ordering-keys", "-1"}, "--ordering-keys"},
 		{[]string{"--url", "http://127.0.0.1:1"}, "--url needs --token"},
+		{[]string{"--ceiling", "ceiling", "--rate", "100"}, "--ceiling compares closed-loop runs"},
+		{[]string{"--ceiling", "ceiling", "--backlog", "100"}, "--ceiling compares closed-loop runs"},
 		{[]string{"--url", "http://127.0.0.1:1", "--token", "x", "--database", "x.db"}, "not to --url"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -166,6 +176,121 @@ func TestBenchFlags(t *testing.T) {
 			var ue *UsageError
 			if r.err == nil || !errors.As(r.err, &ue) || !strings.Contains(r.err.Error(), tt.want) {
 				t.Errorf("herald bench %v: %v, want a usage error containing %q", tt.args, r.err, tt.want)
+			}
+		})
+	}
+}
+
+// ceilingSource is where the ceiling program's source is in the project's
+// workspace: ../shared/tools/ceiling beside the repository.
+const ceilingSource = "../../../shared/tools/ceiling"
+
+// TestBenchCeiling builds the real ceiling program (skipping when its
+// source is not beside the repository) and runs herald bench --ceiling
+// briefly: the ceiling runs before and after Herald, and the ratio is
+// Herald's deliveries per second over the mean of its two rates.
+func TestBenchCeiling(t *testing.T) {
+	src, err := filepath.Abs(ceilingSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(src, "main.go")); err != nil {
+		t.Skipf("no ceiling source at %s: %v", src, err)
+	}
+	bin := filepath.Join(t.TempDir(), "ceiling")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the ceiling: %v\n%s", err, out)
+	}
+
+	t.Setenv(benchChildEnv, "1")
+	out := ok(t, env(), "bench", "--ceiling", bin, "--duration", "1s", "--concurrency", "4", "--json", "--quiet")
+	var res struct {
+		Accepted, Delivered, Lost int64
+		DeliveriesPerSec          float64 `json:"deliveries_per_sec"`
+		Ceiling                   *struct {
+			Binary        string
+			Before, After struct {
+				Relayed     int64   `json:"relayed"`
+				RelayPerSec float64 `json:"relay_per_sec"`
+			}
+			RelayPerSec float64 `json:"relay_per_sec"`
+			Ratio       float64 `json:"ratio"`
+		} `json:"ceiling"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Accepted == 0 || res.Delivered != res.Accepted || res.Lost != 0 {
+		t.Errorf("accepted %d, delivered %d, lost %d", res.Accepted, res.Delivered, res.Lost)
+	}
+	c := res.Ceiling
+	if c == nil {
+		t.Fatalf("no ceiling in the result:\n%s", out)
+	}
+	if c.Binary != bin || c.Before.Relayed == 0 || c.After.Relayed == 0 {
+		t.Errorf("ceiling %+v: want two runs of %s that relayed something", c, bin)
+	}
+	if mean := (c.Before.RelayPerSec + c.After.RelayPerSec) / 2; math.Abs(c.RelayPerSec-mean) > 0.1 {
+		t.Errorf("relay_per_sec %v, want the mean of %v and %v", c.RelayPerSec, c.Before.RelayPerSec, c.After.RelayPerSec)
+	}
+	if want := res.DeliveriesPerSec / c.RelayPerSec; math.Abs(c.Ratio-want) > 0.001 {
+		t.Errorf("ratio %v, want %v / %v = %v", c.Ratio, res.DeliveriesPerSec, c.RelayPerSec, want)
+	}
+
+	// The text report says it too.
+	text := ok(t, env(), "bench", "--ceiling", bin, "--duration", "1s", "--concurrency", "4", "--quiet")
+	if !strings.Contains(text, "ceiling") || !strings.Contains(text, "x\n") {
+		t.Errorf("the text report gives no ratio:\n%s", text)
+	}
+}
+
+// TestBenchPrefill prefills the store before a short run and times the
+// lists after it: the list pages walk past the run's 20 messages into the
+// prefilled ones, on SQLite and, when reachable, PostgreSQL.
+func TestBenchPrefill(t *testing.T) {
+	t.Setenv(benchChildEnv, "1")
+	for name, database := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "prefill.db") },
+		"postgres": func(t *testing.T) string { db, _ := pgtest.Database(t); return db }, // skips when unreachable
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := database(t)
+			out := ok(t, env(), "bench", "--prefill", "500", "--prefill-retention", "1ms", "--list-pages", "5", "--rate", "20", "--duration", "1s",
+				"--database", db, "--json", "--quiet")
+			var res struct {
+				Accepted, Delivered, Lost int64
+				Prefill                   struct {
+					Messages int `json:"messages"`
+				} `json:"prefill"`
+				Lists struct {
+					Messages     struct{ Count int } `json:"messages_ms"`
+					MessagesSeen int                 `json:"messages_seen"`
+					AttemptsSeen int                 `json:"attempts_seen"`
+				} `json:"lists"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if res.Accepted != 20 || res.Delivered != 20 || res.Lost != 0 {
+				t.Errorf("accepted %d, delivered %d, lost %d; want 20, 20, 0", res.Accepted, res.Delivered, res.Lost)
+			}
+			// 5 pages of 50: the run's 20 messages and 230 prefilled.
+			if res.Prefill.Messages != 500 || res.Lists.Messages.Count != 5 || res.Lists.MessagesSeen != 250 || res.Lists.AttemptsSeen != 250 {
+				t.Errorf("prefill %+v, lists %+v; want 500 prefilled, 5 requests, 250 messages and attempts seen", res.Prefill, res.Lists)
+			}
+			// The prefilled payloads expired 1 ms after their messages;
+			// the run's are kept.
+			cfg := config.Default()
+			cfg.Database = db
+			st, err := server.OpenStore(t.Context(), &cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if n, err := st.DeleteExpired(t.Context(), time.Now()); err != nil || n != 500 {
+				t.Errorf("DeleteExpired = %d, %v; want the 500 prefilled payloads", n, err)
 			}
 		})
 	}
