@@ -106,7 +106,7 @@ func TestAttempts(t *testing.T) {
 	if r := b.do(t, "POST", "/api/v1/app/"+app+"/msg/"+m1+"/endpoint/"+ep1+"/resend", nil); r.Status != 202 || string(r.Body) != "{}\n" {
 		t.Errorf("resend: %s", r)
 	}
-	if d, err := b.store.GetDelivery(context.Background(), m1, ep1); err != nil || d.Status != store.StatusPending || !d.Manual {
+	if d, err := b.store.GetDelivery(context.Background(), store.DeliveryKey{MsgID: m1, EndpointID: ep1}); err != nil || d.Status != store.StatusPending || !d.Manual {
 		t.Errorf("delivery after resend = %+v, %v", d, err)
 	}
 	b.attempt(t, 204, "")
@@ -199,7 +199,7 @@ func TestSendExample(t *testing.T) {
 		t.Errorf("ping = %v", ping)
 	}
 	// Only the endpoint asked for gets it.
-	if _, err := b.store.GetDelivery(context.Background(), ping["id"].(string), other); err == nil {
+	if _, err := b.store.GetDelivery(context.Background(), store.DeliveryKey{MsgID: ping["id"].(string), EndpointID: other}); err == nil {
 		t.Error("the example went to another endpoint")
 	}
 	ex := b.must(t, http.StatusOK, "POST", "/api/v1/app/"+app+"/endpoint/"+ep+"/send-example", map[string]any{"eventType": "with.example"})

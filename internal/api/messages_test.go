@@ -43,7 +43,7 @@ func TestMessages(t *testing.T) {
 		t.Errorf("stored payload = %s, %v", stored.Payload, err)
 	}
 	// One delivery, to the one endpoint.
-	if d, err := b.store.GetDelivery(context.Background(), id, ep); err != nil || d.Status != store.StatusPending {
+	if d, err := b.store.GetDelivery(context.Background(), store.DeliveryKey{MsgID: id, EndpointID: ep}); err != nil || d.Status != store.StatusPending {
 		t.Errorf("delivery = %+v, %v", d, err)
 	}
 

@@ -65,7 +65,7 @@ func TestScheduledMessages(t *testing.T) {
 		if _, ok := created["canceledAt"]; ok {
 			t.Errorf("created: canceledAt %v", created["canceledAt"])
 		}
-		d, err := b.store.GetDelivery(ctx, id, ep)
+		d, err := b.store.GetDelivery(ctx, store.DeliveryKey{MsgID: id, EndpointID: ep})
 		if err != nil || d.Status != store.StatusPending || !d.NextAttemptAt.Equal(at) || d.Lease != 0 {
 			t.Fatalf("delivery of a scheduled message: %+v, %v", d, err)
 		}
@@ -110,7 +110,7 @@ func TestScheduledMessages(t *testing.T) {
 		if canceled["canceledAt"] == nil || canceled["deliverAt"] != at.Format(time.RFC3339) || canceled["id"] != id {
 			t.Errorf("cancelled: %v", canceled)
 		}
-		if d, _ := b.store.GetDelivery(ctx, id, ep); d.Status != store.StatusCanceled {
+		if d, _ := b.store.GetDelivery(ctx, store.DeliveryKey{MsgID: id, EndpointID: ep}); d.Status != store.StatusCanceled {
 			t.Errorf("cancelled delivery: %+v", d)
 		}
 		again := b.must(t, 200, "POST", "/api/v1/app/s/msg/"+id+"/cancel", nil)

@@ -197,7 +197,7 @@ func TestEngineRecordsACompletionTheStoreRefuses(t *testing.T) {
 	if a.StatusCode != 500 || a.Response != "(the response could not be recorded)" {
 		t.Errorf("attempt: %d %q", a.StatusCode, a.Response)
 	}
-	d, err := f.store.GetDelivery(t.Context(), m.ID, ep.ID)
+	d, err := f.store.GetDelivery(t.Context(), store.DeliveryKey{MsgID: m.ID, EndpointID: ep.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestEngineStopHonoursItsDeadline(t *testing.T) {
 	if as := f.attempts(m.ID); len(as) != 0 {
 		t.Errorf("%d attempts recorded for a request cut off", len(as))
 	}
-	d, err := f.store.GetDelivery(t.Context(), m.ID, ep.ID)
+	d, err := f.store.GetDelivery(t.Context(), store.DeliveryKey{MsgID: m.ID, EndpointID: ep.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +438,7 @@ func TestEngineCircuitBreaker(t *testing.T) {
 	waitFor(t, "the failures recorded and the others to wait unattempted", func() bool {
 		waiting, failed := 0, 0
 		for _, m := range msgs {
-			d, err := f.store.GetDelivery(t.Context(), m.ID, ep.ID)
+			d, err := f.store.GetDelivery(t.Context(), store.DeliveryKey{MsgID: m.ID, EndpointID: ep.ID})
 			switch {
 			case err != nil || d.Lease != 0 || d.Status != store.StatusPending:
 			case d.Attempts == 0:
@@ -492,7 +492,7 @@ func TestEngineDoesNotSendAnExpungedPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the delivery given up", func() bool {
-		d, err := f.store.GetDelivery(t.Context(), m.ID, ep.ID)
+		d, err := f.store.GetDelivery(t.Context(), store.DeliveryKey{MsgID: m.ID, EndpointID: ep.ID})
 		return err == nil && d.Status == store.StatusFail
 	})
 	if n := hits.Load(); n != 0 {

@@ -148,7 +148,7 @@ func start(t *testing.T, e *delivery.Engine) {
 // delivery returns the delivery of m to ep.
 func (f *fixture) delivery(m *store.Message, ep *store.Endpoint) *store.Delivery {
 	f.t.Helper()
-	d, err := f.store.GetDelivery(f.t.Context(), m.ID, ep.ID)
+	d, err := f.store.GetDelivery(f.t.Context(), store.DeliveryKey{MsgID: m.ID, EndpointID: ep.ID})
 	if err != nil {
 		f.t.Fatal(err)
 	}

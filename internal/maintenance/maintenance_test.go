@@ -76,7 +76,7 @@ func TestRecoverTaskPagesUntilDone(t *testing.T) {
 		t.Fatalf("task = %+v, %v; want finished", got, err)
 	}
 	for _, m := range msgs {
-		d, err := st.GetDelivery(ctx, m, ep.ID)
+		d, err := st.GetDelivery(ctx, store.DeliveryKey{MsgID: m, EndpointID: ep.ID})
 		if err != nil || d.Status != store.StatusPending || !d.Manual {
 			t.Errorf("delivery of %s = %+v, %v; want pending and manual", m, d, err)
 		}

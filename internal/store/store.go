@@ -244,7 +244,7 @@ type Store interface {
 	// ("" when none).
 	RecoverDeliveries(ctx context.Context, p RecoverParams) (last string, err error)
 	// GetDelivery returns the delivery of a message to an endpoint.
-	GetDelivery(ctx context.Context, msgID, endpointID string) (*Delivery, error)
+	GetDelivery(ctx context.Context, k DeliveryKey) (*Delivery, error)
 	// ListMessageDestinations returns the deliveries of a message that were
 	// attempted or are pending (not skipped), with their endpoints, ordered
 	// by endpoint ID.
@@ -960,6 +960,13 @@ type Attempt struct {
 	// EventType is the message's, kept on the attempt for filtering.
 	EventType string
 	CreatedAt time.Time
+}
+
+// DeliveryKey names the delivery of the message MsgID to the endpoint
+// EndpointID.
+type DeliveryKey struct {
+	MsgID      string
+	EndpointID string
 }
 
 // AttemptKey names one attempt: the attempt ID of the message MsgID of the

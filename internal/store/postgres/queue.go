@@ -1073,9 +1073,9 @@ func (s *Store) CancelMessage(ctx context.Context, p store.CancelMessageParams) 
 }
 
 // GetDelivery returns the delivery of a message to an endpoint.
-func (s *Store) GetDelivery(ctx context.Context, msgID, endpointID string) (*store.Delivery, error) {
+func (s *Store) GetDelivery(ctx context.Context, k store.DeliveryKey) (*store.Delivery, error) {
 	d := &store.Delivery{}
-	err := s.queryRow(ctx, `SELECT `+storesql.DeliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, msgID, endpointID).
+	err := s.queryRow(ctx, `SELECT `+storesql.DeliveryCols+` FROM deliveries AS d WHERE d.msg_id = $1 AND d.endpoint_id = $2`, k.MsgID, k.EndpointID).
 		Scan(deliveryDest(d)...)
 	if err != nil {
 		return nil, wrap("get delivery", err)

@@ -71,7 +71,7 @@ func (e *env) checkEvent(what string, ev *store.Message, pending, skipped, none 
 		})
 	}
 	for _, id := range none {
-		_, err := e.s.GetDelivery(e.ctx, ev.ID, id)
+		_, err := e.s.GetDelivery(e.ctx, store.DeliveryKey{MsgID: ev.ID, EndpointID: id})
 		isErr(e.t, err, store.ErrNotFound, what+": delivery to "+id+", which does not accept the event")
 	}
 }
@@ -83,7 +83,7 @@ func (e *env) checkNoEvent(what string, ev *store.Message, endpoints []string) {
 	_, err := e.s.GetMessage(e.ctx, ev.AppID, ev.ID)
 	isErr(e.t, err, store.ErrNotFound, what+": event message")
 	for _, id := range endpoints {
-		_, err := e.s.GetDelivery(e.ctx, ev.ID, id)
+		_, err := e.s.GetDelivery(e.ctx, store.DeliveryKey{MsgID: ev.ID, EndpointID: id})
 		isErr(e.t, err, store.ErrNotFound, what+": event delivery to "+id)
 	}
 }

@@ -62,7 +62,7 @@ func exerciseMessages(t *testing.T, newStore func(t *testing.T) store.Store) {
 			CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt,
 		})
 		for _, id := range []string{otherType.ID, noType.ID, chanMiss.ID, disabledOther.ID} {
-			_, err := e.s.GetDelivery(e.ctx, m.ID, id)
+			_, err := e.s.GetDelivery(e.ctx, store.DeliveryKey{MsgID: m.ID, EndpointID: id})
 			isErr(t, err, store.ErrNotFound, "delivery to an endpoint that does not accept the message")
 		}
 
@@ -968,7 +968,7 @@ func exerciseCascade(t *testing.T, newStore func(t *testing.T) store.Store) {
 			_, err := e.s.GetEndpointByID(e.ctx, ep.ID)
 			isErr(t, err, store.ErrNotFound, "endpoint of deleted app")
 			for _, m := range ms {
-				_, err := e.s.GetDelivery(e.ctx, m.ID, ep.ID)
+				_, err := e.s.GetDelivery(e.ctx, store.DeliveryKey{MsgID: m.ID, EndpointID: ep.ID})
 				isErr(t, err, store.ErrNotFound, "delivery of deleted app")
 			}
 		}
@@ -992,7 +992,7 @@ func exerciseCascade(t *testing.T, newStore func(t *testing.T) store.Store) {
 		a, eps, ms, atts := populate(e)
 		ok(t, e.s.DeleteEndpoint(e.ctx, a.ID, eps[0].ID), "delete endpoint")
 		for _, m := range ms {
-			_, err := e.s.GetDelivery(e.ctx, m.ID, eps[0].ID)
+			_, err := e.s.GetDelivery(e.ctx, store.DeliveryKey{MsgID: m.ID, EndpointID: eps[0].ID})
 			isErr(t, err, store.ErrNotFound, "delivery of deleted endpoint")
 			_ = e.delivery(m.ID, eps[1].ID)
 			_, err = e.s.GetMessage(e.ctx, a.ID, m.ID)
@@ -1039,7 +1039,7 @@ func exerciseTargeted(t *testing.T, newStore func(t *testing.T) store.Store) {
 		res := e.create(store.CreateMessageParams{Message: m, EndpointID: filtered.ID})
 		ok(t, res[0].Err, "create test message")
 		eq(t, "only the named endpoint, whatever its filters", jobKeys(res[0].Jobs), keys([2]string{m.ID, filtered.ID}))
-		_, err := e.s.GetDelivery(e.ctx, m.ID, all.ID)
+		_, err := e.s.GetDelivery(e.ctx, store.DeliveryKey{MsgID: m.ID, EndpointID: all.ID})
 		isErr(t, err, store.ErrNotFound, "no delivery to the other endpoints")
 
 		m2 := e.msg(a.ID)

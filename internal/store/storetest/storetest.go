@@ -234,7 +234,7 @@ func (e *env) claimOne(mods ...func(*store.Endpoint)) (*store.Endpoint, *store.J
 
 func (e *env) delivery(msgID, endpointID string) *store.Delivery {
 	e.t.Helper()
-	d, err := e.s.GetDelivery(e.ctx, msgID, endpointID)
+	d, err := e.s.GetDelivery(e.ctx, store.DeliveryKey{MsgID: msgID, EndpointID: endpointID})
 	if err != nil {
 		e.t.Fatalf("get delivery %s %s: %v", msgID, endpointID, err)
 	}
