@@ -58,6 +58,13 @@ func (o *Opt[T]) UnmarshalJSON(b []byte) error {
 		o.Null = true
 		return nil
 	}
+	if raw, ok := any(&o.V).(*json.RawMessage); ok {
+		// The decoder hands over a value it has already checked: a copy
+		// is all a raw value needs, and it spares scanning a message's
+		// payload twice more.
+		*raw = append((*raw)[:0], b...)
+		return nil
+	}
 	err := json.Unmarshal(b, &o.V)
 	var typeErr *json.UnmarshalTypeError
 	if err != nil && !errors.As(err, &typeErr) {
