@@ -174,12 +174,53 @@ func changed[T any](f *pflag.FlagSet, name string, v T) *T {
 func runGroup(cmd *cobra.Command, a []string) error {
 	if len(a) > 0 {
 		msg := fmt.Sprintf("unknown command %q for %q", a[0], cmd.CommandPath())
-		if near := cmd.SuggestionsFor(a[0]); len(near) > 0 {
+		if near := closest(a[0], cmd.SuggestionsFor(a[0])); len(near) > 0 {
 			msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t") + "\n"
 		}
 		return &UsageError{Err: errors.New(msg)}
 	}
 	return cmd.Help()
+}
+
+// closest keeps the suggestions nearest to typed ("lst": list, not get
+// as well), by edit distance; a suggestion cobra made by prefix counts as
+// nearest.
+func closest(typed string, near []string) []string {
+	best, out := -1, []string(nil)
+	for _, n := range near {
+		d := editDistance(strings.ToLower(typed), strings.ToLower(n))
+		if strings.HasPrefix(n, typed) {
+			d = 0
+		}
+		switch {
+		case best < 0 || d < best:
+			best, out = d, []string{n}
+		case d == best:
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // noArgs refuses positional arguments with a usage error.

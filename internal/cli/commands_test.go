@@ -412,6 +412,9 @@ func TestMisspelledSubcommand(t *testing.T) {
 			continue
 		}
 		contains(t, r.err.Error(), fmt.Sprintf("unknown command %q", tc.args[len(tc.args)-1]), "Did you mean this?\n", tc.want+"\n")
+		if tc.args[0] == "app" && strings.Contains(r.err.Error(), "\tget") {
+			t.Errorf("herald app lst suggests get as well as list: %v", r.err)
+		}
 	}
 	// Nothing close: no suggestion, still an error.
 	r := run(t, env(), "app", "frobnicate")
