@@ -14,6 +14,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,11 +54,15 @@ type Config struct {
 	// Database is the server's database: a SQLite path or a postgres://
 	// URL. Empty: a SQLite file in a temporary directory, removed at the end.
 	Database string
-	// CPUProfile, when set, asks the started server to write a CPU profile
-	// of the whole run to this file.
+	// Replicas is the number of servers started on Database, which must
+	// then be a postgres:// URL: they share its admin token and an
+	// encryption key, and the API requests go to them in turn. Zero means 1.
+	Replicas int
+	// CPUProfile, when set, asks the started server (the first replica)
+	// to write a CPU profile of the whole run to this file.
 	CPUProfile string
-	// HeapProfile, when set, asks the started server to write a heap
-	// profile to this file, taken when its heap was largest.
+	// HeapProfile, when set, asks the started server (the first replica)
+	// to write a heap profile to this file, taken when its heap was largest.
 	HeapProfile string
 
 	// Duration is how long load is sent. Zero means 30s.
@@ -163,6 +169,9 @@ func (c *Config) setDefaults() {
 	if c.Receiver == "" {
 		c.Receiver = "127.0.0.1:0"
 	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
 }
 
 // MinPayloadBytes is the smallest payload Run builds: the JSON object
@@ -185,10 +194,17 @@ func (c *Config) Validate() error {
 		return errors.New("ceiling compares closed-loop runs: it needs rate max and no backlog")
 	case c.Prefill > 0 && (c.URL != "" || len(c.PrefillCommand) == 0):
 		return errors.New("prefill needs a server started by the benchmark and a prefill command")
+	case c.Replicas > 1 && (c.URL != "" || !IsPostgres(c.Database)):
+		return errors.New("replicas share one database: they need a postgres:// database and no URL")
 	case c.URL == "" && len(c.ServerCommand) == 0:
 		return errors.New("no server: set a URL or a server command")
 	}
 	return nil
+}
+
+// IsPostgres reports whether database is a PostgreSQL URL.
+func IsPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
 // Run runs the benchmark and returns its result. The result is returned
@@ -243,23 +259,29 @@ type run struct {
 	base time.Time
 
 	tmpDir string
-	srv    *child // nil when targeting cfg.URL
-	url    string
-	token  string
+	// srvs are the started servers, one per replica (none when targeting
+	// cfg.URL); urls their base URLs, in the same order. url is the first.
+	srvs  []*child
+	urls  []string
+	url   string
+	token string
+	// encKey is the encryption key every replica gets (empty: one replica,
+	// which uses its own).
+	encKey string
 	recv   *receiver
 	api    *http.Client
 	appID  string
 	// endpointID is the first healthy endpoint's.
 	endpointID string
 	// db is the started server's database.
-	db     string
-	msgURL string
-	// noisyURL is the message URL of the noisy neighbour application
-	// (empty: none).
-	noisyURL string
-	rss      *sampler
-	cleanup  func()
-	stats    *loadStats
+	db string
+	// msgURLs are the message URLs of the measured application on each
+	// replica; noisyURLs of the noisy neighbour's (empty: none).
+	msgURLs   []string
+	noisyURLs []string
+	rss       []*sampler
+	cleanup   func()
+	stats     *loadStats
 }
 
 func (r *run) run(ctx context.Context) (*Result, error) {
@@ -290,11 +312,25 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		cleanups = append(cleanups, func() { os.RemoveAll(r.tmpDir) })
-		if r.srv, err = r.startServer(ctx); err != nil {
-			return nil, err
+		r.token = "hsk_bench_" + randomHex(16)
+		if r.cfg.Replicas > 1 {
+			key := make([]byte, 32)
+			_, _ = rand.Read(key)
+			r.encKey = base64.StdEncoding.EncodeToString(key)
 		}
-		cleanups = append(cleanups, func() { r.srv.stop(30 * time.Second) })
-		res.Server.PID = r.srv.pid()
+		// One after the other: each migrates the database on start.
+		for i := range r.cfg.Replicas {
+			srv, err := r.startServer(ctx, i)
+			if err != nil {
+				return nil, err
+			}
+			r.srvs = append(r.srvs, srv)
+			cleanups = append(cleanups, func() { srv.stop(30 * time.Second) })
+		}
+		res.Server.PID = r.srvs[0].pid()
+		r.url = r.urls[0]
+	} else {
+		r.urls = []string{r.url}
 	}
 
 	r.api = newAPIClient(r.cfg.Concurrency)
@@ -308,15 +344,20 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		}
 	}
 
-	// Idle memory: after setup, before load, once the server settled.
-	if r.srv != nil {
+	// Idle memory: after setup, before load, once the servers settled.
+	if len(r.srvs) > 0 {
 		sleepCtx(ctx, time.Second)
-		res.ServerRSSMB.Idle = mb(procRSS(r.srv.pid()))
-		r.rss = startSampler(r.srv.pid(), 100*time.Millisecond)
+		for _, srv := range r.srvs {
+			rep := ReplicaResult{PID: srv.pid(), URL: "http://" + srv.addr}
+			rep.RSSMB.Idle = mb(procRSS(srv.pid()))
+			res.ServerRSSMB.Idle = max(res.ServerRSSMB.Idle, rep.RSSMB.Idle)
+			res.Replicas = append(res.Replicas, rep)
+			r.rss = append(r.rss, startSampler(srv.pid(), 100*time.Millisecond))
+		}
 	}
 	cpu0 := r.cpuTimes()
 
-	r.stats = newLoadStats(r.base)
+	r.stats = newLoadStats(r.base, len(r.urls))
 	var stopProgress func()
 	if r.cfg.Progress != nil {
 		stopProgress = r.progress()
@@ -336,6 +377,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	r.recv.releaseSlow()
 	cpu1 := r.cpuTimes()
 	res.CPUSec.Server = round(cpu1.server-cpu0.server, 2)
+	if len(r.srvs) > 1 {
+		for i := range res.Replicas {
+			res.Replicas[i].CPUSec = round(cpu1.replicas[i]-cpu0.replicas[i], 2)
+		}
+	}
 	res.CPUSec.Bench = round(cpu1.bench-cpu0.bench, 2)
 	res.Host = hostUsage(cpu0, cpu1)
 	if r.cfg.ListPages > 0 {
@@ -343,29 +389,41 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	if r.srv != nil {
-		peak := r.rss.stop()
-		hwm := procHWM(r.srv.pid())
-		res.ServerRSSMB.Peak = mb(max(peak, hwm))
-		res.ServerRSSMB.PeakDuringLoad = mb(peak)
-		// Stop now, so that the CPU profile is written before returning.
-		if err := r.srv.stop(30 * time.Second); err != nil {
+	// Memory is each replica's; the result's is the largest of theirs.
+	for i, srv := range r.srvs {
+		peak := r.rss[i].stop()
+		hwm := procHWM(srv.pid())
+		rep := &res.Replicas[i]
+		rep.RSSMB.Peak = mb(max(peak, hwm))
+		rep.RSSMB.PeakDuringLoad = mb(peak)
+		res.ServerRSSMB.Peak = max(res.ServerRSSMB.Peak, rep.RSSMB.Peak)
+		res.ServerRSSMB.PeakDuringLoad = max(res.ServerRSSMB.PeakDuringLoad, rep.RSSMB.PeakDuringLoad)
+	}
+	// Stop now, so that the CPU profile is written before returning.
+	for _, srv := range r.srvs {
+		if err := srv.stop(30 * time.Second); err != nil {
 			res.Notes = append(res.Notes, "server stop: "+err.Error())
 		}
+	}
+	if len(r.srvs) > 1 {
+		for i := range res.Replicas {
+			res.Replicas[i].Accepted = r.stats.byReplica[i].Load()
+		}
+	} else {
+		res.Replicas = nil
 	}
 	r.finish(res)
 	return res, nil
 }
 
-// startServer starts the server process on the configured or a temporary
-// database and returns once it serves.
-func (r *run) startServer(ctx context.Context) (*child, error) {
+// startServer starts replica i on the configured or a temporary database
+// and returns once it serves. Only the first replica writes profiles.
+func (r *run) startServer(ctx context.Context, i int) (*child, error) {
 	db := r.cfg.Database
 	if db == "" {
 		db = filepath.Join(r.tmpDir, "herald.db")
 	}
 	r.db = db
-	r.token = "hsk_bench_" + randomHex(16)
 	args := append([]string(nil), r.cfg.ServerCommand...)
 	args = append(args, "--listen", "127.0.0.1:0", "--database", db, "--admin-token", r.token,
 		"--allow-cidr", "127.0.0.0/8")
@@ -375,14 +433,14 @@ func (r *run) startServer(ctx context.Context) (*child, error) {
 		// timing out into the retry schedule unless queueing takes longer.
 		args = append(args, "--request-timeout", "5m")
 	}
-	if r.cfg.CPUProfile != "" {
+	if r.cfg.CPUProfile != "" && i == 0 {
 		p, err := filepath.Abs(r.cfg.CPUProfile)
 		if err != nil {
 			return nil, err
 		}
 		args = append(args, "--cpuprofile", p)
 	}
-	if r.cfg.HeapProfile != "" {
+	if r.cfg.HeapProfile != "" && i == 0 {
 		p, err := filepath.Abs(r.cfg.HeapProfile)
 		if err != nil {
 			return nil, err
@@ -390,11 +448,20 @@ func (r *run) startServer(ctx context.Context) (*child, error) {
 		args = append(args, "--heapprofile", p)
 	}
 	args = append(args, r.cfg.ServerFlags...)
-	c, err := startChild(ctx, args, r.cfg.ServerEnv, filepath.Join(r.tmpDir, "server.log"))
+	env := r.cfg.ServerEnv
+	if r.encKey != "" {
+		// In the environment, not on a command line others can read.
+		env = append(append([]string(nil), env...), "HERALD_ENCRYPTION_KEY="+r.encKey)
+	}
+	log := "server.log"
+	if i > 0 {
+		log = fmt.Sprintf("server-%d.log", i+1)
+	}
+	c, err := startChild(ctx, args, env, filepath.Join(r.tmpDir, log))
 	if err != nil {
 		return nil, err
 	}
-	r.url = "http://" + c.addr
+	r.urls = append(r.urls, "http://"+c.addr)
 	return c, nil
 }
 
@@ -409,7 +476,9 @@ func (r *run) setup(ctx context.Context, secret string) error {
 		return fmt.Errorf("create application: %w", err)
 	}
 	r.appID = app.ID
-	r.msgURL = r.url + "/api/v1/app/" + app.ID + "/msg"
+	for _, u := range r.urls {
+		r.msgURLs = append(r.msgURLs, u+"/api/v1/app/"+app.ID+"/msg")
+	}
 	for i := range r.cfg.Endpoints + r.cfg.SlowEndpoints {
 		desc := "herald bench: healthy"
 		if i >= r.cfg.Endpoints {
@@ -434,7 +503,9 @@ func (r *run) setup(ctx context.Context, secret string) error {
 	if err != nil {
 		return fmt.Errorf("create application: %w", err)
 	}
-	r.noisyURL = r.url + "/api/v1/app/" + noisy.ID + "/msg"
+	for _, u := range r.urls {
+		r.noisyURLs = append(r.noisyURLs, u+"/api/v1/app/"+noisy.ID+"/msg")
+	}
 	for i := range r.cfg.NoisyAppEndpoints {
 		if _, err := cl.CreateEndpoint(ctx, noisy.ID, client.EndpointIn{
 			URL: r.recv.url(r.cfg.Endpoints+r.cfg.SlowEndpoints+i, r.cfg.Endpoints), Secret: secret, Description: "herald bench: noisy neighbour, hangs",
@@ -567,8 +638,12 @@ func (r *run) progress() func() {
 			if r.cfg.Outage > 0 {
 				line += fmt.Sprintf("  requests in outage %d", r.recv.outageHits.Load())
 			}
-			if r.srv != nil {
-				line += fmt.Sprintf("  server RSS %.0f MB", mb(procRSS(r.srv.pid())))
+			if len(r.srvs) > 0 {
+				var rss int64
+				for _, srv := range r.srvs {
+					rss = max(rss, procRSS(srv.pid()))
+				}
+				line += fmt.Sprintf("  server RSS %.0f MB", mb(rss))
 			}
 			fmt.Fprintln(r.cfg.Progress, line)
 			lastA, lastD = a, d
@@ -578,16 +653,20 @@ func (r *run) progress() func() {
 }
 
 type cpuTimes struct {
-	at                  time.Time
+	at time.Time
+	// server is the sum of replicas, each replica's CPU seconds.
 	server, bench       float64
+	replicas            []float64
 	hostBusy, hostTotal float64
 	pressure            float64
 }
 
 func (r *run) cpuTimes() cpuTimes {
 	c := cpuTimes{at: time.Now()}
-	if r.srv != nil {
-		c.server = procCPU(r.srv.pid())
+	for _, srv := range r.srvs {
+		cpu := procCPU(srv.pid())
+		c.replicas = append(c.replicas, cpu)
+		c.server += cpu
 	}
 	c.bench = selfCPU()
 	c.hostBusy, c.hostTotal = hostCPU()

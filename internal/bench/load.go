@@ -21,12 +21,16 @@ type loadStats struct {
 	loadStart atomic.Int64 // unix ns
 	maxSeq    atomic.Int64 // one past the highest sequence number sent
 	accepted  atomic.Int64
+	// byReplica counts the messages each replica accepted.
+	byReplica []atomic.Int64
 	// accAt is the acceptance time (unix ns, from the API's timestamp)
 	// of each message by sequence number; 0: not accepted.
 	accAt chunked
 }
 
-func newLoadStats(base time.Time) *loadStats { return &loadStats{base: base} }
+func newLoadStats(base time.Time, replicas int) *loadStats {
+	return &loadStats{base: base, byReplica: make([]atomic.Int64, replicas)}
+}
 
 func (s *loadStats) acceptedAt(seq int64) int64 { return s.accAt.get(seq) }
 
@@ -61,9 +65,11 @@ func (s *loadStats) perSecond() []int64 {
 
 // generator sends messages to the API.
 type generator struct {
-	r      *run
-	stats  *loadStats
-	url    string
+	r     *run
+	stats *loadStats
+	// urls are the message URLs, one per replica: message seq goes to
+	// urls[seq mod len(urls)].
+	urls   []string
 	header http.Header // shared, read-only
 	tmpl   []byte      // request body; the sequence number goes at seqAt
 	seqAt  int
@@ -119,7 +125,7 @@ func (r *run) newGenerator() *generator {
 	h.Set("Accept", "application/json")
 	h.Set("User-Agent", "herald-bench")
 	return &generator{
-		r: r, stats: r.stats, url: r.msgURL, header: h, tmpl: tmpl,
+		r: r, stats: r.stats, urls: r.msgURLs, header: h, tmpl: tmpl,
 		seqAt: len(head) + len(`{"seq":"`), keyAt: keyAt, atAt: atAt, workers: r.cfg.Concurrency,
 		errKinds: map[string]int64{},
 	}
@@ -159,7 +165,8 @@ func (w *worker) post(ctx context.Context, seq int64) {
 		due = time.Now().Add(g.r.cfg.DeliverAfter + rand.N(time.Second)).UTC()
 		copy(body[g.atAt:g.atAt+len(atLayout)], due.Format(atLayout))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.url, bytes.NewReader(body))
+	replica := int(seq % int64(len(g.urls)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.urls[replica], bytes.NewReader(body))
 	if err != nil {
 		g.fail("request: " + err.Error())
 		return
@@ -196,19 +203,20 @@ func (w *worker) post(ctx context.Context, seq int64) {
 	}
 	g.stats.accAt.at(seq).Store(at)
 	g.stats.accepted.Add(1)
+	g.stats.byReplica[replica].Add(1)
 	w.lat = append(w.lat, d)
 	// The noisy neighbour gets one message for every NoisyAppEndpoints:
 	// as many deliveries as the measured application, all hanging.
-	if g.r.noisyURL != "" && seq%int64(g.r.cfg.NoisyAppEndpoints) == 0 {
-		w.postNoisy(ctx, body)
+	if len(g.r.noisyURLs) > 0 && seq%int64(g.r.cfg.NoisyAppEndpoints) == 0 {
+		w.postNoisy(ctx, g.r.noisyURLs[replica], body)
 	}
 }
 
 // postNoisy sends the same message to the noisy neighbour application; its
 // outcome is only counted as an error when it fails.
-func (w *worker) postNoisy(ctx context.Context, body []byte) {
+func (w *worker) postNoisy(ctx context.Context, url string, body []byte) {
 	g := w.g
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.r.noisyURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		g.fail("request: " + err.Error())
 		return

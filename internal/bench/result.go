@@ -39,8 +39,11 @@ type Result struct {
 	E2EFrom string `json:"e2e_from"`
 	// IngestMs is the latency of the API's POST (send to response).
 	IngestMs Latency `json:"ingest_ms"`
-	// ServerRSSMB is the server's resident memory (0 with --url).
+	// ServerRSSMB is the server's resident memory (0 with --url); with
+	// several replicas, the largest replica's.
 	ServerRSSMB RSS `json:"server_rss_mb"`
+	// Replicas reports each server started, when there are several.
+	Replicas []ReplicaResult `json:"replicas,omitempty"`
 	// Errors counts API requests answered with another status than 202,
 	// and transport errors; ErrorKinds breaks them down.
 	Errors     int64            `json:"errors"`
@@ -60,7 +63,7 @@ type Result struct {
 	LoadSec  float64 `json:"load_sec"`
 	DrainSec float64 `json:"drain_sec"`
 	// CPUSec is the CPU time used during load and drain by the server
-	// process and by the benchmark (load generator and receiver).
+	// process (the sum of the replicas) and by the benchmark (load generator and receiver).
 	CPUSec struct {
 		Server float64 `json:"server"`
 		Bench  float64 `json:"bench"`
@@ -90,6 +93,17 @@ type Result struct {
 		PID int    `json:"pid,omitempty"`
 	} `json:"server"`
 	Notes []string `json:"notes,omitempty"`
+}
+
+// ReplicaResult is one of several servers started on one database.
+type ReplicaResult struct {
+	URL string `json:"url"`
+	PID int    `json:"pid"`
+	// Accepted is the number of messages it answered 202 to.
+	Accepted int64 `json:"accepted"`
+	// CPUSec is its CPU time during load and drain.
+	CPUSec float64 `json:"cpu_sec"`
+	RSSMB  RSS     `json:"rss_mb"`
 }
 
 // Latency is a latency distribution in milliseconds.
@@ -177,15 +191,17 @@ type ConfigEcho struct {
 	Endpoints     int    `json:"endpoints"`
 	SlowEndpoints int    `json:"slow_endpoints"`
 	// NoisyAppEndpoints are the hanging endpoints of a second application.
-	NoisyAppEndpoints int      `json:"noisy_app_endpoints,omitempty"`
-	PayloadBytes      int      `json:"payload_bytes"`
-	Backlog           int      `json:"backlog,omitempty"`
-	FIFO              bool     `json:"fifo,omitempty"`
-	OrderingKeys      int      `json:"ordering_keys,omitempty"`
-	DeliverAfter      string   `json:"deliver_after,omitempty"`
-	Prefill           int      `json:"prefill,omitempty"`
-	Database          string   `json:"database"`
-	ServerFlags       []string `json:"server_flags,omitempty"`
+	NoisyAppEndpoints int    `json:"noisy_app_endpoints,omitempty"`
+	PayloadBytes      int    `json:"payload_bytes"`
+	Backlog           int    `json:"backlog,omitempty"`
+	FIFO              bool   `json:"fifo,omitempty"`
+	OrderingKeys      int    `json:"ordering_keys,omitempty"`
+	DeliverAfter      string `json:"deliver_after,omitempty"`
+	Prefill           int    `json:"prefill,omitempty"`
+	Database          string `json:"database"`
+	// Replicas is the number of servers started on Database (omitted: 1).
+	Replicas    int      `json:"replicas,omitempty"`
+	ServerFlags []string `json:"server_flags,omitempty"`
 }
 
 func echoConfig(c *Config) ConfigEcho {
@@ -193,6 +209,9 @@ func echoConfig(c *Config) ConfigEcho {
 		Duration: c.Duration.String(), Rate: c.Rate, Concurrency: c.Concurrency, Endpoints: c.Endpoints,
 		SlowEndpoints: c.SlowEndpoints, NoisyAppEndpoints: c.NoisyAppEndpoints, PayloadBytes: c.PayloadBytes, Backlog: c.Backlog, ServerFlags: c.ServerFlags,
 		FIFO: c.FIFO, OrderingKeys: c.OrderingKeys, Prefill: c.Prefill,
+	}
+	if c.Replicas > 1 {
+		e.Replicas = c.Replicas
 	}
 	if c.DeliverAfter > 0 {
 		e.DeliverAfter = c.DeliverAfter.String()
@@ -308,6 +327,10 @@ func WriteText(w io.Writer, res *Result) {
 	fmt.Fprintln(w)
 	if res.Server.PID != 0 {
 		fmt.Fprintf(w, "  server RSS    idle %.1f MB, peak %.1f MB\n", res.ServerRSSMB.Idle, res.ServerRSSMB.Peak)
+	}
+	for i, rep := range res.Replicas {
+		fmt.Fprintf(w, "  replica %-5d %d messages accepted, CPU %.1f s, RSS idle %.1f MB, peak %.1f MB  (%s)\n",
+			i+1, rep.Accepted, rep.CPUSec, rep.RSSMB.Idle, rep.RSSMB.Peak, rep.URL)
 	}
 	fmt.Fprintf(w, "  CPU time      server %.1f s, bench %.1f s over %.1f s load + %.1f s drain\n",
 		res.CPUSec.Server, res.CPUSec.Bench, res.LoadSec, res.DrainSec)

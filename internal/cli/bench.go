@@ -63,6 +63,13 @@ command fails when any was lost or failed verification. The server's memory
 (RSS, from /proc) is read after setup (idle) and every 100 ms during the run
 (peak); it is not measured with --url.
 
+--replicas N starts N servers on one PostgreSQL --database (replicas, as in
+production: the same admin token and encryption key) and sends the API
+requests to them in turn; the figures are the sum of their work (CPU time
+added up, memory the largest replica's), and --json lists each replica's
+accepted messages, CPU time and memory. --cpuprofile and --heapprofile profile
+the first replica only.
+
 --ceiling PATH compares Herald with the physical limit of webhook relaying on
 this machine: PATH is a built ceiling program (../shared/tools/ceiling: a relay
 that only signs and forwards, storing nothing, between a load generator and a
@@ -88,7 +95,8 @@ attempts of N messages.
 deliveries_per_sec, lost, duplicates, e2e_ms {p50, p90, p99, p999, max},
 ingest_ms, server_rss_mb {idle, peak}, errors, cpu_sec, host_cpu (how busy the
 machine was, and how much of it other processes took), a per-second timeline,
-the configuration and the machine; with --ceiling, ceiling {before, after,
+the configuration and the machine; with --replicas, replicas [{url, pid,
+accepted, cpu_sec, rss_mb}]; with --ceiling, ceiling {before, after,
 relay_per_sec, ratio}.`,
 		Example: `  herald bench                                   # 30 s at max rate, SQLite, one endpoint
   herald bench --rate 2000 --duration 30s --json
@@ -102,6 +110,7 @@ relay_per_sec, ratio}.`,
   herald bench --deliver-after 5s --rate 20
   herald bench --rate 10 --duration 65m --outage 60m --drain-timeout 4h
   herald bench --database postgres://postgres@127.0.0.1/herald_bench
+  herald bench --database postgres://postgres@127.0.0.1/herald_bench --replicas 2
   herald bench --url http://127.0.0.1:8071 --token hsk_... --rate 100
   herald bench --cpuprofile server.pprof && go tool pprof -top server.pprof`,
 		Args: noArgs,
@@ -150,6 +159,7 @@ relay_per_sec, ratio}.`,
 	f.IntVar(&c.Backlog, "backlog", 0, "instead of the timed load: queue this many messages with the receiver hanging, then time the drain")
 	f.DurationVar(&c.DrainTimeout, "drain-timeout", 0, "longest wait for deliveries after the load (0: 5m, or 30m with --backlog)")
 	f.StringVar(&c.Database, "database", "", "database of the server started: SQLite path or postgres:// URL (default: a temporary SQLite file)")
+	f.IntVar(&c.Replicas, "replicas", 1, "servers started on the --database, which must be postgres://; API requests go to them in turn")
 	f.StringVar(&c.URL, "url", "", "measure the running server at this URL instead of starting one (needs --token)")
 	f.StringVar(&c.Token, "token", "", "admin API token of the server at --url (env HERALD_TOKEN)")
 	f.StringVar(&c.Receiver, "receiver", "127.0.0.1:0", "address the receiver listens on (the server must reach it; port 0: a port per endpoint)")
@@ -207,6 +217,11 @@ func (bf *benchFlags) config(s Streams) (bench.Config, bool, error) {
 	}
 	if cfg.Ceiling != "" && (cfg.Rate > 0 || cfg.Backlog > 0) {
 		problems = append(problems, "--ceiling compares closed-loop runs: it needs --rate max and no --backlog")
+	}
+	if cfg.Replicas < 1 {
+		problems = append(problems, "--replicas must be at least 1")
+	} else if cfg.Replicas > 1 && (cfg.URL != "" || !bench.IsPostgres(cfg.Database)) {
+		problems = append(problems, "--replicas share one database: they need a postgres:// --database, and do not apply to --url")
 	}
 	if cfg.URL != "" {
 		if cfg.Token == "" {

@@ -169,6 +169,10 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--ceiling", "ceiling", "--rate", "100"}, "--ceiling compares closed-loop runs"},
 		{[]string{"--ceiling", "ceiling", "--backlog", "100"}, "--ceiling compares closed-loop runs"},
 		{[]string{"--url", "http://127.0.0.1:1", "--token", "x", "--database", "x.db"}, "not to --url"},
+		{[]string{"--replicas", "0"}, "--replicas must be at least 1"},
+		{[]string{"--replicas", "2"}, "--replicas share one database: they need a postgres:// --database"},
+		{[]string{"--replicas", "2", "--database", "x.db"}, "--replicas share one database: they need a postgres:// --database"},
+		{[]string{"--replicas", "2", "--url", "http://127.0.0.1:1", "--token", "x"}, "do not apply to --url"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()
@@ -293,5 +297,58 @@ func TestBenchPrefill(t *testing.T) {
 				t.Errorf("DeleteExpired = %d, %v; want the 500 prefilled payloads", n, err)
 			}
 		})
+	}
+}
+
+// TestBenchReplicas runs two replicas on one fresh PostgreSQL database for
+// 2 s: each replica takes half of the API requests, every accepted message
+// is delivered exactly once, and the result reports each replica.
+func TestBenchReplicas(t *testing.T) {
+	db, _ := pgtest.Database(t) // skips when unreachable
+	t.Setenv(benchChildEnv, "1")
+	out := ok(t, env(), "bench", "--replicas", "2", "--database", db, "--rate", "50", "--duration", "2s", "--json", "--quiet")
+	var res struct {
+		Accepted, Delivered, Lost, Duplicates, Errors int64
+		CPUSec                                        struct{ Server float64 } `json:"cpu_sec"`
+		RSS                                           struct{ Peak float64 }   `json:"server_rss_mb"`
+		Config                                        struct{ Replicas int }   `json:"config"`
+		Replicas                                      []struct {
+			URL      string  `json:"url"`
+			PID      int     `json:"pid"`
+			Accepted int64   `json:"accepted"`
+			CPUSec   float64 `json:"cpu_sec"`
+			RSS      struct {
+				Idle, Peak float64
+			} `json:"rss_mb"`
+		} `json:"replicas"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Accepted != 100 || res.Errors != 0 || res.Delivered != res.Accepted || res.Lost != 0 || res.Duplicates != 0 {
+		t.Errorf("accepted %d (errors %d), delivered %d, lost %d, duplicates %d; want 100, 0, 100, 0, 0",
+			res.Accepted, res.Errors, res.Delivered, res.Lost, res.Duplicates)
+	}
+	if res.Config.Replicas != 2 || len(res.Replicas) != 2 {
+		t.Fatalf("config.replicas %d, %d replicas reported; want 2:\n%s", res.Config.Replicas, len(res.Replicas), out)
+	}
+	a, b := res.Replicas[0], res.Replicas[1]
+	if a.URL == b.URL || a.PID == b.PID {
+		t.Errorf("replicas %+v and %+v are one server", a, b)
+	}
+	var cpu, rss float64
+	for i, r := range res.Replicas {
+		// Round robin: message seq goes to replica seq mod 2.
+		if r.Accepted != 50 {
+			t.Errorf("replica %d accepted %d messages, want 50", i+1, r.Accepted)
+		}
+		if r.CPUSec <= 0 || r.RSS.Idle <= 0 || r.RSS.Peak < r.RSS.Idle {
+			t.Errorf("replica %d: CPU %v s, RSS %+v", i+1, r.CPUSec, r.RSS)
+		}
+		cpu += r.CPUSec
+		rss = max(rss, r.RSS.Peak)
+	}
+	if math.Abs(res.CPUSec.Server-cpu) > 0.02 || res.RSS.Peak != rss {
+		t.Errorf("server CPU %v s and peak RSS %v MB, want the replicas' sum %v and largest %v", res.CPUSec.Server, res.RSS.Peak, cpu, rss)
 	}
 }
