@@ -158,11 +158,7 @@ func (a *API) listAttemptsByEndpoint(w http.ResponseWriter, r *http.Request) err
 }
 
 func (a *API) listAttemptsByMsg(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.loadApp(r)
-	if err != nil {
-		return err
-	}
-	msg, err := a.loadMessage(r, app)
+	app, msg, err := a.loadMessage(r)
 	if err != nil {
 		return err
 	}
@@ -178,11 +174,7 @@ func (a *API) listAttemptsByMsg(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) loadAttempt(r *http.Request) (*store.App, *store.Attempt, error) {
-	app, err := a.loadApp(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	msg, err := a.loadMessage(r, app)
+	app, msg, err := a.loadMessage(r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,11 +251,7 @@ func destinationJSON(r *http.Request, d *store.Destination) destinationOut {
 }
 
 func (a *API) listDestinations(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.loadApp(r)
-	if err != nil {
-		return err
-	}
-	msg, err := a.loadMessage(r, app)
+	app, msg, err := a.loadMessage(r)
 	if err != nil {
 		return err
 	}
@@ -323,11 +311,7 @@ func (a *API) listEndpointMessages(w http.ResponseWriter, r *http.Request) error
 // Replay.
 
 func (a *API) resend(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.loadApp(r)
-	if err != nil {
-		return err
-	}
-	msg, err := a.loadMessage(r, app)
+	app, msg, err := a.loadMessage(r)
 	if err != nil {
 		return err
 	}

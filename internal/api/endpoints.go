@@ -102,16 +102,23 @@ func (a *API) loadEndpoint(r *http.Request) (*store.App, *store.Endpoint, error)
 	return app, ep, nil
 }
 
-func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
+// endpointPage reads the page of the path's app's endpoints that the
+// query asks for (the tenant and the operational lists alike).
+func (a *API) endpointPage(r *http.Request) (listQuery, []*store.Endpoint, error) {
 	app, err := a.loadApp(r)
 	if err != nil {
-		return err
+		return listQuery{}, nil, err
 	}
 	lq, err := parseList(r.URL.Query(), true, true, func(s string) bool { return strings.HasPrefix(s, ids.Endpoint) })
 	if err != nil {
-		return err
+		return listQuery{}, nil, err
 	}
 	eps, err := a.store.ListEndpoints(r.Context(), app.ID, lq.page())
+	return lq, eps, err
+}
+
+func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
+	lq, eps, err := a.endpointPage(r)
 	if err != nil {
 		return err
 	}

@@ -231,8 +231,18 @@ func compactPayload(p json.RawMessage) []byte {
 	return bytes.TrimSpace(p)
 }
 
-func (a *API) loadMessage(r *http.Request, app *store.App) (*store.Message, error) {
-	return a.store.GetMessage(r.Context(), app.ID, r.PathValue("msg_id"))
+// loadMessage returns the message named by the path (id or eventId) in the
+// path's app.
+func (a *API) loadMessage(r *http.Request) (*store.App, *store.Message, error) {
+	app, err := a.loadApp(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	msg, err := a.store.GetMessage(r.Context(), app.ID, r.PathValue("msg_id"))
+	if err != nil {
+		return app, nil, err
+	}
+	return app, msg, nil
 }
 
 // timeFilters reads the before and after query parameters.
@@ -306,11 +316,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	app, err := a.loadApp(r)
-	if err != nil {
-		return err
-	}
-	msg, err := a.loadMessage(r, app)
+	_, msg, err := a.loadMessage(r)
 	if err != nil {
 		return err
 	}
@@ -325,11 +331,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request) error {
 // cancelMessage cancels a scheduled message before it is due (a Herald
 // extension): its deliveries are never sent.
 func (a *API) cancelMessage(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.loadApp(r)
-	if err != nil {
-		return err
-	}
-	msg, err := a.loadMessage(r, app)
+	_, msg, err := a.loadMessage(r)
 	if err != nil {
 		return err
 	}
@@ -341,11 +343,7 @@ func (a *API) cancelMessage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) expungeMessage(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.loadApp(r)
-	if err != nil {
-		return err
-	}
-	msg, err := a.loadMessage(r, app)
+	app, msg, err := a.loadMessage(r)
 	if err != nil {
 		return err
 	}

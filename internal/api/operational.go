@@ -3,10 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -58,15 +56,7 @@ func operationalEndpointJSON(ep *store.Endpoint) operationalEndpointOut {
 }
 
 func (a *API) listOperationalEndpoints(w http.ResponseWriter, r *http.Request) error {
-	app, err := a.loadApp(r)
-	if err != nil {
-		return err
-	}
-	lq, err := parseList(r.URL.Query(), true, true, func(s string) bool { return strings.HasPrefix(s, ids.Endpoint) })
-	if err != nil {
-		return err
-	}
-	eps, err := a.store.ListEndpoints(r.Context(), app.ID, lq.page())
+	lq, eps, err := a.endpointPage(r)
 	if err != nil {
 		return err
 	}
@@ -79,18 +69,11 @@ func (a *API) createOperationalEndpoint(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	var in service.EndpointIn
-	if err := decodeBody(r, &in); err != nil {
-		return err
-	}
-	if err := noChannels(&in); err != nil {
-		return err
-	}
-	rate, types, err := a.svc.ValidateEndpoint(r.Context(), *principalFrom(r.Context()), &in, true)
+	in, rate, types, err := a.operationalEndpointIn(r)
 	if err != nil {
 		return err
 	}
-	ep, err := a.svc.CreateEndpoint(r.Context(), app, &in, rate, types)
+	ep, err := a.svc.CreateEndpoint(r.Context(), app, in, rate, types)
 	if err != nil {
 		return err
 	}
@@ -110,20 +93,13 @@ func (a *API) getOperationalEndpoint(w http.ResponseWriter, r *http.Request) err
 // updateOperationalEndpoint replaces an operational webhook endpoint, or
 // creates it when missing (its uid then comes from the body).
 func (a *API) updateOperationalEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var in service.EndpointIn
-	if err := decodeBody(r, &in); err != nil {
-		return err
-	}
-	if err := noChannels(&in); err != nil {
-		return err
-	}
-	rate, types, err := a.svc.ValidateEndpoint(r.Context(), *principalFrom(r.Context()), &in, true)
+	in, rate, types, err := a.operationalEndpointIn(r)
 	if err != nil {
 		return err
 	}
 	app, ep, err := a.loadEndpoint(r)
 	if errors.Is(err, store.ErrNotFound) && app != nil {
-		ep, err := a.svc.CreateEndpoint(r.Context(), app, &in, rate, types)
+		ep, err := a.svc.CreateEndpoint(r.Context(), app, in, rate, types)
 		if err != nil {
 			return err
 		}
@@ -133,12 +109,26 @@ func (a *API) updateOperationalEndpoint(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	ep, err = a.svc.SaveEndpoint(r.Context(), ep, service.EndpointUpdate(&in, rate, types, true))
+	ep, err = a.svc.SaveEndpoint(r.Context(), ep, service.EndpointUpdate(in, rate, types, true))
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, operationalEndpointJSON(ep))
 	return nil
+}
+
+// operationalEndpointIn reads and checks the body of an operational
+// endpoint's create or replace.
+func (a *API) operationalEndpointIn(r *http.Request) (in *service.EndpointIn, rate service.Opt[int], types service.Opt[[]string], err error) {
+	in = &service.EndpointIn{}
+	if err = decodeBody(r, in); err != nil {
+		return nil, rate, types, err
+	}
+	if err = noChannels(in); err != nil {
+		return nil, rate, types, err
+	}
+	rate, types, err = a.svc.ValidateEndpoint(r.Context(), *principalFrom(r.Context()), in, true)
+	return in, rate, types, err
 }
 
 // noChannels refuses channels, which operational events do not have.
