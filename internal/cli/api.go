@@ -116,6 +116,17 @@ func appID(cmd *cobra.Command, s Streams) (string, error) {
 	return id, nil
 }
 
+// newAppCall reads --app, then prepares the API call: the commands on one
+// application's resources start with both.
+func newAppCall(cmd *cobra.Command, s Streams) (string, *apiCall, error) {
+	app, err := appID(cmd, s)
+	if err != nil {
+		return "", nil, err
+	}
+	a, err := newAPICall(cmd, s)
+	return app, a, err
+}
+
 // required checks that v, the value of the string flag --name, was given,
 // or returns a usage error saying what the flag is.
 func required(v, name, what string) error {

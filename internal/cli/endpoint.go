@@ -51,11 +51,7 @@ func endpointCmd(s Streams, use, short, example string, run func(cmd *cobra.Comm
 		Args:              args("ENDPOINT"),
 		ValidArgsFunction: completeEndpointArg(s),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			app, err := appID(cmd, s)
-			if err != nil {
-				return err
-			}
-			a, err := newAPICall(cmd, s)
+			app, a, err := newAppCall(cmd, s)
 			if err != nil {
 				return err
 			}
@@ -75,11 +71,7 @@ func newEndpointListCmd(s Streams) *cobra.Command {
   HERALD_APP=acme herald endpoint list --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, err := appID(cmd, s)
-			if err != nil {
-				return err
-			}
-			a, err := newAPICall(cmd, s)
+			app, a, err := newAppCall(cmd, s)
 			if err != nil {
 				return err
 			}
@@ -112,11 +104,7 @@ func newEndpointCreateCmd(s Streams) *cobra.Command {
   herald endpoint create --app acme https://acme.example.com/orders --ordering fifo`,
 		Args: args("URL"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			app, err := appID(cmd, s)
-			if err != nil {
-				return err
-			}
-			a, err := newAPICall(cmd, s)
+			app, a, err := newAppCall(cmd, s)
 			if err != nil {
 				return err
 			}

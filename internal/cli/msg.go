@@ -138,11 +138,7 @@ func newMsgListCmd(s Streams) *cobra.Command {
   herald msg list --app acme --event-type invoice.paid --after 24h --all --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, err := appID(cmd, s)
-			if err != nil {
-				return err
-			}
-			a, err := newAPICall(cmd, s)
+			app, a, err := newAppCall(cmd, s)
 			if err != nil {
 				return err
 			}
@@ -182,11 +178,7 @@ func newMsgGetCmd(s Streams) *cobra.Command {
 		Example: `  herald msg get --app acme msg_2bXhQn3vU9Jc0KfA4yTt7LmPzRw`,
 		Args:    args("MESSAGE"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			app, err := appID(cmd, s)
-			if err != nil {
-				return err
-			}
-			a, err := newAPICall(cmd, s)
+			app, a, err := newAppCall(cmd, s)
 			if err != nil {
 				return err
 			}
@@ -207,11 +199,7 @@ A message that is not scheduled, is due, or was resent cannot be cancelled.`,
 		Example: `  herald msg cancel --app acme msg_2bXhQn3vU9Jc0KfA4yTt7LmPzRw`,
 		Args:    args("MESSAGE"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			app, err := appID(cmd, s)
-			if err != nil {
-				return err
-			}
-			a, err := newAPICall(cmd, s)
+			app, a, err := newAppCall(cmd, s)
 			if err != nil {
 				return err
 			}
