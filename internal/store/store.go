@@ -323,6 +323,20 @@ type Store interface {
 	// sessions) that expired, and the EndpointHours older than
 	// StatsRetention, and returns how many rows changed.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+	// DeleteHistory deletes up to p.Limit messages accepted before p.Before,
+	// oldest first, each with its deliveries, attempts and tags, and returns
+	// how many it deleted. A message that still has a pending or blocked
+	// delivery (scheduled far ahead, retrying, or waiting behind a FIFO
+	// head) is kept until it has none. Each call is one short transaction
+	// that reads at most HistoryReadFactor x p.Limit messages, so that
+	// retention never holds the store's writes back for long.
+	//
+	// Calls go on reading where the previous call on this store stopped, so
+	// that messages kept are not read again by every call; p.Rescan starts
+	// from the oldest message instead, and looks at the kept ones again.
+	// done reports that the call read up to the messages accepted at
+	// p.Before or later: nothing more is to be deleted before a rescan.
+	DeleteHistory(ctx context.Context, p DeleteHistoryParams) (deleted int, done bool, err error)
 
 	// Settings: a small key-value table for installation-wide values.
 
@@ -1074,3 +1088,18 @@ type BeginIdempotentParams struct {
 	LockUntil   time.Time
 	ExpiresAt   time.Time
 }
+
+// DeleteHistoryParams says which messages Store.DeleteHistory deletes.
+type DeleteHistoryParams struct {
+	// Before: messages whose CreatedAt is earlier.
+	Before time.Time
+	// Limit is the most messages one call deletes.
+	Limit int
+	// Rescan reads from the oldest message rather than from where the
+	// previous call stopped.
+	Rescan bool
+}
+
+// HistoryReadFactor bounds the messages one DeleteHistory call reads:
+// HistoryReadFactor x Limit.
+const HistoryReadFactor = 10

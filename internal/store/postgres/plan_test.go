@@ -77,6 +77,7 @@ func TestQueryPlans(t *testing.T) {
 		"claim task":         {sqlClaimTask, []any{now, now}},
 		"expire idempotency": {sqlExpireIdempotency, []any{now, 1000}},
 		"expire payloads":    {sqlExpirePayloads, []any{now, 1000}},
+		"delete history":     {sqlDeleteHistory, []any{now, now.Add(-time.Hour), 100, 1000}},
 		"lock sequences":     {sqlLockSequences, []any{[]string{"ep_x"}, []string{"k"}}},
 		"lock completed":     {sqlLockCompletedSequences, []any{ids, []string{"ep_x"}}},
 		"next blocked":       {sqlNextBlocked, []any{[]string{"ep_x"}, []string{"k"}}},

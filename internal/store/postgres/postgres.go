@@ -57,6 +57,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -83,6 +84,10 @@ type Store struct {
 	log         *slog.Logger
 	// listenFailures counts the failures of ListenDue's connection.
 	listenFailures atomic.Int64
+	// historyAfter is the creation time from which the next DeleteHistory
+	// call reads (zero: the oldest message).
+	historyMu    sync.Mutex
+	historyAfter time.Time
 }
 
 var (

@@ -469,6 +469,68 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
+// sqlDeleteHistory reads up to $4 messages accepted in [$2, $1), oldest
+// first, and deletes up to $3 of them that have no delivery left to make
+// (pending or blocked), skipping those another replica holds (it is
+// deleting them); the cascade trigger takes their deliveries, attempts and
+// tags. It returns how many it deleted and the newest time it deleted, and
+// how many it read and the newest time it read.
+//
+// The check for deliveries to make is applied to the rows read, not in the
+// read: there the planner, costing it for every old message rather than for
+// the few the LIMIT keeps, hashes the whole deliveries table instead (1.7 s
+// a call with 10 million deliveries). Only the rows to delete are locked.
+const sqlDeleteHistory = `WITH scanned AS (
+		SELECT o.app_id, o.id, o.created_at FROM messages AS o
+		WHERE o.created_at < $1 AND o.created_at >= $2
+		ORDER BY o.created_at LIMIT $4),
+	doomed AS (SELECT m.app_id, m.id FROM scanned AS s
+		JOIN messages AS m ON m.app_id = s.app_id AND m.id = s.id
+		WHERE NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = s.id AND d.status IN (1, 5))
+		ORDER BY s.created_at LIMIT $3 FOR UPDATE OF m SKIP LOCKED),
+	gone AS (DELETE FROM messages AS m USING doomed
+		WHERE m.app_id = doomed.app_id AND m.id = doomed.id RETURNING m.created_at)
+	SELECT (SELECT count(*) FROM gone), (SELECT max(created_at) FROM gone),
+		(SELECT count(*) FROM scanned), (SELECT max(created_at) FROM scanned)`
+
+// historyWindow is how many messages a DeleteHistory call reads for each it
+// may delete: with no message kept, a call reads twice what it deletes
+// (each read costs three index lookups), and a run of kept messages is
+// crossed two limits a call.
+const historyWindow = 2
+
+// DeleteHistory deletes up to p.Limit messages accepted before p.Before,
+// with their deliveries, attempts and tags, in one statement that reads
+// historyWindow x p.Limit messages by their creation time, from where the
+// previous call stopped (each replica keeps its own place).
+func (s *Store) DeleteHistory(ctx context.Context, p store.DeleteHistoryParams) (int, bool, error) {
+	if p.Limit <= 0 {
+		return 0, true, nil
+	}
+	s.historyMu.Lock()
+	defer s.historyMu.Unlock()
+	if p.Rescan {
+		s.historyAfter = time.Time{}
+	}
+	window := p.Limit * historyWindow
+	var deleted, read int
+	var lastDeleted, lastRead *time.Time
+	err := s.queryRow(ctx, sqlDeleteHistory, p.Before, s.historyAfter, p.Limit, window).
+		Scan(&deleted, &lastDeleted, &read, &lastRead)
+	if err != nil {
+		return 0, false, wrap("delete history", err)
+	}
+	switch {
+	case deleted == p.Limit:
+		// Messages read after the last one deleted are read again.
+		s.historyAfter = *lastDeleted
+		return deleted, false, nil
+	case lastRead != nil:
+		s.historyAfter = *lastRead
+	}
+	return deleted, read < window, nil
+}
+
 // Settings.
 
 // GetSetting returns the value of key.

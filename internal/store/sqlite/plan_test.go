@@ -75,6 +75,8 @@ func TestQueryPlans(t *testing.T) {
 		"next blocked":     raw([]any{"e", "k"}...),
 		"promote":          raw([]any{1, "m", "e"}...),
 		"delivery seq":     raw([]any{"m", "e"}...),
+		"history page":     raw([]any{1, 0, 10}...),
+		"delete messages":  raw([]any{"[1, 2]"}...),
 		"recover ordered": func() *storesql.Query {
 			q := storesql.New(dialect)
 			q.RecoverPage(store.RecoverParams{AppID: "a", EndpointID: "e", Since: now, AfterMsgID: "m"}, "d.msg_id", "")
@@ -107,6 +109,8 @@ func TestQueryPlans(t *testing.T) {
 		"next blocked":     sqlNextBlocked,
 		"promote":          sqlPromote,
 		"delivery seq":     sqlDeliverySeq,
+		"history page":     sqlHistoryPage,
+		"delete messages":  sqlDeleteMessages,
 	}
 	sorts := map[string]bool{"get app": true, "get message": true}
 	// Claiming a task walks the partial index of running tasks in order.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -522,6 +523,91 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// sqlHistoryPage reads messages in the order they were written (rowid),
+// after ?2: whether each was accepted before ?1, and whether it still has a
+// delivery to make (pending or blocked).
+const sqlHistoryPage = `SELECT m.rowid, m.created_at < ?1,
+		EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = m.id AND d.status IN (1, 5))
+	FROM messages AS m WHERE m.rowid > ?2 ORDER BY m.rowid LIMIT ?3`
+
+// sqlDeleteMessages deletes the messages whose rowids ?1 lists (a JSON
+// array); the cascade triggers take their deliveries, attempts and tags.
+const sqlDeleteMessages = `DELETE FROM messages WHERE rowid IN (SELECT value FROM json_each(?1))`
+
+// DeleteHistory deletes up to p.Limit messages accepted before p.Before,
+// with their deliveries, attempts and tags, in one transaction. Messages are
+// read in rowid order, the order they were written in, a page of p.Limit at
+// a time, from just after the last old message the previous call read (or
+// from the first with p.Rescan): no index on the time is needed (one less
+// b-tree write per message). The read is done after the first page with no
+// message older than p.Before: a message written out of time order
+// (imported, or prefilled by herald bench) is kept, not a reason to stop.
+func (s *Store) DeleteHistory(ctx context.Context, p store.DeleteHistoryParams) (int, bool, error) {
+	if p.Limit <= 0 {
+		return 0, true, nil
+	}
+	var n int
+	var done bool
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if p.Rescan {
+			s.historyAfter = 0
+		}
+		doomed := make([]int64, 0, p.Limit)
+		after, lastOld := s.historyAfter, s.historyAfter
+		for pages := 0; !done && len(doomed) < p.Limit && pages < store.HistoryReadFactor; pages++ {
+			rows, err := tx.QueryContext(ctx, sqlHistoryPage, tsv(p.Before), after, p.Limit)
+			if err != nil {
+				return err
+			}
+			read, olds := 0, 0
+			for rows.Next() {
+				var rowid int64
+				var old, busy bool
+				if err := rows.Scan(&rowid, &old, &busy); err != nil {
+					rows.Close()
+					return err
+				}
+				read++
+				after = rowid
+				if !old {
+					continue
+				}
+				olds++
+				lastOld = rowid
+				if !busy {
+					doomed = append(doomed, rowid)
+					if len(doomed) == p.Limit {
+						break
+					}
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			done = read < p.Limit || olds == 0
+		}
+		if len(doomed) == p.Limit {
+			done = false // the read stopped at the limit, not at the end
+		}
+		s.historyAfter = lastOld
+		n = len(doomed)
+		if n == 0 {
+			return nil
+		}
+		list, err := json.Marshal(doomed)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, sqlDeleteMessages, string(list))
+		return err
+	})
+	if err != nil {
+		return 0, false, wrap("delete history", err)
+	}
+	return n, done, nil
 }
 
 // Settings.

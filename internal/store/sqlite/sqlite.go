@@ -67,6 +67,9 @@ type Store struct {
 	// full is the error of the last write that failed with
 	// store.ErrStorageFull, until a batch that changes something commits.
 	full atomic.Pointer[error]
+	// historyAfter is the rowid after which the next DeleteHistory call
+	// reads; only the writer touches it.
+	historyAfter int64
 }
 
 // maxReadStmts bounds the read statement cache; list queries are built from a

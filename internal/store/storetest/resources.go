@@ -631,6 +631,137 @@ func exerciseMaintenance(t *testing.T, newStore func(t *testing.T) store.Store) 
 	})
 }
 
+// exerciseHistory pins DeleteHistory: oldest first, within its limit, with
+// the message's deliveries, attempts and tags, never a message that still
+// has a delivery to make.
+func exerciseHistory(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, "DeleteHistory", func(t *testing.T, e *env) {
+		a := e.app()
+		ep := e.endpoint(a.ID)
+		at := func(d time.Duration) func(*store.Message) {
+			return func(m *store.Message) { m.CreatedAt = e.now.Add(d) }
+		}
+		tagged := func(m *store.Message) { m.Tags = []string{"gone"} }
+		// A young message written before the old ones (as an import would):
+		// kept, and no reason to stop looking.
+		early, _ := e.send(a.ID, at(time.Second))
+		old1, _ := e.send(a.ID, at(-3*time.Hour))
+		old2, _ := e.send(a.ID, at(-2*time.Hour), tagged)
+		busy, _ := e.send(a.ID, at(-90*time.Minute))
+		old3, _ := e.send(a.ID, at(-time.Hour))
+		fresh, _ := e.send(a.ID, at(0))
+		jobs := e.claim(store.ClaimParams{Now: e.now.Add(time.Second)})
+		eq(t, "claimed", len(jobs), 6)
+		for _, j := range jobs {
+			if j.MsgID == busy.ID {
+				e.fail(j, e.now, e.now.Add(time.Hour)) // retrying: a delivery to make
+				continue
+			}
+			e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, e.now, 200), Status: store.StatusSuccess})
+		}
+
+		type result struct {
+			Deleted int
+			Done    bool
+		}
+		del := func(limit int, rescan bool) result {
+			t.Helper()
+			n, done, err := e.s.DeleteHistory(e.ctx, store.DeleteHistoryParams{Before: e.now, Limit: limit, Rescan: rescan})
+			ok(t, err, "delete history")
+			return result{n, done}
+		}
+		gone := func(m *store.Message) {
+			t.Helper()
+			_, err := e.s.GetMessage(e.ctx, a.ID, m.ID)
+			isErr(t, err, store.ErrNotFound, "get deleted message "+m.ID)
+			_, err = e.s.GetDelivery(e.ctx, store.DeliveryKey{MsgID: m.ID, EndpointID: ep.ID})
+			isErr(t, err, store.ErrNotFound, "get deleted delivery "+m.ID)
+			atts, err := e.s.ListAttempts(e.ctx, store.ListAttemptsParams{AppID: a.ID, MsgID: m.ID})
+			ok(t, err, "list attempts")
+			eq(t, "attempts of deleted message "+m.ID, len(atts), 0)
+		}
+		kept := func(m *store.Message, attempts int) {
+			t.Helper()
+			_, err := e.s.GetMessage(e.ctx, a.ID, m.ID)
+			ok(t, err, "get kept message "+m.ID)
+			atts, err := e.s.ListAttempts(e.ctx, store.ListAttemptsParams{AppID: a.ID, MsgID: m.ID})
+			ok(t, err, "list attempts")
+			eq(t, "attempts of kept message "+m.ID, len(atts), attempts)
+		}
+
+		eq(t, "first call, limit 2", del(2, false), result{2, false})
+		gone(old1)
+		gone(old2)
+		kept(old3, 1)
+		tags, err := e.s.ListMessages(e.ctx, store.ListMessagesParams{AppID: a.ID, Tag: "gone"})
+		ok(t, err, "list by tag")
+		eq(t, "messages under a deleted message's tag", len(tags), 0)
+
+		eq(t, "second call: the one old message left without work", del(2, false), result{1, true})
+		gone(old3)
+		kept(busy, 1)
+		kept(fresh, 1)
+		kept(early, 1)
+		eq(t, "nothing left to delete", del(2, false), result{0, true})
+
+		// Once its retry succeeds, the busy message goes too.
+		jobs = e.claim(store.ClaimParams{Now: e.now.Add(time.Hour), Retries: true})
+		eq(t, "retry claimed", len(jobs), 1)
+		e.complete(store.Completion{MsgID: busy.ID, EndpointID: ep.ID, Lease: jobs[0].Lease, Attempt: attemptFor(jobs[0], e.now.Add(time.Hour), 200), Status: store.StatusSuccess})
+		eq(t, "without a rescan, calls go on from where the last stopped", del(10, false), result{0, true})
+		eq(t, "a rescan finds it", del(10, true), result{1, true})
+		gone(busy)
+		kept(fresh, 1)
+		list, err := e.s.ListEndpointMessages(e.ctx, store.ListEndpointMessagesParams{AppID: a.ID, EndpointID: ep.ID})
+		ok(t, err, "list endpoint messages")
+		eq(t, "endpoint's messages left", len(list), 2)
+	})
+}
+
+func exerciseHistoryWindow(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, "DeleteHistoryReadsABoundedWindow", func(t *testing.T, e *env) {
+		a := e.app()
+		e.endpoint(a.ID)
+		// More kept messages (scheduled for later: a delivery to make) than
+		// one call may read, then one to delete.
+		const limit = 1
+		kept := store.HistoryReadFactor*limit + 2
+		for i := range kept {
+			e.send(a.ID, func(m *store.Message) {
+				m.CreatedAt = e.now.Add(-time.Hour + time.Duration(i)*time.Second)
+				m.DeliverAt = e.now.Add(time.Hour)
+			})
+		}
+		last, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-time.Minute) })
+		jobs := e.claim(store.ClaimParams{Now: e.now})
+		eq(t, "claimed", len(jobs), 1)
+		e.complete(store.Completion{MsgID: jobs[0].MsgID, EndpointID: jobs[0].EndpointID, Lease: jobs[0].Lease, Attempt: attemptFor(jobs[0], e.now, 200), Status: store.StatusSuccess})
+		p := store.DeleteHistoryParams{Before: e.now, Limit: limit, Rescan: true}
+		n, done, err := e.s.DeleteHistory(e.ctx, p)
+		ok(t, err, "delete history")
+		if n != 0 || done {
+			t.Fatalf("first call: deleted %d, done %v; want 0 and not done (it may read at most %d messages)", n, done, store.HistoryReadFactor*limit)
+		}
+		// Each call goes on from where the last stopped: the message after
+		// the kept ones is reached within as many calls as there are kept
+		// ones, none of them reading them all.
+		p.Rescan = false
+		calls := 1
+		for ; calls <= kept && !done && n == 0; calls++ {
+			n, done, err = e.s.DeleteHistory(e.ctx, p)
+			ok(t, err, "delete history")
+		}
+		if n != 1 {
+			t.Fatalf("after %d calls: deleted %d (done %v), want the message after the kept ones", calls, n, done)
+		}
+		_, err = e.s.GetMessage(e.ctx, a.ID, last.ID)
+		isErr(t, err, store.ErrNotFound, "get deleted message")
+		ms, err := e.s.ListMessages(e.ctx, store.ListMessagesParams{AppID: a.ID, Page: store.Page{Limit: 100}})
+		ok(t, err, "list messages")
+		eq(t, "scheduled messages kept", len(ms), kept)
+	})
+}
+
 func exerciseIdempotency(t *testing.T, newStore func(t *testing.T) store.Store) {
 	params := func(e *env, now time.Time) store.BeginIdempotentParams {
 		return store.BeginIdempotentParams{Key: "tok/key", Fingerprint: "POST /x 123", Now: now, LockUntil: now.Add(time.Minute), ExpiresAt: now.Add(12 * time.Hour)}

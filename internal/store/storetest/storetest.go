@@ -71,6 +71,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", exerciseTokens},
 		{"Idempotency", exerciseIdempotency},
 		{"Maintenance", exerciseMaintenance},
+		{"History", exerciseHistory},
+		{"HistoryWindow", exerciseHistoryWindow},
 		{"Portal", exercisePortal},
 		{"Events", exerciseEvents},
 		{"Circuit", exerciseCircuit},
