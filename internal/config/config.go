@@ -69,6 +69,12 @@ type Config struct {
 	// MaxBodyBytes is the largest API request body accepted. Default
 	// 1048576 (1 MiB).
 	MaxBodyBytes int64
+	// Retention is how long a message's history (the message, its
+	// deliveries and attempts) is kept after the message was accepted;
+	// a message that still has a delivery to make is kept until it has
+	// none. 0 keeps history for ever. Default 90 days, the longest a
+	// payload may be kept.
+	Retention time.Duration
 	// PortalTokenTTL is how long an app portal token lives. Default 168h.
 	PortalTokenTTL time.Duration
 	// SQLiteSync is SQLite's synchronous setting: "full" (every commit
@@ -138,6 +144,7 @@ func Default() Config {
 		MaxInFlight:         1024,
 		MaxBodyBytes:        1 << 20,
 		PortalTokenTTL:      7 * 24 * time.Hour,
+		Retention:           90 * 24 * time.Hour,
 		DBMaxConns:          10,
 		SQLiteSync:          "full",
 		LogFormat:           "text",
@@ -285,6 +292,9 @@ var Settings = []Setting{
 	{Flag: "validate-payloads", Env: "HERALD_VALIDATE_PAYLOADS", Kind: KindBool, Usage: "refuse (422) a message whose payload does not validate against its event type's schema, for event types that do not choose (validatePayloads null)",
 		set: func(c *Config, v string) error { return setBool(&c.ValidatePayloads, v) },
 		get: func(c *Config) string { return strconv.FormatBool(c.ValidatePayloads) }},
+	{Flag: "retention", Env: "HERALD_RETENTION", Kind: KindDuration, Usage: "how long a message, its deliveries and attempts are kept after the message was accepted (like 90d or 36h; 0: for ever); one with a delivery still to make is kept until it has none",
+		set: func(c *Config, v string) error { return setDays(&c.Retention, v) },
+		get: func(c *Config) string { return days(c.Retention) }},
 	{Flag: "portal-token-ttl", Env: "HERALD_PORTAL_TOKEN_TTL", Kind: KindDuration, Usage: "lifetime of app portal tokens",
 		set: func(c *Config, v string) error { return setDuration(&c.PortalTokenTTL, v) },
 		get: func(c *Config) string { return c.PortalTokenTTL.String() }},
@@ -463,6 +473,9 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		bad("max-body-bytes", "must be between 1024 and 67108864, got %d", c.MaxBodyBytes)
 	}
+	if c.Retention != 0 && c.Retention < time.Hour {
+		bad("retention", "must be 0 (keep for ever) or at least 1h, got %s", days(c.Retention))
+	}
 	if c.PortalTokenTTL < time.Minute {
 		bad("portal-token-ttl", "must be at least 1m, got %s", c.PortalTokenTTL)
 	}
@@ -596,6 +609,27 @@ func setDuration(d *time.Duration, v string) error {
 	}
 	*d = x
 	return nil
+}
+
+// setDays is setDuration that also takes whole days, like 90d.
+func setDays(d *time.Duration, v string) error {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		x, err := strconv.Atoi(n)
+		if err != nil || x < 0 || x > 100*365 {
+			return fmt.Errorf("%q is not a number of days like 90d", v)
+		}
+		*d = time.Duration(x) * 24 * time.Hour
+		return nil
+	}
+	return setDuration(d, v)
+}
+
+// days writes d as whole days (90d) when it is, else as a duration.
+func days(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
 }
 
 func setInt(n *int, v string) error {

@@ -297,3 +297,34 @@ func TestEncryptionKeyValidated(t *testing.T) {
 		t.Errorf("a key of 32 bytes: %v", err)
 	}
 }
+
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	load := func(v string) (Config, error) {
+		return Load(Source{Getenv: func(k string) string {
+			if k == "HERALD_RETENTION" {
+				return v
+			}
+			return ""
+		}}, nil)
+	}
+	for v, want := range map[string]time.Duration{
+		"": 90 * 24 * time.Hour, "30d": 30 * 24 * time.Hour, "36h": 36 * time.Hour, "0": 0, "0d": 0,
+	} {
+		c, err := load(v)
+		if err != nil || c.Retention != want {
+			t.Errorf("HERALD_RETENTION=%q: %s, %v; want %s", v, c.Retention, err, want)
+		}
+	}
+	for _, v := range []string{"30m", "-1d", "1.5d", "d", "ninety days"} {
+		if _, err := load(v); err == nil || !strings.Contains(err.Error(), "HERALD_RETENTION") {
+			t.Errorf("HERALD_RETENTION=%q: error %v, want one naming HERALD_RETENTION", v, err)
+		}
+	}
+	if got := days(90 * 24 * time.Hour); got != "90d" {
+		t.Errorf("days(90 days) = %q", got)
+	}
+	if got := days(36 * time.Hour); got != "36h0m0s" {
+		t.Errorf("days(36h) = %q", got)
+	}
+}

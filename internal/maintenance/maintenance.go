@@ -1,7 +1,8 @@
 // Package maintenance runs Herald's background work that is not delivery:
 // paged tasks that survive restarts (endpoint recovery) and retention
-// (expired idempotency records and message payloads). Every replica may run
-// it: tasks are leased in the store, and cleanup is idempotent.
+// (expired idempotency records and message payloads, and the history of
+// messages older than the retention). Every replica may run it: tasks are
+// leased in the store, and cleanup is idempotent.
 package maintenance
 
 import (
@@ -23,6 +24,7 @@ type Store interface {
 	UpdateTask(ctx context.Context, t *store.Task, events ...*store.Message) error
 	RecoverDeliveries(ctx context.Context, p store.RecoverParams) (last string, err error)
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+	DeleteHistory(ctx context.Context, p store.DeleteHistoryParams) (int, bool, error)
 }
 
 // Config configures a Service.
@@ -42,6 +44,18 @@ type Config struct {
 	CleanupInterval time.Duration
 	// PageSize is the deliveries a task handles per step. Zero means 1000.
 	PageSize int
+	// Retention is how long a message's history is kept after the
+	// message; zero keeps it for ever.
+	Retention time.Duration
+	// HistoryInterval is the wait between two history passes. Zero means
+	// 1s: short passes, so that deleting a day's worth of messages never
+	// comes as one long burst of writes.
+	HistoryInterval time.Duration
+	// HistoryBatch is the most messages one DeleteHistory call (one
+	// transaction) deletes. Zero means 100: on SQLite a transaction of
+	// 500 held the single writer long enough to double ingest's p99
+	// (BENCHMARKS.md, "History retention").
+	HistoryBatch int
 	// Events builds background_task.finished, written with the task's
 	// last update; nil sends none.
 	Events *operational.Events
@@ -53,6 +67,10 @@ type Service struct {
 	log  *slog.Logger
 	kick chan struct{}
 	loop lifecycle.Loop
+	// lastRescan is when a history pass last started from the oldest
+	// message; only the service's loop (or a test calling DeleteHistory)
+	// uses it.
+	lastRescan time.Time
 }
 
 // New returns a Service; it does nothing until Start.
@@ -74,6 +92,12 @@ func New(cfg Config) *Service {
 	}
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 1000
+	}
+	if cfg.HistoryInterval <= 0 {
+		cfg.HistoryInterval = time.Second
+	}
+	if cfg.HistoryBatch <= 0 {
+		cfg.HistoryBatch = 100
 	}
 	return &Service{cfg: cfg, log: cfg.Log, kick: make(chan struct{}, 1)}
 }
@@ -105,12 +129,25 @@ func (s *Service) run(ctx context.Context, stop <-chan struct{}) {
 	defer tasks.Stop()
 	cleanup := time.NewTimer(s.cfg.CleanupInterval)
 	defer cleanup.Stop()
+	history := time.NewTimer(s.cfg.HistoryInterval)
+	defer history.Stop()
+	if s.cfg.Retention <= 0 {
+		history.Stop()
+	}
 	for {
 		select {
 		case <-stop:
 			return
 		case <-s.kick:
 		case <-tasks.C:
+		case <-history.C:
+			if n, err := s.deleteHistory(ctx, stop); err != nil {
+				s.log.WarnContext(ctx, "history retention pass", "deleted", n, "err", err)
+			} else if n > 0 {
+				s.log.DebugContext(ctx, "history retention pass", "messages", n)
+			}
+			history.Reset(s.cfg.HistoryInterval)
+			continue
 		case <-cleanup.C:
 			if n, err := s.cfg.Store.DeleteExpired(ctx, store.Truncate(s.cfg.Now())); err != nil {
 				s.log.WarnContext(ctx, "retention pass", "err", err)
@@ -128,6 +165,46 @@ func (s *Service) run(ctx context.Context, stop <-chan struct{}) {
 			tasks.Reset(0)
 		} else {
 			tasks.Reset(s.cfg.Interval)
+		}
+	}
+}
+
+// DeleteHistory runs one history pass: it deletes the messages older than
+// the retention, a batch a transaction, until none is left. Exported for
+// tests.
+func (s *Service) DeleteHistory(ctx context.Context) (int, error) { return s.deleteHistory(ctx, nil) }
+
+// historyRescan is how often a history pass starts again from the oldest
+// message, to find the messages earlier passes kept because a delivery of
+// theirs was still to be made; the passes in between read on from where
+// the last one stopped, so that a backlog of such messages is not read
+// again every second.
+const historyRescan = 10 * time.Minute
+
+// deleteHistory deletes messages older than the retention, with their
+// deliveries and attempts, a batch at a time until the store reports that
+// none is left or stop is closed; it returns how many it deleted.
+func (s *Service) deleteHistory(ctx context.Context, stop <-chan struct{}) (int, error) {
+	if s.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	now := store.Truncate(s.cfg.Now())
+	p := store.DeleteHistoryParams{Before: now.Add(-s.cfg.Retention), Limit: s.cfg.HistoryBatch}
+	if s.lastRescan.IsZero() || now.Sub(s.lastRescan) >= historyRescan {
+		p.Rescan, s.lastRescan = true, now
+	}
+	total := 0
+	for {
+		n, done, err := s.cfg.Store.DeleteHistory(ctx, p)
+		total += n
+		if err != nil || done {
+			return total, err
+		}
+		p.Rescan = false
+		select {
+		case <-stop:
+			return total, nil
+		default:
 		}
 	}
 }

@@ -82,3 +82,64 @@ func TestRecoverTaskPagesUntilDone(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryPassDeletesWhatRetentionEnded runs one history pass on a real
+// store: every message accepted before now - Retention goes, a batch per
+// transaction, and nothing younger.
+func TestHistoryPassDeletesWhatRetentionEnded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := store.Truncate(time.Now())
+	app := &store.App{ID: ids.New(ids.App), Name: "a", Metadata: map[string]string{}, CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	// A disabled endpoint: each message gets a skipped delivery, final.
+	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com/", Disabled: true,
+		Metadata: map[string]string{}, Headers: map[string]string{}, Secret: "x", CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	send := func(at time.Time) {
+		m := &store.Message{ID: ids.NewAt(ids.Message, at), AppID: app.ID, EventType: "a.b", Payload: []byte(`{}`),
+			PayloadExpiresAt: at.Add(time.Hour), CreatedAt: at}
+		if rs, err := st.CreateMessages(ctx, []store.CreateMessageParams{{Message: m}}); err != nil || rs[0].Err != nil {
+			t.Fatalf("create message: %v %+v", err, rs)
+		}
+	}
+	for i := range 5 {
+		send(now.Add(time.Duration(i) * time.Minute))
+	}
+	send(now.Add(90 * time.Minute))
+
+	left := func() int {
+		ms, err := st.ListMessages(ctx, store.ListMessagesParams{AppID: app.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ms)
+	}
+	clock := func() time.Time { return now.Add(2 * time.Hour) }
+	off := maintenance.New(maintenance.Config{Store: st, Now: clock, HistoryBatch: 2})
+	if n, err := off.DeleteHistory(ctx); err != nil || n != 0 || left() != 6 {
+		t.Fatalf("without a retention: deleted %d, %v, %d left; want nothing deleted", n, err, left())
+	}
+	svc := maintenance.New(maintenance.Config{Store: st, Now: clock, Retention: time.Hour, HistoryBatch: 2})
+	if n, err := svc.DeleteHistory(ctx); err != nil || n != 5 {
+		t.Fatalf("history pass: deleted %d, %v; want the 5 messages older than an hour", n, err)
+	}
+	if got := left(); got != 1 {
+		t.Fatalf("%d messages left, want the one younger than the retention", got)
+	}
+	if n, err := svc.DeleteHistory(ctx); err != nil || n != 0 {
+		t.Fatalf("second pass: deleted %d, %v; want nothing", n, err)
+	}
+}

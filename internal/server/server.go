@@ -206,7 +206,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Server, err e
 	s.add("queue sampler", s.queue.Start, s.queue.Stop)
 	// Tasks wake the engine; the cluster wakes it and tells it the
 	// number of replicas.
-	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake, Events: s.events})
+	s.tasks = maintenance.New(maintenance.Config{Store: s.store, Log: s.log, Now: opts.Now, Wake: s.engine.Wake, Events: s.events, Retention: cfg.Retention})
 	s.add("tasks", s.tasks.Start, s.tasks.Stop)
 	s.cluster = newCluster(s.store, s.engine, s.log, opts.Now)
 	if s.cluster != nil {
