@@ -13,8 +13,11 @@ import (
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
-func TestRecoverTaskPagesUntilDone(t *testing.T) {
-	t.Parallel()
+// disabledEndpoint opens a migrated SQLite store with an application and a
+// disabled endpoint of it: each message sent gets a skipped delivery, final
+// and recoverable.
+func disabledEndpoint(t *testing.T) (*sqlite.Store, *store.App, *store.Endpoint, time.Time) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
 	if err != nil {
@@ -34,6 +37,13 @@ func TestRecoverTaskPagesUntilDone(t *testing.T) {
 	if err := st.CreateEndpoint(ctx, ep); err != nil {
 		t.Fatal(err)
 	}
+	return st, app, ep, now
+}
+
+func TestRecoverTaskPagesUntilDone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, app, ep, now := disabledEndpoint(t)
 	// Five messages while the endpoint is disabled: five skipped deliveries.
 	var msgs []string
 	for range 5 {
@@ -89,25 +99,7 @@ func TestRecoverTaskPagesUntilDone(t *testing.T) {
 func TestHistoryPassDeletesWhatRetentionEnded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	now := store.Truncate(time.Now())
-	app := &store.App{ID: ids.New(ids.App), Name: "a", Metadata: map[string]string{}, CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	// A disabled endpoint: each message gets a skipped delivery, final.
-	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com/", Disabled: true,
-		Metadata: map[string]string{}, Headers: map[string]string{}, Secret: "x", CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateEndpoint(ctx, ep); err != nil {
-		t.Fatal(err)
-	}
+	st, app, _, now := disabledEndpoint(t)
 	send := func(at time.Time) {
 		m := &store.Message{ID: ids.NewAt(ids.Message, at), AppID: app.ID, EventType: "a.b", Payload: []byte(`{}`),
 			PayloadExpiresAt: at.Add(time.Hour), CreatedAt: at}
