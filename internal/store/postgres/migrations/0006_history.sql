@@ -5,5 +5,6 @@
 -- messages in rowid order).
 --
 -- Built inside the migration's transaction, it holds back writes to
--- messages while it is built: about 10 s for 10 million messages.
+-- messages while it is built: 29 s for 10.3 million messages on the benchmark
+-- machine (2 vCPU; BENCHMARKS.md).
 CREATE INDEX messages_created ON messages (created_at);
