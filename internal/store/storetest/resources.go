@@ -657,7 +657,7 @@ func exerciseHistory(t *testing.T, newStore func(t *testing.T) store.Store) {
 				e.fail(j, e.now, e.now.Add(time.Hour)) // retrying: a delivery to make
 				continue
 			}
-			e.complete(store.Completion{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, Attempt: attemptFor(j, e.now, 200), Status: store.StatusSuccess})
+			e.succeed(j, e.now)
 		}
 
 		type result struct {
@@ -707,7 +707,7 @@ func exerciseHistory(t *testing.T, newStore func(t *testing.T) store.Store) {
 		// Once its retry succeeds, the busy message goes too.
 		jobs = e.claim(store.ClaimParams{Now: e.now.Add(time.Hour), Retries: true})
 		eq(t, "retry claimed", len(jobs), 1)
-		e.complete(store.Completion{MsgID: busy.ID, EndpointID: ep.ID, Lease: jobs[0].Lease, Attempt: attemptFor(jobs[0], e.now.Add(time.Hour), 200), Status: store.StatusSuccess})
+		e.succeed(jobs[0], e.now.Add(time.Hour))
 		eq(t, "without a rescan, calls go on from where the last stopped", del(10, false), result{0, true})
 		eq(t, "a rescan finds it", del(10, true), result{1, true})
 		gone(busy)
@@ -735,7 +735,7 @@ func exerciseHistoryWindow(t *testing.T, newStore func(t *testing.T) store.Store
 		last, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-time.Minute) })
 		jobs := e.claim(store.ClaimParams{Now: e.now})
 		eq(t, "claimed", len(jobs), 1)
-		e.complete(store.Completion{MsgID: jobs[0].MsgID, EndpointID: jobs[0].EndpointID, Lease: jobs[0].Lease, Attempt: attemptFor(jobs[0], e.now, 200), Status: store.StatusSuccess})
+		e.succeed(jobs[0], e.now)
 		p := store.DeleteHistoryParams{Before: e.now, Limit: limit, Rescan: true}
 		n, done, err := e.s.DeleteHistory(e.ctx, p)
 		ok(t, err, "delete history")
