@@ -190,14 +190,15 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", convert(err))
 	}
-	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy(), callTimeout: o.callTimeout, log: o.log}
+	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy(), log: o.log}
 	// The first connection is bounded by the connect timeout (and ctx),
 	// not by the call timeout, which is for calls on an open store: a
 	// short call timeout must not fail Open on a busy database server.
-	if err := pool.Ping(ctx); err != nil {
+	if err := s.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open postgres: ping: %w", convert(err))
+		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	s.callTimeout = o.callTimeout
 	return s, nil
 }
 
