@@ -82,6 +82,21 @@ func NewAt(prefix string, t time.Time) string {
 // the Unix epoch (the year 10889).
 const maxMillis = 1<<48 - 1
 
+// At returns a new id whose time part is t, with random bits after it,
+// whatever ids this process made before: the id of something accepted at
+// another time (an import, a test of retention). Unlike NewAt's, its ids
+// are not increasing.
+func At(prefix string, t time.Time) string {
+	var r raw
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], uint64(min(max(t.UnixMilli(), 0), maxMillis)))
+	copy(r[:6], buf[2:])
+	if _, err := rand.Read(r[6:]); err != nil {
+		panic("ids: crypto/rand failed: " + err.Error())
+	}
+	return prefix + encode(r)
+}
+
 // Lower returns the smallest id with the given prefix whose time part is at
 // or after t, for range queries by time ("after"). A time before the Unix
 // epoch gives the smallest id of all, one after the largest time part the

@@ -91,3 +91,22 @@ func TestLowerOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// At's ids hold the time they are given, even one before the ids already
+// made, and two made at one time differ.
+func TestAtKeepsItsTime(t *testing.T) {
+	New(Message)
+	past := time.Now().Add(-48 * time.Hour).Truncate(time.Millisecond)
+	a, b := At(Message, past), At(Message, past)
+	if a == b {
+		t.Fatalf("two ids at one time are equal: %s", a)
+	}
+	for _, id := range []string{a, b} {
+		if got, ok := Time(Message, id); !ok || !got.Equal(past) {
+			t.Fatalf("Time(%s) = %v, %v; want %v", id, got, ok, past)
+		}
+		if id < Lower(Message, past) || id >= Lower(Message, past.Add(time.Millisecond)) {
+			t.Fatalf("%s is outside the ids of its millisecond", id)
+		}
+	}
+}
