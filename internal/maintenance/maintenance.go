@@ -27,6 +27,13 @@ type Store interface {
 	DeleteHistory(ctx context.Context, p store.DeleteHistoryParams) (int, bool, error)
 }
 
+// Partitioner is a store whose history is partitioned by time
+// (PostgreSQL): each history pass first makes sure the partitions the next
+// messages go to exist, whatever the retention.
+type Partitioner interface {
+	EnsurePartitions(ctx context.Context, now time.Time) error
+}
+
 // Config configures a Service.
 type Config struct {
 	Store Store
@@ -131,7 +138,8 @@ func (s *Service) run(ctx context.Context, stop <-chan struct{}) {
 	defer cleanup.Stop()
 	history := time.NewTimer(s.cfg.HistoryInterval)
 	defer history.Stop()
-	if s.cfg.Retention <= 0 {
+	partitions, _ := s.cfg.Store.(Partitioner)
+	if s.cfg.Retention <= 0 && partitions == nil {
 		history.Stop()
 	}
 	for {
@@ -169,9 +177,10 @@ func (s *Service) run(ctx context.Context, stop <-chan struct{}) {
 	}
 }
 
-// DeleteHistory runs one history pass: it deletes the messages older than
-// the retention, a batch a transaction, until none is left. Exported for
-// tests.
+// DeleteHistory runs one history pass: it makes the partitions the next
+// messages go to (a Partitioner store), then deletes the messages older
+// than the retention, a batch a transaction, until none is left. Exported
+// for tests.
 func (s *Service) DeleteHistory(ctx context.Context) (int, error) { return s.deleteHistory(ctx, nil) }
 
 // historyRescan is how often a history pass starts again from the oldest
@@ -185,6 +194,13 @@ const historyRescan = 10 * time.Minute
 // deliveries and attempts, a batch at a time until the store reports that
 // none is left or stop is closed; it returns how many it deleted.
 func (s *Service) deleteHistory(ctx context.Context, stop <-chan struct{}) (int, error) {
+	if p, ok := s.cfg.Store.(Partitioner); ok {
+		// A failure here leaves the partitions made ahead of time;
+		// deleting goes on.
+		if err := p.EnsurePartitions(ctx, s.cfg.Now()); err != nil {
+			s.log.WarnContext(ctx, "history partitions", "err", err)
+		}
+	}
 	if s.cfg.Retention <= 0 {
 		return 0, nil
 	}

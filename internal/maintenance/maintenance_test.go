@@ -3,6 +3,7 @@ package maintenance_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/maintenance"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -133,5 +136,60 @@ func TestHistoryPassDeletesWhatRetentionEnded(t *testing.T) {
 	}
 	if n, err := svc.DeleteHistory(ctx); err != nil || n != 0 {
 		t.Fatalf("second pass: deleted %d, %v; want nothing", n, err)
+	}
+}
+
+// On PostgreSQL each history pass makes the partitions the next messages go
+// to, even when history is kept for ever, and drops the partitions past the
+// retention.
+func TestHistoryPassKeepsPartitions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, pgtest.Schema(t), postgres.WithMaxConns(2), postgres.WithPartitionWidth(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: store.Truncate(now), UpdatedAt: store.Truncate(now)}
+	if err := st.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	send := func(at time.Time) (*store.Message, error) {
+		m := &store.Message{ID: ids.At(ids.Message, at), AppID: app.ID, EventType: "a.b", Payload: []byte(`{}`), CreatedAt: store.Truncate(at)}
+		_, err := st.CreateMessages(ctx, []store.CreateMessageParams{{Message: m}})
+		return m, err
+	}
+
+	// Ten hours on, with history kept for ever: the partitions reach two
+	// hours past then.
+	later := now.Add(10 * time.Hour)
+	if _, err := send(later.Add(time.Hour)); err == nil {
+		t.Fatal("stored a message beyond the partitions before the pass")
+	}
+	forever := maintenance.New(maintenance.Config{Store: st, Now: func() time.Time { return later }})
+	if _, err := forever.DeleteHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send(later.Add(time.Hour)); err != nil {
+		t.Fatalf("a message an hour after the pass's time: %v", err)
+	}
+
+	// With a retention of two hours, the hour of now is past it ten
+	// hours on: its partition goes, with the message in it.
+	m, err := send(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := maintenance.New(maintenance.Config{Store: st, Now: func() time.Time { return later }, Retention: 2 * time.Hour})
+	n, err := kept.DeleteHistory(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("history pass: deleted %d, %v; want the message of the dropped partition", n, err)
+	}
+	if _, err := st.GetMessage(ctx, app.ID, m.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("message of a dropped partition: %v", err)
 	}
 }

@@ -104,7 +104,8 @@ func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 // openStore opens the store with log for its background work.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	if cfg.IsPostgres() {
-		s, err := postgres.Open(ctx, cfg.Database, postgres.WithMaxConns(cfg.DBMaxConns), postgres.WithLogger(log))
+		s, err := postgres.Open(ctx, cfg.Database, postgres.WithMaxConns(cfg.DBMaxConns), postgres.WithLogger(log),
+			postgres.WithPartitionWidth(postgres.PartitionWidth(cfg.Retention)))
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL database %s: %w", config.RedactDatabase(cfg.Database), err)
 		}

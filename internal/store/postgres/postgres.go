@@ -88,6 +88,12 @@ type Store struct {
 	// call reads (zero: the oldest message).
 	historyMu    sync.Mutex
 	historyAfter time.Time
+	// partitionWidth is the time range of each history partition
+	// EnsurePartitions makes; partitionsUntil is the end of the last one
+	// this store knows to exist (partitions.go).
+	partitionWidth  time.Duration
+	partitionsMu    sync.Mutex
+	partitionsUntil time.Time
 }
 
 var (
@@ -105,6 +111,7 @@ type options struct {
 	lockTimeout      time.Duration
 	callTimeout      time.Duration
 	log              *slog.Logger
+	partitionWidth   time.Duration
 }
 
 // Default bounds (see the package documentation).
@@ -153,13 +160,21 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
 }
 
+// WithPartitionWidth sets the time range of each history partition that
+// Migrate and EnsurePartitions make (see PartitionWidth). The default is
+// PartitionWidth(0), a week.
+func WithPartitionWidth(d time.Duration) Option {
+	return func(o *options) { o.partitionWidth = d }
+}
+
 // Open connects to the PostgreSQL database at url (postgres:// or
 // postgresql://; libpq's parameters such as sslmode, connect_timeout or
 // search_path may be given in the query) and checks that it answers. It does
 // not migrate the schema: call Migrate.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	o := options{maxConns: 10, connectTimeout: 5 * time.Second, statementTimeout: DefaultStatementTimeout,
-		lockTimeout: DefaultLockTimeout, callTimeout: DefaultCallTimeout, log: slog.New(slog.DiscardHandler)}
+		lockTimeout: DefaultLockTimeout, callTimeout: DefaultCallTimeout, log: slog.New(slog.DiscardHandler),
+		partitionWidth: PartitionWidth(0)}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -168,6 +183,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	if o.statementTimeout < 0 || o.lockTimeout < 0 || o.callTimeout < 0 {
 		return nil, errors.New("open postgres: timeouts must not be negative")
+	}
+	if o.partitionWidth < time.Hour {
+		return nil, fmt.Errorf("open postgres: a history partition spans at least an hour, not %v", o.partitionWidth)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -190,7 +208,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", convert(err))
 	}
-	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy(), log: o.log}
+	s := &Store{pool: pool, connConfig: cfg.ConnConfig.Copy(), log: o.log, partitionWidth: o.partitionWidth}
 	// The first connection is bounded by the connect timeout (and ctx),
 	// not by the call timeout, which is for calls on an open store: a
 	// short call timeout must not fail Open on a busy database server.
@@ -302,11 +320,22 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Migrate applies the migrations not applied yet, each in its own
-// transaction that also records it in herald_migrations. Replicas starting
-// at once are serialised by a session advisory lock keyed by the schema the
-// tables go to: the first migrates, the others then find every version
-// recorded and skip them.
+// transaction that also records it in herald_migrations, and then makes
+// the history partitions the next messages go to (EnsurePartitions).
+// Replicas starting at once are serialised by a session advisory lock keyed
+// by the schema the tables go to: the first migrates, the others then find
+// every version recorded and skip them.
 func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	if err := s.EnsurePartitions(ctx, time.Now()); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
 	ms, err := store.ReadMigrations(migrationFS, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -347,6 +376,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 			}
 			if n > 0 {
 				return nil
+			}
+			if err := setHistoryStart(ctx, tx, time.Now()); err != nil {
+				return err
 			}
 			// The simple protocol runs a file of several statements.
 			if _, err := tx.Exec(ctx, m.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {

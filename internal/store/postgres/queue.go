@@ -114,7 +114,11 @@ const (
 )
 
 // The messages of a batch and their deliveries, in one statement; %s is
-// what a message whose id or event id is taken does.
+// what a message whose id is taken does. A message whose event id another
+// message of its app has is not inserted: the partitions cannot hold a
+// unique index of event ids (migration 0007), so the batch first takes a
+// lock per event id (sqlLockEventIDs) and this looks them up in every
+// partition.
 const sqlInsertMessagesTmpl = `WITH m AS (
 		INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at,
 			tags, deliver_at, ordering_key)
@@ -127,6 +131,7 @@ const sqlInsertMessagesTmpl = `WITH m AS (
 				$16::text[], $17::timestamptz[], $18::text[])
 			WITH ORDINALITY AS u (id, app_id, event_type, event_id, channels, payload, payload_expires_at, created_at,
 				tags, deliver_at, ordering_key, n)
+		WHERE u.event_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages AS x WHERE x.app_id = u.app_id AND x.event_id = u.event_id)
 		ORDER BY u.n
 		%s
 		RETURNING id, app_id, tags
@@ -143,6 +148,14 @@ const sqlInsertMessagesTmpl = `WITH m AS (
 		ON CONFLICT DO NOTHING
 	)
 	SELECT id, app_id FROM m`
+
+// sqlLockEventIDs takes a transaction lock for each (app id, event id) of
+// a batch, in one order, so that two batches with one event id insert one
+// after the other and the second finds the first's message. A lock is a
+// hash of the pair: two pairs with one hash only wait for each other.
+const sqlLockEventIDs = `SELECT count(pg_advisory_xact_lock(k)) FROM (
+		SELECT DISTINCT hashtextextended(u.app_id || '/' || u.event_id, 7) AS k
+		FROM unnest($1::text[], $2::text[]) AS u (app_id, event_id) ORDER BY k) AS l`
 
 // The deliveries of a batch to FIFO endpoints, written once the messages
 // are stored and the deliveries have joined their sequences.
@@ -234,6 +247,9 @@ type messageBatch struct {
 	// before, when set, queues statements at the start of commit's first
 	// batch (changeThen).
 	before func(b *pgx.Batch) error
+	// lockApps and lockEventIDs are the (app id, event id) pairs of the
+	// batch, locked before the inserts (sqlLockEventIDs).
+	lockApps, lockEventIDs []string
 }
 
 // orderedDelivery is a pending delivery to a FIFO endpoint, before it joins
@@ -251,12 +267,28 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 	mb := &messageBatch{params: params, results: make([]store.CreateMessageResult, len(params))}
 	results := mb.results
 	ins := &messageRows{}
+	var eventIDs map[[2]string]bool
 	for i, p := range params {
 		m := p.Message
 		eps, ok := apps[m.AppID]
 		if !ok {
 			results[i].Err = store.ErrNotFound
 			continue
+		}
+		if m.EventID != "" {
+			// The first of two messages with one event id wins; the
+			// insert only checks the messages already stored.
+			k := [2]string{m.AppID, m.EventID}
+			if eventIDs[k] {
+				results[i].Err = store.ErrConflict
+				continue
+			}
+			if eventIDs == nil {
+				eventIDs = map[[2]string]bool{}
+			}
+			eventIDs[k] = true
+			mb.lockApps = append(mb.lockApps, m.AppID)
+			mb.lockEventIDs = append(mb.lockEventIDs, m.EventID)
 		}
 		planned, err := store.PlanDeliveries(p, eps)
 		if err != nil {
@@ -309,6 +341,9 @@ func (mb *messageBatch) commit(ctx context.Context, conn *pgxpool.Conn, insert s
 			if err := mb.before(b); err != nil {
 				return err
 			}
+		}
+		if k == 0 && len(mb.lockEventIDs) > 0 {
+			b.Queue(sqlLockEventIDs, mb.lockApps, mb.lockEventIDs)
 		}
 		if k == 0 && seqs != nil {
 			keys := make([]seqKey, len(mb.ordered))
@@ -386,6 +421,11 @@ func (s *Store) changeThen(ctx context.Context, appID string, events []*store.Me
 	appIDs := make([]string, 0, 1)
 	params := make([]store.CreateMessageParams, len(events))
 	for i, ev := range events {
+		if ev.EventID != "" {
+			// commit would not store it, and the change would commit
+			// without it.
+			return fmt.Errorf("event %s: events carry no event id", ev.ID)
+		}
 		if !slices.Contains(appIDs, ev.AppID) {
 			appIDs = append(appIDs, ev.AppID)
 		}

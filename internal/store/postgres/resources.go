@@ -469,8 +469,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
-// sqlDeleteHistory reads up to $4 messages accepted in [$2, $1), oldest
-// first, and deletes up to $3 of them that have no delivery left to make
+// sqlDeleteHistory reads up to $4 messages of the _old partition (the
+// messages from before the partitions, migration 0007) accepted in
+// [$2, $1), oldest first, and deletes up to $3 of them that have no delivery left to make
 // (pending or blocked), skipping those another replica holds (it is
 // deleting them); the cascade trigger takes their deliveries, attempts and
 // tags. It returns how many it deleted and the newest time it deleted, and
@@ -481,14 +482,14 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 // the few the LIMIT keeps, hashes the whole deliveries table instead (1.7 s
 // a call with 10 million deliveries). Only the rows to delete are locked.
 const sqlDeleteHistory = `WITH scanned AS (
-		SELECT o.app_id, o.id, o.created_at FROM messages AS o
+		SELECT o.app_id, o.id, o.created_at FROM messages_old AS o
 		WHERE o.created_at < $1 AND o.created_at >= $2
 		ORDER BY o.created_at LIMIT $4),
 	doomed AS (SELECT m.app_id, m.id FROM scanned AS s
-		JOIN messages AS m ON m.app_id = s.app_id AND m.id = s.id
-		WHERE NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.msg_id = s.id AND d.status IN (1, 5))
+		JOIN messages_old AS m ON m.app_id = s.app_id AND m.id = s.id
+		WHERE NOT EXISTS (SELECT 1 FROM deliveries_old AS d WHERE d.msg_id = s.id AND d.status IN (1, 5))
 		ORDER BY s.created_at LIMIT $3 FOR UPDATE OF m SKIP LOCKED),
-	gone AS (DELETE FROM messages AS m USING doomed
+	gone AS (DELETE FROM messages_old AS m USING doomed
 		WHERE m.app_id = doomed.app_id AND m.id = doomed.id RETURNING m.created_at)
 	SELECT (SELECT count(*) FROM gone), (SELECT max(created_at) FROM gone),
 		(SELECT count(*) FROM scanned), (SELECT max(created_at) FROM scanned)`
@@ -499,13 +500,21 @@ const sqlDeleteHistory = `WITH scanned AS (
 // crossed two limits a call.
 const historyWindow = 2
 
-// DeleteHistory deletes up to p.Limit messages accepted before p.Before,
-// with their deliveries, attempts and tags, in one statement that reads
-// historyWindow x p.Limit messages by their creation time, from where the
-// previous call stopped (each replica keeps its own place).
+// DeleteHistory drops the oldest history partition whose time ends by
+// p.Before and that has no delivery left to make (dropHistoryPartition),
+// if there is one. Otherwise it deletes up to p.Limit messages of the _old
+// partition accepted before p.Before, with their deliveries, attempts and
+// tags, in one statement that reads historyWindow x p.Limit messages by
+// their creation time, from where the previous call stopped (each replica
+// keeps its own place).
 func (s *Store) DeleteHistory(ctx context.Context, p store.DeleteHistoryParams) (int, bool, error) {
 	if p.Limit <= 0 {
 		return 0, true, nil
+	}
+	if n, dropped, err := s.dropHistoryPartition(ctx, p.Before); err != nil {
+		return 0, false, wrap("delete history", err)
+	} else if dropped {
+		return n, false, nil
 	}
 	s.historyMu.Lock()
 	defer s.historyMu.Unlock()

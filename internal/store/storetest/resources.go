@@ -638,8 +638,13 @@ func exerciseHistory(t *testing.T, newStore func(t *testing.T) store.Store) {
 	run(t, newStore, "DeleteHistory", func(t *testing.T, e *env) {
 		a := e.app()
 		ep := e.endpoint(a.ID)
+		// Each message's id holds the time it was accepted, as Herald's
+		// do (PostgreSQL partitions the history by id); all but early
+		// and fresh are before the start of the hour, in the PostgreSQL
+		// store's partition of messages from before its partitions,
+		// which it deletes row by row.
 		at := func(d time.Duration) func(*store.Message) {
-			return func(m *store.Message) { m.CreatedAt = e.now.Add(d) }
+			return func(m *store.Message) { m.CreatedAt = e.now.Add(d); m.ID = ids.At(ids.Message, m.CreatedAt) }
 		}
 		tagged := func(m *store.Message) { m.Tags = []string{"gone"} }
 		// A young message written before the old ones (as an import would):
@@ -724,15 +729,21 @@ func exerciseHistoryWindow(t *testing.T, newStore func(t *testing.T) store.Store
 		e.endpoint(a.ID)
 		// More kept messages (scheduled for later: a delivery to make) than
 		// one call may read, then one to delete.
+		// Their ids hold their times, all before the start of the hour
+		// (see DeleteHistory).
 		const limit = 1
 		kept := store.HistoryReadFactor*limit + 2
 		for i := range kept {
 			e.send(a.ID, func(m *store.Message) {
-				m.CreatedAt = e.now.Add(-time.Hour + time.Duration(i)*time.Second)
+				m.CreatedAt = e.now.Add(-3*time.Hour + time.Duration(i)*time.Second)
+				m.ID = ids.At(ids.Message, m.CreatedAt)
 				m.DeliverAt = e.now.Add(time.Hour)
 			})
 		}
-		last, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-time.Minute) })
+		last, _ := e.send(a.ID, func(m *store.Message) {
+			m.CreatedAt = e.now.Add(-2 * time.Hour)
+			m.ID = ids.At(ids.Message, m.CreatedAt)
+		})
 		jobs := e.claim(store.ClaimParams{Now: e.now})
 		eq(t, "claimed", len(jobs), 1)
 		e.succeed(jobs[0], e.now)
