@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/heraldhq/herald/internal/ids"
 )
@@ -40,10 +41,13 @@ func PartitionWidth(retention time.Duration) time.Duration {
 	}
 }
 
-// partitionsAhead is how many widths past now EnsurePartitions makes
-// partitions for: a replica whose maintenance stops still has one whole
-// width before inserts would find no partition.
-const partitionsAhead = 2
+// EnsurePartitions makes partitions for partitionsAhead widths past now,
+// and at least minAhead: a replica whose maintenance stops still has one
+// whole width (or hours) before inserts would find no partition.
+const (
+	partitionsAhead = 2
+	minAhead        = 6 * time.Hour
+)
 
 // setHistoryStart sets the settings migration 0007 reads: the first
 // partition after _old starts at the start of the hour when the store holds
@@ -73,11 +77,11 @@ func setHistoryStart(ctx context.Context, tx pgx.Tx, now time.Time) error {
 func partitionSuffix(lo time.Time) string { return "p" + lo.UTC().Format("20060102t150405") }
 
 // EnsurePartitions makes the history partitions that messages accepted up
-// to now plus two partition widths go to, each partition the store's width
+// to now plus two partition widths (at least six hours) go to, each partition the store's width
 // after the last one. Replicas make them one at a time (an advisory lock);
 // a call that finds them made costs nothing once this store has seen them.
 func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
-	until := now.Add(partitionsAhead * s.partitionWidth)
+	until := now.Add(max(partitionsAhead*s.partitionWidth, minAhead))
 	s.partitionsMu.Lock()
 	defer s.partitionsMu.Unlock()
 	if until.Before(s.partitionsUntil) {
@@ -129,10 +133,15 @@ func createPartition(ctx context.Context, tx pgx.Tx, lo, hi time.Time) error {
 	return tx.SendBatch(ctx, b).Close()
 }
 
-// dropLockTimeout bounds the wait of a partition drop for its locks: while
-// it waits, the queries behind it wait too. A drop that times out is tried
-// again on the next history pass.
-const dropLockTimeout = 500 * time.Millisecond
+// dropLockTimeout bounds the wait of a partition drop for its locks, all
+// four together (the LOCK statement's statement_timeout): while it waits,
+// the queries behind it wait too. A drop that gives up is not tried again
+// for dropBackoff, so that a long reader (a dump, a report) does not make
+// every pass stall the others.
+const (
+	dropLockTimeout = 500 * time.Millisecond
+	dropBackoff     = time.Minute
+)
 
 // sqlPartitionBusy reports whether a partition's deliveries include one
 // still to make (pending or blocked), from the partial indexes that hold
@@ -140,6 +149,10 @@ const dropLockTimeout = 500 * time.Millisecond
 const sqlPartitionBusy = `SELECT EXISTS (SELECT 1 FROM %[1]s WHERE status = 1 AND attempts = 0 AND NOT manual)
 	OR EXISTS (SELECT 1 FROM %[1]s WHERE status = 1 AND (attempts > 0 OR manual))
 	OR EXISTS (SELECT 1 FROM %[1]s WHERE status = 5 AND seq > 0)`
+
+// errGone is a partition another replica dropped while this one looked
+// at it.
+var errGone = errors.New("partition gone")
 
 // dropHistoryPartition drops the oldest partition that ends at or before
 // before and holds no delivery still to make, with its messages,
@@ -149,9 +162,15 @@ const sqlPartitionBusy = `SELECT EXISTS (SELECT 1 FROM %[1]s WHERE status = 1 AN
 //
 // The drop locks the four partitioned tables (ACCESS EXCLUSIVE, for the
 // milliseconds the check and the DROPs take) so that no resend makes one of
-// its deliveries pending between the check and the drop, and so that it
-// takes its locks in the order every query does: parent, then partitions.
+// its deliveries pending between the check and the drop: dropping a
+// partition locks its parent anyway.
 func (s *Store) dropHistoryPartition(ctx context.Context, before time.Time) (int, bool, error) {
+	s.partitionsMu.Lock()
+	wait := time.Until(s.dropRetryAt)
+	s.partitionsMu.Unlock()
+	if wait > 0 {
+		return 0, false, nil
+	}
 	qctx, cancel := s.bound(ctx)
 	defer cancel()
 	rows, err := s.pool.Query(qctx, `SELECT suffix FROM history_partitions WHERE lo IS NOT NULL AND hi <= $1 ORDER BY hi`, before)
@@ -163,65 +182,92 @@ func (s *Store) dropHistoryPartition(ctx context.Context, before time.Time) (int
 		return 0, false, err
 	}
 	for _, suffix := range suffixes {
-		deliveries := pgx.Identifier{"deliveries_" + suffix}.Sanitize()
-		var busy bool
-		if err := s.queryRow(ctx, fmt.Sprintf(sqlPartitionBusy, deliveries)).Scan(&busy); err != nil {
-			return 0, false, err
-		}
-		if busy {
+		n, dropped, err := s.dropPartition(ctx, suffix)
+		switch {
+		case errors.Is(err, errGone):
 			continue
-		}
-		// Counted before the locks: nothing is written to a partition
-		// whose time is past but a resend's attempt.
-		var n int
-		if err := s.queryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{"messages_" + suffix}.Sanitize()).Scan(&n); err != nil {
+		case isLockTimeout(err):
+			s.partitionsMu.Lock()
+			s.dropRetryAt = time.Now().Add(dropBackoff)
+			s.partitionsMu.Unlock()
+			return 0, false, nil
+		case err != nil:
 			return 0, false, err
-		}
-		dropped := false
-		err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, dropLockTimeout.Milliseconds())); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `LOCK TABLE messages, deliveries, attempts, message_tags IN ACCESS EXCLUSIVE MODE`); err != nil {
-				return err
-			}
-			var listed bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM history_partitions WHERE suffix = $1)`, suffix).Scan(&listed); err != nil {
-				return err
-			}
-			if !listed {
-				return nil // another replica dropped it
-			}
-			if err := tx.QueryRow(ctx, fmt.Sprintf(sqlPartitionBusy, deliveries)).Scan(&busy); err != nil || busy {
-				return err
-			}
-			b := &pgx.Batch{}
-			for i := len(historyTables) - 1; i >= 0; i-- {
-				b.Queue(`DROP TABLE ` + pgx.Identifier{historyTables[i] + "_" + suffix}.Sanitize())
-			}
-			b.Queue(`DELETE FROM history_partitions WHERE suffix = $1`, suffix)
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return err
-			}
-			dropped = true
-			return nil
-		})
-		if err != nil {
-			if isLockTimeout(err) {
-				return 0, false, nil // tried again on the next pass
-			}
-			return 0, false, err
-		}
-		if dropped {
+		case dropped:
 			return n, true, nil
 		}
 	}
 	return 0, false, nil
 }
 
-// isLockTimeout reports whether err is PostgreSQL's lock_not_available
-// (a lock_timeout).
+// dropPartition drops the partitions named suffix unless their deliveries
+// include one still to make, and returns how many messages they held.
+// Its errors are errGone (another replica dropped them first), a lock
+// timeout (isLockTimeout), or the store's.
+func (s *Store) dropPartition(ctx context.Context, suffix string) (int, bool, error) {
+	deliveries := pgx.Identifier{"deliveries_" + suffix}.Sanitize()
+	gone := func(err error) error {
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+			return errGone
+		}
+		return err
+	}
+	var busy bool
+	if err := s.queryRow(ctx, fmt.Sprintf(sqlPartitionBusy, deliveries)).Scan(&busy); err != nil || busy {
+		return 0, false, gone(err)
+	}
+	// Counted before the locks: nothing is written to a partition whose
+	// time is past but a resend's attempt.
+	var n int
+	if err := s.queryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{"messages_" + suffix}.Sanitize()).Scan(&n); err != nil {
+		return 0, false, gone(err)
+	}
+	var result error
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		lock := fmt.Sprintf(`SET LOCAL statement_timeout = %d`, dropLockTimeout.Milliseconds())
+		if _, err := tx.Exec(ctx, lock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE messages, deliveries, attempts, message_tags IN ACCESS EXCLUSIVE MODE`); err != nil {
+			result = err // seen here: the transaction's error is converted
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = DEFAULT`); err != nil {
+			return err
+		}
+		var listed bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM history_partitions WHERE suffix = $1)`, suffix).Scan(&listed); err != nil {
+			return err
+		}
+		if !listed {
+			result = errGone
+			return errGone
+		}
+		if err := tx.QueryRow(ctx, fmt.Sprintf(sqlPartitionBusy, deliveries)).Scan(&busy); err != nil || busy {
+			return err
+		}
+		b := &pgx.Batch{}
+		for i := len(historyTables) - 1; i >= 0; i-- {
+			b.Queue(`DROP TABLE ` + pgx.Identifier{historyTables[i] + "_" + suffix}.Sanitize())
+		}
+		b.Queue(`DELETE FROM history_partitions WHERE suffix = $1`, suffix)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	switch {
+	case result != nil:
+		return 0, false, result
+	case err != nil:
+		return 0, false, err
+	case busy:
+		return 0, false, nil
+	}
+	return n, true, nil
+}
+
+// isLockTimeout reports whether err is the LOCK of a drop giving up:
+// PostgreSQL's lock_not_available (lock_timeout) or query_canceled (its
+// statement_timeout).
 func isLockTimeout(err error) bool {
-	var pe interface{ SQLState() string }
-	return errors.As(err, &pe) && pe.SQLState() == "55P03"
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "57014")
 }

@@ -233,14 +233,14 @@ func TestHistoryPartitionsDropped(t *testing.T) {
 	}
 }
 
-// EnsurePartitions makes partitions up to two widths ahead, each once,
-// however many replicas ask at the same time.
+// EnsurePartitions makes partitions up to two widths ahead (at least six
+// hours), each once, however many replicas ask at the same time.
 func TestEnsurePartitionsAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	a, b, conn := replicas(t)
 	app, _ := fixture(t, a)
 
-	future := time.Now().Add(5 * time.Hour)
+	future := time.Now().Add(10 * time.Hour)
 	beyond := &store.Message{ID: ids.At(ids.Message, future.Add(time.Hour)), AppID: app.ID, EventType: "e", Payload: []byte(`{}`), CreatedAt: store.Truncate(future)}
 	if _, err := a.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: beyond}}); err == nil {
 		t.Fatal("a message beyond the partitions was stored")
@@ -267,8 +267,8 @@ func TestEnsurePartitionsAcrossReplicas(t *testing.T) {
 			t.Fatalf("partitions %v and %v are not contiguous", spans[i-1], spans[i])
 		}
 	}
-	if last := spans[len(spans)-1][1]; last.Before(future.Add(2*time.Hour)) || last.After(future.Add(3*time.Hour)) {
-		t.Fatalf("partitions end at %v, want two to three hours after %v", last, future)
+	if last := spans[len(spans)-1][1]; last.Before(future.Add(6*time.Hour)) || last.After(future.Add(7*time.Hour)) {
+		t.Fatalf("partitions end at %v, want six to seven hours after %v (two widths, at least six hours)", last, future)
 	}
 	if _, err := sendAt(t, b, app.ID, future.Add(time.Hour), ""); err != nil {
 		t.Fatalf("a message in a partition made ahead: %v", err)
@@ -303,6 +303,15 @@ func TestEventIDUniqueAcrossPartitions(t *testing.T) {
 	res, err := a.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: m1}, {Message: m2}})
 	if err != nil || res[0].Err != nil || !errors.Is(res[1].Err, store.ErrConflict) {
 		t.Fatalf("one batch: %v, %v, %v", err, res[0].Err, res[1].Err)
+	}
+
+	// A message refused for its own reason (a test message to an
+	// endpoint the app does not have) takes no event id from the next.
+	m3 := &store.Message{ID: ids.New(ids.Message), AppID: app.ID, EventType: "e", EventID: "invoice-3", Payload: []byte(`{}`), CreatedAt: store.Truncate(now)}
+	m4 := &store.Message{ID: ids.New(ids.Message), AppID: app.ID, EventType: "e", EventID: "invoice-3", Payload: []byte(`{}`), CreatedAt: store.Truncate(now)}
+	res, err = a.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: m3, EndpointID: "ep_missing"}, {Message: m4}})
+	if err != nil || !errors.Is(res[0].Err, store.ErrNotFound) || res[1].Err != nil {
+		t.Fatalf("a refused message then one with its event id: %v, %v, %v", err, res[0].Err, res[1].Err)
 	}
 
 	// Two replicas, eight senders each, one event id: one message.
@@ -341,5 +350,51 @@ func TestEventIDUniqueAcrossPartitions(t *testing.T) {
 	got, err := a.GetMessage(t.Context(), app.ID, "invoice-1")
 	if err != nil || got.ID != old.ID {
 		t.Fatalf("get by event id: %v", err)
+	}
+}
+
+// A drop that cannot get its locks in time (a long reader) gives up
+// without an error, and is not tried again for a while, so that it does
+// not stall every pass.
+func TestDropGivesUpOnLocks(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Schema(t)
+	s := openURL(t, url, postgres.WithPartitionWidth(time.Hour))
+	conn := connect(t, url)
+	app, _ := fixture(t, s)
+	suffixes, spans := partitions(t, conn)
+	if _, err := sendAt(t, s, app.ID, spans[1][0].Add(time.Minute), ""); err != nil {
+		t.Fatal(err)
+	}
+	// The message is a test of history only: its delivery is done.
+	if _, err := conn.Exec(t.Context(), `UPDATE deliveries SET status = 0`); err != nil {
+		t.Fatal(err)
+	}
+
+	reader := connect(t, url)
+	tx, err := reader.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), `SELECT count(*) FROM messages`); err != nil {
+		t.Fatal(err)
+	}
+	p := store.DeleteHistoryParams{Before: spans[1][1], Limit: 100}
+	if n, _, err := s.DeleteHistory(t.Context(), p); err != nil || n != 0 {
+		t.Fatalf("drop behind a reader: deleted %d, %v; want nothing and no error", n, err)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := s.DeleteHistory(t.Context(), p); err != nil || n != 0 {
+		t.Fatalf("right after giving up: deleted %d, %v; want the drop put off", n, err)
+	}
+	if !tableExists(t, conn, "messages_"+suffixes[1]) {
+		t.Fatal("the partition was dropped")
+	}
+	// Another replica, which has not given up, drops it.
+	other := openURL(t, url, postgres.WithPartitionWidth(time.Hour))
+	if n, _, err := other.DeleteHistory(t.Context(), p); err != nil || n != 1 {
+		t.Fatalf("another replica: deleted %d, %v", n, err)
 	}
 }

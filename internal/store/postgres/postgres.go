@@ -94,6 +94,9 @@ type Store struct {
 	partitionWidth  time.Duration
 	partitionsMu    sync.Mutex
 	partitionsUntil time.Time
+	// dropRetryAt is when a partition drop that gave up waiting for its
+	// locks is tried again.
+	dropRetryAt time.Time
 }
 
 var (

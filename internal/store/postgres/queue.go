@@ -275,9 +275,15 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 			results[i].Err = store.ErrNotFound
 			continue
 		}
+		planned, err := store.PlanDeliveries(p, eps)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
 		if m.EventID != "" {
-			// The first of two messages with one event id wins; the
-			// insert only checks the messages already stored.
+			// The first of two messages with one event id wins (one
+			// that is refused above takes none); the insert only checks
+			// the messages already stored.
 			k := [2]string{m.AppID, m.EventID}
 			if eventIDs[k] {
 				results[i].Err = store.ErrConflict
@@ -289,11 +295,6 @@ func fanOut(params []store.CreateMessageParams, apps map[string][]*store.Endpoin
 			eventIDs[k] = true
 			mb.lockApps = append(mb.lockApps, m.AppID)
 			mb.lockEventIDs = append(mb.lockEventIDs, m.EventID)
-		}
-		planned, err := store.PlanDeliveries(p, eps)
-		if err != nil {
-			results[i].Err = err
-			continue
 		}
 		if err := ins.addMessage(i, m); err != nil {
 			return nil, err

@@ -153,3 +153,20 @@ func TestMigrateUnpartitionedStore(t *testing.T) {
 		t.Fatalf("rows left after the app was deleted: %d, %v", left, err)
 	}
 }
+
+// A partition another replica dropped while this one looked at it is
+// skipped, not an error.
+func TestDropPartitionGone(t *testing.T) {
+	t.Parallel()
+	s, err := Open(context.Background(), pgtest.Schema(t), WithMaxConns(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.dropPartition(context.Background(), "p20000101t000000"); !errors.Is(err, errGone) {
+		t.Fatalf("drop of a partition that is gone: %v, want errGone", err)
+	}
+}
