@@ -194,13 +194,7 @@ const historyRescan = 10 * time.Minute
 // deliveries and attempts, a batch at a time until the store reports that
 // none is left or stop is closed; it returns how many it deleted.
 func (s *Service) deleteHistory(ctx context.Context, stop <-chan struct{}) (int, error) {
-	if p, ok := s.cfg.Store.(Partitioner); ok {
-		// A failure here leaves the partitions made ahead of time;
-		// deleting goes on.
-		if err := p.EnsurePartitions(ctx, s.cfg.Now()); err != nil {
-			s.log.WarnContext(ctx, "history partitions", "err", err)
-		}
-	}
+	s.ensurePartitions(ctx)
 	if s.cfg.Retention <= 0 {
 		return 0, nil
 	}
@@ -217,10 +211,24 @@ func (s *Service) deleteHistory(ctx context.Context, stop <-chan struct{}) (int,
 			return total, err
 		}
 		p.Rescan = false
+		// A long pass (a backlog after an upgrade) must not outlast the
+		// partitions made ahead; the store checks its own note first.
+		s.ensurePartitions(ctx)
 		select {
 		case <-stop:
 			return total, nil
 		default:
+		}
+	}
+}
+
+// ensurePartitions makes the partitions the next messages go to, on a
+// Partitioner store. A failure leaves those made ahead of time, and is
+// logged: deleting goes on.
+func (s *Service) ensurePartitions(ctx context.Context) {
+	if p, ok := s.cfg.Store.(Partitioner); ok {
+		if err := p.EnsurePartitions(ctx, s.cfg.Now()); err != nil {
+			s.log.WarnContext(ctx, "history partitions", "err", err)
 		}
 	}
 }
