@@ -74,7 +74,9 @@ start; use this to migrate ahead of a deploy.`,
 			return nil
 		},
 	}
-	addServerFlags(cmd, "database", "db-max-conns")
+	// The retention sets the span of the PostgreSQL partitions Migrate
+	// makes ahead.
+	addServerFlags(cmd, "database", "db-max-conns", "retention")
 	return cmd
 }
 
