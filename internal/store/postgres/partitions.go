@@ -81,6 +81,13 @@ func partitionSuffix(lo time.Time) string { return "p" + lo.UTC().Format("200601
 // after the last one. Replicas make them one at a time (an advisory lock);
 // a call that finds them made costs nothing once this store has seen them.
 func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
+	return s.ensurePartitions(ctx, now, s.tx)
+}
+
+// ensurePartitions is EnsurePartitions with the transactions of tx:
+// Store.tx, bounded by the call timeout, or (Migrate) unbounded, as a
+// migration is.
+func (s *Store) ensurePartitions(ctx context.Context, now time.Time, tx func(context.Context, func(context.Context, pgx.Tx) error) error) error {
 	until := now.Add(max(partitionsAhead*s.partitionWidth, minAhead))
 	s.partitionsMu.Lock()
 	defer s.partitionsMu.Unlock()
@@ -88,7 +95,7 @@ func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	var last time.Time
-	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+	err := tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('herald.partitions.' || current_schema(), 0))`); err != nil {
 			return err
 		}

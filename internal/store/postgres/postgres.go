@@ -332,7 +332,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
 	}
-	if err := s.EnsurePartitions(ctx, time.Now()); err != nil {
+	// Made as part of the migration: not bounded by the call timeout.
+	unbounded := func(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
+		return convert(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(ctx, tx) }))
+	}
+	if err := s.ensurePartitions(ctx, time.Now(), unbounded); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
