@@ -21,7 +21,7 @@ import (
 // the retention.
 
 // historyTables are the partitioned tables, in the order their partitions
-// are made and dropped.
+// are made (and dropped in reverse).
 var historyTables = []string{"messages", "deliveries", "attempts", "message_tags"}
 
 // PartitionWidth is the time range of each history partition for a
@@ -85,8 +85,7 @@ func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
 }
 
 // ensurePartitions is EnsurePartitions with the transactions of tx:
-// Store.tx, bounded by the call timeout, or (Migrate) unbounded, as a
-// migration is.
+// Store.tx, bounded by the call timeout, or (Migrate) Store.unboundedTx.
 func (s *Store) ensurePartitions(ctx context.Context, now time.Time, tx func(context.Context, func(context.Context, pgx.Tx) error) error) error {
 	until := now.Add(max(partitionsAhead*s.partitionWidth, minAhead))
 	s.partitionsMu.Lock()
@@ -178,9 +177,7 @@ func (s *Store) dropHistoryPartition(ctx context.Context, before time.Time) (int
 	if wait > 0 {
 		return 0, false, nil
 	}
-	qctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows, err := s.pool.Query(qctx, `SELECT suffix FROM history_partitions WHERE lo IS NOT NULL AND hi <= $1 ORDER BY hi`, before)
+	rows, err := s.query(ctx, `SELECT suffix FROM history_partitions WHERE lo IS NOT NULL AND hi <= $1 ORDER BY hi`, before)
 	if err != nil {
 		return 0, false, err
 	}

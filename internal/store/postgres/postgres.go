@@ -333,10 +333,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	// Made as part of the migration: not bounded by the call timeout.
-	unbounded := func(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
-		return convert(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(ctx, tx) }))
-	}
-	if err := s.ensurePartitions(ctx, time.Now(), unbounded); err != nil {
+	if err := s.ensurePartitions(ctx, time.Now(), s.unboundedTx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
@@ -406,6 +403,12 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	return s.unboundedTx(ctx, fn)
+}
+
+// unboundedTx is tx without the call bound, for work that runs as long as
+// it must (a migration's).
+func (s *Store) unboundedTx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	return convert(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(ctx, tx) }))
 }
 

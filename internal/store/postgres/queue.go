@@ -1211,15 +1211,9 @@ func (s *Store) ListAttempts(ctx context.Context, p store.ListAttemptsParams) ([
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(sqlNoSort)
-	b.Queue(q.String(), q.Args()...).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			a, err := scanAttempt(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, a)
-		}
-		return rows.Err()
+	b.Queue(q.String(), q.Args()...).Query(func(rows pgx.Rows) (err error) {
+		out, err = scanAll(rows, scanAttempt)
+		return err
 	})
 	b.Queue("COMMIT")
 	if err := s.batch(ctx, b); err != nil {
@@ -1257,16 +1251,22 @@ func queryList[T any](ctx context.Context, s *Store, what string, q *storesql.Qu
 		return nil, wrap(what, err)
 	}
 	defer rows.Close()
+	out, err := scanAll(rows, scan)
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	return out, nil
+}
+
+// scanAll scans every row of rows with scan (nil when there is none).
+func scanAll[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, wrap(what, err)
+			return nil, err
 		}
 		out = append(out, v)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap(what, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
