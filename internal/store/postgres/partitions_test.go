@@ -26,14 +26,20 @@ func connect(t testing.TB, url string) *pgx.Conn {
 	return conn
 }
 
+// hourly opens a store with hour-wide partitions on a fresh schema, and a
+// plain connection to it.
+func hourly(t *testing.T) (url string, s *postgres.Store, conn *pgx.Conn) {
+	t.Helper()
+	url = pgtest.Schema(t)
+	return url, openURL(t, url, postgres.WithPartitionWidth(time.Hour)), connect(t, url)
+}
+
 // replicas opens two stores on one fresh schema (with hour-wide
 // partitions) and a plain connection to it.
 func replicas(t *testing.T) (a, b *postgres.Store, conn *pgx.Conn) {
 	t.Helper()
-	url := pgtest.Schema(t)
-	a = openURL(t, url, postgres.WithPartitionWidth(time.Hour))
-	b = openURL(t, url, postgres.WithPartitionWidth(time.Hour))
-	return a, b, connect(t, url)
+	url, a, conn := hourly(t)
+	return a, openURL(t, url, postgres.WithPartitionWidth(time.Hour)), conn
 }
 
 // partitions returns the history partitions listed, as [lo, hi) pairs
@@ -129,9 +135,7 @@ func deliver(t *testing.T, s store.Store, now time.Time, ok ...*store.Message) {
 // dropped message may be used again.
 func TestHistoryPartitionsDropped(t *testing.T) {
 	t.Parallel()
-	url := pgtest.Schema(t)
-	s := openURL(t, url, postgres.WithPartitionWidth(time.Hour))
-	conn := connect(t, url)
+	_, s, conn := hourly(t)
 	app, _ := fixture(t, s)
 
 	suffixes, spans := partitions(t, conn)
@@ -358,9 +362,7 @@ func TestEventIDUniqueAcrossPartitions(t *testing.T) {
 // not stall every pass.
 func TestDropGivesUpOnLocks(t *testing.T) {
 	t.Parallel()
-	url := pgtest.Schema(t)
-	s := openURL(t, url, postgres.WithPartitionWidth(time.Hour))
-	conn := connect(t, url)
+	url, s, conn := hourly(t)
 	app, _ := fixture(t, s)
 	suffixes, spans := partitions(t, conn)
 	if _, err := sendAt(t, s, app.ID, spans[1][0].Add(time.Minute), ""); err != nil {
