@@ -18,8 +18,9 @@ type PlannedDelivery struct {
 	// StatusBlocked.
 	Status DeliveryStatus
 	// NextAttemptAt and Lease are those of a pending delivery: due at the
-	// message's DueAt and not leased, or leased until the caller's
-	// LeaseUntil. Zero for the others.
+	// message's DueAt and not leased, leased until the caller's
+	// LeaseUntil, or parked (both zero) for an endpoint in NoLease. Zero
+	// for the others.
 	NextAttemptAt time.Time
 	Lease         int64
 	// Ordered means the delivery goes to a FIFO endpoint and joins the
@@ -33,8 +34,9 @@ type PlannedDelivery struct {
 // PlanDeliveries returns the deliveries of p's message to eps, the
 // endpoints of its app in ID order (see Store.CreateMessages): one per
 // endpoint that accepts the message (Endpoint.Accepts), pending for an
-// enabled endpoint (leased as p asks, unless the message is scheduled or
-// the endpoint is in p.NoLease) and skipped for a disabled one. A test
+// enabled endpoint (leased as p asks unless the message is scheduled, and
+// parked instead for an endpoint in p.NoLease) and skipped for a disabled
+// one. A test
 // message (p.EndpointID) goes to that endpoint only, whatever its filters,
 // and outside its sequences; ErrNotFound when eps does not hold it.
 func PlanDeliveries(p CreateMessageParams, eps []*Endpoint) ([]PlannedDelivery, error) {
@@ -58,8 +60,12 @@ func PlanDeliveries(p CreateMessageParams, eps []*Endpoint) ([]PlannedDelivery, 
 			continue
 		}
 		d := PlannedDelivery{Endpoint: ep, Status: StatusPending, NextAttemptAt: m.DueAt(), Ordered: !test && ep.Ordering == OrderingFIFO}
-		if leased && !slices.Contains(p.NoLease, ep.ID) {
-			d.NextAttemptAt, d.Lease = p.LeaseUntil, p.Lease
+		if leased {
+			if slices.Contains(p.NoLease, ep.ID) {
+				d.NextAttemptAt = time.Time{} // parked
+			} else {
+				d.NextAttemptAt, d.Lease = p.LeaseUntil, p.Lease
+			}
 		}
 		ds = append(ds, d)
 	}

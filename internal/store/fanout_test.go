@@ -45,10 +45,21 @@ func TestPlanDeliveries(t *testing.T) {
 				skipped(offOrders), pending(fifo, created, 0)},
 		},
 		{
-			name: "leased to the caller but NoLease",
+			name: "leased to the caller but NoLease: parked",
 			p: CreateMessageParams{Message: msg("user.created", nil, time.Time{}), Lease: 7, LeaseUntil: leaseUntil,
 				NoLease: []string{"ep_fifo"}},
-			want: []PlannedDelivery{pending(all, leaseUntil, 7), skipped(off), pending(fifo, created, 0)},
+			want: []PlannedDelivery{pending(all, leaseUntil, 7), skipped(off), pending(fifo, time.Time{}, 0)},
+		},
+		{
+			name: "NoLease without a lease: due",
+			p:    CreateMessageParams{Message: msg("user.created", nil, time.Time{}), NoLease: []string{"ep_fifo"}},
+			want: []PlannedDelivery{pending(all, created, 0), skipped(off), pending(fifo, created, 0)},
+		},
+		{
+			name: "NoLease of a scheduled message: due at DeliverAt",
+			p: CreateMessageParams{Message: msg("user.created", nil, later), Lease: 7, LeaseUntil: leaseUntil,
+				NoLease: []string{"ep_fifo"}},
+			want: []PlannedDelivery{pending(all, later, 0), skipped(off), pending(fifo, later, 0)},
 		},
 		{
 			name: "scheduled: due at DeliverAt, never leased",

@@ -14,6 +14,13 @@
 // moves NextAttemptAt to the end of the worker's lease and writes the worker's
 // lease token. A lease that expires makes the delivery due again, so a crashed
 // worker's deliveries are claimed by another one without any recovery step.
+//
+// A pending delivery with a zero NextAttemptAt is parked: due, but waiting
+// for room at its endpoint (whose queue in the worker was full, or whose
+// circuit was open). Parked deliveries are kept apart from the due-time
+// order, so that the claims of other endpoints' deliveries never walk past a
+// backlog they cannot take; a claim with ClaimParams.Parked takes them, per
+// endpoint, for the endpoints the worker has room for.
 // CompleteDeliveries records an attempt and moves the delivery on, but only
 // if the lease token still matches: a worker that lost its lease records what
 // it did and changes nothing else.
@@ -206,9 +213,10 @@ type Store interface {
 	CancelMessage(ctx context.Context, p CancelMessageParams) (*Message, error)
 
 	// ClaimDeliveries leases up to p.Limit due deliveries (NextAttemptAt <=
-	// p.Now, Status pending), oldest due first, to the caller: their
-	// NextAttemptAt becomes p.LeaseUntil and their Lease p.Lease. Two
-	// concurrent calls never return the same delivery.
+	// p.Now, Status pending), oldest due first, or parked ones with
+	// p.Parked, to the caller: their NextAttemptAt becomes p.LeaseUntil
+	// and their Lease p.Lease. Two concurrent calls never return the same
+	// delivery.
 	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// CompleteDeliveries records the outcome of attempts, in one
 	// transaction: each Attempt is inserted (unless its delivery no longer
@@ -758,8 +766,10 @@ type CreateMessageParams struct {
 	// message, they are due at Message.DueAt.
 	Lease      int64
 	LeaseUntil time.Time
-	// NoLease lists endpoints whose deliveries are created due, not leased,
-	// even when Lease is set: the caller cannot take more for them now.
+	// NoLease lists endpoints whose deliveries are created parked (due, not
+	// leased, NextAttemptAt zero: see the package doc) when Lease is set
+	// and the message is not scheduled: the caller cannot take more for
+	// them now.
 	NoLease []string
 	// EndpointID, when set, sends the message to that endpoint of the app
 	// only, whatever its event type and channel filters (a test message);
@@ -826,6 +836,12 @@ type ClaimParams struct {
 	// backlog looks only at what became due since, instead of walking past
 	// that backlog again.
 	DueSince time.Time
+	// Parked claims parked deliveries (see the package doc) instead of
+	// due ones, whatever Retries and DueSince say: at most PerEndpoint
+	// (when positive) of each endpoint not in ExcludeEndpoints, the oldest
+	// created first, Limit in all.
+	Parked      bool
+	PerEndpoint int
 }
 
 // Completion is the outcome of one attempt for CompleteDeliveries.
@@ -865,7 +881,8 @@ func (c *Completion) Finished() time.Time {
 	return c.FinishedAt
 }
 
-// Release gives back a leased delivery unattempted.
+// Release gives back a leased delivery unattempted, due at NextAttemptAt;
+// a zero NextAttemptAt parks it (see the package doc).
 type Release struct {
 	MsgID         string
 	EndpointID    string
@@ -947,13 +964,28 @@ type QueueStats struct {
 	// DueRetry counts due retries and manual attempts (pending, attempted
 	// before or manual).
 	DueRetry int64
+	// Parked counts parked deliveries (see the package doc): due, waiting
+	// for room at their endpoints.
+	Parked int64
 	// OldestDue is the smallest NextAttemptAt among due deliveries of both
-	// kinds; zero when none is due.
+	// kinds, or the CreatedAt of the oldest parked one when that is
+	// earlier; zero when none is due.
 	OldestDue time.Time
 }
 
-// Due counts every due delivery.
-func (q *QueueStats) Due() int64 { return q.DueFirst + q.DueRetry }
+// Due counts every due delivery, parked ones included.
+func (q *QueueStats) Due() int64 { return q.DueFirst + q.DueRetry + q.Parked }
+
+// Earliest returns the earliest of ts that is not zero; zero when all are.
+func Earliest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if !t.IsZero() && (out.IsZero() || t.Before(out)) {
+			out = t
+		}
+	}
+	return out
+}
 
 // Attempt is one HTTP request made to deliver a message.
 type Attempt struct {

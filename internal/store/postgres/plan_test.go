@@ -70,6 +70,7 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		"claim first attempts": {sqlClaimFirst, []any{now, []string{"ep_y"}, 100, now, int64(1), now.Add(-time.Minute)}},
 		"claim retries":        {sqlClaimRetry, []any{now, []string{}, 100, now, int64(1), time.Time{}}},
+		"claim parked":         {sqlClaimParked, []any{now, []string{"ep_y"}, 100, now, int64(1), 128}},
 		"batch endpoints":      {sqlBatchEndpoints, []any{[]string{"app_x"}}},
 		"get message":          {sqlGetMessage, []any{"app_x", "msg_x"}},
 		"get app":              {sqlGetApp, []any{"app_x"}},

@@ -65,6 +65,37 @@ const (
 
 	whereDueFirst = `status = 1 AND attempts = 0 AND NOT manual`
 	whereDueRetry = `status = 1 AND (attempts > 0 OR manual)`
+	whereParked   = `status = 1 AND next_attempt_at IS NULL`
+
+	// A claim of parked deliveries: the endpoints that have some, but the
+	// excluded ones (a loose scan of deliveries_parked, one probe per
+	// endpoint), then up to $6 of each, oldest first, $3 in all.
+	sqlClaimParked = `WITH RECURSIVE parked (id) AS (
+		SELECT (SELECT min(endpoint_id) FROM deliveries WHERE ` + whereParked + `)
+		UNION ALL
+		SELECT (SELECT min(endpoint_id) FROM deliveries WHERE ` + whereParked + ` AND endpoint_id > parked.id)
+		FROM parked WHERE parked.id IS NOT NULL
+	), eps AS (
+		SELECT id FROM parked WHERE id IS NOT NULL AND id <> ALL($2) LIMIT $3
+	), due AS (
+		SELECT d.msg_id, d.endpoint_id FROM eps CROSS JOIN LATERAL (
+			SELECT msg_id, endpoint_id FROM deliveries
+			WHERE endpoint_id = eps.id AND ` + whereParked + `
+			ORDER BY created_at
+			LIMIT $6
+			FOR UPDATE SKIP LOCKED
+		) AS d
+		LIMIT $3
+	), claimed AS (
+		UPDATE deliveries AS d SET next_attempt_at = $4, lease = $5, updated_at = $1
+		FROM due WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
+		RETURNING d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code, d.created_at
+	)
+	SELECT c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.manual, c.seq, c.last_attempt_at, c.last_status_code, c.created_at,
+		m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
+	FROM claimed AS c
+	JOIN messages AS m ON m.app_id = c.app_id AND m.id = c.msg_id
+	JOIN endpoints AS e ON e.id = c.endpoint_id`
 
 	// An attempt is recorded whatever the lease, as long as its delivery
 	// still exists (the endpoint, message or app may have been deleted
@@ -675,11 +706,17 @@ func deliveryDest(d *store.Delivery) []any {
 // row claimed and committed meanwhile no longer matches when it is
 // re-checked, so no two claims ever take the same delivery.
 func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
-	sql := sqlClaimFirst
-	if p.Retries {
+	sql, last := sqlClaimFirst, any(p.DueSince)
+	switch {
+	case p.Parked:
+		sql, last = sqlClaimParked, storesql.Limit(p.PerEndpoint)
+		if p.PerEndpoint <= 0 {
+			last = storesql.Limit(p.Limit)
+		}
+	case p.Retries:
 		sql = sqlClaimRetry
 	}
-	rows, err := s.query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), storesql.Limit(p.Limit), p.LeaseUntil, p.Lease, p.DueSince)
+	rows, err := s.query(ctx, sql, p.Now, strs(p.ExcludeEndpoints), storesql.Limit(p.Limit), p.LeaseUntil, p.Lease, last)
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
 	}
@@ -850,9 +887,9 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 	}
 	msg, ep := make([]string, len(rs)), make([]string, len(rs))
 	lease := make([]int64, len(rs))
-	next := make([]time.Time, len(rs))
+	next := make([]pgtype.Timestamptz, len(rs))
 	for i, r := range rs {
-		msg[i], ep[i], lease[i], next[i] = r.MsgID, r.EndpointID, r.Lease, r.NextAttemptAt
+		msg[i], ep[i], lease[i], next[i] = r.MsgID, r.EndpointID, r.Lease, ts(r.NextAttemptAt)
 	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE deliveries AS d SET next_attempt_at = r.next_attempt_at, lease = 0
@@ -1159,16 +1196,16 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 		(SELECT count(*) FROM deliveries WHERE ` + whereDueFirst + ` AND next_attempt_at <= $1),
 		(SELECT min(next_attempt_at) FROM deliveries WHERE ` + whereDueFirst + ` AND next_attempt_at <= $1),
 		(SELECT count(*) FROM deliveries WHERE ` + whereDueRetry + ` AND next_attempt_at <= $1),
-		(SELECT min(next_attempt_at) FROM deliveries WHERE ` + whereDueRetry + ` AND next_attempt_at <= $1)`
+		(SELECT min(next_attempt_at) FROM deliveries WHERE ` + whereDueRetry + ` AND next_attempt_at <= $1),
+		(SELECT count(*) FROM deliveries WHERE ` + whereParked + `),
+		(SELECT min(created_at) FROM deliveries WHERE ` + whereParked + `)`
 	var qs store.QueueStats
-	var oldestFirst, oldestRetry time.Time
-	if err := s.queryRow(ctx, q, now).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry}); err != nil {
+	var oldestFirst, oldestRetry, oldestParked time.Time
+	if err := s.queryRow(ctx, q, now).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry},
+		&qs.Parked, tscan{&oldestParked}); err != nil {
 		return nil, wrap("queue stats", err)
 	}
-	qs.OldestDue = oldestFirst
-	if qs.OldestDue.IsZero() || (!oldestRetry.IsZero() && oldestRetry.Before(qs.OldestDue)) {
-		qs.OldestDue = oldestRetry
-	}
+	qs.OldestDue = store.Earliest(oldestFirst, oldestRetry, oldestParked)
 	return &qs, nil
 }
 

@@ -45,6 +45,27 @@ const (
 		LIMIT ?`
 	sqlMarkClaimed = `UPDATE deliveries SET next_attempt_at = ?, lease = ?, updated_at = ? WHERE msg_id = ? AND endpoint_id = ?`
 
+	// The endpoints with parked deliveries, but the excluded ones: a loose
+	// scan of deliveries_parked, one probe per endpoint that has some.
+	sqlParkedEndpoints = `WITH RECURSIVE parked (id) AS (
+			SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_parked
+				WHERE status = 1 AND next_attempt_at IS NULL)
+			UNION ALL
+			SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_parked
+				WHERE status = 1 AND next_attempt_at IS NULL AND endpoint_id > parked.id)
+			FROM parked WHERE parked.id IS NOT NULL
+		)
+		SELECT id FROM parked WHERE id IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?)) LIMIT ?`
+	// An endpoint's parked deliveries, oldest first.
+	sqlClaimParked = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code,
+			d.created_at, m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
+		FROM deliveries AS d INDEXED BY deliveries_parked
+		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
+		JOIN endpoints AS e ON e.id = d.endpoint_id
+		WHERE d.endpoint_id = ? AND d.status = 1 AND d.next_attempt_at IS NULL
+		ORDER BY d.created_at
+		LIMIT ?`
+
 	// An attempt is recorded whatever the lease, as long as its delivery
 	// still exists (the endpoint, message or app may have been deleted
 	// while it was in flight). Recording one twice is a no-op.
@@ -405,23 +426,20 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	var jobs []*store.Job
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		jobs = nil
-		rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, tsv(p.Now), tsv(p.DueSince), dialect.List(p.ExcludeEndpoints), storesql.Limit(p.Limit))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
-			if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, &j.Seq, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
-				tscan{&j.CreatedAt}, &j.EventType, sscan{&j.MsgEventID}, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
+		if p.Parked {
+			var err error
+			if jobs, err = claimParked(ctx, tx, p); err != nil {
 				return err
 			}
-			jobs = append(jobs, j)
+		} else {
+			rows, err := tx.StmtContext(ctx, sel).QueryContext(ctx, tsv(p.Now), tsv(p.DueSince), dialect.List(p.ExcludeEndpoints), storesql.Limit(p.Limit))
+			if err != nil {
+				return err
+			}
+			if jobs, err = scanJobs(rows, p, nil); err != nil {
+				return err
+			}
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
 		if len(jobs) == 0 {
 			return nil
 		}
@@ -436,6 +454,66 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	})
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
+	}
+	return jobs, nil
+}
+
+// scanJobs appends the claimed jobs rows holds to jobs, and closes rows.
+func scanJobs(rows *sql.Rows, p store.ClaimParams, jobs []*store.Job) ([]*store.Job, error) {
+	defer rows.Close()
+	for rows.Next() {
+		j := &store.Job{Delivery: store.Delivery{Status: store.StatusPending, NextAttemptAt: p.LeaseUntil, Lease: p.Lease, UpdatedAt: p.Now}}
+		if err := rows.Scan(&j.MsgID, &j.EndpointID, &j.AppID, &j.Attempts, &j.Manual, &j.Seq, tscan{&j.LastAttemptAt}, &j.LastStatusCode,
+			tscan{&j.CreatedAt}, &j.EventType, sscan{&j.MsgEventID}, bscan{&j.Payload}, tscan{&j.MsgCreatedAt}, tscan{&j.EndpointUpdatedAt}, &j.EndpointThrottleRate); err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return jobs, rows.Close()
+}
+
+// claimParked selects the parked deliveries p.Parked asks for: the
+// endpoints that have some, less the excluded ones, then up to
+// p.PerEndpoint of each, oldest first, p.Limit in all.
+func claimParked(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]*store.Job, error) {
+	limit := storesql.Limit(p.Limit)
+	rows, err := tx.QueryContext(ctx, sqlParkedEndpoints, dialect.List(p.ExcludeEndpoints), limit)
+	if err != nil {
+		return nil, err
+	}
+	var eps []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		eps = append(eps, id)
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, err
+	}
+	rows.Close()
+	var jobs []*store.Job
+	for _, id := range eps {
+		n := limit - len(jobs)
+		if n <= 0 {
+			break
+		}
+		if p.PerEndpoint > 0 {
+			n = min(n, p.PerEndpoint)
+		}
+		rows, err := tx.QueryContext(ctx, sqlClaimParked, id, n)
+		if err != nil {
+			return nil, err
+		}
+		if jobs, err = scanJobs(rows, p, jobs); err != nil {
+			return nil, err
+		}
 	}
 	return jobs, nil
 }
@@ -526,7 +604,8 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 	}))
 }
 
-// ReleaseDeliveries gives back leased deliveries unattempted.
+// ReleaseDeliveries gives back leased deliveries unattempted, due or
+// parked.
 func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error {
 	if len(rs) == 0 {
 		return nil
@@ -539,7 +618,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 		}
 		defer stmt.Close()
 		for _, r := range rs {
-			if _, err := stmt.ExecContext(ctx, tsv(r.NextAttemptAt), r.MsgID, r.EndpointID, r.Lease); err != nil {
+			if _, err := stmt.ExecContext(ctx, ts(r.NextAttemptAt), r.MsgID, r.EndpointID, r.Lease); err != nil {
 				return err
 			}
 		}
@@ -829,16 +908,16 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 		(SELECT count(*) FROM deliveries INDEXED BY deliveries_due_retry
 			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1),
 		(SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due_retry
-			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1)`
+			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1),
+		(SELECT count(*) FROM deliveries INDEXED BY deliveries_parked WHERE status = 1 AND next_attempt_at IS NULL),
+		(SELECT min(created_at) FROM deliveries INDEXED BY deliveries_parked WHERE status = 1 AND next_attempt_at IS NULL)`
 	var qs store.QueueStats
-	var oldestFirst, oldestRetry time.Time
-	if err := s.queryRow(ctx, q, tsv(now)).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry}); err != nil {
+	var oldestFirst, oldestRetry, oldestParked time.Time
+	if err := s.queryRow(ctx, q, tsv(now)).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry},
+		&qs.Parked, tscan{&oldestParked}); err != nil {
 		return nil, wrap("queue stats", err)
 	}
-	qs.OldestDue = oldestFirst
-	if qs.OldestDue.IsZero() || (!oldestRetry.IsZero() && oldestRetry.Before(qs.OldestDue)) {
-		qs.OldestDue = oldestRetry
-	}
+	qs.OldestDue = store.Earliest(oldestFirst, oldestRetry, oldestParked)
 	return &qs, nil
 }
 

@@ -179,7 +179,7 @@ func exerciseMessages(t *testing.T, newStore func(t *testing.T) store.Store) {
 		for _, j := range res[0].Jobs {
 			wantLease, wantNext := int64(42), until
 			if j.EndpointID == ep2.ID {
-				wantLease, wantNext = 0, m.CreatedAt
+				wantLease, wantNext = 0, time.Time{} // parked
 			}
 			if j.Lease != wantLease || !j.NextAttemptAt.Equal(wantNext) {
 				t.Fatalf("job for %s: lease %d until %v, want %d %v", j.EndpointID, j.Lease, j.NextAttemptAt, wantLease, wantNext)
@@ -189,7 +189,7 @@ func exerciseMessages(t *testing.T, newStore func(t *testing.T) store.Store) {
 				t.Fatalf("stored delivery for %s: lease %d until %v", j.EndpointID, d.Lease, d.NextAttemptAt)
 			}
 		}
-		eq(t, "claim the unleased one", jobKeys(e.claim(store.ClaimParams{Now: m.CreatedAt})), keys([2]string{m.ID, ep2.ID}))
+		eq(t, "claim the unleased one", jobKeys(e.claim(store.ClaimParams{Now: m.CreatedAt, Parked: true})), keys([2]string{m.ID, ep2.ID}))
 		_ = ep1
 	})
 	run(t, newStore, "Expunge", func(t *testing.T, e *env) {

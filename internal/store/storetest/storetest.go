@@ -59,6 +59,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Messages", exerciseMessages},
 		{"Targeted", exerciseTargeted},
 		{"Claim", exerciseClaim},
+		{"Parked", exerciseParked},
 		{"Complete", exerciseComplete},
 		{"Resend", exerciseResend},
 		{"Recover", exerciseRecover},
