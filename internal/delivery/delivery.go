@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/egress"
@@ -158,8 +159,17 @@ type Engine struct {
 	lastClaimSkipped bool
 	// cursors are the claim loop's, for first attempts and retries.
 	cursors [2]claimCursor
-	rndMu   sync.Mutex
-	rnd     *mrand.Rand
+	// mayPark is set when deliveries may have been parked (created for an
+	// endpoint with no room, or given back for one) or an endpoint has
+	// room again: the next claim looks for parked deliveries. Without it
+	// the claim loop looks every parkedEvery (parked deliveries of another
+	// replica, or of an earlier run); lastParked is when it last did and
+	// parkedLeft whether it left any (only the run loop uses those two).
+	mayPark    atomic.Bool
+	lastParked time.Time
+	parkedLeft bool
+	rndMu      sync.Mutex
+	rnd        *mrand.Rand
 }
 
 // New returns an engine; it sends nothing until Start. Stop it even if it
@@ -238,7 +248,10 @@ func New(cfg Config) *Engine {
 		EndpointConcurrency: cfg.EndpointConcurrency, AppConcurrency: cfg.AppConcurrency, MaxInFlight: cfg.MaxInFlight,
 		EndpointQueue: cfg.EndpointQueue, AppQueue: cfg.AppQueue, MaxQueued: cfg.MaxQueued, Now: cfg.Now,
 	})
-	e.sched.onRoom = e.Wake
+	e.sched.onRoom = func() {
+		e.mayPark.Store(true)
+		e.Wake()
+	}
 	e.breaker = newBreaker(max(cfg.BreakerFailures, 0), cfg.BreakerProbe, cfg.BreakerMaxProbe)
 	e.failures = newFailureLog()
 	e.appUIDs = newAppCache(cfg.Store)
@@ -320,7 +333,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	// Give back what was never sent so another process can take it now.
 	if jobs := e.sched.drain(); len(jobs) > 0 {
-		e.release(ctx, jobs)
+		e.release(ctx, jobs, false)
 	}
 	e.closeCompleter(ctx)
 	e.cancel()
@@ -374,7 +387,11 @@ func (e *Engine) FastLease() (int64, time.Time, []string, bool) {
 	if e.stopping() || !e.sched.hasRoom() {
 		return 0, time.Time{}, nil, false
 	}
-	return e.newLease(), store.Truncate(e.now().Add(e.lease)), e.excluded(e.now()), true
+	exclude := e.excluded(e.now())
+	if len(exclude) > 0 {
+		e.mayPark.Store(true) // their deliveries are parked
+	}
+	return e.newLease(), store.Truncate(e.now().Add(e.lease)), exclude, true
 }
 
 // excluded lists the endpoints this engine takes no more deliveries of now,
@@ -396,10 +413,9 @@ func (e *Engine) excluded(now time.Time) []string {
 
 // Dispatch queues jobs created under a FastLease (jobs created unleased are
 // left for a claim). Jobs that do not fit (an endpoint's queue filled up
-// meanwhile) are given back to the store in the background, in batches, so
-// that the request path never waits for that write; if even the background
-// queue is full they stay leased and are claimed again when their lease
-// ends.
+// meanwhile) are parked in the background, in batches, so that the request
+// path never waits for that write; if even the background queue is full they
+// stay leased and are claimed again when their lease ends.
 func (e *Engine) Dispatch(jobs []*store.Job) {
 	if e.stopping() {
 		return // leased: claimed again when the lease ends
@@ -416,7 +432,7 @@ func (e *Engine) Dispatch(jobs []*store.Job) {
 	e.sched.kick()
 }
 
-// releaseLater queues jobs for the background releaser.
+// releaseLater queues jobs for the background releaser, which parks them.
 func (e *Engine) releaseLater(jobs []*store.Job) {
 	for _, j := range jobs {
 		select {
@@ -427,8 +443,8 @@ func (e *Engine) releaseLater(jobs []*store.Job) {
 	}
 }
 
-// releaser gives queued jobs back to the store in batches, then wakes the
-// claim loop.
+// releaser parks queued jobs in batches (their endpoints have no room, or
+// their circuits are open), then wakes the claim loop.
 func (e *Engine) releaser(ctx context.Context) {
 	batch := make([]*store.Job, 0, 1024)
 	for {
@@ -447,7 +463,7 @@ func (e *Engine) releaser(ctx context.Context) {
 				break fill
 			}
 		}
-		e.release(ctx, batch)
+		e.release(ctx, batch, true)
 		e.Wake()
 		clear(batch)
 	}
@@ -492,9 +508,14 @@ func (e *Engine) OpenCircuits() int {
 	return n
 }
 
-// release gives jobs back to the store, due now.
-func (e *Engine) release(ctx context.Context, jobs []*store.Job) {
+// release gives jobs back to the store, due now or parked (for endpoints
+// with no room: the claims of due deliveries then never walk past them).
+func (e *Engine) release(ctx context.Context, jobs []*store.Job, park bool) {
 	now := store.Truncate(e.now())
+	if park {
+		now = time.Time{}
+		e.mayPark.Store(true)
+	}
 	rs := make([]store.Release, len(jobs))
 	for i, j := range jobs {
 		rs[i] = store.Release{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, NextAttemptAt: now}
@@ -601,12 +622,64 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 		}
 		if len(jobs) > 0 {
 			if over := e.sched.add(jobs); len(over) > 0 {
-				e.release(ctx, over)
+				e.release(ctx, over, true)
 			}
 			e.sched.kick()
 		}
 	}
-	return full, nil
+	parked, err := e.claimParked(ctx)
+	return full || parked, err
+}
+
+// parkedEvery is how often the claim loop looks for parked deliveries when
+// nothing says there may be some.
+const parkedEvery = time.Second
+
+// claimParked takes parked deliveries of the endpoints with room, when there
+// may be some (see Engine.mayPark). It reports whether it left some that it
+// could take now.
+func (e *Engine) claimParked(ctx context.Context) (bool, error) {
+	now := store.Truncate(e.now())
+	if !e.mayPark.Swap(false) && !e.parkedLeft && now.Sub(e.lastParked) < parkedEvery {
+		return false, nil
+	}
+	e.lastParked, e.parkedLeft = now, false
+	room := min(e.sched.room(), e.cfg.ClaimBatch)
+	if room <= 0 {
+		e.mayPark.Store(true) // look again once there is room
+		return false, nil
+	}
+	per := e.sched.freshQueueCap()
+	start := e.now()
+	exclude := e.excluded(now)
+	jobs, err := e.cfg.Store.ClaimDeliveries(ctx, store.ClaimParams{
+		Now: now, LeaseUntil: now.Add(e.lease), Lease: e.newLease(), Limit: room,
+		Parked: true, PerEndpoint: per, ExcludeEndpoints: exclude,
+	})
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.Batch("claim", len(jobs), e.now().Sub(start), err)
+	}
+	if err != nil {
+		e.mayPark.Store(true)
+		return false, err
+	}
+	if len(jobs) == 0 {
+		return false, nil
+	}
+	// An endpoint that gave all it was asked for may have more, and so
+	// may others when the batch was full.
+	left := len(jobs) == room
+	n := make(map[string]int)
+	for _, j := range jobs {
+		n[j.EndpointID]++
+		left = left || n[j.EndpointID] == per
+	}
+	e.parkedLeft = left
+	if over := e.sched.add(jobs); len(over) > 0 {
+		e.release(ctx, over, true)
+	}
+	e.sched.kick()
+	return left, nil
 }
 
 // claimCursor spares claims the walk past a backlog they cannot take. Once a

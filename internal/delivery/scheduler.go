@@ -267,6 +267,14 @@ func (s *scheduler) queueCap(q *epQueue) int {
 	return min(s.endpointQueue, s.capOf(q)*queuePerSlot)
 }
 
+// freshQueueCap is how many jobs an endpoint the scheduler holds nothing
+// for may take at once: its queue cap at the start of its slow start.
+func (s *scheduler) freshQueueCap() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return min(s.endpointQueue, min(startLimit, s.endpointCap())*queuePerSlot)
+}
+
 // setRate sets an endpoint's throttle (messages per second; 0: none).
 func (s *scheduler) setRate(id string, rate int) {
 	s.mu.Lock()

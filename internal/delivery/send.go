@@ -41,7 +41,7 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	}
 	if err != nil {
 		e.log.WarnContext(ctx, "load endpoint", "endpoint_id", j.EndpointID, "err", err)
-		e.release(ctx, []*store.Job{j})
+		e.release(ctx, []*store.Job{j}, false)
 		return
 	}
 	e.sched.setRate(ep.ep.ID, ep.ep.ThrottleRate)
@@ -76,7 +76,7 @@ func (e *Engine) send(ctx context.Context, j *store.Job) {
 	signer := webhook.Signer{Secrets: ep.secrets, SvixHeaders: e.cfg.SvixHeaders}
 	if err := signer.SetHeaders(h, j.MsgID, now, j.Payload); err != nil {
 		e.log.ErrorContext(ctx, "sign delivery", "endpoint_id", j.EndpointID, "err", err)
-		e.release(ctx, []*store.Job{j})
+		e.release(ctx, []*store.Job{j}, false)
 		return
 	}
 	res := e.cfg.Client.Send(ctx, egress.Request{

@@ -761,3 +761,68 @@ func TestSyncEngineGivesUpRecordingAtTheLeaseEnd(t *testing.T) {
 		}
 	})
 }
+
+// Deliveries an endpoint's queue has no room for are parked, by a claim (the
+// jobs it cannot hold) and on the API's fast path (FastLease names the
+// endpoint), and the endpoint gets them as it makes room: each exactly
+// once, none left parked.
+func TestSyncEngineParksWhatAFullEndpointCannotHold(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		rc := newReceiver(answerAfter(time.Second, 204))
+		ep := f.endpoint("http://receiver.test/hook")
+		ms := make(map[string]*store.Message)
+		for range 10 {
+			m := f.message()
+			ms[m.ID] = m
+		}
+		// One request at a time, two jobs in memory.
+		e := f.syncEngine(rc, func(c *delivery.Config) { c.EndpointConcurrency = 1; c.EndpointQueue = 2 })
+		start(t, e)
+		synctest.Wait()
+		parked := func() int64 {
+			t.Helper()
+			qs, err := f.store.QueueStats(t.Context(), store.Truncate(time.Now()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return qs.Parked
+		}
+		if n := parked(); n != 7 {
+			t.Errorf("%d parked after the first claim, want 7 (10 less 1 in flight and 2 queued)", n)
+		}
+
+		// The fast path parks what it cannot take for the full endpoint.
+		lease, until, exclude, ok := e.FastLease()
+		if !ok || !slices.Contains(exclude, ep.ID) {
+			t.Fatalf("FastLease: ok %v, exclude %v; want the full endpoint excluded", ok, exclude)
+		}
+		now := store.Truncate(time.Now())
+		m := &store.Message{ID: ids.NewAt(ids.Message, now), AppID: f.app.ID, EventType: "test.event",
+			Payload: []byte(`{"a":2}`), PayloadExpiresAt: now.Add(time.Hour), CreatedAt: now}
+		ms[m.ID] = m
+		res, err := f.store.CreateMessages(t.Context(), []store.CreateMessageParams{{Message: m, Lease: lease, LeaseUntil: until, NoLease: exclude}})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("create: %v %v", err, res)
+		}
+		e.Dispatch(res[0].Jobs)
+		if d := f.delivery(m, ep); d.Lease != 0 || !d.NextAttemptAt.IsZero() {
+			t.Errorf("fast-path delivery to the full endpoint: %+v, want parked", d)
+		}
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		for _, m := range ms {
+			if d := f.delivery(m, ep); d.Status != store.StatusSuccess || d.Attempts != 1 {
+				t.Errorf("delivery of %s: %+v, want one successful attempt", m.ID, d)
+			}
+		}
+		if n := len(rc.got()); n != len(ms) {
+			t.Errorf("%d requests for %d messages", n, len(ms))
+		}
+		if n := parked(); n != 0 {
+			t.Errorf("%d left parked", n)
+		}
+	})
+}
