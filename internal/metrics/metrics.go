@@ -133,7 +133,7 @@ func New(build Build) *Metrics {
 		}, []string{"kind"}),
 		queueDue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "herald_queue_due_deliveries",
-			Help: "Deliveries due now and not yet claimed, by queue: first (first attempts) or retry (retries and manual resends). Sampled every few seconds.",
+			Help: "Deliveries due now and not yet claimed, by queue: first (first attempts), retry (retries and manual resends) or parked (waiting for room at an endpoint whose queue is full or whose circuit is open). Sampled every few seconds.",
 		}, []string{"queue"}),
 		queueOldestAge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_queue_oldest_due_age_seconds",
@@ -181,6 +181,7 @@ func New(build Build) *Metrics {
 	}
 	m.queueDue.WithLabelValues("first")
 	m.queueDue.WithLabelValues("retry")
+	m.queueDue.WithLabelValues("parked")
 	return m
 }
 
@@ -287,9 +288,9 @@ func oneOf(v string, set []string) string {
 type Snapshot struct {
 	// Attempts is herald_delivery_attempts_total by outcome.
 	Attempts map[string]float64
-	// DueFirst and DueRetry are herald_queue_due_deliveries, and
-	// OldestDueAge herald_queue_oldest_due_age_seconds.
-	DueFirst, DueRetry float64
+	// DueFirst, DueRetry and DueParked are herald_queue_due_deliveries,
+	// and OldestDueAge herald_queue_oldest_due_age_seconds.
+	DueFirst, DueRetry, DueParked float64
 	OldestDueAge       time.Duration
 }
 
@@ -301,6 +302,7 @@ func (m *Metrics) Snapshot() Snapshot {
 	}
 	s.DueFirst = value(m.queueDue.WithLabelValues("first"))
 	s.DueRetry = value(m.queueDue.WithLabelValues("retry"))
+	s.DueParked = value(m.queueDue.WithLabelValues("parked"))
 	s.OldestDueAge = time.Duration(value(m.queueOldestAge) * float64(time.Second))
 	return s
 }

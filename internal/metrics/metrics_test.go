@@ -153,13 +153,14 @@ func TestQueueSampler(t *testing.T) {
 	t.Parallel()
 	m := metrics.New(metrics.Build{Version: "test"})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	q := &fakeQueue{stats: store.QueueStats{DueFirst: 5, DueRetry: 2, OldestDue: now.Add(-90 * time.Second)}}
+	q := &fakeQueue{stats: store.QueueStats{DueFirst: 5, DueRetry: 2, Parked: 3, OldestDue: now.Add(-90 * time.Second)}}
 	s := m.NewQueueSampler(metrics.QueueSamplerConfig{Store: q, Now: func() time.Time { return now }})
 
 	s.Sample(t.Context())
 	text := scrape(t, m)
 	want(t, text, 5, "herald_queue_due_deliveries", `queue="first"`)
 	want(t, text, 2, "herald_queue_due_deliveries", `queue="retry"`)
+	want(t, text, 3, "herald_queue_due_deliveries", `queue="parked"`)
 	want(t, text, 90, "herald_queue_oldest_due_age_seconds")
 	want(t, text, float64(now.Unix()), "herald_queue_last_sample_timestamp_seconds")
 
@@ -251,7 +252,7 @@ func TestSnapshot(t *testing.T) {
 	t.Parallel()
 	m := metrics.New(metrics.Build{Version: "test"})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	q := &fakeQueue{stats: store.QueueStats{DueFirst: 5, DueRetry: 2, OldestDue: now.Add(-90 * time.Second)}}
+	q := &fakeQueue{stats: store.QueueStats{DueFirst: 5, DueRetry: 2, Parked: 3, OldestDue: now.Add(-90 * time.Second)}}
 	m.NewQueueSampler(metrics.QueueSamplerConfig{Store: q, Now: func() time.Time { return now }}).Sample(t.Context())
 	m.Attempt("success", time.Millisecond, false)
 	m.Attempt("success", time.Millisecond, false)
@@ -260,7 +261,7 @@ func TestSnapshot(t *testing.T) {
 	if s.Attempts["success"] != 2 || s.Attempts["timeout"] != 1 || s.Attempts["failure"] != 0 {
 		t.Errorf("attempts: %v", s.Attempts)
 	}
-	if s.DueFirst != 5 || s.DueRetry != 2 || s.OldestDueAge != 90*time.Second {
+	if s.DueFirst != 5 || s.DueRetry != 2 || s.DueParked != 3 || s.OldestDueAge != 90*time.Second {
 		t.Errorf("queue: %+v", s)
 	}
 	text := scrape(t, m)

@@ -94,6 +94,7 @@ func (q *QueueSampler) Sample(ctx context.Context) {
 	}
 	q.m.queueDue.WithLabelValues("first").Set(float64(qs.DueFirst))
 	q.m.queueDue.WithLabelValues("retry").Set(float64(qs.DueRetry))
+	q.m.queueDue.WithLabelValues("parked").Set(float64(qs.Parked))
 	age := 0.0
 	if !qs.OldestDue.IsZero() {
 		age = max(now.Sub(qs.OldestDue).Seconds(), 0)

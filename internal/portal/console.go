@@ -42,6 +42,7 @@ type liveView struct {
 	Outcomes       string
 	Due, DueFirst  string
 	DueRetry       string
+	DueParked      string
 	OldestDue      string
 	InFlight       string
 	Queued         string
@@ -65,7 +66,8 @@ func (p *Portal) liveNumbers() liveView {
 	v := liveView{Available: true, PerSecond: "—", SuccessRate: "—", Window: "since the process started", Attempts: fmtFloat(total, 0),
 		Outcomes: fmt.Sprintf("%s succeeded · %s failed · %s timed out · %s errors", fmtFloat(l.Attempts["success"], 0),
 			fmtFloat(l.Attempts["failure"], 0), fmtFloat(l.Attempts["timeout"], 0), fmtFloat(l.Attempts["error"], 0)),
-		Due: fmtFloat(l.DueFirst+l.DueRetry, 0), DueFirst: fmtFloat(l.DueFirst, 0), DueRetry: fmtFloat(l.DueRetry, 0),
+		Due: fmtFloat(l.DueFirst+l.DueRetry+l.DueParked, 0), DueFirst: fmtFloat(l.DueFirst, 0), DueRetry: fmtFloat(l.DueRetry, 0),
+		DueParked: fmtFloat(l.DueParked, 0),
 		OldestDue: l.OldestDueAge.Round(time.Second).String(), InFlight: fmtFloat(l.InFlight, 0), Queued: fmtFloat(l.Queued, 0),
 		SampledAtEpoch: now.Unix()}
 	s := &p.rates

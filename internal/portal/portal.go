@@ -71,10 +71,10 @@ type Live struct {
 	// Attempts counts delivery attempts by outcome (success, failure,
 	// timeout, error) since the process started.
 	Attempts map[string]float64
-	// DueFirst and DueRetry are the due deliveries of the two claim
-	// queues, OldestDueAge the wait of the one due longest, as last
-	// sampled.
-	DueFirst, DueRetry float64
+	// DueFirst, DueRetry and DueParked are the due deliveries of the
+	// claim queues (parked: waiting for room at their endpoints),
+	// OldestDueAge the wait of the one due longest, as last sampled.
+	DueFirst, DueRetry, DueParked float64
 	OldestDueAge       time.Duration
 	// InFlight and Queued are this process's requests in flight and jobs
 	// held in memory.

@@ -93,6 +93,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		{1, "herald_store_batch_size_count", []string{`kind="claim"`}},
 		{0, "herald_queue_due_deliveries", []string{`queue="first"`}},
 		{0, "herald_queue_due_deliveries", []string{`queue="retry"`}},
+		{0, "herald_queue_due_deliveries", []string{`queue="parked"`}},
 		{0, "herald_queue_oldest_due_age_seconds", nil},
 		{1, "herald_queue_last_sample_timestamp_seconds", nil},
 		{0, "herald_delivery_in_flight_requests", nil},

@@ -316,7 +316,7 @@ func (s *Server) writeMessages(ctx context.Context, ps []store.CreateMessagePara
 func (s *Server) live() portal.Live {
 	snap := s.metrics.Snapshot()
 	queued, inFlight := s.engine.Load()
-	return portal.Live{Attempts: snap.Attempts, DueFirst: snap.DueFirst, DueRetry: snap.DueRetry,
+	return portal.Live{Attempts: snap.Attempts, DueFirst: snap.DueFirst, DueRetry: snap.DueRetry, DueParked: snap.DueParked,
 		OldestDueAge: snap.OldestDueAge, InFlight: float64(inFlight), Queued: float64(queued)}
 }
 
