@@ -159,12 +159,13 @@ type Engine struct {
 	lastClaimSkipped bool
 	// cursors are the claim loop's, for first attempts and retries.
 	cursors [2]claimCursor
-	// mayPark is set when deliveries may have been parked (created for an
-	// endpoint with no room, or given back for one) or an endpoint has
-	// room again: the next claim looks for parked deliveries. Without it
-	// the claim loop looks every parkedEvery (parked deliveries of another
-	// replica, or of an earlier run); lastParked is when it last did and
-	// parkedLeft whether it left any (only the run loop uses those two).
+	// mayPark is set when an endpoint may have room for its parked
+	// deliveries again (its queue drained to half, its circuit closed):
+	// the next claim looks for them. Without it the claim loop looks
+	// every parkedEvery (parked deliveries of another replica, of an
+	// earlier run, or of an endpoint whose circuit probe is due);
+	// lastParked is when it last did and parkedLeft whether it left some
+	// it could take (only the run loop uses those two).
 	mayPark    atomic.Bool
 	lastParked time.Time
 	parkedLeft bool
@@ -387,11 +388,7 @@ func (e *Engine) FastLease() (int64, time.Time, []string, bool) {
 	if e.stopping() || !e.sched.hasRoom() {
 		return 0, time.Time{}, nil, false
 	}
-	exclude := e.excluded(e.now())
-	if len(exclude) > 0 {
-		e.mayPark.Store(true) // their deliveries are parked
-	}
-	return e.newLease(), store.Truncate(e.now().Add(e.lease)), exclude, true
+	return e.newLease(), store.Truncate(e.now().Add(e.lease)), e.excluded(e.now()), true
 }
 
 // excluded lists the endpoints this engine takes no more deliveries of now,
@@ -513,8 +510,7 @@ func (e *Engine) OpenCircuits() int {
 func (e *Engine) release(ctx context.Context, jobs []*store.Job, park bool) {
 	now := store.Truncate(e.now())
 	if park {
-		now = time.Time{}
-		e.mayPark.Store(true)
+		now = time.Time{} // taken again when the endpoint drains to half
 	}
 	rs := make([]store.Release, len(jobs))
 	for i, j := range jobs {
@@ -586,7 +582,11 @@ func (e *Engine) run(ctx context.Context) {
 // claim takes due deliveries, first attempts before retries, as many as the
 // scheduler has room for. It reports whether a claim came back full.
 func (e *Engine) claim(ctx context.Context) (bool, error) {
-	full := false
+	// Parked deliveries first: they were due before any other.
+	full, err := e.claimParked(ctx)
+	if err != nil {
+		return false, err
+	}
 	e.lastClaimSkipped = false
 	for k, retries := range []bool{false, true} {
 		room := min(e.sched.room(), e.cfg.ClaimBatch)
@@ -596,7 +596,7 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 			room = min(room, max(e.cfg.ClaimBatch/2, 1))
 		}
 		if room <= 0 {
-			return false, nil
+			return full, nil
 		}
 		now := store.Truncate(e.now())
 		start := e.now()
@@ -627,8 +627,7 @@ func (e *Engine) claim(ctx context.Context) (bool, error) {
 			e.sched.kick()
 		}
 	}
-	parked, err := e.claimParked(ctx)
-	return full || parked, err
+	return full, nil
 }
 
 // parkedEvery is how often the claim loop looks for parked deliveries when
@@ -649,9 +648,17 @@ func (e *Engine) claimParked(ctx context.Context) (bool, error) {
 		e.mayPark.Store(true) // look again once there is room
 		return false, nil
 	}
-	per := e.sched.freshQueueCap()
+	// An endpoint whose queue is over half full is skipped (it wakes the
+	// loop when it drains to half); the others have room for at least
+	// half of a fresh endpoint's queue, which is what each may take.
+	per := max(e.sched.freshQueueCap()/2, 1)
 	start := e.now()
 	exclude := e.excluded(now)
+	if busy := e.sched.overHalf(); len(busy) > 0 {
+		exclude = append(exclude, busy...)
+		slices.Sort(exclude)
+		exclude = slices.Compact(exclude)
+	}
 	jobs, err := e.cfg.Store.ClaimDeliveries(ctx, store.ClaimParams{
 		Now: now, LeaseUntil: now.Add(e.lease), Lease: e.newLease(), Limit: room,
 		Parked: true, PerEndpoint: per, ExcludeEndpoints: exclude,

@@ -267,6 +267,21 @@ func (s *scheduler) queueCap(q *epQueue) int {
 	return min(s.endpointQueue, s.capOf(q)*queuePerSlot)
 }
 
+// overHalf lists the endpoints whose queue holds more than half its cap,
+// and those of applications whose share of memory is full: parked claims
+// skip them until they drain (see onRoom).
+func (s *scheduler) overHalf() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for id, q := range s.eps {
+		if q.len() > s.queueCap(q)/2 || s.fullApps[q.app.id] != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // freshQueueCap is how many jobs an endpoint the scheduler holds nothing
 // for may take at once: its queue cap at the start of its slow start.
 func (s *scheduler) freshQueueCap() int {

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -344,4 +345,37 @@ func TestSchedulerNotSentLeavesTheCap(t *testing.T) {
 	if limit != startLimit {
 		t.Errorf("cap after jobs given back unsent: %d, want %d", limit, startLimit)
 	}
+}
+
+// Parked claims skip the endpoints whose queue is over half full, and all
+// endpoints of an application whose share of memory is full; what the
+// others may take (half a fresh queue) always fits.
+func TestSchedulerOverHalf(t *testing.T) {
+	t.Parallel()
+	s := newScheduler(limits{EndpointConcurrency: 1, AppConcurrency: 100, MaxInFlight: 100, EndpointQueue: 4, AppQueue: 6, MaxQueued: 100})
+	if got := s.freshQueueCap(); got != 4 {
+		t.Fatalf("freshQueueCap = %d, want 4 (the queue cap)", got)
+	}
+	n := 0
+	add := func(app, ep string, k int) {
+		for range k {
+			n++
+			s.add([]*store.Job{appJob(app, ep, n)})
+		}
+	}
+	add("app_1", "a", 3) // over half of 4
+	add("app_1", "b", 2) // half: room for 2
+	add("app_2", "c", 1)
+	if got := s.overHalf(); !slices.Equal(sorted(got), []string{"a"}) {
+		t.Errorf("overHalf = %v, want [a]", got)
+	}
+	add("app_1", "d", 1) // app_1 holds 6: its share of memory is full
+	if got := s.overHalf(); !slices.Equal(sorted(got), []string{"a", "b", "d"}) {
+		t.Errorf("overHalf = %v, want app_1's endpoints a, b and d", got)
+	}
+}
+
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
 }

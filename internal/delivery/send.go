@@ -205,6 +205,7 @@ func (e *Engine) circuitChanged(ctx context.Context, j *store.Job, tr transition
 	case tr.closed:
 		e.log.InfoContext(ctx, "circuit closed: the endpoint answers again", "endpoint_id", j.EndpointID, "app_id", j.AppID)
 		c.NextProbe = time.Time{}
+		e.mayPark.Store(true) // its parked deliveries can go
 		e.Wake()
 	}
 	if e.cfg.Observer != nil && (tr.opened || tr.closed) {

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -823,6 +824,51 @@ func TestSyncEngineParksWhatAFullEndpointCannotHold(t *testing.T) {
 		}
 		if n := parked(); n != 0 {
 			t.Errorf("%d left parked", n)
+		}
+	})
+}
+
+// releaseCounter counts the deliveries given back to (or parked in) the
+// real store it wraps.
+type releaseCounter struct {
+	store.Store
+	released atomic.Int64
+}
+
+func (c *releaseCounter) ReleaseDeliveries(ctx context.Context, rs []store.Release) error {
+	c.released.Add(int64(len(rs)))
+	return c.Store.ReleaseDeliveries(ctx, rs)
+}
+
+// A parked claim takes, for each endpoint, no more than its queue has room
+// for, and skips endpoints whose queue is over half full: what a claim of
+// due deliveries could not hold is parked once, and never claimed only to
+// be parked again.
+func TestSyncEngineParkedClaimsTakeOnlyTheRoom(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t)
+		rc := newReceiver(answerAfter(time.Second, 204))
+		ep := f.endpoint("http://receiver.test/hook")
+		var ms []*store.Message
+		for range 40 {
+			ms = append(ms, f.message())
+		}
+		counter := &releaseCounter{Store: f.store}
+		// One request at a time, four jobs in memory.
+		e := f.syncEngineOn(counter, rc, func(c *delivery.Config) { c.EndpointConcurrency = 1; c.EndpointQueue = 4 })
+		start(t, e)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		for _, m := range ms {
+			if d := f.delivery(m, ep); d.Status != store.StatusSuccess || d.Attempts != 1 {
+				t.Errorf("delivery of %s: %+v, want one successful attempt", m.ID, d)
+			}
+		}
+		// The first claim takes all 40: four fit in memory, 36 are
+		// parked.
+		if n := counter.released.Load(); n != 36 {
+			t.Errorf("%d deliveries parked or given back, want the 36 the first claim could not hold", n)
 		}
 	})
 }
