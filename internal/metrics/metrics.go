@@ -291,7 +291,7 @@ type Snapshot struct {
 	// DueFirst, DueRetry and DueParked are herald_queue_due_deliveries,
 	// and OldestDueAge herald_queue_oldest_due_age_seconds.
 	DueFirst, DueRetry, DueParked float64
-	OldestDueAge       time.Duration
+	OldestDueAge                  time.Duration
 }
 
 // Snapshot reads the values /metrics would serve now.

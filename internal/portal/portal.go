@@ -75,7 +75,7 @@ type Live struct {
 	// claim queues (parked: waiting for room at their endpoints),
 	// OldestDueAge the wait of the one due longest, as last sampled.
 	DueFirst, DueRetry, DueParked float64
-	OldestDueAge       time.Duration
+	OldestDueAge                  time.Duration
 	// InFlight and Queued are this process's requests in flight and jobs
 	// held in memory.
 	InFlight, Queued float64
