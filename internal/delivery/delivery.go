@@ -509,12 +509,13 @@ func (e *Engine) OpenCircuits() int {
 // with no room: the claims of due deliveries then never walk past them).
 func (e *Engine) release(ctx context.Context, jobs []*store.Job, park bool) {
 	now := store.Truncate(e.now())
+	next := now
 	if park {
-		now = time.Time{} // taken again when the endpoint drains to half
+		next = time.Time{} // taken again when the endpoint drains to half
 	}
 	rs := make([]store.Release, len(jobs))
 	for i, j := range jobs {
-		rs[i] = store.Release{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, NextAttemptAt: now}
+		rs[i] = store.Release{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, NextAttemptAt: next, At: now}
 	}
 	if err := e.cfg.Store.ReleaseDeliveries(ctx, rs); err != nil {
 		// Not fatal: the leases expire and the deliveries become due.

@@ -838,8 +838,8 @@ type ClaimParams struct {
 	DueSince time.Time
 	// Parked claims parked deliveries (see the package doc) instead of
 	// due ones, whatever Retries and DueSince say: at most PerEndpoint
-	// (when positive) of each endpoint not in ExcludeEndpoints, the oldest
-	// created first, Limit in all.
+	// (when positive) of each endpoint not in ExcludeEndpoints, the ones
+	// parked longest first (by UpdatedAt), Limit in all.
 	Parked      bool
 	PerEndpoint int
 }
@@ -882,12 +882,15 @@ func (c *Completion) Finished() time.Time {
 }
 
 // Release gives back a leased delivery unattempted, due at NextAttemptAt;
-// a zero NextAttemptAt parks it (see the package doc).
+// a zero NextAttemptAt parks it (see the package doc). At, when not zero,
+// is when it is given back: its UpdatedAt, which for a parked delivery is
+// when it was parked.
 type Release struct {
 	MsgID         string
 	EndpointID    string
 	Lease         int64
 	NextAttemptAt time.Time
+	At            time.Time
 }
 
 // ResendParams names the delivery ResendDelivery attempts once more: the
@@ -968,8 +971,8 @@ type QueueStats struct {
 	// for room at their endpoints.
 	Parked int64
 	// OldestDue is the smallest NextAttemptAt among due deliveries of both
-	// kinds, or the CreatedAt of the oldest parked one when that is
-	// earlier; zero when none is due.
+	// kinds, or the UpdatedAt of the oldest parked one (when it was
+	// parked) when that is earlier; zero when none is due.
 	OldestDue time.Time
 }
 

@@ -69,7 +69,7 @@ const (
 
 	// A claim of parked deliveries: the endpoints that have some, but the
 	// excluded ones (a loose scan of deliveries_parked, one probe per
-	// endpoint), then up to $6 of each, oldest first, $3 in all.
+	// endpoint), then up to $6 of each, parked longest first, $3 in all.
 	sqlClaimParked = `WITH RECURSIVE parked (id) AS (
 		SELECT (SELECT min(endpoint_id) FROM deliveries WHERE ` + whereParked + `)
 		UNION ALL
@@ -81,7 +81,7 @@ const (
 		SELECT d.msg_id, d.endpoint_id FROM eps CROSS JOIN LATERAL (
 			SELECT msg_id, endpoint_id FROM deliveries
 			WHERE endpoint_id = eps.id AND ` + whereParked + `
-			ORDER BY created_at
+			ORDER BY updated_at
 			LIMIT $6
 			FOR UPDATE SKIP LOCKED
 		) AS d
@@ -887,15 +887,15 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 	}
 	msg, ep := make([]string, len(rs)), make([]string, len(rs))
 	lease := make([]int64, len(rs))
-	next := make([]pgtype.Timestamptz, len(rs))
+	next, at := make([]pgtype.Timestamptz, len(rs)), make([]pgtype.Timestamptz, len(rs))
 	for i, r := range rs {
-		msg[i], ep[i], lease[i], next[i] = r.MsgID, r.EndpointID, r.Lease, ts(r.NextAttemptAt)
+		msg[i], ep[i], lease[i], next[i], at[i] = r.MsgID, r.EndpointID, r.Lease, ts(r.NextAttemptAt), ts(r.At)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE deliveries AS d SET next_attempt_at = r.next_attempt_at, lease = 0
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[]) AS r (msg_id, endpoint_id, lease, next_attempt_at)
+	b.Queue(`UPDATE deliveries AS d SET next_attempt_at = r.next_attempt_at, lease = 0, updated_at = coalesce(r.at, d.updated_at)
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS r (msg_id, endpoint_id, lease, next_attempt_at, at)
 		WHERE d.msg_id = r.msg_id AND d.endpoint_id = r.endpoint_id AND d.lease = r.lease AND d.status = 1`,
-		msg, ep, lease, next)
+		msg, ep, lease, next, at)
 	b.Queue(sqlNotifyDue)
 	return wrap("release deliveries", s.batch(ctx, b))
 }
@@ -1198,7 +1198,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 		(SELECT count(*) FROM deliveries WHERE ` + whereDueRetry + ` AND next_attempt_at <= $1),
 		(SELECT min(next_attempt_at) FROM deliveries WHERE ` + whereDueRetry + ` AND next_attempt_at <= $1),
 		(SELECT count(*) FROM deliveries WHERE ` + whereParked + `),
-		(SELECT min(created_at) FROM deliveries WHERE ` + whereParked + `)`
+		(SELECT min(updated_at) FROM deliveries WHERE ` + whereParked + `)`
 	var qs store.QueueStats
 	var oldestFirst, oldestRetry, oldestParked time.Time
 	if err := s.queryRow(ctx, q, now).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry},

@@ -56,14 +56,14 @@ const (
 			FROM parked WHERE parked.id IS NOT NULL
 		)
 		SELECT id FROM parked WHERE id IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?)) LIMIT ?`
-	// An endpoint's parked deliveries, oldest first.
+	// An endpoint's parked deliveries, parked longest first.
 	sqlClaimParked = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code,
 			d.created_at, m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
 		FROM deliveries AS d INDEXED BY deliveries_parked
 		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
 		JOIN endpoints AS e ON e.id = d.endpoint_id
 		WHERE d.endpoint_id = ? AND d.status = 1 AND d.next_attempt_at IS NULL
-		ORDER BY d.created_at
+		ORDER BY d.updated_at
 		LIMIT ?`
 
 	// An attempt is recorded whatever the lease, as long as its delivery
@@ -477,7 +477,7 @@ func scanJobs(rows *sql.Rows, p store.ClaimParams, jobs []*store.Job) ([]*store.
 
 // claimParked selects the parked deliveries p.Parked asks for: the
 // endpoints that have some, less the excluded ones, then up to
-// p.PerEndpoint of each, oldest first, p.Limit in all.
+// p.PerEndpoint of each, parked longest first, p.Limit in all.
 func claimParked(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]*store.Job, error) {
 	limit := storesql.Limit(p.Limit)
 	rows, err := tx.QueryContext(ctx, sqlParkedEndpoints, dialect.List(p.ExcludeEndpoints), limit)
@@ -611,14 +611,14 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 		return nil
 	}
 	return wrap("release deliveries", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease = 0
+		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease = 0, updated_at = coalesce(?, updated_at)
 			WHERE msg_id = ? AND endpoint_id = ? AND lease = ? AND status = 1`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, r := range rs {
-			if _, err := stmt.ExecContext(ctx, ts(r.NextAttemptAt), r.MsgID, r.EndpointID, r.Lease); err != nil {
+			if _, err := stmt.ExecContext(ctx, ts(r.NextAttemptAt), ts(r.At), r.MsgID, r.EndpointID, r.Lease); err != nil {
 				return err
 			}
 		}
@@ -910,7 +910,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 		(SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due_retry
 			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1),
 		(SELECT count(*) FROM deliveries INDEXED BY deliveries_parked WHERE status = 1 AND next_attempt_at IS NULL),
-		(SELECT min(created_at) FROM deliveries INDEXED BY deliveries_parked WHERE status = 1 AND next_attempt_at IS NULL)`
+		(SELECT min(updated_at) FROM deliveries INDEXED BY deliveries_parked WHERE status = 1 AND next_attempt_at IS NULL)`
 	var qs store.QueueStats
 	var oldestFirst, oldestRetry, oldestParked time.Time
 	if err := s.queryRow(ctx, q, tsv(now)).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry},

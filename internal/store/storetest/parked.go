@@ -80,7 +80,8 @@ func exerciseParked(t *testing.T, newStore func(t *testing.T) store.Store) {
 		ep := e.endpoint(a.ID)
 		m, _ := e.send(a.ID)
 		j := e.claim(store.ClaimParams{Now: e.now})[0]
-		ok(t, e.s.ReleaseDeliveries(e.ctx, []store.Release{{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease}}), "park")
+		parkedAt := e.now.Add(5 * time.Second)
+		ok(t, e.s.ReleaseDeliveries(e.ctx, []store.Release{{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, At: parkedAt}}), "park")
 		d := e.delivery(m.ID, ep.ID)
 		if d.Status != store.StatusPending || d.Lease != 0 || !d.NextAttemptAt.IsZero() {
 			t.Fatalf("released delivery: status %d, lease %d, next %v; want parked", d.Status, d.Lease, d.NextAttemptAt)
@@ -89,7 +90,8 @@ func exerciseParked(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "not due", len(e.claim(store.ClaimParams{Now: later})), 0)
 		qs, err := e.s.QueueStats(e.ctx, later)
 		ok(t, err, "queue stats")
-		eq(t, "queue stats", *qs, store.QueueStats{Parked: 1, OldestDue: m.CreatedAt})
+		eq(t, "queue stats: due since it was parked", *qs, store.QueueStats{Parked: 1, OldestDue: parkedAt})
+		eq(t, "its time", e.delivery(m.ID, ep.ID).UpdatedAt, parkedAt)
 		eq(t, "due", qs.Due(), int64(1))
 
 		// A retry parked keeps its attempts: it is claimed as a retry.
@@ -100,6 +102,21 @@ func exerciseParked(t *testing.T, newStore func(t *testing.T) store.Store) {
 		jobs := e.claim(store.ClaimParams{Now: e.now, Parked: true})
 		eq(t, "parked retry", len(jobs), 1)
 		eq(t, "its attempts", jobs[0].Attempts, 1)
+
+		// An endpoint's deliveries parked longest go first, whenever
+		// their messages were created.
+		older, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-time.Hour) })
+		newer, _ := e.send(a.ID)
+		byMsg := map[string]*store.Job{}
+		for _, j := range e.claim(store.ClaimParams{Now: e.now}) {
+			byMsg[j.MsgID] = j
+		}
+		for msg, at := range map[string]time.Time{older.ID: e.now.Add(2 * time.Second), newer.ID: e.now.Add(time.Second)} {
+			j := byMsg[msg]
+			ok(t, e.s.ReleaseDeliveries(e.ctx, []store.Release{{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, At: at}}), "park")
+		}
+		eq(t, "parked first", jobKeys(e.claim(store.ClaimParams{Now: e.now, Parked: true, PerEndpoint: 1})), keys([2]string{newer.ID, ep.ID}))
+		eq(t, "then", jobKeys(e.claim(store.ClaimParams{Now: e.now, Parked: true})), keys([2]string{older.ID, ep.ID}))
 	})
 	run(t, newStore, "Views", func(t *testing.T, e *env) {
 		// A parked delivery is pending wherever it is shown, and keeps

@@ -2,6 +2,7 @@
 -- waiting for room at their endpoint, with a NULL next_attempt_at, so that
 -- the claims that walk the due-time indexes never walk past them. This
 -- index is how they are found: which endpoints have some (a loose scan, one
--- probe per endpoint), and each endpoint's oldest first. It holds parked
--- deliveries only, so a delivery that is never parked never writes it.
-CREATE INDEX deliveries_parked ON deliveries (endpoint_id, created_at) WHERE status = 1 AND next_attempt_at IS NULL;
+-- probe per endpoint), and each endpoint's parked longest first (updated_at:
+-- when it was parked). It holds parked deliveries only, so a delivery that
+-- is never parked never writes it.
+CREATE INDEX deliveries_parked ON deliveries (endpoint_id, updated_at) WHERE status = 1 AND next_attempt_at IS NULL;
