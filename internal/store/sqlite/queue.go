@@ -107,7 +107,7 @@ type statements struct {
 	claimFirst, claimRetry, markClaimed                    *sql.Stmt
 	insertAttempt, completeDelivery, completeUnattempted   *sql.Stmt
 	setFailing, clearFailing                               *sql.Stmt
-	disable                                                *sql.Stmt
+	disable, addStats                                      *sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
@@ -134,6 +134,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.setFailing, sqlSetFailing},
 		{&st.clearFailing, sqlClearFailing},
 		{&st.disable, sqlDisable},
+		{&st.addStats, sqlAddStats},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -597,8 +598,10 @@ func (s *Store) CompleteDeliveries(ctx context.Context, cs []store.Completion) e
 				}
 			}
 		}
-		if err := hours.write(ctx, tx); err != nil {
-			return err
+		if len(hours.keys) > 0 {
+			if err := hours.write(ctx, tx.StmtContext(ctx, st.addStats)); err != nil {
+				return err
+			}
 		}
 		return writeEvents(ctx, tx, st, out.Events)
 	}))

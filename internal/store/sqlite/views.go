@@ -48,16 +48,9 @@ func (h *hourCounts) add(endpointID string, at time.Time, success bool) {
 	}
 }
 
-// write adds the counts to the counters, in the transaction tx.
-func (h *hourCounts) write(ctx context.Context, tx *sql.Tx) error {
-	if len(h.keys) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, sqlAddStats)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+// write adds the counts to the counters with stmt (sqlAddStats, prepared
+// once and bound to the batch's transaction).
+func (h *hourCounts) write(ctx context.Context, stmt *sql.Stmt) error {
 	for _, k := range h.keys {
 		c := h.n[k]
 		if _, err := stmt.ExecContext(ctx, k.endpointID, k.hour, c[0], c[1]); err != nil {
