@@ -52,7 +52,11 @@ const (
 		ORDER BY next_attempt_at
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED
-	), claimed AS (
+	), ` + sqlLeaseDue
+
+	// sqlLeaseDue ends both claims: it leases the rows of the CTE "due"
+	// (until $4, with lease $5, at $1) and returns them as jobs.
+	sqlLeaseDue = `claimed AS (
 		UPDATE deliveries AS d SET next_attempt_at = $4, lease = $5, updated_at = $1
 		FROM due WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
 		RETURNING d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code, d.created_at
@@ -86,16 +90,7 @@ const (
 			FOR UPDATE SKIP LOCKED
 		) AS d
 		LIMIT $3
-	), claimed AS (
-		UPDATE deliveries AS d SET next_attempt_at = $4, lease = $5, updated_at = $1
-		FROM due WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
-		RETURNING d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code, d.created_at
-	)
-	SELECT c.msg_id, c.endpoint_id, c.app_id, c.attempts, c.manual, c.seq, c.last_attempt_at, c.last_status_code, c.created_at,
-		m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
-	FROM claimed AS c
-	JOIN messages AS m ON m.app_id = c.app_id AND m.id = c.msg_id
-	JOIN endpoints AS e ON e.id = c.endpoint_id`
+	), ` + sqlLeaseDue
 
 	// An attempt is recorded whatever the lease, as long as its delivery
 	// still exists (the endpoint, message or app may have been deleted

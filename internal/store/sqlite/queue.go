@@ -31,14 +31,17 @@ const (
 			created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-	// The claim queries select from one partial index each; their WHERE
-	// clauses repeat the indexes' so that the planner can use them, and
-	// INDEXED BY makes a plan that cannot an error instead of a table scan.
-	sqlClaimSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code,
+	// sqlJobSelect reads claimed deliveries as jobs, through the index %s;
+	// the claims add their WHERE, order and limit.
+	sqlJobSelect = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code,
 			d.created_at, m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
 		FROM deliveries AS d INDEXED BY %s
 		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-		JOIN endpoints AS e ON e.id = d.endpoint_id
+		JOIN endpoints AS e ON e.id = d.endpoint_id`
+	// The claim queries select from one partial index each; their WHERE
+	// clauses repeat the indexes' so that the planner can use them, and
+	// INDEXED BY makes a plan that cannot an error instead of a table scan.
+	sqlClaimSelect = sqlJobSelect + `
 		WHERE %s AND d.next_attempt_at <= ? AND d.next_attempt_at >= ?
 			AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
 		ORDER BY d.next_attempt_at
@@ -56,15 +59,6 @@ const (
 			FROM parked WHERE parked.id IS NOT NULL
 		)
 		SELECT id FROM parked WHERE id IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?)) LIMIT ?`
-	// An endpoint's parked deliveries, parked longest first.
-	sqlClaimParked = `SELECT d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.manual, d.seq, d.last_attempt_at, d.last_status_code,
-			d.created_at, m.event_type, m.event_id, m.payload, m.created_at, e.updated_at, e.throttle_rate
-		FROM deliveries AS d INDEXED BY deliveries_parked
-		JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
-		JOIN endpoints AS e ON e.id = d.endpoint_id
-		WHERE d.endpoint_id = ? AND d.status = 1 AND d.next_attempt_at IS NULL
-		ORDER BY d.updated_at
-		LIMIT ?`
 
 	// An attempt is recorded whatever the lease, as long as its delivery
 	// still exists (the endpoint, message or app may have been deleted
@@ -91,6 +85,11 @@ const (
 
 var (
 	sqlClaimFirst = fmt.Sprintf(sqlClaimSelect, "deliveries_due_first", "d.status = 1 AND d.attempts = 0 AND d.manual = 0")
+	// An endpoint's parked deliveries, parked longest first.
+	sqlClaimParked = fmt.Sprintf(sqlJobSelect, "deliveries_parked") + `
+		WHERE d.endpoint_id = ? AND d.status = 1 AND d.next_attempt_at IS NULL
+		ORDER BY d.updated_at
+		LIMIT ?`
 	sqlClaimRetry = fmt.Sprintf(sqlClaimSelect, "deliveries_due_retry", "d.status = 1 AND (d.attempts > 0 OR d.manual = 1)")
 )
 
