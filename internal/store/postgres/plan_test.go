@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres/pgtest"
 	"github.com/heraldhq/herald/internal/store/storesql"
@@ -140,59 +137,5 @@ func TestQueryPlans(t *testing.T) {
 		if name == "event id taken" && !strings.Contains(plan.String(), "messages_"+suffix+"_event_id") {
 			t.Errorf("%s: the partition's event id index is not used:\n%s", name, plan.String())
 		}
-	}
-}
-
-// An endpoint the statistics do not know yet (new, or busy since the last
-// ANALYZE) still gets a page of its attempts from the partitions' indexes,
-// merged and stopped at the limit, not all its attempts read and sorted:
-// ListAttempts rules sorting out (sqlNoSort).
-func TestEndpointAttemptsNotSorted(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, err := Open(ctx, pgtest.Schema(t), WithMaxConns(1), WithPartitionWidth(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Attempts of ep_known, analysed; then many of ep_new, which the
-	// statistics have not seen. Message ids of this hour, in its partition.
-	fill := func(endpoint string, n int) {
-		t.Helper()
-		if _, err := s.exec(ctx, `INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status, status_code, duration_ms, trigger_type, event_type, created_at)
-			SELECT 'atmpt_' || $1 || lpad(i::text, 10, '0'), 'app_x', $2 || lpad(i::text, 10, '0'), $1, 'u', 0, 200, 1, 0, 'e', now()
-			FROM generate_series(1, $3) AS i`, endpoint, ids.At(ids.Message, time.Now())[:21], n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fill("ep_known", 20000)
-	if _, err := s.exec(ctx, `ANALYZE attempts`); err != nil {
-		t.Fatal(err)
-	}
-	fill("ep_new", 20000)
-	q := storesql.ListAttempts(dialect, store.ListAttemptsParams{AppID: "app_x", EndpointID: "ep_new", Page: store.Page{Limit: 51, Desc: true}})
-	var plan strings.Builder
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(sqlNoSort)
-	b.Queue("EXPLAIN "+q.String(), q.Args()...).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				return err
-			}
-			plan.WriteString(line + "\n")
-		}
-		return rows.Err()
-	})
-	b.Queue("COMMIT")
-	if err := s.batch(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if regexp.MustCompile(`(?m)(^|->)\s*(Incremental )?Sort\s+\(`).MatchString(plan.String()) {
-		t.Fatalf("an endpoint's attempts are sorted:\n%s", plan.String())
 	}
 }

@@ -51,8 +51,7 @@ func ListMessages(d Dialect, p store.ListMessagesParams) *Query {
 		// The app's messages with the tag, in id order, from the tags'
 		// index: a rare tag costs no walk past the other messages.
 		id = "t.msg_id"
-		q.Add(`SELECT `+d.MsgCols(p.WithContent)+` FROM message_tags AS t
-			JOIN messages AS m ON m.app_id = t.app_id AND m.id = t.msg_id
+		q.Add(`SELECT `+d.MsgCols(p.WithContent)+` FROM message_tags AS t `+d.JoinMessage("t")+`
 			WHERE t.app_id = ? AND t.tag = ?`, p.AppID, p.Tag)
 	} else {
 		q.Add(`SELECT `+d.MsgCols(p.WithContent)+` FROM messages AS m WHERE m.app_id = ?`, p.AppID)
@@ -106,7 +105,7 @@ func (q *Query) deliveryStatus(status store.DeliveryStatus) {
 func EndpointMessages(d Dialect, p store.ListEndpointMessagesParams) *Query {
 	q := New(d)
 	q.Add(`SELECT `+d.MsgCols(p.WithContent)+`, `+DeliveryCols+`
-		FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
+		FROM deliveries AS d `+d.JoinMessage("d")+`
 		WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status <> 4`, p.EndpointID, p.AppID)
 	if p.Status != nil {
 		q.deliveryStatus(*p.Status)
@@ -182,7 +181,7 @@ func ListAttempts(d Dialect, p store.ListAttemptsParams) *Query {
 // selecting cols, in message ID order; lock is appended last ("FOR UPDATE
 // OF d", or "").
 func (q *Query) RecoverPage(p store.RecoverParams, cols, lock string) {
-	q.Add(`SELECT `+cols+` FROM deliveries AS d JOIN messages AS m ON m.app_id = d.app_id AND m.id = d.msg_id
+	q.Add(`SELECT `+cols+` FROM deliveries AS d `+q.d.JoinMessage("d")+`
 			WHERE d.endpoint_id = ? AND d.app_id = ? AND d.status IN (2, 4)`, p.EndpointID, p.AppID)
 	if p.AfterMsgID != "" {
 		q.Add(` AND d.msg_id > ?`, p.AfterMsgID)
