@@ -34,6 +34,14 @@ type Partitioner interface {
 	EnsurePartitions(ctx context.Context, now time.Time) error
 }
 
+// Analyzer is a store that keeps its query planner's statistics
+// (PostgreSQL): it analyzes the tables that have none. Each pass returns
+// the tables analyzed and, when there were some, whether the database's
+// own autovacuum is on.
+type Analyzer interface {
+	AnalyzeUnanalyzed(ctx context.Context) (tables []string, autovacuum bool, err error)
+}
+
 // Config configures a Service.
 type Config struct {
 	Store Store
@@ -66,6 +74,10 @@ type Config struct {
 	// Events builds background_task.finished, written with the task's
 	// last update; nil sends none.
 	Events *operational.Events
+	// AnalyzeInterval is the wait between two looks for tables without
+	// planner statistics, on an Analyzer store; the first is at Start.
+	// Zero means 1m.
+	AnalyzeInterval time.Duration
 }
 
 // Service runs tasks and retention.
@@ -106,6 +118,9 @@ func New(cfg Config) *Service {
 	if cfg.HistoryBatch <= 0 {
 		cfg.HistoryBatch = 100
 	}
+	if cfg.AnalyzeInterval <= 0 {
+		cfg.AnalyzeInterval = time.Minute
+	}
 	return &Service{cfg: cfg, log: cfg.Log, kick: make(chan struct{}, 1)}
 }
 
@@ -142,6 +157,12 @@ func (s *Service) run(ctx context.Context, stop <-chan struct{}) {
 	if s.cfg.Retention <= 0 && partitions == nil {
 		history.Stop()
 	}
+	analyze := time.NewTimer(0)
+	defer analyze.Stop()
+	analyzer, _ := s.cfg.Store.(Analyzer)
+	if analyzer == nil {
+		analyze.Stop()
+	}
 	for {
 		select {
 		case <-stop:
@@ -155,6 +176,10 @@ func (s *Service) run(ctx context.Context, stop <-chan struct{}) {
 				s.log.DebugContext(ctx, "history retention pass", "messages", n)
 			}
 			history.Reset(s.cfg.HistoryInterval)
+			continue
+		case <-analyze.C:
+			s.analyze(ctx, analyzer)
+			analyze.Reset(s.cfg.AnalyzeInterval)
 			continue
 		case <-cleanup.C:
 			if n, err := s.cfg.Store.DeleteExpired(ctx, store.Truncate(s.cfg.Now())); err != nil {
@@ -219,6 +244,25 @@ func (s *Service) deleteHistory(ctx context.Context, stop <-chan struct{}) (int,
 			return total, nil
 		default:
 		}
+	}
+}
+
+// analyze has the store analyze its tables that have no planner
+// statistics, and says so: a plan made without them can read a whole
+// table where it meant to read a row.
+func (s *Service) analyze(ctx context.Context, a Analyzer) {
+	start := time.Now()
+	tables, autovacuum, err := a.AnalyzeUnanalyzed(ctx)
+	if len(tables) > 0 {
+		s.log.InfoContext(ctx, "analyzed tables that had no planner statistics", "tables", tables,
+			"duration", time.Since(start).Round(time.Millisecond), "autovacuum", autovacuum)
+		if !autovacuum {
+			s.log.WarnContext(ctx, "autovacuum is off on the database: Herald analyzes its tables that have no statistics, "+
+				"but nothing refreshes statistics as tables change or reclaims the rows retention deletes; turn autovacuum on")
+		}
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "analyze tables without planner statistics", "err", err)
 	}
 }
 

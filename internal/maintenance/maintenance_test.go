@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/heraldhq/herald/internal/ids"
 	"github.com/heraldhq/herald/internal/maintenance"
 	"github.com/heraldhq/herald/internal/store"
@@ -191,5 +193,61 @@ func TestHistoryPassKeepsPartitions(t *testing.T) {
 	}
 	if _, err := st.GetMessage(ctx, app.ID, m.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("message of a dropped partition: %v", err)
+	}
+}
+
+// On PostgreSQL the service analyzes, from its start, the tables that hold
+// rows but have no planner statistics (here: a bulk load).
+func TestServiceAnalyzesTablesWithoutStatistics(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.Schema(t)
+	st, err := postgres.Open(ctx, url, postgres.WithMaxConns(2), postgres.WithPartitionWidth(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: store.Truncate(now), UpdatedAt: store.Truncate(now)}
+	if err := st.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: app.CreatedAt, UpdatedAt: app.CreatedAt}
+	if err := st.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Prefill(ctx, store.PrefillParams{AppID: app.ID, EndpointID: ep.ID, URL: ep.URL, EventType: "a.b", Messages: 20000,
+		Payload: []byte(`{"a":1}`), Until: now, Every: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	analyzed := func() bool {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(DISTINCT tablename) FROM pg_stats
+			WHERE schemaname = current_schema() AND tablename LIKE 'deliveries%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	if analyzed() {
+		t.Fatal("the deliveries have statistics before the service ran")
+	}
+	svc := maintenance.New(maintenance.Config{Store: st})
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop(ctx)
+	for deadline := time.Now().Add(30 * time.Second); !analyzed(); {
+		if time.Now().After(deadline) {
+			t.Fatal("no statistics for the deliveries 30 s after the service started")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
