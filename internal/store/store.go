@@ -838,8 +838,8 @@ type ClaimParams struct {
 	DueSince time.Time
 	// Parked claims parked deliveries (see the package doc) instead of
 	// due ones, whatever Retries and DueSince say: at most PerEndpoint
-	// (when positive) of each endpoint not in ExcludeEndpoints, the ones
-	// parked longest first (by UpdatedAt), Limit in all.
+	// (when positive) of each endpoint not in ExcludeEndpoints, in message
+	// order (oldest message first), Limit in all.
 	Parked      bool
 	PerEndpoint int
 }

@@ -73,7 +73,7 @@ const (
 
 	// A claim of parked deliveries: the endpoints that have some, but the
 	// excluded ones (a loose scan of deliveries_parked, one probe per
-	// endpoint), then up to $6 of each, parked longest first, $3 in all.
+	// endpoint), then up to $6 of each, in message order, $3 in all.
 	sqlClaimParked = `WITH RECURSIVE parked (id) AS (
 		SELECT (SELECT min(endpoint_id) FROM deliveries WHERE ` + whereParked + `)
 		UNION ALL
@@ -85,7 +85,7 @@ const (
 		SELECT d.msg_id, d.endpoint_id FROM eps CROSS JOIN LATERAL (
 			SELECT msg_id, endpoint_id FROM deliveries
 			WHERE endpoint_id = eps.id AND ` + whereParked + `
-			ORDER BY updated_at
+			ORDER BY msg_id
 			LIMIT $6
 			FOR UPDATE SKIP LOCKED
 		) AS d

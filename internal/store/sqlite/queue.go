@@ -48,17 +48,16 @@ const (
 		LIMIT ?`
 	sqlMarkClaimed = `UPDATE deliveries SET next_attempt_at = ?, lease = ?, updated_at = ? WHERE msg_id = ? AND endpoint_id = ?`
 
-	// The endpoints with parked deliveries, but the excluded ones: a loose
-	// scan of deliveries_parked, one probe per endpoint that has some.
-	sqlParkedEndpoints = `WITH RECURSIVE parked (id) AS (
-			SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_parked
-				WHERE status = 1 AND next_attempt_at IS NULL)
-			UNION ALL
-			SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_parked
-				WHERE status = 1 AND next_attempt_at IS NULL AND endpoint_id > parked.id)
-			FROM parked WHERE parked.id IS NOT NULL
-		)
-		SELECT id FROM parked WHERE id IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?)) LIMIT ?`
+	// The endpoints with parked deliveries, but the excluded ones, and the
+	// lowest message id of each one's (parked_endpoints, migration 0007).
+	sqlParkedEndpoints = `SELECT endpoint_id, from_msg_id FROM parked_endpoints
+		WHERE endpoint_id NOT IN (SELECT value FROM json_each(?)) ORDER BY endpoint_id LIMIT ?`
+	// sqlMarkParked notes that an endpoint has a parked delivery of a
+	// message: the note is lowered, never raised (and not written when it
+	// stays).
+	sqlMarkParked = `INSERT INTO parked_endpoints (endpoint_id, from_msg_id) VALUES (?, ?)
+		ON CONFLICT (endpoint_id) DO UPDATE SET from_msg_id = excluded.from_msg_id
+		WHERE excluded.from_msg_id < parked_endpoints.from_msg_id`
 
 	// An attempt is recorded whatever the lease, as long as its delivery
 	// still exists (the endpoint, message or app may have been deleted
@@ -85,10 +84,11 @@ const (
 
 var (
 	sqlClaimFirst = fmt.Sprintf(sqlClaimSelect, "deliveries_due_first", "d.status = 1 AND d.attempts = 0 AND d.manual = 0")
-	// An endpoint's parked deliveries, parked longest first.
-	sqlClaimParked = fmt.Sprintf(sqlJobSelect, "deliveries_parked") + `
-		WHERE d.endpoint_id = ? AND d.status = 1 AND d.next_attempt_at IS NULL
-		ORDER BY d.updated_at
+	// An endpoint's parked deliveries from a message on, in message order:
+	// its deliveries in message order, the parked ones among them.
+	sqlClaimParked = fmt.Sprintf(sqlJobSelect, "deliveries_endpoint") + `
+		WHERE d.endpoint_id = ? AND d.msg_id >= ? AND d.status = 1 AND d.next_attempt_at IS NULL
+		ORDER BY d.msg_id
 		LIMIT ?`
 	sqlClaimRetry = fmt.Sprintf(sqlClaimSelect, "deliveries_due_retry", "d.status = 1 AND (d.attempts > 0 OR d.manual = 1)")
 )
@@ -106,7 +106,7 @@ type statements struct {
 	claimFirst, claimRetry, markClaimed                    *sql.Stmt
 	insertAttempt, completeDelivery, completeUnattempted   *sql.Stmt
 	setFailing, clearFailing                               *sql.Stmt
-	disable, addStats                                      *sql.Stmt
+	disable, addStats, markParked                          *sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
@@ -134,6 +134,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.clearFailing, sqlClearFailing},
 		{&st.disable, sqlDisable},
 		{&st.addStats, sqlAddStats},
+		{&st.markParked, sqlMarkParked},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -198,7 +199,7 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 				return err
 			}
 		}
-		return w.seqs.flush(ctx)
+		return w.flush(ctx)
 	})
 	if err != nil {
 		return nil, wrap("create messages", err)
@@ -213,7 +214,11 @@ func (s *Store) CreateMessages(ctx context.Context, params []store.CreateMessage
 // writes the app's first message.
 type messageWriter struct {
 	appExists, appEndpoints, insertMessage, insertDelivery, insertTag *sql.Stmt
+	markParked                                                        *sql.Stmt
 	apps                                                              map[string][]*store.Endpoint // nil: the app does not exist
+	// parked is the lowest message id of the deliveries parked so far,
+	// by endpoint; flush notes them.
+	parked map[string]string
 	// seqs are the FIFO sequences the messages joined; the caller flushes
 	// them before the transaction ends.
 	seqs *sequences
@@ -226,7 +231,9 @@ func newMessageWriter(ctx context.Context, tx *sql.Tx, st *statements) *messageW
 		insertMessage:  tx.StmtContext(ctx, st.insertMessage),
 		insertDelivery: tx.StmtContext(ctx, st.insertDelivery),
 		insertTag:      tx.StmtContext(ctx, st.insertTag),
+		markParked:     tx.StmtContext(ctx, st.markParked),
 		apps:           map[string][]*store.Endpoint{},
+		parked:         map[string]string{},
 		seqs:           newSequences(tx),
 	}
 }
@@ -297,11 +304,36 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 		if d.Status == store.StatusSkipped {
 			res.Skipped++
 		}
+		if d.Status == store.StatusPending && d.NextAttemptAt.IsZero() {
+			if low, ok := w.parked[d.Endpoint.ID]; !ok || m.ID < low {
+				w.parked[d.Endpoint.ID] = m.ID
+			}
+		}
 		if job := d.Job(m); job != nil {
 			res.Jobs = append(res.Jobs, job)
 		}
 	}
 	return res, nil
+}
+
+// flush writes what the transaction must hold besides the rows: the FIFO
+// sequences the messages joined, and the notes of parked deliveries.
+func (w *messageWriter) flush(ctx context.Context) error {
+	if err := w.seqs.flush(ctx); err != nil {
+		return err
+	}
+	return markParked(ctx, w.markParked, w.parked)
+}
+
+// markParked notes, for each endpoint of parked, that it has parked
+// deliveries from that message id on (parked_endpoints).
+func markParked(ctx context.Context, stmt *sql.Stmt, parked map[string]string) error {
+	for ep, msg := range parked {
+		if _, err := stmt.ExecContext(ctx, ep, msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeWithEvents runs change in a write transaction and writes events
@@ -339,7 +371,7 @@ func writeEvents(ctx context.Context, tx *sql.Tx, st *statements, events []*stor
 			return eventError(ev, res.Err)
 		}
 	}
-	return w.seqs.flush(ctx)
+	return w.flush(ctx)
 }
 
 // eventError is the error of an event that CreateMessages would refuse
@@ -476,22 +508,25 @@ func scanJobs(rows *sql.Rows, p store.ClaimParams, jobs []*store.Job) ([]*store.
 }
 
 // claimParked selects the parked deliveries p.Parked asks for: the
-// endpoints that have some, less the excluded ones, then up to
-// p.PerEndpoint of each, parked longest first, p.Limit in all.
+// endpoints that have some (parked_endpoints), but the excluded ones, and
+// up to p.PerEndpoint of each, in message order, p.Limit in all. It moves
+// each endpoint's note on to the last delivery it takes, and removes it
+// when the endpoint has no parked delivery left.
 func claimParked(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]*store.Job, error) {
 	limit := storesql.Limit(p.Limit)
 	rows, err := tx.QueryContext(ctx, sqlParkedEndpoints, dialect.List(p.ExcludeEndpoints), limit)
 	if err != nil {
 		return nil, err
 	}
-	var eps []string
+	type note struct{ endpoint, from string }
+	var notes []note
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var n note
+		if err := rows.Scan(&n.endpoint, &n.from); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		eps = append(eps, id)
+		notes = append(notes, n)
 	}
 	if err := rows.Err(); err != nil {
 		rows.Close()
@@ -499,7 +534,7 @@ func claimParked(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]*store
 	}
 	rows.Close()
 	var jobs []*store.Job
-	for _, id := range eps {
+	for _, nt := range notes {
 		n := limit - len(jobs)
 		if n <= 0 {
 			break
@@ -507,11 +542,22 @@ func claimParked(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]*store
 		if p.PerEndpoint > 0 {
 			n = min(n, p.PerEndpoint)
 		}
-		rows, err := tx.QueryContext(ctx, sqlClaimParked, id, n)
+		rows, err := tx.QueryContext(ctx, sqlClaimParked, nt.endpoint, nt.from, n)
 		if err != nil {
 			return nil, err
 		}
+		before := len(jobs)
 		if jobs, err = scanJobs(rows, p, jobs); err != nil {
+			return nil, err
+		}
+		// Fewer than asked: none is left from the note on, and every
+		// delivery parked meanwhile would have lowered it.
+		if took := len(jobs) - before; took < n {
+			_, err = tx.ExecContext(ctx, `DELETE FROM parked_endpoints WHERE endpoint_id = ?`, nt.endpoint)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE parked_endpoints SET from_msg_id = ? WHERE endpoint_id = ?`, jobs[len(jobs)-1].MsgID, nt.endpoint)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -619,12 +665,24 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 			return err
 		}
 		defer stmt.Close()
+		parked := map[string]string{}
 		for _, r := range rs {
 			if _, err := stmt.ExecContext(ctx, ts(r.NextAttemptAt), ts(r.At), r.MsgID, r.EndpointID, r.Lease); err != nil {
 				return err
 			}
+			if low, ok := parked[r.EndpointID]; r.NextAttemptAt.IsZero() && (!ok || r.MsgID < low) {
+				parked[r.EndpointID] = r.MsgID
+			}
 		}
-		return nil
+		if len(parked) == 0 {
+			return nil
+		}
+		mark, err := tx.PrepareContext(ctx, sqlMarkParked)
+		if err != nil {
+			return err
+		}
+		defer mark.Close()
+		return markParked(ctx, mark, parked)
 	}))
 }
 
@@ -899,7 +957,8 @@ func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMe
 
 // QueueStats counts the due deliveries of each claim queue and finds the
 // oldest, with range scans over the claim queues' partial indexes only (the
-// WHERE clauses repeat the indexes'). It reads on the read pool: it never
+// WHERE clauses repeat the indexes'), and for parked deliveries a scan of
+// each endpoint's from its note on. It reads on the read pool: it never
 // waits for the writer.
 func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStats, error) {
 	const q = `SELECT
@@ -911,8 +970,10 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1),
 		(SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due_retry
 			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1),
-		(SELECT count(*) FROM deliveries INDEXED BY deliveries_parked WHERE status = 1 AND next_attempt_at IS NULL),
-		(SELECT min(updated_at) FROM deliveries INDEXED BY deliveries_parked WHERE status = 1 AND next_attempt_at IS NULL)`
+		(SELECT count(*) FROM parked_endpoints AS p JOIN deliveries AS d INDEXED BY deliveries_endpoint
+			ON d.endpoint_id = p.endpoint_id AND d.msg_id >= p.from_msg_id WHERE d.status = 1 AND d.next_attempt_at IS NULL),
+		(SELECT min(d.updated_at) FROM parked_endpoints AS p JOIN deliveries AS d INDEXED BY deliveries_endpoint
+			ON d.endpoint_id = p.endpoint_id AND d.msg_id >= p.from_msg_id WHERE d.status = 1 AND d.next_attempt_at IS NULL)`
 	var qs store.QueueStats
 	var oldestFirst, oldestRetry, oldestParked time.Time
 	if err := s.queryRow(ctx, q, tsv(now)).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry},

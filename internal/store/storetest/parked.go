@@ -103,20 +103,28 @@ func exerciseParked(t *testing.T, newStore func(t *testing.T) store.Store) {
 		eq(t, "parked retry", len(jobs), 1)
 		eq(t, "its attempts", jobs[0].Attempts, 1)
 
-		// An endpoint's deliveries parked longest go first, whenever
-		// their messages were created.
+		// An endpoint's parked deliveries go in message order, whenever
+		// they were parked.
 		older, _ := e.send(a.ID, func(m *store.Message) { m.CreatedAt = e.now.Add(-time.Hour) })
 		newer, _ := e.send(a.ID)
 		byMsg := map[string]*store.Job{}
 		for _, j := range e.claim(store.ClaimParams{Now: e.now}) {
 			byMsg[j.MsgID] = j
 		}
-		for msg, at := range map[string]time.Time{older.ID: e.now.Add(2 * time.Second), newer.ID: e.now.Add(time.Second)} {
+		// The newer one parked first, the older one after it.
+		for i, msg := range []string{newer.ID, older.ID} {
 			j := byMsg[msg]
+			at := e.now.Add(time.Duration(i+1) * time.Second)
 			ok(t, e.s.ReleaseDeliveries(e.ctx, []store.Release{{MsgID: j.MsgID, EndpointID: j.EndpointID, Lease: j.Lease, At: at}}), "park")
 		}
-		eq(t, "parked first", jobKeys(e.claim(store.ClaimParams{Now: e.now, Parked: true, PerEndpoint: 1})), keys([2]string{newer.ID, ep.ID}))
-		eq(t, "then", jobKeys(e.claim(store.ClaimParams{Now: e.now, Parked: true})), keys([2]string{older.ID, ep.ID}))
+		eq(t, "oldest message first", jobKeys(e.claim(store.ClaimParams{Now: e.now, Parked: true, PerEndpoint: 1})), keys([2]string{older.ID, ep.ID}))
+		eq(t, "then", jobKeys(e.claim(store.ClaimParams{Now: e.now, Parked: true})), keys([2]string{newer.ID, ep.ID}))
+		eq(t, "none left", len(e.claim(store.ClaimParams{Now: e.now, Parked: true})), 0)
+
+		// An endpoint that had none left parks again.
+		again := e.msg(a.ID)
+		e.create(store.CreateMessageParams{Message: again, Lease: 9, LeaseUntil: e.now.Add(time.Minute), NoLease: []string{ep.ID}})
+		eq(t, "parked again", jobKeys(e.claim(store.ClaimParams{Now: e.now, Parked: true})), keys([2]string{again.ID, ep.ID}))
 	})
 	run(t, newStore, "Views", func(t *testing.T, e *env) {
 		// A parked delivery is pending wherever it is shown, and keeps
