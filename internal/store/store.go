@@ -968,11 +968,12 @@ type QueueStats struct {
 	// before or manual).
 	DueRetry int64
 	// Parked counts parked deliveries (see the package doc): due, waiting
-	// for room at their endpoints.
+	// for room at their endpoints. SQLite counts at most 10,000.
 	Parked int64
 	// OldestDue is the smallest NextAttemptAt among due deliveries of both
 	// kinds, or the UpdatedAt of the oldest parked one (when it was
-	// parked) when that is earlier; zero when none is due.
+	// parked) when that is earlier; zero when none is due. (SQLite: the
+	// oldest of the parked deliveries each endpoint sends next.)
 	OldestDue time.Time
 }
 

@@ -84,3 +84,52 @@ func TestMigrateParkedDeliveriesToNotes(t *testing.T) {
 	}
 }
 
+// QueueStats counts parked deliveries up to parkedCountCap (10,000), so
+// that a large parked backlog costs each sample the same, and finds the
+// oldest among those each endpoint sends next.
+func TestQueueStatsCapsTheParkedCount(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t)
+	now := store.Truncate(time.Now())
+	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	var eps []string
+	for range 2 {
+		ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: now, UpdatedAt: now}
+		if err := s.CreateEndpoint(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+		eps = append(eps, ep.ID)
+	}
+	stats := func() *store.QueueStats {
+		t.Helper()
+		qs, err := s.QueueStats(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return qs
+	}
+	// 5,100 messages, each parked at both endpoints: 10,200 parked.
+	for b := range 10 {
+		var ps []store.CreateMessageParams
+		for range 510 {
+			m := &store.Message{ID: ids.New(ids.Message), AppID: app.ID, EventType: "a.b", Payload: []byte(`{}`),
+				CreatedAt: now.Add(time.Duration(b) * time.Second)}
+			ps = append(ps, store.CreateMessageParams{Message: m, Lease: 1, LeaseUntil: now.Add(time.Hour), NoLease: eps})
+		}
+		if _, err := s.CreateMessages(ctx, ps); err != nil {
+			t.Fatal(err)
+		}
+		if b == 0 {
+			if qs := stats(); qs.Parked != 1020 || !qs.OldestDue.Equal(now) {
+				t.Fatalf("after 1,020 parked: %d parked, oldest %v; want 1020, %v", qs.Parked, qs.OldestDue, now)
+			}
+		}
+	}
+	if qs := stats(); qs.Parked != 10000 || !qs.OldestDue.Equal(now) {
+		t.Fatalf("after 10,200 parked: %d parked, oldest %v; want the cap, 10000, and %v", qs.Parked, qs.OldestDue, now)
+	}
+}

@@ -955,11 +955,19 @@ func (s *Store) ListEndpointMessages(ctx context.Context, p store.ListEndpointMe
 	})
 }
 
+// parkedCountCap is the most parked deliveries QueueStats counts. They are
+// the NULL entries of the claim queues' indexes, counted one by one: a
+// count of the 150,000 that ten hanging endpoints park in 30 seconds, every
+// five seconds, doubled a healthy endpoint's p99 (BENCHMARKS.md, "Parked
+// deliveries").
+const parkedCountCap = 10000
+
 // QueueStats counts the due deliveries of each claim queue and finds the
 // oldest, with range scans over the claim queues' partial indexes only (the
-// WHERE clauses repeat the indexes'), and for parked deliveries a scan of
-// each endpoint's from its note on. It reads on the read pool: it never
-// waits for the writer.
+// WHERE clauses repeat the indexes'). Parked deliveries are counted up to
+// parkedCountCap; the oldest of them is the oldest of those each endpoint
+// sends next (one look-up per endpoint with parked deliveries). It reads
+// on the read pool: it never waits for the writer.
 func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStats, error) {
 	const q = `SELECT
 		(SELECT count(*) FROM deliveries INDEXED BY deliveries_due_first
@@ -970,13 +978,19 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1),
 		(SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due_retry
 			WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at <= ?1),
-		(SELECT count(*) FROM parked_endpoints AS p JOIN deliveries AS d INDEXED BY deliveries_endpoint
-			ON d.endpoint_id = p.endpoint_id AND d.msg_id >= p.from_msg_id WHERE d.status = 1 AND d.next_attempt_at IS NULL),
-		(SELECT min(d.updated_at) FROM parked_endpoints AS p JOIN deliveries AS d INDEXED BY deliveries_endpoint
-			ON d.endpoint_id = p.endpoint_id AND d.msg_id >= p.from_msg_id WHERE d.status = 1 AND d.next_attempt_at IS NULL)`
+		(SELECT count(*) FROM (
+			SELECT 1 FROM deliveries INDEXED BY deliveries_due_first
+				WHERE status = 1 AND attempts = 0 AND manual = 0 AND next_attempt_at IS NULL
+			UNION ALL
+			SELECT 1 FROM deliveries INDEXED BY deliveries_due_retry
+				WHERE status = 1 AND (attempts > 0 OR manual = 1) AND next_attempt_at IS NULL
+			LIMIT ?2)),
+		(SELECT min((SELECT d.updated_at FROM deliveries AS d INDEXED BY deliveries_endpoint
+			WHERE d.endpoint_id = p.endpoint_id AND d.msg_id >= p.from_msg_id AND d.status = 1 AND d.next_attempt_at IS NULL
+			ORDER BY d.msg_id LIMIT 1)) FROM parked_endpoints AS p)`
 	var qs store.QueueStats
 	var oldestFirst, oldestRetry, oldestParked time.Time
-	if err := s.queryRow(ctx, q, tsv(now)).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry},
+	if err := s.queryRow(ctx, q, tsv(now), parkedCountCap).Scan(&qs.DueFirst, tscan{&oldestFirst}, &qs.DueRetry, tscan{&oldestRetry},
 		&qs.Parked, tscan{&oldestParked}); err != nil {
 		return nil, wrap("queue stats", err)
 	}
