@@ -972,8 +972,8 @@ type QueueStats struct {
 	Parked int64
 	// OldestDue is the smallest NextAttemptAt among due deliveries of both
 	// kinds, or the UpdatedAt of the oldest parked one (when it was
-	// parked) when that is earlier; zero when none is due. (SQLite: the
-	// oldest of the parked deliveries each endpoint sends next.)
+	// parked) when that is earlier; zero when none is due. (SQLite looks
+	// at one parked delivery per endpoint, usually the one it sends next.)
 	OldestDue time.Time
 }
 

@@ -97,6 +97,10 @@ type Store struct {
 	// dropRetryAt is when a partition drop that gave up waiting for its
 	// locks is tried again.
 	dropRetryAt time.Time
+	// analyzed names the tables AnalyzeUnanalyzed has analyzed: one that
+	// still has no statistics after it is not analyzed again.
+	analyzedMu sync.Mutex
+	analyzed   map[string]bool
 }
 
 var (

@@ -17,7 +17,7 @@ const analyzeMinBytes = 1 << 20
 // autovacuum, which would analyze them, is on.
 const sqlUnanalyzed = `SELECT c.relname, current_setting('autovacuum')::boolean
 	FROM pg_class AS c
-	WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+	WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind = 'r'
 		AND pg_relation_size(c.oid) >= $1
 		AND NOT EXISTS (SELECT 1 FROM pg_stats AS s WHERE s.schemaname = current_schema() AND s.tablename = c.relname)
 	ORDER BY c.relname`
@@ -41,13 +41,19 @@ func (s *Store) AnalyzeUnanalyzed(ctx context.Context) (tables []string, autovac
 		return nil, false, wrap("find tables without statistics", err)
 	}
 	autovacuum = true
+	s.analyzedMu.Lock()
+	defer s.analyzedMu.Unlock()
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name, &autovacuum); err != nil {
 			rows.Close()
 			return nil, false, wrap("find tables without statistics", err)
 		}
-		tables = append(tables, name)
+		// A table ANALYZE leaves without statistics (its rows all
+		// deleted, or not Herald's to analyze) is tried once.
+		if !s.analyzed[name] {
+			tables = append(tables, name)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -57,6 +63,10 @@ func (s *Store) AnalyzeUnanalyzed(ctx context.Context) (tables []string, autovac
 		if _, err := s.exec(ctx, `ANALYZE `+pgx.Identifier{t}.Sanitize()); err != nil {
 			return tables[:i], autovacuum, wrap("analyze "+t, err)
 		}
+		if s.analyzed == nil {
+			s.analyzed = map[string]bool{}
+		}
+		s.analyzed[t] = true
 	}
 	return tables, autovacuum, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,5 +132,60 @@ func TestQueueStatsCapsTheParkedCount(t *testing.T) {
 	}
 	if qs := stats(); qs.Parked != 10000 || !qs.OldestDue.Equal(now) {
 		t.Fatalf("after 10,200 parked: %d parked, oldest %v; want the cap, 10000, and %v", qs.Parked, qs.OldestDue, now)
+	}
+}
+
+// A parked claim reads at most a window of an endpoint's deliveries past
+// its note (2,048), so that an old parked delivery with a long delivered
+// history after it never holds the writer for the whole history; the
+// claims that follow read on from where the last stopped.
+func TestParkedClaimReadsAWindowAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t)
+	now := store.Truncate(time.Now())
+	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	park := func() string {
+		t.Helper()
+		m := &store.Message{ID: ids.New(ids.Message), AppID: app.ID, EventType: "a.b", Payload: []byte(`{}`), CreatedAt: now}
+		res, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: m, Lease: 1, LeaseUntil: now.Add(time.Hour), NoLease: []string{ep.ID}}})
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res)
+		}
+		return m.ID
+	}
+	old := park()
+	// 5,000 delivered messages after it, then one more parked.
+	if err := s.Prefill(ctx, store.PrefillParams{AppID: app.ID, EndpointID: ep.ID, URL: ep.URL, EventType: "a.b", Messages: 5000,
+		Payload: []byte(`{}`), Until: now, Every: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	recent := park()
+	claim := func() []string {
+		t.Helper()
+		jobs, err := s.ClaimDeliveries(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Hour), Lease: 2, Limit: 100, Parked: true, PerEndpoint: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, j := range jobs {
+			out = append(out, j.MsgID)
+		}
+		return out
+	}
+	for i, want := range [][]string{{old}, nil, {recent}, nil} {
+		if got := claim(); !slices.Equal(got, want) {
+			t.Fatalf("claim %d: %v, want %v", i+1, got, want)
+		}
+	}
+	if qs, err := s.QueueStats(ctx, now); err != nil || qs.Parked != 0 {
+		t.Fatalf("after the claims: %+v, %v; want nothing parked", qs, err)
 	}
 }
