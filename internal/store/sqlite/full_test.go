@@ -21,16 +21,27 @@ import (
 // fixture creates an app with one endpoint.
 func fixture(t *testing.T, s store.Store) *store.App {
 	t.Helper()
+	app, _ := fixtureEndpoints(t, s, 1)
+	return app
+}
+
+// fixtureEndpoints creates an app with n endpoints and returns their ids.
+func fixtureEndpoints(t *testing.T, s store.Store, n int) (*store.App, []string) {
+	t.Helper()
 	now := store.Truncate(time.Now())
 	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: now, UpdatedAt: now}
 	if err := s.CreateApp(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
-	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateEndpoint(t.Context(), ep); err != nil {
-		t.Fatal(err)
+	var eps []string
+	for range n {
+		ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: now, UpdatedAt: now}
+		if err := s.CreateEndpoint(t.Context(), ep); err != nil {
+			t.Fatal(err)
+		}
+		eps = append(eps, ep.ID)
 	}
-	return app
+	return app, eps
 }
 
 // message is a message of 2 KB to appID.

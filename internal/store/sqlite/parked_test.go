@@ -29,18 +29,12 @@ func TestMigrateParkedDeliveriesToNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := store.Truncate(time.Now())
-	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateEndpoint(ctx, ep); err != nil {
-		t.Fatal(err)
-	}
+	app, eps := fixtureEndpoints(t, s, 1)
+	ep := eps[0]
 	var parked []string
 	for range 3 {
 		m := &store.Message{ID: ids.New(ids.Message), AppID: app.ID, EventType: "a.b", Payload: []byte(`{}`), CreatedAt: now}
-		res, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: m, Lease: 1, LeaseUntil: now.Add(time.Minute), NoLease: []string{ep.ID}}})
+		res, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: m, Lease: 1, LeaseUntil: now.Add(time.Minute), NoLease: []string{ep}}})
 		if err != nil || res[0].Err != nil {
 			t.Fatal(err, res)
 		}
@@ -66,7 +60,7 @@ func TestMigrateParkedDeliveriesToNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var from string
-	if err := db.QueryRowContext(ctx, `SELECT from_msg_id FROM parked_endpoints WHERE endpoint_id = ?`, ep.ID).Scan(&from); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT from_msg_id FROM parked_endpoints WHERE endpoint_id = ?`, ep).Scan(&from); err != nil {
 		t.Fatal(err)
 	}
 	if from != parked[0] {
@@ -93,18 +87,7 @@ func TestQueueStatsCapsTheParkedCount(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	now := store.Truncate(time.Now())
-	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	var eps []string
-	for range 2 {
-		ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: now, UpdatedAt: now}
-		if err := s.CreateEndpoint(ctx, ep); err != nil {
-			t.Fatal(err)
-		}
-		eps = append(eps, ep.ID)
-	}
+	app, eps := fixtureEndpoints(t, s, 2)
 	stats := func() *store.QueueStats {
 		t.Helper()
 		qs, err := s.QueueStats(ctx, now)
@@ -144,18 +127,12 @@ func TestParkedClaimReadsAWindowAtATime(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
 	now := store.Truncate(time.Now())
-	app := &store.App{ID: ids.New(ids.App), Name: "a", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	ep := &store.Endpoint{ID: ids.New(ids.Endpoint), AppID: app.ID, URL: "https://example.com", Secret: "s", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateEndpoint(ctx, ep); err != nil {
-		t.Fatal(err)
-	}
+	app, eps := fixtureEndpoints(t, s, 1)
+	ep := eps[0]
 	park := func() string {
 		t.Helper()
 		m := &store.Message{ID: ids.New(ids.Message), AppID: app.ID, EventType: "a.b", Payload: []byte(`{}`), CreatedAt: now}
-		res, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: m, Lease: 1, LeaseUntil: now.Add(time.Hour), NoLease: []string{ep.ID}}})
+		res, err := s.CreateMessages(ctx, []store.CreateMessageParams{{Message: m, Lease: 1, LeaseUntil: now.Add(time.Hour), NoLease: []string{ep}}})
 		if err != nil || res[0].Err != nil {
 			t.Fatal(err, res)
 		}
@@ -163,7 +140,7 @@ func TestParkedClaimReadsAWindowAtATime(t *testing.T) {
 	}
 	old := park()
 	// 5,000 delivered messages after it, then one more parked.
-	if err := s.Prefill(ctx, store.PrefillParams{AppID: app.ID, EndpointID: ep.ID, URL: ep.URL, EventType: "a.b", Messages: 5000,
+	if err := s.Prefill(ctx, store.PrefillParams{AppID: app.ID, EndpointID: ep, URL: "https://example.com", EventType: "a.b", Messages: 5000,
 		Payload: []byte(`{}`), Until: now, Every: time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}

@@ -221,9 +221,8 @@ type messageWriter struct {
 	appExists, appEndpoints, insertMessage, insertDelivery, insertTag *sql.Stmt
 	markParked                                                        *sql.Stmt
 	apps                                                              map[string][]*store.Endpoint // nil: the app does not exist
-	// parked is the lowest message id of the deliveries parked so far,
-	// by endpoint; flush notes them.
-	parked map[string]string
+	// parked are the deliveries parked so far; flush notes them.
+	parked parkedNotes
 	// seqs are the FIFO sequences the messages joined; the caller flushes
 	// them before the transaction ends.
 	seqs *sequences
@@ -238,7 +237,7 @@ func newMessageWriter(ctx context.Context, tx *sql.Tx, st *statements) *messageW
 		insertTag:      tx.StmtContext(ctx, st.insertTag),
 		markParked:     tx.StmtContext(ctx, st.markParked),
 		apps:           map[string][]*store.Endpoint{},
-		parked:         map[string]string{},
+		parked:         parkedNotes{},
 		seqs:           newSequences(tx),
 	}
 }
@@ -310,9 +309,7 @@ func (w *messageWriter) write(ctx context.Context, p store.CreateMessageParams) 
 			res.Skipped++
 		}
 		if d.Status == store.StatusPending && d.NextAttemptAt.IsZero() {
-			if low, ok := w.parked[d.Endpoint.ID]; !ok || m.ID < low {
-				w.parked[d.Endpoint.ID] = m.ID
-			}
+			w.parked.add(d.Endpoint.ID, m.ID)
 		}
 		if job := d.Job(m); job != nil {
 			res.Jobs = append(res.Jobs, job)
@@ -327,14 +324,25 @@ func (w *messageWriter) flush(ctx context.Context) error {
 	if err := w.seqs.flush(ctx); err != nil {
 		return err
 	}
-	return markParked(ctx, w.markParked, w.parked)
+	return w.parked.write(ctx, w.markParked)
 }
 
-// markParked notes, for each endpoint of parked, that it has parked
-// deliveries from that message id on (parked_endpoints).
-func markParked(ctx context.Context, stmt *sql.Stmt, parked map[string]string) error {
-	for ep, msg := range parked {
-		if _, err := stmt.ExecContext(ctx, ep, msg); err != nil {
+// parkedNotes is, by endpoint, the lowest message id of the deliveries a
+// transaction parked.
+type parkedNotes map[string]string
+
+// add counts a delivery of msgID to endpointID as parked.
+func (n parkedNotes) add(endpointID, msgID string) {
+	if low, ok := n[endpointID]; !ok || msgID < low {
+		n[endpointID] = msgID
+	}
+}
+
+// write notes, for each endpoint, that it has parked deliveries from that
+// message id on (parked_endpoints), with mark (sqlMarkParked).
+func (n parkedNotes) write(ctx context.Context, mark *sql.Stmt) error {
+	for ep, msg := range n {
+		if _, err := mark.ExecContext(ctx, ep, msg); err != nil {
 			return err
 		}
 	}
@@ -575,12 +583,16 @@ func claimParked(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]*store
 		}
 		// Every delivery parked meanwhile would have lowered the note:
 		// what the window held is all there is up to its end.
+		var from string
 		switch took := len(jobs) - before; {
 		case took == n:
-			_, err = tx.ExecContext(ctx, `UPDATE parked_endpoints SET from_msg_id = ? WHERE endpoint_id = ?`, jobs[len(jobs)-1].MsgID, nt.endpoint)
+			from = jobs[len(jobs)-1].MsgID
 		case read == parkedWindow:
-			_, err = tx.ExecContext(ctx, `UPDATE parked_endpoints SET from_msg_id = ? WHERE endpoint_id = ?`, last.String, nt.endpoint)
-		default:
+			from = last.String
+		}
+		if from != "" {
+			_, err = tx.ExecContext(ctx, `UPDATE parked_endpoints SET from_msg_id = ? WHERE endpoint_id = ?`, from, nt.endpoint)
+		} else {
 			_, err = tx.ExecContext(ctx, `DELETE FROM parked_endpoints WHERE endpoint_id = ?`, nt.endpoint)
 		}
 		if err != nil {
@@ -684,6 +696,10 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 	if len(rs) == 0 {
 		return nil
 	}
+	st, err := s.hot(ctx)
+	if err != nil {
+		return wrap("release deliveries", err)
+	}
 	return wrap("release deliveries", s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, lease = 0, updated_at = coalesce(?, updated_at)
 			WHERE msg_id = ? AND endpoint_id = ? AND lease = ? AND status = 1`)
@@ -691,7 +707,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 			return err
 		}
 		defer stmt.Close()
-		parked := map[string]string{}
+		parked := parkedNotes{}
 		for _, r := range rs {
 			res, err := stmt.ExecContext(ctx, ts(r.NextAttemptAt), ts(r.At), r.MsgID, r.EndpointID, r.Lease)
 			if err != nil {
@@ -702,19 +718,14 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, rs []store.Release) error
 			} else if n == 0 {
 				continue // the lease was lost: nothing parked
 			}
-			if low, ok := parked[r.EndpointID]; r.NextAttemptAt.IsZero() && (!ok || r.MsgID < low) {
-				parked[r.EndpointID] = r.MsgID
+			if r.NextAttemptAt.IsZero() {
+				parked.add(r.EndpointID, r.MsgID)
 			}
 		}
 		if len(parked) == 0 {
 			return nil
 		}
-		mark, err := tx.PrepareContext(ctx, sqlMarkParked)
-		if err != nil {
-			return err
-		}
-		defer mark.Close()
-		return markParked(ctx, mark, parked)
+		return parked.write(ctx, tx.StmtContext(ctx, st.markParked))
 	}))
 }
 
